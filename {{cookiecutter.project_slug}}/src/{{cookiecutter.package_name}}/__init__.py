@@ -1,0 +1,1 @@
+"""{{ cookiecutter.project_name }}: SageMaker pipeline, local rehearsal and deploy code."""
