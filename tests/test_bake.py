@@ -1,0 +1,155 @@
+"""Bake every option set and check what comes out: tree, leftovers, parsing, answers."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import CUSTOM, FOUR_ACCOUNTS, OPTION_SETS, TEMPLATE
+
+EXPECTED_TREE = Path(__file__).with_name("expected_tree.txt")
+SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# Jinja left unrendered. `${{ ... }}` is GitHub Actions' syntax and must survive.
+LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#|cookiecutter\.")
+ALL_SETS = [*OPTION_SETS, "custom"]
+
+
+def files_of(root: Path) -> list[str]:
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    )
+
+
+def expected_files(package: str) -> list[str]:
+    lines = [ln.strip() for ln in EXPECTED_TREE.read_text().splitlines()]
+    return sorted(ln.replace("<package>", package) for ln in lines if ln and not ln.startswith("#"))
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """SafeLoader that accepts CloudFormation's short-form tags (!Ref, !Sub, ...)."""
+
+
+def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node):
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)
+
+
+CloudFormationLoader.add_multi_constructor("!", _any_tag)
+
+
+@pytest.mark.parametrize("name", ALL_SETS)
+def test_file_tree_is_exact(baked, name):
+    repo = baked[name]
+    package = json.loads((repo / "config" / "project.json").read_text())["project"]["package"]
+    assert files_of(repo) == expected_files(package)
+
+
+@pytest.mark.parametrize("name", ALL_SETS)
+def test_no_template_markers_left(baked, name):
+    leftovers = []
+    for rel in files_of(baked[name]):
+        path = baked[name] / rel
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        for number, line in enumerate(text.splitlines(), start=1):
+            if LEFTOVER.search(line):
+                leftovers.append(f"{rel}:{number}: {line.strip()}")
+    assert leftovers == []
+
+
+def test_leftover_check_catches_markers_but_not_github_expressions():
+    assert LEFTOVER.search("name: {{ cookiecutter.project_slug }}")
+    assert LEFTOVER.search("{% if x %}")
+    assert not LEFTOVER.search("ref: ${{ github.sha }}")
+
+
+@pytest.mark.parametrize("name", ALL_SETS)
+def test_structured_files_parse(baked, name):
+    parsed = 0
+    for rel in files_of(baked[name]):
+        path = baked[name] / rel
+        if path.suffix == ".json":
+            json.loads(path.read_text())
+        elif path.suffix in (".yml", ".yaml"):
+            yaml.load(path.read_text(), Loader=CloudFormationLoader)  # noqa: S506 - SafeLoader subclass
+        elif path.suffix == ".toml":
+            tomllib.loads(path.read_text())
+        else:
+            continue
+        parsed += 1
+    assert parsed >= 4  # config, .cruft.json, pyproject.toml, .pre-commit-config.yaml at least
+
+
+def test_config_reflects_custom_answers(baked):
+    cfg = json.loads((baked["custom"] / "config" / "project.json").read_text())
+    assert cfg["aws"]["region"] == "eu-west-1"
+    assert cfg["aws"]["accounts"] == {
+        "data_science": FOUR_ACCOUNTS["data_science_account_id"],
+        "shared_services": FOUR_ACCOUNTS["shared_services_account_id"],
+        "qa": FOUR_ACCOUNTS["qa_account_id"],
+        "prod": FOUR_ACCOUNTS["prod_account_id"],
+    }
+    assert cfg["branches"] == {"dev": "develop", "prod": "release", "feature_prefix": "feat/"}
+    assert cfg["model"]["framework"] == "xgboost"
+    assert cfg["pipeline"]["metric_threshold"] == 0.85
+    assert cfg["environments"]["qa"]["endpoint"]["type"] == "real-time"
+    assert cfg["registry"]["model_package_groups"] == {
+        "feature": "fraud-xgb-feature",
+        "dev": "fraud-xgb-dev",
+        "prod": "fraud-xgb-prod",
+    }
+    assert cfg["project"]["slug"] == "fraud-detector"
+    assert cfg["project"]["package"] == "fraud_detector"
+
+
+@pytest.mark.parametrize("name", ALL_SETS)
+def test_sagemaker_names_fit_the_pattern(baked, name):
+    cfg = json.loads((baked[name] / "config" / "project.json").read_text())
+    names = [
+        *cfg["registry"]["model_package_groups"].values(),
+        *cfg["pipeline"]["names"].values(),
+        *(env["endpoint_name"] for env in cfg["environments"].values() if "endpoint_name" in env),
+    ]
+    assert names
+    for value in names:
+        assert SAGEMAKER_NAME.match(value), value
+
+
+def test_default_answers_give_single_account_mode(baked):
+    cfg = json.loads((baked["sklearn-serverless-single"] / "config" / "project.json").read_text())
+    assert len(set(cfg["aws"]["accounts"].values())) == 1
+
+
+@pytest.mark.parametrize("name", ["sklearn-serverless-single", "custom"])
+def test_answers_recorded_for_cruft(baked, name):
+    record = json.loads((baked[name] / ".cruft.json").read_text())
+    assert set(record) == {"template", "commit", "checkout", "context", "directory", "skip"}
+    assert Path(record["template"]).resolve() == TEMPLATE
+    context = record["context"]["cookiecutter"]
+    public_keys = [k for k in json.loads((TEMPLATE / "cookiecutter.json").read_text()) if not k.startswith("_")]
+    assert set(public_keys) <= set(context)
+    if name == "custom":
+        for key, value in CUSTOM.items():
+            assert context[key] == value
+
+
+def test_python_templates_keep_jinja_out_of_logic():
+    """Jinja may name things in docstrings; code reads config/project.json instead."""
+    offenders = []
+    for path in (TEMPLATE / "{{cookiecutter.project_slug}}").rglob("*.py"):
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if "{%" in line or ("{{" in line and not line.lstrip().startswith('"""')):
+                offenders.append(f"{path.relative_to(TEMPLATE)}:{number}")
+    assert offenders == []

@@ -1,0 +1,62 @@
+"""Run baked repositories' own quality gate and local rehearsal, as their users would.
+
+The default answers and one non-default combination (xgboost, four accounts, custom
+branches and names) must pass the generated `make check` (ruff lint, ruff format check
+with no diff, pytest) and `make local` (the local rehearsal end to end).
+The baked repos reuse this suite's virtual environment (VENV=...), which holds the
+generated repo's pinned dev requirements.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import CUSTOM, bake
+
+VENV = Path(sys.executable).parent.parent
+CASES = {"default": {}, "custom": CUSTOM}
+
+
+def make(repo: Path, target: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
+    return subprocess.run(
+        ["make", "-C", str(repo), target, f"VENV={VENV}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def repo(request, tmp_path_factory) -> Path:
+    return bake(tmp_path_factory.mktemp(request.param), **CASES[request.param])
+
+
+def git_status(repo: Path) -> str:
+    return subprocess.run(
+        ["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.mark.slow
+def test_make_check_passes_and_changes_nothing(repo):
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    before = git_status(repo)
+    result = make(repo, "check")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert " passed" in result.stdout
+    assert git_status(repo) == before  # lint and tests leave the tree as it was
+
+
+@pytest.mark.slow
+def test_make_local_rehearsal_passes(repo):
+    result = make(repo, "local")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert (repo / "build" / "local").is_dir()

@@ -1,0 +1,167 @@
+"""The pre- and post-generation hooks: validation, clean failure, answers as data."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import botocore.session
+import pytest
+
+from conftest import FOUR_ACCOUNTS, TEMPLATE, run_cookiecutter_cli
+
+
+def load_hook(name: str):
+    spec = importlib.util.spec_from_file_location(name, TEMPLATE / "hooks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+pre_gen = load_hook("pre_gen_project")
+post_gen = load_hook("post_gen_project")
+
+GOOD = {
+    "project_name": "Customer Churn",
+    "author_name": "ML Platform Team",
+    "project_slug": "customer-churn",
+    "package_name": "customer_churn",
+    "model_name": "customer-churn",
+    "github_owner": "example-org",
+    "github_repo": "customer-churn",
+    "aws_region": "us-east-1",
+    "data_science_account_id": "111111111111",
+    "shared_services_account_id": "222222222222",
+    "qa_account_id": "333333333333",
+    "prod_account_id": "444444444444",
+    "dev_branch": "dev",
+    "prod_branch": "main",
+    "feature_branch_prefix": "feature-",
+    "processing_instance_type": "ml.m5.large",
+    "training_instance_type": "ml.m5.xlarge",
+    "endpoint_instance_type": "ml.c5.large",
+    "metric_threshold": "0.90",
+}
+
+# (field, bad value, words the message must contain)
+BAD = [
+    ("data_science_account_id", "12345", "12-digit"),
+    ("shared_services_account_id", "12345678901a", "12-digit"),
+    ("qa_account_id", "", "12-digit"),
+    ("prod_account_id", "1234567890123", "12-digit"),
+    ("aws_region", "us-east-9", "SageMaker is available"),
+    ("aws_region", "mars-1", "SageMaker is available"),
+    ("model_name", "churn_model", "SageMaker's name pattern"),
+    ("model_name", "a" * 41, "at most 40"),
+    ("model_name", "-churn", "SageMaker's name pattern"),
+    ("project_slug", "Customer Churn", "lowercase letters"),
+    ("package_name", "customer-churn", "Python identifier"),
+    ("package_name", "class", "Python identifier"),
+    ("github_owner", "-acme", "GitHub user or organisation"),
+    ("github_owner", "a" * 40, "GitHub user or organisation"),
+    ("github_repo", "my repo", "GitHub repository name"),
+    ("github_repo", "..", "GitHub repository name"),
+    ("dev_branch", "dev branch", "letters, digits"),
+    ("dev_branch", "dev..x", "valid git branch name"),
+    ("prod_branch", "dev", "different from dev_branch"),
+    ("prod_branch", "main.lock", "valid git branch name"),
+    ("prod_branch", "$(touch pwned)", "letters, digits"),
+    ("dev_branch", "feature-dev", "does not start with the feature prefix"),
+    ("feature_branch_prefix", "feat*", "letters, digits"),
+    ("processing_instance_type", "m5.large", "SageMaker instance type"),
+    ("metric_threshold", "high", "greater than 0 and at most 1"),
+    ("metric_threshold", "1.5", "greater than 0 and at most 1"),
+    ("project_name", "  ", "non-empty"),
+]
+
+
+def test_good_answers_pass():
+    assert pre_gen.validate(GOOD) == []
+
+
+@pytest.mark.parametrize(("field", "value", "words"), BAD)
+def test_each_bad_answer_is_named(field, value, words):
+    errors = pre_gen.validate({**GOOD, field: value})
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"{field}: {value!r} is not valid; expected ")
+    assert words in errors[0]
+
+
+def test_region_fallback_matches_botocore():
+    """The list used when botocore is absent equals the pinned botocore's SageMaker regions."""
+    live = botocore.session.get_session().get_available_regions("sagemaker")
+    assert sorted(pre_gen.SAGEMAKER_REGIONS_FALLBACK) == sorted(live)
+
+
+@pytest.mark.parametrize(
+    ("answer", "field"),
+    [
+        ("data_science_account_id=12345", "data_science_account_id"),
+        ("aws_region=us-east-9", "aws_region"),
+        ("model_name=bad_name", "model_name"),
+        ("prod_branch=dev", "prod_branch"),
+        ("github_owner=-acme", "github_owner"),
+        ("metric_threshold=2", "metric_threshold"),
+    ],
+)
+def test_bad_answer_stops_the_bake_and_leaves_nothing(tmp_path, answer, field):
+    # Four distinct account IDs, so a bad data-science ID is not also copied into the others.
+    accounts = [f"{key}={value}" for key, value in FOUR_ACCOUNTS.items()]
+    result = run_cookiecutter_cli(tmp_path, *accounts, answer)
+    assert result.returncode != 0
+    error_lines = [ln for ln in result.stderr.splitlines() if ln.startswith("ERROR: ")]
+    assert len(error_lines) == 1, result.stderr
+    assert error_lines[0].startswith(f"ERROR: {field}: ")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_answers_cannot_inject_code(tmp_path):
+    """Quotes and shell syntax in free-text answers are data: nothing runs, text round-trips."""
+    marker = tmp_path / "pwned"
+    description = f'He said """hi""" \\ and $(touch {marker}) `touch {marker}` \'x\''
+    out = tmp_path / "out"
+    result = run_cookiecutter_cli(
+        out, f"description={description}", f'author_name=O"Brien """ {{{{ 7*7 }}}}', "project_name=Churn"
+    )
+    assert result.returncode == 0, result.stderr
+    assert not marker.exists()
+    repo = out / "churn"
+    cfg = json.loads((repo / "config" / "project.json").read_text())
+    assert cfg["project"]["description"] == description
+
+
+def test_code_in_the_project_name_is_only_data(tmp_path):
+    marker = tmp_path / "pwned"
+    name = f'x"""); __import__("os").system("touch {marker}"); ("""'
+    out = tmp_path / "out"
+    result = run_cookiecutter_cli(out, f"project_name={name}", "model_name=x-model")
+    assert not marker.exists()
+    assert result.returncode == 0, result.stderr
+    [repo] = list(out.iterdir())
+    assert json.loads((repo / "config" / "project.json").read_text())["project"]["name"] == name
+
+
+@pytest.mark.parametrize("slug", ["a/b", "../escape", "x y"])
+def test_path_like_slug_is_rejected_without_leftovers(tmp_path, slug):
+    out = tmp_path / "out"
+    result = run_cookiecutter_cli(out, f"project_slug={slug}", "package_name=ok_pkg", "model_name=ok-model")
+    assert result.returncode != 0
+    assert "ERROR: project_slug: " in result.stderr
+    assert not out.exists() or [p for p in out.rglob("*")] == []
+
+
+def test_cruft_record_keeps_answers_and_drops_machine_paths():
+    answers = {**GOOD, "_template": "gh:acme/cookiecutter-sagemaker-mlops", "_output_dir": "/tmp/x", "_checkout": None}
+    record = post_gen.cruft_record(answers)
+    assert record["template"] == "gh:acme/cookiecutter-sagemaker-mlops"
+    assert record["commit"] is None
+    assert "_output_dir" not in record["context"]["cookiecutter"]
+    assert record["context"]["cookiecutter"]["qa_account_id"] == "333333333333"
+
+
+def test_cruft_record_names_the_template_commit(tmp_path):
+    answers = {**GOOD, "_template": str(TEMPLATE), "_repo_dir": str(TEMPLATE)}
+    commit = post_gen.cruft_record(answers)["commit"]
+    assert commit is None or len(commit) == 40
+    assert post_gen.template_commit(str(tmp_path)) is None  # not a git checkout

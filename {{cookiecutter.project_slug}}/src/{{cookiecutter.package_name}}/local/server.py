@@ -1,0 +1,243 @@
+"""Serve a packaged model (model.tar.gz) on 127.0.0.1 with SageMaker's container contract.
+
+The archive is extracted and its own `code/inference.py` is loaded, exactly what a SageMaker
+framework container would run, never the source tree: GET /ping answers 200 once the model
+is loaded; POST /invocations runs input_fn -> predict_fn -> output_fn. The handler's
+InputError becomes HTTP 400 with a JSON error, any other exception HTTP 500, an unknown path
+404. Standard library only (the handler itself brings its framework).
+
+    with ModelServer("build/local/model/model.tar.gz") as server:
+        print(server.url)          # http://127.0.0.1:<ephemeral port>
+
+    python -m <package>.local.server --model build/local/model/model.tar.gz --port 8080
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import itertools
+import json
+import sys
+import tarfile
+import tempfile
+import threading
+import traceback
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+HOST = "127.0.0.1"
+# SageMaker real-time endpoints accept request payloads up to 6 MB.
+MAX_BODY_BYTES = 6 * 1024 * 1024
+_module_ids = itertools.count()
+
+
+class ServerError(RuntimeError):
+    """The model archive cannot be served (missing file, bad archive, handler without model_fn...)."""
+
+
+def load_handler(model_dir: Path) -> ModuleType:
+    """Import code/inference.py from an extracted model archive, with code/ importable as SageMaker does."""
+    script = model_dir / "code" / "inference.py"
+    if not script.is_file():
+        raise ServerError(f"no code/inference.py in the model archive (looked in {model_dir})")
+    name = f"packaged_inference_{next(_module_ids)}"
+    spec = importlib.util.spec_from_file_location(name, script)
+    if spec is None or spec.loader is None:
+        raise ServerError(f"cannot import {script}")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(script.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(script.parent))
+    missing = [fn for fn in ("model_fn", "input_fn", "predict_fn", "output_fn") if not hasattr(module, fn)]
+    if missing:
+        raise ServerError(f"{script} lacks {', '.join(missing)}")
+    return module
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HTTPServer
+    timeout = 30  # seconds a client may take to send its request
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.owner.verbose:
+            super().log_message(format, *args)
+
+    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error(self, status: int, message: str) -> None:
+        self._send(status, json.dumps({"error": message}).encode())
+
+    def do_GET(self) -> None:
+        if self.path == "/ping":
+            if self.server.owner.model is None:
+                self._error(HTTPStatus.SERVICE_UNAVAILABLE, "model not loaded")
+            else:
+                self._send(HTTPStatus.OK, b'{"status": "healthy"}')
+        elif self.path == "/invocations":
+            self._error(HTTPStatus.METHOD_NOT_ALLOWED, "use POST for /invocations")
+        else:
+            self._error(HTTPStatus.NOT_FOUND, f"no such path {self.path}; use GET /ping or POST /invocations")
+
+    def do_POST(self) -> None:
+        if self.path != "/invocations":
+            if self.path == "/ping":
+                self._error(HTTPStatus.METHOD_NOT_ALLOWED, "use GET for /ping")
+            else:
+                self._error(HTTPStatus.NOT_FOUND, f"no such path {self.path}; use GET /ping or POST /invocations")
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self._error(HTTPStatus.BAD_REQUEST, "Content-Length is not a number")
+            return
+        if length > MAX_BODY_BYTES:
+            self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body of {length} bytes; at most {MAX_BODY_BYTES}")
+            return
+        body = self.rfile.read(length)
+        status, payload, content_type = self.server.owner.invoke(
+            body, self.headers.get("Content-Type", ""), self.headers.get("Accept") or "application/json"
+        )
+        self._send(status, payload, content_type)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], owner: ModelServer) -> None:
+        self.owner = owner
+        super().__init__(address, _Handler)
+
+
+class ModelServer:
+    """A model.tar.gz served on 127.0.0.1 in a background thread.
+
+    load() extracts the archive and calls the packaged model_fn (the slow part; it may run
+    ahead of start()). start() binds the port (0 = an ephemeral one) and serves; stop()
+    shuts down and removes the extracted files. Also a context manager.
+    """
+
+    def __init__(self, archive: Path | str, port: int = 0, verbose: bool = False) -> None:
+        self.archive = Path(archive)
+        self.port = port
+        self.verbose = verbose
+        self.handler: ModuleType | None = None
+        self.model: Any = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._load_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        if self._httpd is None:
+            raise ServerError("server not started")
+        return f"http://{HOST}:{self._httpd.server_address[1]}"
+
+    def load(self) -> None:
+        """Extract the archive and load the model. It raises ServerError when that is impossible."""
+        with self._load_lock:
+            if self.model is not None:
+                return
+            if not self.archive.is_file():
+                raise ServerError(f"model archive {self.archive} not found")
+            self._tmp = tempfile.TemporaryDirectory(prefix="model-server-")
+            model_dir = Path(self._tmp.name)
+            try:
+                with tarfile.open(self.archive, "r:gz") as tar:
+                    tar.extractall(model_dir, filter="data")
+                handler = load_handler(model_dir)
+                model = handler.model_fn(str(model_dir))
+            except Exception as exc:
+                self._tmp.cleanup()
+                self._tmp = None
+                if isinstance(exc, ServerError):
+                    raise
+                raise ServerError(f"cannot load {self.archive}: {type(exc).__name__}: {exc}") from exc
+            self.handler, self.model = handler, model
+
+    def start(self) -> ModelServer:
+        self.load()
+        self._httpd = _HTTPServer((HOST, self.port), self)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="model-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+        self.model = None
+
+    def __enter__(self) -> ModelServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[int, bytes, str]:
+        """One /invocations request through the packaged handler: (status, body, content type)."""
+        handler = self.handler
+        if handler is None or self.model is None:
+            return HTTPStatus.SERVICE_UNAVAILABLE, b'{"error": "model not loaded"}', "application/json"
+        input_error = getattr(handler, "InputError", None)
+        try:
+            data = handler.input_fn(body, content_type)
+            prediction = handler.predict_fn(data, self.model)
+            result = handler.output_fn(prediction, accept)
+        except Exception as exc:
+            if isinstance(input_error, type) and isinstance(exc, input_error):
+                return HTTPStatus.BAD_REQUEST, json.dumps({"error": str(exc)}).encode(), "application/json"
+            traceback.print_exc(file=sys.stderr)
+            message = f"internal error: {type(exc).__name__}: {exc}"
+            return HTTPStatus.INTERNAL_SERVER_ERROR, json.dumps({"error": message}).encode(), "application/json"
+        payload, response_type = result if isinstance(result, tuple) else (result, accept)
+        if isinstance(payload, str):
+            payload = payload.encode("utf-8")
+        return HTTPStatus.OK, bytes(payload), response_type
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve until Ctrl-C. It exits 1 when the archive cannot be served."""
+    parser = argparse.ArgumentParser(
+        prog="python -m <package>.local.server", description="Serve a model.tar.gz on 127.0.0.1."
+    )
+    parser.add_argument("--model", type=Path, required=True, help="path to model.tar.gz")
+    parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0 = any free port)")
+    parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    args = parser.parse_args(argv)
+    server = ModelServer(args.model, port=args.port, verbose=not args.quiet)
+    try:
+        server.start()
+    except (ServerError, OSError) as exc:
+        print(f"server: {exc}", file=sys.stderr)
+        return 1
+    print(f"serving {args.model} at {server.url} (GET /ping, POST /invocations); Ctrl-C stops", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

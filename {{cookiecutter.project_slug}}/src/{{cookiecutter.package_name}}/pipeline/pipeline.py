@@ -1,0 +1,424 @@
+"""SageMaker pipeline definition: Preprocess -> Train -> Evaluate -> metric gate -> Register | Fail.
+
+`get_pipeline(cfg, kind, role_arn=...)` is a pure factory: it reads the config, builds the
+steps (one small builder per step) and returns a `Pipeline` object without calling AWS.
+AWS is touched only when the caller asks for `pipeline.definition()` (it uploads the step
+scripts to the artifact bucket, because the definition names their S3 locations),
+`upsert()` or `start()`. `python -m <package>.pipeline.cli` is the driver.
+
+Built with the SageMaker Python SDK v3 (`sagemaker.mlops.workflow`, `sagemaker.train`,
+`sagemaker.core`, `sagemaker.serve`); see
+https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-sdk.html.
+
+Knobs a user tunes live in config/project.json, not here:
+- `pipeline.processing_instance_type`, `pipeline.training_instance_type`, `pipeline.metric`,
+  `pipeline.metric_threshold`, `pipeline.input_data_uri`: defaults of the pipeline parameters
+  below (each can be overridden per execution).
+- `pipeline.framework_versions`: SageMaker framework container versions per framework
+  (https://docs.aws.amazon.com/sagemaker/latest/dg-ecr-paths/sagemaker-algo-docker-registry-paths.html).
+- `pipeline.cache_expire_after` (ISO 8601 duration) and `pipeline.retry_attempts`
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-caching.html,
+  https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-retry-policy.html).
+- `model.framework` and `model.hyperparameters.<framework>`: what steps/train.py fits.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+from sagemaker.core import image_uris
+from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.core.processing import ScriptProcessor
+from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
+from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
+from sagemaker.core.workflow.execution_variables import ExecutionVariables
+from sagemaker.core.workflow.functions import Join, JsonGet
+from sagemaker.core.workflow.parameters import ParameterFloat, ParameterString
+from sagemaker.core.workflow.pipeline_context import PipelineSession
+from sagemaker.core.workflow.properties import PropertyFile
+from sagemaker.mlops.workflow.condition_step import ConditionStep
+from sagemaker.mlops.workflow.fail_step import FailStep
+from sagemaker.mlops.workflow.model_step import ModelStep
+from sagemaker.mlops.workflow.pipeline import Pipeline
+from sagemaker.mlops.workflow.retry import (
+    SageMakerJobExceptionTypeEnum,
+    SageMakerJobStepRetryPolicy,
+    StepExceptionTypeEnum,
+    StepRetryPolicy,
+)
+from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
+from sagemaker.serve.model_builder import ModelBuilder
+from sagemaker.train import ModelTrainer
+from sagemaker.train.configs import Compute, InputData, OutputDataConfig, SourceCode
+
+from ..config import account_id, model_package_group_arn
+
+KINDS = ("feature", "dev")
+STEPS_DIR = Path(__file__).resolve().parents[1] / "steps"
+PROCESSING_BASE = "/opt/ml/processing"
+APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+# Request and response types the inference handler (steps/inference.py) accepts.
+CONTENT_TYPES = ["text/csv", "application/json"]
+RESPONSE_TYPES = ["application/json"]
+
+# Step names: the CLI's progress lines, the tests and the workflows refer to them.
+PREPROCESS, TRAIN, EVALUATE, GATE, REGISTER, FAIL = (
+    "Preprocess",
+    "Train",
+    "Evaluate",
+    "MetricGate",
+    "Register",
+    "MetricBelowThreshold",
+)
+EVALUATION_OUTPUT = "evaluation"
+EVALUATION_FILE = "evaluation.json"
+
+
+class PipelineConfigError(ValueError):
+    """The config or the arguments do not describe a pipeline that can be built."""
+
+
+def pipeline_name(cfg: dict[str, Any], kind: str) -> str:
+    """Pipeline name for a branch kind (feature or dev); PipelineConfigError for another kind."""
+    if kind not in KINDS:
+        raise PipelineConfigError(f"unknown pipeline kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return cfg["pipeline"]["names"][kind]
+
+
+def kms_key_arn(cfg: dict[str, Any]) -> str | None:
+    """ARN of the artifact KMS key alias in the shared-services account (None when not configured).
+
+    An alias ARN (not the bare alias name) so that a data-science account resolves the key
+    owned by the shared-services account rather than looking for an alias of its own.
+    """
+    alias = cfg["registry"].get("kms_key_alias")
+    if not alias:
+        return None
+    return f"arn:aws:kms:{cfg['aws']['region']}:{account_id(cfg, 'shared_services')}:{alias}"
+
+
+def pipeline_session(
+    cfg: dict[str, Any], boto_session: boto3.Session | None = None, default_bucket: str | None = None
+) -> PipelineSession:
+    """A PipelineSession for the config's region whose default bucket is the shared artifact bucket.
+
+    Creating it makes no AWS call; the bucket is checked (and created only if it is missing
+    and the caller may create it) the first time the SDK uploads code.
+    """
+    boto_session = boto_session or boto3.Session(region_name=cfg["aws"]["region"])
+    return PipelineSession(
+        boto_session=boto_session, default_bucket=default_bucket or cfg["registry"]["artifact_bucket"]
+    )
+
+
+def parameters(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Pipeline parameters (overridable per execution), with defaults from the config."""
+    pipe = cfg["pipeline"]
+    return {
+        "input_data_uri": ParameterString("InputDataUri", default_value=pipe["input_data_uri"]),
+        # Filled by the CLI at start time (S3 version ID or ETag of the input data).
+        "input_data_version": ParameterString("InputDataVersion", default_value="unknown"),
+        "processing_instance_type": ParameterString(
+            "ProcessingInstanceType", default_value=pipe["processing_instance_type"]
+        ),
+        "training_instance_type": ParameterString(
+            "TrainingInstanceType", default_value=pipe["training_instance_type"]
+        ),
+        "metric_threshold": ParameterFloat("MetricThreshold", default_value=float(pipe["metric_threshold"])),
+        "approval_status": ParameterString(
+            "ModelApprovalStatus", default_value="PendingManualApproval", enum_values=list(APPROVAL_STATUSES)
+        ),
+    }
+
+
+def cache_config(cfg: dict[str, Any]) -> CacheConfig:
+    return CacheConfig(enable_caching=True, expire_after=cfg["pipeline"]["cache_expire_after"])
+
+
+def job_retry_policies(cfg: dict[str, Any]) -> list:
+    """Retries for processing and training steps: service faults, throttling, capacity, limits."""
+    attempts = int(cfg["pipeline"]["retry_attempts"])
+    return [
+        StepRetryPolicy(
+            exception_types=[StepExceptionTypeEnum.SERVICE_FAULT, StepExceptionTypeEnum.THROTTLING],
+            max_attempts=attempts,
+            interval_seconds=30,
+        ),
+        SageMakerJobStepRetryPolicy(
+            exception_types=[SageMakerJobExceptionTypeEnum.RESOURCE_LIMIT],
+            failure_reason_types=[
+                SageMakerJobExceptionTypeEnum.INTERNAL_ERROR,
+                SageMakerJobExceptionTypeEnum.CAPACITY_ERROR,
+            ],
+            max_attempts=attempts,
+            interval_seconds=60,
+        ),
+    ]
+
+
+def images(cfg: dict[str, Any]) -> dict[str, str]:
+    """Container images for the configured framework (resolved offline by the SDK)."""
+    framework = cfg["model"]["framework"]
+    region = cfg["aws"]["region"]
+    try:
+        version = cfg["pipeline"]["framework_versions"][framework]
+    except KeyError as exc:
+        raise PipelineConfigError(f"pipeline.framework_versions has no version for framework {framework!r}") from exc
+    instance_type = cfg["pipeline"]["training_instance_type"]
+    return {
+        "training": image_uris.retrieve(framework, region=region, version=version, instance_type=instance_type),
+        "inference": image_uris.retrieve(
+            framework, region=region, version=version, instance_type=instance_type, image_scope="inference"
+        ),
+    }
+
+
+def hyperparameters(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Arguments steps/train.py receives: the framework's hyperparameters plus --framework."""
+    framework = cfg["model"]["framework"]
+    try:
+        values = dict(cfg["model"]["hyperparameters"][framework])
+    except KeyError as exc:
+        raise PipelineConfigError(f"model.hyperparameters has no entry for framework {framework!r}") from exc
+    return {**values, "framework": framework}
+
+
+def _s3_output(name: str, step: str, bucket: str, pipeline: str) -> ProcessingOutput:
+    """A processing output under s3://<bucket>/<pipeline>/<execution id>/<step>/<name>."""
+    destination = Join(on="/", values=["s3:/", bucket, pipeline, ExecutionVariables.PIPELINE_EXECUTION_ID, step, name])
+    return ProcessingOutput(
+        output_name=name,
+        s3_output=ProcessingS3Output(
+            s3_uri=destination, local_path=f"{PROCESSING_BASE}/{name}", s3_upload_mode="EndOfJob"
+        ),
+    )
+
+
+def _s3_input(name: str, source: Any, local_dir: str) -> ProcessingInput:
+    return ProcessingInput(
+        input_name=name,
+        s3_input=ProcessingS3Input(
+            s3_uri=source, local_path=f"{PROCESSING_BASE}/{local_dir}", s3_data_type="S3Prefix", s3_input_mode="File"
+        ),
+    )
+
+
+def _processor(ctx: dict[str, Any], step: str) -> ScriptProcessor:
+    return ScriptProcessor(
+        role=ctx["role_arn"],
+        image_uri=ctx["images"]["training"],
+        command=["python3"],
+        instance_type=ctx["params"]["processing_instance_type"],
+        instance_count=1,
+        base_job_name=f"{ctx['name']}-{step.lower()}",
+        output_kms_key=ctx["kms_key"],
+        sagemaker_session=ctx["session"],
+    )
+
+
+def preprocess_step(ctx: dict[str, Any]) -> ProcessingStep:
+    """Split the input CSV into train/validation/test with steps/preprocess.py."""
+    cfg = ctx["cfg"]
+    step_args = _processor(ctx, PREPROCESS).run(
+        code=str(STEPS_DIR / "preprocess.py"),
+        inputs=[_s3_input("input", ctx["params"]["input_data_uri"], "input")],
+        outputs=[_s3_output(name, PREPROCESS, ctx["bucket"], ctx["name"]) for name in ("train", "validation", "test")],
+        arguments=["--target", cfg["model"]["target_column"]],
+    )
+    return ProcessingStep(
+        name=PREPROCESS,
+        step_args=step_args,
+        cache_config=ctx["cache"],
+        retry_policies=ctx["retries"],
+    )
+
+
+def _output_uri(step: ProcessingStep, name: str):
+    return step.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
+
+
+def train_step(ctx: dict[str, Any], preprocess: ProcessingStep) -> TrainingStep:
+    """Fit the model with steps/train.py (the steps/ folder is the source dir) on the train split."""
+    trainer = ModelTrainer(
+        sagemaker_session=ctx["session"],
+        role=ctx["role_arn"],
+        training_image=ctx["images"]["training"],
+        source_code=SourceCode(source_dir=str(STEPS_DIR), entry_script="train.py"),
+        compute=Compute(instance_type=ctx["params"]["training_instance_type"], instance_count=1),
+        hyperparameters=hyperparameters(ctx["cfg"]),
+        base_job_name=f"{ctx['name']}-train",
+        input_s3_key_prefix=ctx["name"],
+        output_data_config=OutputDataConfig(
+            s3_output_path=f"s3://{ctx['bucket']}/{ctx['name']}/{TRAIN}", kms_key_id=ctx["kms_key"]
+        ),
+    )
+    step_args = trainer.train(
+        input_data_config=[
+            InputData(channel_name=channel, data_source=_output_uri(preprocess, channel), content_type="text/csv")
+            for channel in ("train", "validation")
+        ]
+    )
+    return TrainingStep(name=TRAIN, step_args=step_args, cache_config=ctx["cache"], retry_policies=ctx["retries"])
+
+
+def evaluate_step(
+    ctx: dict[str, Any], preprocess: ProcessingStep, train: TrainingStep
+) -> tuple[ProcessingStep, PropertyFile]:
+    """Score model.tar.gz on the test split with steps/evaluate.py; evaluation.json is a PropertyFile."""
+    report = PropertyFile(name="EvaluationReport", output_name=EVALUATION_OUTPUT, path=EVALUATION_FILE)
+    step_args = _processor(ctx, EVALUATE).run(
+        code=str(STEPS_DIR / "evaluate.py"),
+        inputs=[
+            _s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts, "model"),
+            _s3_input("test", _output_uri(preprocess, "test"), "test"),
+        ],
+        outputs=[_s3_output(EVALUATION_OUTPUT, EVALUATE, ctx["bucket"], ctx["name"])],
+    )
+    step = ProcessingStep(
+        name=EVALUATE,
+        step_args=step_args,
+        property_files=[report],
+        cache_config=ctx["cache"],
+        retry_policies=ctx["retries"],
+    )
+    return step, report
+
+
+def metric_json_path(cfg: dict[str, Any]) -> str:
+    return f"binary_classification_metrics.{cfg['pipeline']['metric']}.value"
+
+
+def register_step(ctx: dict[str, Any], train: TrainingStep, evaluate: ProcessingStep) -> ModelStep:
+    """Register model.tar.gz in the shared registry's group for this kind, with metrics and metadata."""
+    cfg = ctx["cfg"]
+    params = ctx["params"]
+    evaluation_uri = Join(on="/", values=[_output_uri(evaluate, EVALUATION_OUTPUT), EVALUATION_FILE])
+    endpoint_types = sorted({env["endpoint"]["instance_type"] for env in _deploy_environments(cfg)})
+    builder = ModelBuilder(
+        s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
+        image_uri=ctx["images"]["inference"],
+        role_arn=ctx["role_arn"],
+        sagemaker_session=ctx["session"],
+        instance_type=endpoint_types[0],
+        # The framework containers load the handler packed in model.tar.gz under code/.
+        env_vars={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
+    )
+    step_args = builder.register(
+        model_package_group_name=model_package_group_arn(cfg, ctx["kind"]),
+        content_types=CONTENT_TYPES,
+        response_types=RESPONSE_TYPES,
+        inference_instances=endpoint_types,
+        transform_instances=endpoint_types,
+        approval_status=params["approval_status"],
+        model_metrics=ModelMetrics(
+            model_statistics=MetricsSource(content_type="application/json", s3_uri=evaluation_uri)
+        ),
+        customer_metadata_properties={
+            "git_sha": ctx["git_sha"],
+            "branch": ctx["branch"],
+            "dataset_uri": params["input_data_uri"],
+            "dataset_version": params["input_data_version"],
+            "framework": cfg["model"]["framework"],
+            "hyperparameters": json.dumps(hyperparameters(cfg), sort_keys=True),
+            "pipeline_execution_id": ExecutionVariables.PIPELINE_EXECUTION_ID,
+        },
+        domain="MACHINE_LEARNING",
+        task="CLASSIFICATION",
+    )
+    return ModelStep(
+        name=REGISTER,
+        step_args=step_args,
+        retry_policies=[
+            StepRetryPolicy(
+                exception_types=[StepExceptionTypeEnum.SERVICE_FAULT, StepExceptionTypeEnum.THROTTLING],
+                max_attempts=int(cfg["pipeline"]["retry_attempts"]),
+                interval_seconds=10,
+            )
+        ],
+    )
+
+
+def _deploy_environments(cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    return [env for env in cfg["environments"].values() if "endpoint" in env]
+
+
+def gate_step(
+    ctx: dict[str, Any], evaluate: ProcessingStep, report: PropertyFile, register: ModelStep
+) -> ConditionStep:
+    """Register when the evaluation metric reaches the threshold, else fail with metric vs threshold."""
+    cfg = ctx["cfg"]
+    metric = cfg["pipeline"]["metric"]
+    threshold = ctx["params"]["metric_threshold"]
+    metric_value = JsonGet(step_name=evaluate.name, property_file=report, json_path=metric_json_path(cfg))
+    fail = FailStep(
+        name=FAIL,
+        error_message=Join(
+            on=" ",
+            values=[f"Evaluation {metric}", metric_value, "is below the threshold", threshold, "- not registered."],
+        ),
+    )
+    return ConditionStep(
+        name=GATE,
+        conditions=[ConditionGreaterThanOrEqualTo(left=metric_value, right=threshold)],
+        if_steps=[register],
+        else_steps=[fail],
+    )
+
+
+def get_pipeline(
+    cfg: dict[str, Any],
+    kind: str,
+    *,
+    role_arn: str,
+    session: PipelineSession | None = None,
+    default_bucket: str | None = None,
+    git_sha: str = "unknown",
+    branch: str = "unknown",
+) -> Pipeline:
+    """Build the pipeline for a branch kind ("feature" or "dev") without calling AWS.
+
+    Name and model package group come from the config (`pipeline.names.<kind>`,
+    `registry.model_package_groups.<kind>`, registered by ARN in the shared-services
+    account). `role_arn` is the execution role the jobs run as. Code and artifacts go to
+    `default_bucket` (default: the shared artifact bucket `registry.artifact_bucket`),
+    encrypted with the artifact KMS key; `session` defaults to `pipeline_session(cfg,
+    default_bucket=...)`, and a session passed in should have that same default bucket. `git_sha` and `branch`
+    become customer metadata of the registered model package.
+
+    ModelTrainer validates `role_arn` through IAM unless SAGEMAKER_VALIDATE_ROLE=false
+    (the CLI sets that default; see cli.py). It raises PipelineConfigError for an unknown
+    kind or a framework the config has no versions or hyperparameters for.
+    """
+    name = pipeline_name(cfg, kind)
+    bucket = default_bucket or cfg["registry"]["artifact_bucket"]
+    session = session or pipeline_session(cfg, default_bucket=bucket)
+    params = parameters(cfg)
+    ctx = {
+        "cfg": cfg,
+        "kind": kind,
+        "name": name,
+        "role_arn": role_arn,
+        "session": session,
+        "bucket": bucket,
+        "kms_key": kms_key_arn(cfg),
+        "images": images(cfg),
+        "params": params,
+        "cache": cache_config(cfg),
+        "retries": job_retry_policies(cfg),
+        "git_sha": git_sha,
+        "branch": branch,
+    }
+    preprocess = preprocess_step(ctx)
+    train = train_step(ctx, preprocess)
+    evaluate, report = evaluate_step(ctx, preprocess, train)
+    register = register_step(ctx, train, evaluate)
+    gate = gate_step(ctx, evaluate, report, register)
+    return Pipeline(
+        name=name,
+        parameters=list(params.values()),
+        steps=[preprocess, train, evaluate, gate],
+        sagemaker_session=session,
+    )
