@@ -3,6 +3,8 @@
 PYTHON ?= python3
 VENV := $(CURDIR)/.venv
 PY := $(VENV)/bin/python
+# checkov pins an older boto3 than the generated repos, so it gets a venv of its own.
+CHECKOV_VENV := $(CURDIR)/.venv-checkov
 UV_VERSION := 0.13.8
 DEMO_DIR ?= $(CURDIR)/build/demo
 PYTEST_ARGS ?=
@@ -18,18 +20,24 @@ $(VENV)/.installed: requirements/test.txt
 	$(VENV)/bin/uv pip install --quiet --python $(PY) -r requirements/test.txt
 	touch $@
 
-venv: $(VENV)/.installed ## Build .venv from the pinned requirements
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt $(VENV)/.installed
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(VENV)/bin/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python -r requirements/checkov.txt
+	touch $@
+
+venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Build .venv (and .venv-checkov) from pinned requirements
 
 demo: $(VENV)/.installed ## Bake a repo with the default answers into build/demo and run its local rehearsal
 	rm -rf $(DEMO_DIR)
 	$(VENV)/bin/cookiecutter --no-input --output-dir $(DEMO_DIR) $(CURDIR)
 	$(MAKE) -C $(DEMO_DIR)/customer-churn local VENV=$(VENV)
 
-test: $(VENV)/.installed ## Run the template's test suite
+test: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Run the template's test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lock: $(VENV)/.installed ## Re-pin requirements/test.txt from requirements/test.in
+lock: $(VENV)/.installed ## Re-pin requirements/*.txt from requirements/*.in
 	$(VENV)/bin/uv pip compile --python-version 3.11 -q requirements/test.in -o requirements/test.txt
+	$(VENV)/bin/uv pip compile --python-version 3.11 -q requirements/checkov.in -o requirements/checkov.txt
 
 clean: ## Remove build output
 	rm -rf build .pytest_cache

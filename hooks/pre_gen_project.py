@@ -25,6 +25,9 @@ SAGEMAKER_REGIONS_FALLBACK = (
 
 # SageMaker resource names: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModelPackageGroup.html
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# The model name also names S3 buckets and appears in IAM resource ARNs, where SageMaker
+# lowercases names: so lowercase only.
+MODEL_NAME = re.compile(r"^[a-z0-9](-*[a-z0-9])*$")
 SAGEMAKER_NAME_MAX = 63
 # The longest suffix the product appends to model_name (for example "-feature" on model
 # package groups, "-prod-v123-0123abcd" on endpoint configs) fits in the 23 left over.
@@ -86,10 +89,10 @@ def validate(answers: dict) -> list[str]:
         bad("package_name", "a lowercase Python identifier such as churn_model")
 
     model = answers.get("model_name", "")
-    if not SAGEMAKER_NAME.match(model) or len(model) > MODEL_NAME_MAX:
+    if not MODEL_NAME.match(model) or not SAGEMAKER_NAME.match(model) or len(model) > MODEL_NAME_MAX:
         bad(
             "model_name",
-            f"SageMaker's name pattern [a-zA-Z0-9](-*[a-zA-Z0-9])* in at most {MODEL_NAME_MAX} "
+            f"SageMaker's name pattern in lowercase, [a-z0-9](-*[a-z0-9])*, at most {MODEL_NAME_MAX} "
             "characters (suffixes such as '-feature' must still fit in 63)",
         )
 

@@ -127,6 +127,26 @@ def test_sagemaker_names_fit_the_pattern(baked, name):
         assert SAGEMAKER_NAME.match(value), value
 
 
+S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def test_longest_names_still_fit_aws_limits(tmp_path):
+    """A 40-character model name in the longest region still yields valid AWS names."""
+    from conftest import bake
+
+    repo = bake(tmp_path, model_name="m" * 38 + "-x", aws_region="ap-southeast-7", **FOUR_ACCOUNTS)
+    cfg = json.loads((repo / "config" / "project.json").read_text())
+    buckets = [cfg["registry"]["artifact_bucket"]] + [
+        env["data_capture_bucket"] for env in cfg["environments"].values() if "data_capture_bucket" in env
+    ]
+    for bucket in buckets:
+        assert S3_BUCKET.match(bucket), bucket
+    names = [*cfg["registry"]["model_package_groups"].values(), *cfg["iam"].values()]
+    for value in names:
+        if isinstance(value, str):
+            assert len(value) <= 64, value
+
+
 def test_default_answers_give_single_account_mode(baked):
     cfg = json.loads((baked["sklearn-serverless-single"] / "config" / "project.json").read_text())
     assert len(set(cfg["aws"]["accounts"].values())) == 1

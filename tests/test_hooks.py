@@ -53,6 +53,7 @@ BAD = [
     ("aws_region", "us-east-9", "SageMaker is available"),
     ("aws_region", "mars-1", "SageMaker is available"),
     ("model_name", "churn_model", "SageMaker's name pattern"),
+    ("model_name", "Churn", "in lowercase"),
     ("model_name", "a" * 41, "at most 40"),
     ("model_name", "-churn", "SageMaker's name pattern"),
     ("project_slug", "Customer Churn", "lowercase letters"),

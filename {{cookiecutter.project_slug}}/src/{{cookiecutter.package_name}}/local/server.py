@@ -94,7 +94,9 @@ class _Handler(BaseHTTPRequestHandler):
             if self.path == "/ping":
                 self._error(HTTPStatus.METHOD_NOT_ALLOWED, "use GET for /ping")
             else:
-                self._error(HTTPStatus.NOT_FOUND, f"no such path {self.path}; use GET /ping or POST /invocations")
+                self._error(
+                    HTTPStatus.NOT_FOUND, f"no such path {self.path}; use GET /ping or POST /invocations"
+                )
             return
         try:
             length = int(self.headers.get("Content-Length") or 0)
@@ -102,7 +104,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.BAD_REQUEST, "Content-Length is not a number")
             return
         if length > MAX_BODY_BYTES:
-            self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body of {length} bytes; at most {MAX_BODY_BYTES}")
+            self._error(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body of {length} bytes; at most {MAX_BODY_BYTES}"
+            )
             return
         body = self.rfile.read(length)
         status, payload, content_type = self.server.owner.invoke(
@@ -207,7 +211,11 @@ class ModelServer:
                 return HTTPStatus.BAD_REQUEST, json.dumps({"error": str(exc)}).encode(), "application/json"
             traceback.print_exc(file=sys.stderr)
             message = f"internal error: {type(exc).__name__}: {exc}"
-            return HTTPStatus.INTERNAL_SERVER_ERROR, json.dumps({"error": message}).encode(), "application/json"
+            return (
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                json.dumps({"error": message}).encode(),
+                "application/json",
+            )
         payload, response_type = result if isinstance(result, tuple) else (result, accept)
         if isinstance(payload, str):
             payload = payload.encode("utf-8")
@@ -217,7 +225,7 @@ class ModelServer:
 def main(argv: list[str] | None = None) -> int:
     """Serve until Ctrl-C. It exits 1 when the archive cannot be served."""
     parser = argparse.ArgumentParser(
-        prog="python -m <package>.local.server", description="Serve a model.tar.gz on 127.0.0.1."
+        prog=f"python -m {__package__}.server", description="Serve a model.tar.gz on 127.0.0.1."
     )
     parser.add_argument("--model", type=Path, required=True, help="path to model.tar.gz")
     parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0 = any free port)")

@@ -33,6 +33,7 @@ from sagemaker.core import image_uris
 from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
 from sagemaker.core.processing import ScriptProcessor
 from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
+from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig, SourceCode
 from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
 from sagemaker.core.workflow.execution_variables import ExecutionVariables
 from sagemaker.core.workflow.functions import Join, JsonGet
@@ -52,11 +53,12 @@ from sagemaker.mlops.workflow.retry import (
 from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
 from sagemaker.serve.model_builder import ModelBuilder
 from sagemaker.train import ModelTrainer
-from sagemaker.train.configs import Compute, InputData, OutputDataConfig, SourceCode
 
-from ..config import account_id, model_package_group_arn
+from ..config import ConfigError, account_id, model_package_group_arn
 
 KINDS = ("feature", "dev")
+# Whether the SageMaker SDK may send usage telemetry to AWS (see silence_sdk_telemetry).
+SDK_TELEMETRY = False
 STEPS_DIR = Path(__file__).resolve().parents[1] / "steps"
 PROCESSING_BASE = "/opt/ml/processing"
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
@@ -77,7 +79,7 @@ EVALUATION_OUTPUT = "evaluation"
 EVALUATION_FILE = "evaluation.json"
 
 
-class PipelineConfigError(ValueError):
+class PipelineConfigError(ConfigError):
     """The config or the arguments do not describe a pipeline that can be built."""
 
 
@@ -100,17 +102,45 @@ def kms_key_arn(cfg: dict[str, Any]) -> str | None:
     return f"arn:aws:kms:{cfg['aws']['region']}:{account_id(cfg, 'shared_services')}:{alias}"
 
 
+def silence_sdk_telemetry() -> None:
+    """Stop the SageMaker SDK's usage telemetry: an HTTPS request to AWS after each SDK call.
+
+    CI builds and `definition --offline` must not call out. The SDK's documented switch
+    (`TelemetryOptOut` in an SDK config file) makes it re-validate its whole config schema on
+    every setting lookup, which more than doubles the build time, so the SDK's sender is
+    replaced instead. An SDK upgrade that renames it fails here loudly rather than sending
+    silently. Set SDK_TELEMETRY = True to let the SDK send telemetry.
+    """
+    if SDK_TELEMETRY:
+        return
+    from sagemaker.core.telemetry import telemetry_logging
+
+    if not hasattr(telemetry_logging, "_send_telemetry_request"):
+        raise RuntimeError("sagemaker SDK telemetry sender not found; update silence_sdk_telemetry()")
+    telemetry_logging._send_telemetry_request = _drop_telemetry
+
+
+def _drop_telemetry(*_args: Any, **_kwargs: Any) -> None:
+    return None
+
+
 def pipeline_session(
-    cfg: dict[str, Any], boto_session: boto3.Session | None = None, default_bucket: str | None = None
+    cfg: dict[str, Any],
+    boto_session: boto3.Session | None = None,
+    default_bucket: str | None = None,
+    sagemaker_client: Any = None,
 ) -> PipelineSession:
     """A PipelineSession for the config's region whose default bucket is the shared artifact bucket.
 
-    Creating it makes no AWS call; the bucket is checked (and created only if it is missing
-    and the caller may create it) the first time the SDK uploads code.
+    Creating it makes no AWS call. `sagemaker_client` replaces the session's SageMaker client
+    (tests pass one with a botocore Stubber).
     """
+    silence_sdk_telemetry()
     boto_session = boto_session or boto3.Session(region_name=cfg["aws"]["region"])
     return PipelineSession(
-        boto_session=boto_session, default_bucket=default_bucket or cfg["registry"]["artifact_bucket"]
+        boto_session=boto_session,
+        sagemaker_client=sagemaker_client,
+        default_bucket=default_bucket or cfg["registry"]["artifact_bucket"],
     )
 
 
@@ -135,6 +165,14 @@ def parameters(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def cache_config(cfg: dict[str, Any]) -> CacheConfig:
+    """Step caching for the job steps: a step whose cache key is unchanged reuses an earlier result.
+
+    Cache keys (https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-default-keys.html)
+    include the S3 locations of the step code. Processing code goes to content-hashed paths,
+    so Preprocess and Evaluate hit the cache across upserts. ModelTrainer stages the training
+    code under a new timestamped folder on every build, so Train hits the cache only for
+    executions of the same upserted version (e.g. `start` again with another MetricThreshold).
+    """
     return CacheConfig(enable_caching=True, expire_after=cfg["pipeline"]["cache_expire_after"])
 
 
@@ -166,10 +204,14 @@ def images(cfg: dict[str, Any]) -> dict[str, str]:
     try:
         version = cfg["pipeline"]["framework_versions"][framework]
     except KeyError as exc:
-        raise PipelineConfigError(f"pipeline.framework_versions has no version for framework {framework!r}") from exc
+        raise PipelineConfigError(
+            f"pipeline.framework_versions has no version for framework {framework!r}"
+        ) from exc
     instance_type = cfg["pipeline"]["training_instance_type"]
     return {
-        "training": image_uris.retrieve(framework, region=region, version=version, instance_type=instance_type),
+        "training": image_uris.retrieve(
+            framework, region=region, version=version, instance_type=instance_type
+        ),
         "inference": image_uris.retrieve(
             framework, region=region, version=version, instance_type=instance_type, image_scope="inference"
         ),
@@ -188,7 +230,9 @@ def hyperparameters(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def _s3_output(name: str, step: str, bucket: str, pipeline: str) -> ProcessingOutput:
     """A processing output under s3://<bucket>/<pipeline>/<execution id>/<step>/<name>."""
-    destination = Join(on="/", values=["s3:/", bucket, pipeline, ExecutionVariables.PIPELINE_EXECUTION_ID, step, name])
+    destination = Join(
+        on="/", values=["s3:/", bucket, pipeline, ExecutionVariables.PIPELINE_EXECUTION_ID, step, name]
+    )
     return ProcessingOutput(
         output_name=name,
         s3_output=ProcessingS3Output(
@@ -201,7 +245,10 @@ def _s3_input(name: str, source: Any, local_dir: str) -> ProcessingInput:
     return ProcessingInput(
         input_name=name,
         s3_input=ProcessingS3Input(
-            s3_uri=source, local_path=f"{PROCESSING_BASE}/{local_dir}", s3_data_type="S3Prefix", s3_input_mode="File"
+            s3_uri=source,
+            local_path=f"{PROCESSING_BASE}/{local_dir}",
+            s3_data_type="S3Prefix",
+            s3_input_mode="File",
         ),
     )
 
@@ -213,7 +260,7 @@ def _processor(ctx: dict[str, Any], step: str) -> ScriptProcessor:
         command=["python3"],
         instance_type=ctx["params"]["processing_instance_type"],
         instance_count=1,
-        base_job_name=f"{ctx['name']}-{step.lower()}",
+        base_job_name=step.lower(),
         output_kms_key=ctx["kms_key"],
         sagemaker_session=ctx["session"],
     )
@@ -225,7 +272,10 @@ def preprocess_step(ctx: dict[str, Any]) -> ProcessingStep:
     step_args = _processor(ctx, PREPROCESS).run(
         code=str(STEPS_DIR / "preprocess.py"),
         inputs=[_s3_input("input", ctx["params"]["input_data_uri"], "input")],
-        outputs=[_s3_output(name, PREPROCESS, ctx["bucket"], ctx["name"]) for name in ("train", "validation", "test")],
+        outputs=[
+            _s3_output(name, PREPROCESS, ctx["bucket"], ctx["name"])
+            for name in ("train", "validation", "test")
+        ],
         arguments=["--target", cfg["model"]["target_column"]],
     )
     return ProcessingStep(
@@ -241,7 +291,11 @@ def _output_uri(step: ProcessingStep, name: str):
 
 
 def train_step(ctx: dict[str, Any], preprocess: ProcessingStep) -> TrainingStep:
-    """Fit the model with steps/train.py (the steps/ folder is the source dir) on the train split."""
+    """Fit the model with steps/train.py (the steps/ folder is the source dir) on the train split.
+
+    ModelTrainer runs it through the SDK's script driver in the framework image: hyperparameters
+    arrive as `--name value` arguments, channels in SM_CHANNEL_TRAIN / SM_CHANNEL_VALIDATION.
+    """
     trainer = ModelTrainer(
         sagemaker_session=ctx["session"],
         role=ctx["role_arn"],
@@ -249,7 +303,9 @@ def train_step(ctx: dict[str, Any], preprocess: ProcessingStep) -> TrainingStep:
         source_code=SourceCode(source_dir=str(STEPS_DIR), entry_script="train.py"),
         compute=Compute(instance_type=ctx["params"]["training_instance_type"], instance_count=1),
         hyperparameters=hyperparameters(ctx["cfg"]),
-        base_job_name=f"{ctx['name']}-train",
+        # Code is staged under s3://<bucket>/<pipeline>/train-<timestamp>/input/ (kept short so
+        # the SDK never truncates the timestamp and two builds never share a folder).
+        base_job_name=TRAIN.lower(),
         input_s3_key_prefix=ctx["name"],
         output_data_config=OutputDataConfig(
             s3_output_path=f"s3://{ctx['bucket']}/{ctx['name']}/{TRAIN}", kms_key_id=ctx["kms_key"]
@@ -257,11 +313,15 @@ def train_step(ctx: dict[str, Any], preprocess: ProcessingStep) -> TrainingStep:
     )
     step_args = trainer.train(
         input_data_config=[
-            InputData(channel_name=channel, data_source=_output_uri(preprocess, channel), content_type="text/csv")
+            InputData(
+                channel_name=channel, data_source=_output_uri(preprocess, channel), content_type="text/csv"
+            )
             for channel in ("train", "validation")
         ]
     )
-    return TrainingStep(name=TRAIN, step_args=step_args, cache_config=ctx["cache"], retry_policies=ctx["retries"])
+    return TrainingStep(
+        name=TRAIN, step_args=step_args, cache_config=ctx["cache"], retry_policies=ctx["retries"]
+    )
 
 
 def evaluate_step(
@@ -303,8 +363,18 @@ def register_step(ctx: dict[str, Any], train: TrainingStep, evaluate: Processing
         role_arn=ctx["role_arn"],
         sagemaker_session=ctx["session"],
         instance_type=endpoint_types[0],
-        # The framework containers load the handler packed in model.tar.gz under code/.
-        env_vars={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
+        # The framework containers serve with the handler packed in model.tar.gz under code/.
+        env_vars={
+            "SAGEMAKER_PROGRAM": "inference.py",
+            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+            "SAGEMAKER_REGION": cfg["aws"]["region"],
+        },
+        # Nothing to package: model.tar.gz already holds the handler. (A non-empty value makes
+        # the builder stage code in S3 while the pipeline is being built.)
+        dependencies={},
+        # Leave logging alone (the default sets the SDK's shared logger to DEBUG).
+        log_level=None,
     )
     step_args = builder.register(
         model_package_group_name=model_package_group_arn(cfg, ctx["kind"]),
@@ -357,7 +427,13 @@ def gate_step(
         name=FAIL,
         error_message=Join(
             on=" ",
-            values=[f"Evaluation {metric}", metric_value, "is below the threshold", threshold, "- not registered."],
+            values=[
+                f"Evaluation {metric}",
+                metric_value,
+                "is below the threshold",
+                threshold,
+                "- not registered.",
+            ],
         ),
     )
     return ConditionStep(
@@ -393,6 +469,7 @@ def get_pipeline(
     kind or a framework the config has no versions or hyperparameters for.
     """
     name = pipeline_name(cfg, kind)
+    silence_sdk_telemetry()
     bucket = default_bucket or cfg["registry"]["artifact_bucket"]
     session = session or pipeline_session(cfg, default_bucket=bucket)
     params = parameters(cfg)
@@ -421,4 +498,7 @@ def get_pipeline(
         parameters=list(params.values()),
         steps=[preprocess, train, evaluate, gate],
         sagemaker_session=session,
+        # No SageMaker Experiments trial per execution: the role would need Experiments
+        # permissions for no use here. Pass a PipelineExperimentConfig to turn it on.
+        pipeline_experiment_config=None,
     )

@@ -36,7 +36,10 @@ def fit_sklearn(x: np.ndarray, y: np.ndarray, args: argparse.Namespace):
     from sklearn.ensemble import GradientBoostingClassifier
 
     model = GradientBoostingClassifier(
-        n_estimators=args.n_estimators, max_depth=args.max_depth, learning_rate=args.learning_rate, random_state=0
+        n_estimators=args.n_estimators,
+        max_depth=args.max_depth,
+        learning_rate=args.learning_rate,
+        random_state=0,
     )
     return model.fit(x, y)
 
@@ -44,10 +47,17 @@ def fit_sklearn(x: np.ndarray, y: np.ndarray, args: argparse.Namespace):
 def fit_xgboost(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, args: argparse.Namespace):
     import xgboost as xgb
 
-    params = {"objective": "binary:logistic", "eval_metric": "auc", "max_depth": args.max_depth, "eta": args.eta}
+    params = {
+        "objective": "binary:logistic",
+        "eval_metric": "auc",
+        "max_depth": args.max_depth,
+        "eta": args.eta,
+    }
     train = xgb.DMatrix(x, label=y)
     valid = xgb.DMatrix(x_val, label=y_val)
-    return xgb.train(params, train, num_boost_round=args.num_round, evals=[(valid, "validation")], verbose_eval=False)
+    return xgb.train(
+        params, train, num_boost_round=args.num_round, evals=[(valid, "validation")], verbose_eval=False
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

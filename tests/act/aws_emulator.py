@@ -1,0 +1,531 @@
+"""A moto server on 127.0.0.1 that stands in for AWS while act runs the generated workflows.
+
+moto keeps the state (S3, STS, IAM, SageMaker registry, models, endpoint configs, endpoints,
+CloudWatch alarms) and this module fills, inside the test process, the three gaps that stop
+the workflows from running end to end against it. Each gap-filler is a test double and says so:
+
+1. Cross-account registry calls. SageMaker serves a model package group or package named by
+   ARN from the account in the ARN (the resource policy decides access); moto 5.2.5 always
+   looks in the caller's account. Model-package calls whose ARN names another account are
+   routed to that account's backend, and a group ARN is reduced to its name for moto.
+   `UpdateModelPackage` changes only the fields a request names (moto 5.2.5 clears the approval
+   description and customer metadata a request leaves out) and keeps `ModelLifeCycle`, which
+   `DescribeModelPackage` then returns, as SageMaker does.
+2. Pipeline executions. moto records `StartPipelineExecution` as instantly Succeeded and runs
+   nothing. Here an execution runs the repository's own step scripts locally, the way the
+   local rehearsal does (preprocess -> train -> evaluate, model.tar.gz packed as SageMaker
+   packs SM_MODEL_DIR), evaluates the definition's ConditionStep on evaluation.json, and on
+   a pass performs its RegisterModel step: every `Get`/`Std:Join`/`Std:JsonGet` in the step's
+   arguments is resolved and the package is created in the group's account. Artifacts land in
+   the S3 locations the definition names. `ListPipelineExecutionSteps` (absent in moto)
+   returns the emulated steps.
+3. Endpoint updates and invocations. moto 5.2.5 has no `UpdateEndpoint`; here it switches the
+   endpoint to the new config at once (InService; no traffic shifting, no alarm evaluation).
+   moto's `InvokeEndpoint` returns canned bodies. Here it loads the
+   model.tar.gz the endpoint's model points at (through its model package, across accounts)
+   and answers through the handler packed in it (code/inference.py), so the endpoint tests
+   exercise the model that was actually deployed. Bad input gives SageMaker's ModelError.
+   A test may set `serve_only` to the model data URLs that work; any other model answers every
+   request with a 500 ModelError (a broken model, to exercise test failure and rollback).
+
+Nothing here talks to anything but 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:sagemaker:([a-z0-9-]+):(\d{12}):model-package")
+TEST_KEY = "testing"
+
+
+class AwsEmulator:
+    """Start with `with AwsEmulator(repo_dir, region) as aws:`; `aws.url` is the endpoint URL.
+
+    `repo_dir` is the model repository whose step scripts stand in for the pipeline's jobs.
+    """
+
+    def __init__(self, repo_dir: Path, region: str) -> None:
+        self.repo_dir = Path(repo_dir)
+        self.region = region
+        self.url = ""
+        self.executions: dict[str, list[dict[str, Any]]] = {}
+        self.execution_log: list[dict[str, Any]] = []
+        self._models: dict[str, Any] = {}
+        self.serve_only: set[str] | None = None
+        self._lock = threading.Lock()
+        self._stack = contextlib.ExitStack()
+        self._work = Path(tempfile.mkdtemp(prefix="aws-emulator-"))
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> AwsEmulator:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._patch()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        self._stack.callback(server.stop)
+        host, port = server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def credentials(self, account: str, session_name: str = "emulator") -> dict[str, str]:
+        """Temporary credentials that moto maps to `account` (STS AssumeRole into that account)."""
+        sts = boto3.client(
+            "sts",
+            endpoint_url=self.url,
+            region_name=self.region,
+            aws_access_key_id=TEST_KEY,
+            aws_secret_access_key=TEST_KEY,
+        )
+        creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/emulator", RoleSessionName=session_name)[
+            "Credentials"
+        ]
+        return {
+            "aws_access_key_id": creds["AccessKeyId"],
+            "aws_secret_access_key": creds["SecretAccessKey"],
+            "aws_session_token": creds["SessionToken"],
+        }
+
+    def client(self, service: str, account: str) -> Any:
+        return boto3.client(service, endpoint_url=self.url, region_name=self.region, **self.credentials(account))
+
+    # ------------------------------------------------------------------ patches
+
+    def _patch(self) -> None:
+        from moto.sagemaker import models as sm_models
+        from moto.sagemaker import responses as sm_responses
+        from moto.sagemakerruntime import responses as rt_responses
+
+        emulator = self
+        response_cls = sm_responses.SageMakerResponse
+        original_backend = response_cls.sagemaker_backend
+        original_get_param = response_cls._get_param
+        original_start = sm_models.SageMakerModelBackend.start_pipeline_execution
+
+        def routed_backend(self: Any) -> Any:
+            account = emulator._arn_account(self)
+            if account and account != self.current_account:
+                return sm_models.sagemaker_backends[account][self.region]
+            return original_backend.fget(self)
+
+        def get_param(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+            value = original_get_param(self, name, *args, **kwargs)
+            if name == "ModelPackageGroupName" and isinstance(value, str) and value.startswith("arn:"):
+                return value.split("/")[-1]
+            return value
+
+        def start_pipeline_execution(backend: Any, pipeline_name: str, *args: Any, **kwargs: Any) -> Any:
+            result = original_start(backend, pipeline_name, *args, **kwargs)
+            emulator._run_execution(backend, pipeline_name, result["PipelineExecutionArn"])
+            return result
+
+        def list_pipeline_execution_steps(self: Any) -> Any:
+            arn = self._get_param("PipelineExecutionArn")
+            steps = list(emulator.executions.get(arn, []))
+            if self._get_param("SortOrder") == "Descending":
+                steps.reverse()
+            return json.dumps({"PipelineExecutionSteps": steps})
+
+        def invoke_endpoint(self: Any) -> Any:
+            return emulator._invoke(self)
+
+        def update_model_package(self: Any) -> Any:
+            arn = self._get_param("ModelPackageArn")
+            backend = self.sagemaker_backend
+            package = backend.model_packages.get(backend.model_package_name_mapping.get(arn, arn))
+            if package is None:
+                return _error(400, "ValidationException", f"Model package {arn} not found")
+            if self._get_param("ModelApprovalStatus") is not None:
+                package.set_model_approval_status(self._get_param("ModelApprovalStatus"))
+            if self._get_param("ApprovalDescription") is not None:
+                package.approval_description = self._get_param("ApprovalDescription")
+            if self._get_param("CustomerMetadataProperties"):
+                package.customer_metadata_properties = {
+                    **(package.customer_metadata_properties or {}),
+                    **self._get_param("CustomerMetadataProperties"),
+                }
+            package.remove_customer_metadata_property(self._get_param("CustomerMetadataPropertiesToRemove", []))
+            if self._get_param("ModelLifeCycle") is not None:
+                package.model_life_cycle = self._get_param("ModelLifeCycle")
+            package.modifications_done()
+            return json.dumps({"ModelPackageArn": package.arn})
+
+        def update_endpoint(self: Any) -> Any:
+            backend = self.sagemaker_backend
+            name, config_name = self._get_param("EndpointName"), self._get_param("EndpointConfigName")
+            endpoint = backend.endpoints.get(name)
+            config = backend.endpoint_configs.get(config_name)
+            if endpoint is None or config is None:
+                return _error(400, "ValidationException", f"Could not find endpoint {name} or config {config_name}")
+            endpoint.endpoint_config_name = config_name
+            endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
+            endpoint.endpoint_status = "InService"
+            endpoint.failure_reason = None
+            return json.dumps({"EndpointArn": endpoint.arn})
+
+        def describe_model_package(self: Any) -> Any:
+            package = self.sagemaker_backend.describe_model_package(self._get_param("ModelPackageName"))
+            body = package.gen_response_object()
+            if getattr(package, "model_life_cycle", None):
+                body["ModelLifeCycle"] = package.model_life_cycle
+            return sm_responses.ActionResult(body)
+
+        patches = [
+            (response_cls, "sagemaker_backend", property(routed_backend)),
+            (response_cls, "_get_param", get_param),
+            (response_cls, "list_pipeline_execution_steps", list_pipeline_execution_steps),
+            (sm_models.SageMakerModelBackend, "start_pipeline_execution", start_pipeline_execution),
+            (response_cls, "update_model_package", update_model_package),
+            (response_cls, "describe_model_package", describe_model_package),
+            (response_cls, "update_endpoint", update_endpoint),
+            (rt_responses.SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint),
+        ]
+        for owner, name, value in patches:
+            missing = object()
+            previous = owner.__dict__.get(name, missing)
+            setattr(owner, name, value)
+            if previous is missing:
+                self._stack.callback(delattr, owner, name)
+            else:
+                self._stack.callback(setattr, owner, name, previous)
+
+    @staticmethod
+    def _arn_account(response: Any) -> str | None:
+        """Account named by a model-package ARN in a model-package request, else None."""
+        action = response._get_action() if hasattr(response, "_get_action") else ""
+        if "ModelPackage" not in action:
+            return None
+        try:
+            params = json.loads(response.body or "{}")
+        except (TypeError, ValueError):
+            return None
+        for key in ("ModelPackageName", "ModelPackageArn", "ModelPackageGroupName", "SourceArn"):
+            match = ARN_ACCOUNT.match(str(params.get(key, "")))
+            if match:
+                return match.group(2)
+        return None
+
+    # ------------------------------------------------------------------ pipeline executions
+
+    def _run_execution(self, backend: Any, pipeline_name: str, execution_arn: str) -> None:
+        pipeline = backend.pipelines[pipeline_name]
+        execution = pipeline.pipeline_executions[execution_arn]
+        run = _ExecutionRun(self, backend, json.loads(pipeline.pipeline_definition), execution)
+        try:
+            run.execute()
+        except Exception as exc:  # the emulated execution fails; the workflow sees it
+            run.fail_execution(f"emulated execution error: {exc}")
+        self.executions[execution_arn] = run.steps
+        self.execution_log.append(
+            {
+                "pipeline": pipeline_name,
+                "execution_arn": execution_arn,
+                "status": execution.pipeline_execution_status,
+                "parameters": run.params,
+                "registered": run.registered,
+            }
+        )
+
+    # ------------------------------------------------------------------ endpoint invocations
+
+    def _invoke(self, response: Any) -> Any:
+        from moto.sagemaker.models import sagemaker_backends
+
+        name = response._get_params().get("EndpointName") or response.path.split("/")[2]
+        backend = sagemaker_backends[response.current_account][response.region]
+        endpoint = backend.endpoints.get(name)
+        if endpoint is None or endpoint.endpoint_status != "InService":
+            return _error(400, "ValidationError", f"Endpoint {name} of account {response.current_account} not found.")
+        config = backend.endpoint_configs[endpoint.endpoint_config_name]
+        model = backend._models[config.production_variants[0]["ModelName"]]
+        container = model.primary_container or (model.containers or [{}])[0]
+        data_url = container.get("ModelDataUrl")
+        if not data_url and container.get("ModelPackageName"):
+            package_arn = container["ModelPackageName"]
+            match = ARN_ACCOUNT.match(package_arn)
+            owner = match.group(2) if match else response.current_account
+            package = sagemaker_backends[owner][response.region].describe_model_package(package_arn)
+            data_url = package.inference_specification["Containers"][0]["ModelDataUrl"]
+        if not data_url:
+            return _error(424, "ModelError", "the endpoint's model names no model data", original=500)
+        if self.serve_only is not None and data_url not in self.serve_only:
+            return _error(424, "ModelError", "Received server error (500) from primary", original=500, text="broken")
+        handler, loaded = self._load_model(data_url)
+        accept = response.headers.get("Accept") or "application/json"
+        try:
+            prediction = handler.predict_fn(
+                handler.input_fn(response.body, response.headers.get("Content-Type", "")), loaded
+            )
+            body, content_type = handler.output_fn(prediction, accept)
+        except handler.InputError as exc:
+            return _error(424, "ModelError", "Received client error (400) from primary", original=400, text=str(exc))
+        return 200, {"Content-Type": content_type, "x-Amzn-Invoked-Production-Variant": "AllTraffic"}, body
+
+    def _load_model(self, data_url: str) -> tuple[Any, Any]:
+        with self._lock:
+            if data_url not in self._models:
+                bucket, key = data_url[len("s3://") :].split("/", 1)
+                raw = (
+                    boto3.client(
+                        "s3",
+                        endpoint_url=self.url,
+                        region_name=self.region,
+                        aws_access_key_id=TEST_KEY,
+                        aws_secret_access_key=TEST_KEY,
+                    )
+                    .get_object(Bucket=bucket, Key=key)["Body"]
+                    .read()
+                )
+                target = Path(tempfile.mkdtemp(prefix="model-", dir=self._work))
+                with tarfile.open(fileobj=io.BytesIO(raw), mode="r:gz") as archive:
+                    archive.extractall(target, filter="data")
+                spec = importlib.util.spec_from_file_location(
+                    f"emulated_inference_{len(self._models)}", target / "code" / "inference.py"
+                )
+                handler = importlib.util.module_from_spec(spec)
+                assert spec.loader is not None
+                spec.loader.exec_module(handler)
+                self._models[data_url] = (handler, handler.model_fn(str(target)))
+            return self._models[data_url]
+
+
+def _error(status: int, code: str, message: str, original: int | None = None, text: str = "") -> Any:
+    body: dict[str, Any] = {"__type": code, "message": message}
+    if original is not None:
+        body.update({"OriginalStatusCode": original, "OriginalMessage": text or message})
+    # moto takes the HTTP status from the "status" header of a handler's answer.
+    headers = {"status": status, "x-amzn-ErrorType": code, "Content-Type": "application/json"}
+    return status, headers, json.dumps(body)
+
+
+def _walk(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for step in steps:
+        out.append(step)
+        for branch in ("IfSteps", "ElseSteps"):
+            out.extend(_walk(step.get("Arguments", {}).get(branch, [])))
+    return out
+
+
+class _ExecutionRun:
+    """One emulated pipeline execution: local jobs, the gate, the registration."""
+
+    def __init__(self, emulator: AwsEmulator, backend: Any, definition: dict[str, Any], execution: Any) -> None:
+        self.emulator = emulator
+        self.backend = backend
+        self.definition = definition
+        self.execution = execution
+        self.execution_id = execution.arn.split("/")[-1]
+        self.params = {p["Name"]: p.get("DefaultValue") for p in definition.get("Parameters", [])}
+        for item in execution.pipeline_parameters or []:
+            self.params[item["Name"]] = item["Value"]
+        self.steps: list[dict[str, Any]] = []
+        self.by_name = {step["Name"]: step for step in _walk(definition["Steps"])}
+        self.properties: dict[str, Any] = {}
+        self.property_files: dict[str, Any] = {}
+        self.registered: str | None = None
+        self.work = Path(tempfile.mkdtemp(prefix=f"execution-{self.execution_id}-", dir=emulator._work))
+
+    # Expression resolution, as SageMaker Pipelines does it at run time.
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            if set(value) == {"Get"}:
+                return self.get(value["Get"])
+            if set(value) == {"Std:Join"}:
+                join = value["Std:Join"]
+                return join["On"].join(str(self.resolve(v)) for v in join["Values"])
+            if set(value) == {"Std:JsonGet"}:
+                spec = value["Std:JsonGet"]
+                document = self.resolve(spec["PropertyFile"])
+                for part in spec["Path"].split("."):
+                    document = document[part]
+                return document
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+    def get(self, path: str) -> Any:
+        if path.startswith("Parameters."):
+            return self.params[path.split(".", 1)[1]]
+        if path == "Execution.PipelineExecutionId":
+            return self.execution_id
+        if path == "Execution.PipelineExecutionArn":
+            return self.execution.arn
+        if path in self.properties:
+            return self.properties[path]
+        raise KeyError(f"the emulator cannot resolve {path!r}")
+
+    # Steps.
+    def record(self, name: str, status: str, metadata: dict[str, Any] | None = None, reason: str = "") -> None:
+        now = time.time()
+        step = {
+            "StepName": name,
+            "StepStatus": status,
+            "StartTime": now,
+            "EndTime": now,
+            "Metadata": metadata or {},
+        }
+        if reason:
+            step["FailureReason"] = reason
+        self.steps.append(step)
+
+    def fail_execution(self, reason: str) -> None:
+        self.execution.pipeline_execution_status = "Failed"
+        self.execution.pipeline_execution_failure_reason = reason
+
+    def script(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
+        steps_dir = next((self.emulator.repo_dir / "src").glob("*/steps"))
+        done = subprocess.run(
+            [sys.executable, str(steps_dir / f"{name}.py"), *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            timeout=600,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{name}.py exited {done.returncode}: {done.stderr.strip().splitlines()[-1:]}")
+
+    def s3(self) -> Any:
+        return self.emulator.client("s3", self.backend.account_id)
+
+    def processing_outputs(self, step_name: str) -> None:
+        for output in self.by_name[step_name]["Arguments"]["ProcessingOutputConfig"]["Outputs"]:
+            key = f"Steps.{step_name}.ProcessingOutputConfig.Outputs['{output['OutputName']}'].S3Output.S3Uri"
+            self.properties[key] = self.resolve(output["S3Output"]["S3Uri"])
+
+    def upload(self, path: Path, uri: str) -> None:
+        bucket, key = uri[len("s3://") :].split("/", 1)
+        self.s3().put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+
+    def execute(self) -> None:
+        work = self.work
+        job = f"arn:aws:sagemaker:{self.emulator.region}:{self.backend.account_id}"
+        # Preprocess: the input data the execution names, from S3.
+        bucket, key = str(self.params["InputDataUri"])[len("s3://") :].split("/", 1)
+        (work / "input").mkdir()
+        (work / "input" / Path(key).name).write_bytes(self.s3().get_object(Bucket=bucket, Key=key)["Body"].read())
+        self.script("preprocess", ["--input-dir", str(work / "input"), "--output-dir", str(work / "data")])
+        self.processing_outputs("Preprocess")
+        self.record("Preprocess", "Succeeded", {"ProcessingJob": {"Arn": f"{job}:processing-job/emulated-preprocess"}})
+        # Train: hyperparameters as SageMaker passes them to a script (--name value).
+        train = self.by_name["Train"]["Arguments"]
+        hyper = [part for k, v in train.get("HyperParameters", {}).items() for part in (f"--{k}", str(v))]
+        env = {
+            "SM_MODEL_DIR": str(work / "model"),
+            "SM_CHANNEL_TRAIN": str(work / "data" / "train"),
+            "SM_CHANNEL_VALIDATION": str(work / "data" / "validation"),
+        }
+        (work / "model").mkdir()
+        self.script("train", hyper, env)
+        (work / "output").mkdir()
+        archive = work / "output" / "model.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            for item in sorted((work / "model").iterdir()):
+                tar.add(item, arcname=item.name)
+        model_uri = (
+            f"{self.resolve(train['OutputDataConfig']['S3OutputPath']).rstrip('/')}"
+            f"/pipelines-{self.execution_id}-Train/output/model.tar.gz"
+        )
+        self.upload(archive, model_uri)
+        self.properties["Steps.Train.ModelArtifacts.S3ModelArtifacts"] = model_uri
+        self.record("Train", "Succeeded", {"TrainingJob": {"Arn": f"{job}:training-job/emulated-train"}})
+        # Evaluate: evaluation.json to the step's evaluation output, and as its property file.
+        self.script(
+            "evaluate",
+            [
+                "--model-dir",
+                str(work / "output"),
+                "--test-dir",
+                str(work / "data" / "test"),
+                "--output-dir",
+                str(work / "evaluation"),
+            ],
+        )
+        self.processing_outputs("Evaluate")
+        report = json.loads((work / "evaluation" / "evaluation.json").read_text())
+        for prop in self.by_name["Evaluate"].get("PropertyFiles", []):
+            self.properties[f"Steps.Evaluate.PropertyFiles.{prop['PropertyFileName']}"] = report
+        evaluation_prefix = next(
+            uri for key, uri in self.properties.items() if key.startswith("Steps.Evaluate.ProcessingOutputConfig")
+        )
+        self.upload(work / "evaluation" / "evaluation.json", f"{evaluation_prefix.rstrip('/')}/evaluation.json")
+        self.record("Evaluate", "Succeeded", {"ProcessingJob": {"Arn": f"{job}:processing-job/emulated-evaluate"}})
+        # The gate, as the definition states it.
+        gate = next(s for s in self.by_name.values() if s["Type"] == "Condition")
+        outcome = all(self.condition(c) for c in gate["Arguments"]["Conditions"])
+        self.record(gate["Name"], "Succeeded", {"Condition": {"Outcome": str(outcome).lower()}})
+        branch = gate["Arguments"]["IfSteps" if outcome else "ElseSteps"]
+        for step in branch:
+            if step["Type"] == "RegisterModel":
+                self.register(step)
+            elif step["Type"] == "Fail":
+                message = self.resolve(step["Arguments"]["ErrorMessage"])
+                self.record(step["Name"], "Failed", {"Fail": {"ErrorMessage": message}}, reason=message)
+                self.fail_execution(message)
+                return
+        self.execution.pipeline_execution_status = "Succeeded"
+
+    def condition(self, condition: dict[str, Any]) -> bool:
+        left, right = float(self.resolve(condition["LeftValue"])), float(self.resolve(condition["RightValue"]))
+        operators = {
+            "GreaterThanOrEqualTo": left >= right,
+            "GreaterThan": left > right,
+            "LessThanOrEqualTo": left <= right,
+            "LessThan": left < right,
+            "Equals": left == right,
+        }
+        return operators[condition["Type"]]
+
+    def register(self, step: dict[str, Any]) -> None:
+        from moto.sagemaker.models import sagemaker_backends
+
+        args = self.resolve({k: v for k, v in step["Arguments"].items() if k != "SkipModelValidation"})
+        group = args["ModelPackageGroupName"]
+        match = ARN_ACCOUNT.match(group)
+        owner = match.group(2) if match else self.backend.account_id
+        registry = sagemaker_backends[owner][self.emulator.region]
+        arn = registry.create_model_package(
+            model_package_name=None,
+            model_package_group_name=group.split("/")[-1],
+            model_package_description=args.get("ModelPackageDescription"),
+            inference_specification=args.get("InferenceSpecification"),
+            validation_specification=None,
+            source_algorithm_specification=None,
+            certify_for_marketplace=False,
+            tags=None,
+            model_approval_status=args.get("ModelApprovalStatus"),
+            metadata_properties=args.get("MetadataProperties"),
+            model_metrics=args.get("ModelMetrics"),
+            client_token=None,
+            customer_metadata_properties=args.get("CustomerMetadataProperties"),
+            drift_check_baselines=None,
+            domain=args.get("Domain"),
+            task=args.get("Task"),
+            sample_payload_url=None,
+            additional_inference_specifications=None,
+        )
+        self.registered = arn
+        self.record(step["Name"], "Succeeded", {"RegisterModel": {"Arn": arn}})

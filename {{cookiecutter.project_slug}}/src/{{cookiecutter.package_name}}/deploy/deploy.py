@@ -1,0 +1,411 @@
+"""Create-or-update one environment's endpoint to serve a model package, and wait for it.
+
+The order, each step skipped when the resource already matches (so a re-run after a crash
+picks up where the last run stopped):
+
+0. `prepare`: DescribeModelPackage (with `clients.registry`) and the registry gate
+   (`registry.check_deployable`: right group and account, Completed, Approved for prod), then
+   the plan. A refused package stops here, before any mutating call.
+1. DescribeEndpoint. If it already runs the planned endpoint config: done, no mutating call.
+2. CreateModel (prod: from the package ARN; QA: from the package's containers, tagged with
+   the package ARN and version), CreateEndpointConfig (deterministic versioned names).
+3. Real-time: the 5XX and latency alarms (PutMetricAlarm only when missing or changed).
+4. CreateEndpoint, or (recording the running config on the endpoint's
+   `previous-endpoint-config` tag first) UpdateEndpoint with blue/green traffic shifting and
+   the alarms as auto-rollback triggers.
+5. Poll DescribeEndpoint until it settles or the timeout passes. Success means InService on
+   the requested config with no FailureReason; Failed, a silent revert to the old config or
+   a timeout raise DeployFailed.
+6. Real-time: target-tracking autoscaling; then delete endpoint configs (and their models)
+   older than the newest two, never the running or the recorded previous one.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .aws import Clients, DeployError, error_message, is_not_found, log
+from .endpoint import SCALABLE_DIMENSION, VARIANT, DeployPlan, EndpointSettings, plan, scaling_resource_id
+from .registry import check_package, describe, environment_group_kind
+
+PREVIOUS_CONFIG_TAG = "previous-endpoint-config"
+SETTLING = ("Creating", "Updating", "SystemUpdating", "RollingBack")
+BROKEN = ("Failed", "OutOfService", "Deleting", "UpdateRollbackFailed")
+DEFAULT_POLL_SECONDS = 30.0
+KEEP_CONFIGS = 2
+
+
+class DeployFailed(DeployError):
+    """The endpoint did not end up InService on the requested config."""
+
+
+@dataclass
+class DeployResult:
+    endpoint_name: str
+    config_name: str
+    model_name: str
+    previous_config: str | None
+    changed: bool
+    action: str  # "unchanged", "created" or "updated"
+
+
+@dataclass
+class Waiter:
+    """Polls DescribeEndpoint; `sleep` and `clock` are injectable so tests do not wait."""
+
+    timeout: float
+    poll_seconds: float = DEFAULT_POLL_SECONDS
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+
+def prepare(cfg: dict[str, Any], clients: Clients, env: str, package_arn: str) -> DeployPlan:
+    """Describe the package and plan its deploy to `env`; read-only.
+
+    The ARN is checked against the environment's group before any call; the package is then
+    described with `clients.registry` (the workload credentials unless a registry session was
+    given) and must pass `registry.check_deployable`. It raises DeployError naming what is
+    wrong (not in the expected group of the shared registry, missing, not Completed, not
+    Approved for prod), so a refused package never reaches a mutating call.
+    """
+    check_package(cfg, package_arn, environment_group_kind(cfg, env))
+    package = describe(clients.registry, package_arn)
+    log(
+        f"model package {package_arn}: {package.get('ModelApprovalStatus')}, "
+        f"{package.get('ModelPackageStatus')}"
+    )
+    return plan(cfg, env, package_arn, package)
+
+
+def describe_endpoint(clients: Clients, name: str) -> dict[str, Any] | None:
+    try:
+        return clients.sagemaker.describe_endpoint(EndpointName=name)
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+
+
+def wait_until_settled(clients: Clients, name: str, waiter: Waiter) -> dict[str, Any]:
+    """Describe the endpoint until its status is no longer Creating/Updating/...; return it.
+
+    It raises DeployFailed when the timeout passes first, naming the last status seen.
+    """
+    start = waiter.clock()
+    while True:
+        endpoint = describe_endpoint(clients, name)
+        if endpoint is None:
+            raise DeployFailed(f"endpoint {name} disappeared while waiting for it")
+        status = endpoint["EndpointStatus"]
+        elapsed = waiter.clock() - start
+        if status not in SETTLING:
+            return endpoint
+        if elapsed >= waiter.timeout:
+            raise DeployFailed(
+                f"timed out after {elapsed:.0f} s waiting for endpoint {name}: still {status} "
+                f"(on {endpoint.get('EndpointConfigName')}); "
+                "raise --timeout or check the endpoint in the console"
+            )
+        log(f"  {name}: {status} ({elapsed:.0f} s)")
+        waiter.sleep(waiter.poll_seconds)
+
+
+def verify(endpoint: dict[str, Any], config_name: str) -> None:
+    """Success only if InService on `config_name` with no FailureReason; else DeployFailed."""
+    name = endpoint["EndpointName"]
+    status = endpoint["EndpointStatus"]
+    running = endpoint.get("EndpointConfigName")
+    reason = endpoint.get("FailureReason")
+    if status != "InService":
+        raise DeployFailed(f"endpoint {name} ended {status}, not InService: {reason or 'no reason given'}")
+    if running != config_name:
+        raise DeployFailed(
+            f"endpoint {name} reverted to {running} instead of running {config_name}: "
+            f"{reason or 'SageMaker rolled the update back (an alarm fired or the new fleet failed)'}"
+        )
+    if reason:
+        raise DeployFailed(f"endpoint {name} runs {config_name} but reports a failure: {reason}")
+
+
+def ensure_model(clients: Clients, plan: DeployPlan) -> bool:
+    sm = clients.sagemaker
+    try:
+        sm.describe_model(ModelName=plan.model_name)
+        return False
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
+    log(f"creating model {plan.model_name} from {plan.package.arn}")
+    sm.create_model(**plan.model_request)
+    return True
+
+
+def ensure_endpoint_config(clients: Clients, plan: DeployPlan) -> bool:
+    sm = clients.sagemaker
+    try:
+        sm.describe_endpoint_config(EndpointConfigName=plan.config_name)
+        return False
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
+    log(f"creating endpoint config {plan.config_name}")
+    sm.create_endpoint_config(**plan.config_request)
+    return True
+
+
+ALARM_FIELDS = (
+    "MetricName",
+    "Namespace",
+    "Statistic",
+    "ExtendedStatistic",
+    "Period",
+    "EvaluationPeriods",
+    "DatapointsToAlarm",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+)
+
+
+def ensure_alarms(clients: Clients, plan: DeployPlan) -> int:
+    """Put the alarms that are missing or differ from the plan; return how many were put."""
+    if not plan.alarms:
+        return 0
+    cloudwatch = clients("cloudwatch")
+    names = [alarm["AlarmName"] for alarm in plan.alarms]
+    existing = {
+        a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNames=names).get("MetricAlarms", [])
+    }
+    put = 0
+    for alarm in plan.alarms:
+        current = existing.get(alarm["AlarmName"])
+        if current and all(current.get(k) == alarm.get(k) for k in ALARM_FIELDS):
+            continue
+        log(f"putting alarm {alarm['AlarmName']}")
+        cloudwatch.put_metric_alarm(**alarm)
+        put += 1
+    return put
+
+
+def _instance_type(clients: Clients, config_name: str) -> str | None:
+    try:
+        variants = clients.sagemaker.describe_endpoint_config(EndpointConfigName=config_name)[
+            "ProductionVariants"
+        ]
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+    return next((v.get("InstanceType") for v in variants if v["VariantName"] == VARIANT), None)
+
+
+def _scalable_target(clients: Clients, settings: EndpointSettings) -> dict[str, Any] | None:
+    targets = (
+        clients("application-autoscaling")
+        .describe_scalable_targets(
+            ServiceNamespace="sagemaker",
+            ResourceIds=[scaling_resource_id(settings)],
+            ScalableDimension=SCALABLE_DIMENSION,
+        )
+        .get("ScalableTargets", [])
+    )
+    return targets[0] if targets else None
+
+
+def _deregister_scaling(clients: Clients, settings: EndpointSettings) -> None:
+    log(f"deregistering the autoscaling target of {settings.endpoint_name}")
+    clients("application-autoscaling").deregister_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId=scaling_resource_id(settings),
+        ScalableDimension=SCALABLE_DIMENSION,
+    )
+
+
+def prepare_scaling_for_update(clients: Clients, plan: DeployPlan, running_config: str) -> None:
+    """SageMaker refuses an update that changes the instance type of an autoscaled variant;
+    deregister the target first in that case (it is registered again after the update)."""
+    if not plan.settings.real_time:
+        return
+    old_type = _instance_type(clients, running_config)
+    if old_type is None or old_type == plan.settings.instance_type:
+        return
+    if _scalable_target(clients, plan.settings):
+        _deregister_scaling(clients, plan.settings)
+
+
+def ensure_autoscaling(clients: Clients, plan: DeployPlan) -> int:
+    """Match the endpoint's autoscaling to the plan; return the number of mutating calls."""
+    if not plan.settings.real_time:
+        return 0
+    target = _scalable_target(clients, plan.settings)
+    if plan.autoscaling is None:
+        if target:
+            _deregister_scaling(clients, plan.settings)
+            return 1
+        return 0
+    wanted_target, wanted_policy = plan.autoscaling
+    autoscaling = clients("application-autoscaling")
+    calls = 0
+    if not target or (target["MinCapacity"], target["MaxCapacity"]) != (
+        wanted_target["MinCapacity"],
+        wanted_target["MaxCapacity"],
+    ):
+        log(
+            f"autoscaling {plan.settings.endpoint_name}: "
+            f"{wanted_target['MinCapacity']}-{wanted_target['MaxCapacity']} instances"
+        )
+        autoscaling.register_scalable_target(**wanted_target)
+        calls += 1
+    policies = autoscaling.describe_scaling_policies(
+        ServiceNamespace="sagemaker",
+        ResourceId=wanted_policy["ResourceId"],
+        ScalableDimension=wanted_policy["ScalableDimension"],
+        PolicyNames=[wanted_policy["PolicyName"]],
+    ).get("ScalingPolicies", [])
+    wanted = wanted_policy["TargetTrackingScalingPolicyConfiguration"]
+    current = policies[0].get("TargetTrackingScalingPolicyConfiguration", {}) if policies else {}
+    if not policies or any(current.get(k) != v for k, v in wanted.items()):
+        log(f"target tracking on {wanted['TargetValue']:g} invocations per instance")
+        autoscaling.put_scaling_policy(**wanted_policy)
+        calls += 1
+    return calls
+
+
+def _tags(clients: Clients, arn: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in clients.sagemaker.list_tags(ResourceArn=arn).get("Tags", [])}
+
+
+def previous_config(clients: Clients, endpoint: dict[str, Any]) -> str | None:
+    """The config recorded on the endpoint before its last update, if any."""
+    return _tags(clients, endpoint["EndpointArn"]).get(PREVIOUS_CONFIG_TAG)
+
+
+def record_previous(clients: Clients, endpoint: dict[str, Any]) -> str:
+    running = endpoint["EndpointConfigName"]
+    if previous_config(clients, endpoint) != running:
+        clients.sagemaker.add_tags(
+            ResourceArn=endpoint["EndpointArn"], Tags=[{"Key": PREVIOUS_CONFIG_TAG, "Value": running}]
+        )
+    return running
+
+
+def cleanup(clients: Clients, plan: DeployPlan, keep: set[str]) -> list[str]:
+    """Delete this endpoint's configs older than the newest KEEP_CONFIGS, and their models.
+
+    Configs in `keep` (the running and the recorded previous one) and their models always
+    stay. A failure here is reported and does not fail the deploy.
+    """
+    sm = clients.sagemaker
+    endpoint = plan.settings.endpoint_name
+    pattern = re.compile(r"^(?P<base>[A-Za-z0-9-]+)-v\d+-[0-9a-f]{8}$")
+
+    def ours(name: str) -> bool:
+        match = pattern.match(name)
+        if not match:
+            return False
+        base = match["base"]
+        return base == endpoint or (len(name) == 63 and endpoint.startswith(base))
+
+    deleted: list[str] = []
+    try:
+        names: list[str] = []
+        paginator = sm.get_paginator("list_endpoint_configs")
+        for page in paginator.paginate(
+            NameContains=endpoint[:40], SortBy="CreationTime", SortOrder="Descending"
+        ):
+            names += [
+                c["EndpointConfigName"]
+                for c in page.get("EndpointConfigs", [])
+                if ours(c["EndpointConfigName"])
+            ]
+        keep = set(keep) | set(names[:KEEP_CONFIGS])
+        doomed = [n for n in names if n not in keep]
+        if not doomed:
+            return deleted
+        kept_models = set()
+        for name in keep:
+            try:
+                variants = sm.describe_endpoint_config(EndpointConfigName=name)["ProductionVariants"]
+            except ClientError as exc:
+                if is_not_found(exc):
+                    continue
+                raise
+            kept_models |= {v["ModelName"] for v in variants}
+        for name in doomed:
+            variants = sm.describe_endpoint_config(EndpointConfigName=name)["ProductionVariants"]
+            log(f"deleting old endpoint config {name}")
+            sm.delete_endpoint_config(EndpointConfigName=name)
+            deleted.append(name)
+            for model in {v["ModelName"] for v in variants} - kept_models:
+                try:
+                    sm.delete_model(ModelName=model)
+                    log(f"deleted old model {model}")
+                except ClientError as exc:
+                    if not is_not_found(exc):
+                        raise
+    except ClientError as exc:
+        log(f"warning: cleaning up old endpoint configs failed: {error_message(exc)}")
+    return deleted
+
+
+def deploy(clients: Clients, plan: DeployPlan, waiter: Waiter | None = None) -> DeployResult:
+    """Make the endpoint serve `plan` and wait until it does.
+
+    It returns without any mutating call when the endpoint already runs the planned config.
+    It raises DeployFailed when the endpoint ends Failed, reverts to its old config, or does
+    not settle within the timeout, and DeployError when the endpoint is in a state that
+    cannot be updated.
+    """
+    waiter = waiter or Waiter(timeout=plan.timeout)
+    settings = plan.settings
+    name = settings.endpoint_name
+    endpoint = describe_endpoint(clients, name)
+    if endpoint and endpoint["EndpointStatus"] in SETTLING:
+        log(f"endpoint {name} is {endpoint['EndpointStatus']}; waiting for it to settle first")
+        endpoint = wait_until_settled(clients, name, waiter)
+    if endpoint and endpoint["EndpointStatus"] in BROKEN:
+        raise DeployError(
+            f"endpoint {name} is {endpoint['EndpointStatus']} "
+            f"({endpoint.get('FailureReason', 'no reason given')}); "
+            "it cannot be updated: delete it and deploy again"
+        )
+    if endpoint and endpoint.get("EndpointConfigName") == plan.config_name:
+        log(f"endpoint {name} already runs {plan.config_name} ({plan.package.arn}); nothing to deploy")
+        # Read-only unless a crashed earlier run left the alarms or autoscaling unfinished.
+        repairs = ensure_alarms(clients, plan) + ensure_autoscaling(clients, plan)
+        return DeployResult(name, plan.config_name, plan.model_name, None, repairs > 0, "unchanged")
+
+    ensure_model(clients, plan)
+    ensure_endpoint_config(clients, plan)
+    ensure_alarms(clients, plan)
+    previous = None
+    if endpoint is None:
+        log(f"creating endpoint {name} with {plan.config_name}")
+        request: dict[str, Any] = {
+            "EndpointName": name,
+            "EndpointConfigName": plan.config_name,
+            "Tags": plan.config_request["Tags"],
+        }
+        clients.sagemaker.create_endpoint(**request)
+        action = "created"
+    else:
+        previous = record_previous(clients, endpoint)
+        prepare_scaling_for_update(clients, plan, previous)
+        log(f"updating endpoint {name}: {previous} -> {plan.config_name}")
+        update: dict[str, Any] = {"EndpointName": name, "EndpointConfigName": plan.config_name}
+        if plan.deployment_config:
+            update["DeploymentConfig"] = plan.deployment_config
+        clients.sagemaker.update_endpoint(**update)
+        action = "updated"
+    settled = wait_until_settled(clients, name, waiter)
+    verify(settled, plan.config_name)
+    log(f"endpoint {name} is InService on {plan.config_name}")
+    ensure_autoscaling(clients, plan)
+    cleanup(clients, plan, {plan.config_name, *([previous] if previous else [])})
+    return DeployResult(name, plan.config_name, plan.model_name, previous, True, action)

@@ -1,0 +1,151 @@
+"""model.lock.json: the QA-verified model version that the prod branch deploys.
+
+Written on the dev branch after the QA endpoint tests pass, reviewed in the dev -> prod pull
+request, read by the prod release. What reviewers approve is exactly what ships; rolling prod
+back is a revert of the lock change. Shape:
+
+    {
+      "model_package_arn": "arn:aws:sagemaker:<region>:<registry account>:model-package/<model>-dev/<n>",
+      "version": <n>,
+      "git_sha": "<commit the version was built from>",
+      "metrics": {"auc": 0.98, ...},
+      "qa_test": {"passed": true, "summary": "...", "endpoint": "<qa endpoint>"},
+      "created_at": "2025-01-31T12:00:00Z"
+    }
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .. import config
+from .aws import DeployError
+from .registry import check_package
+
+REQUIRED = {
+    "model_package_arn": str,
+    "version": int,
+    "git_sha": str,
+    "metrics": dict,
+    "qa_test": dict,
+    "created_at": str,
+}
+GIT_SHA = re.compile(r"^[0-9a-f]{7,40}$")
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
+
+
+class LockError(DeployError):
+    """The lock file is missing, malformed or names a version it must not."""
+
+
+def repo_root() -> Path:
+    """The repository holding the config file (config/project.json sits one level down)."""
+    return config.config_path().resolve().parent.parent
+
+
+def lock_path(cfg: dict[str, Any], root: Path | None = None) -> Path:
+    return (root or repo_root()) / cfg["lock_file"]
+
+
+def summarise_report(report: dict[str, Any]) -> str:
+    """One line from an endpoint test report (the suite's SuiteReport.to_dict())."""
+    checks = report.get("checks", [])
+    passed = sum(1 for c in checks if c.get("passed"))
+    latency = report.get("latency", {})
+    parts = [f"{passed}/{len(checks)} checks passed"]
+    if latency:
+        parts.append(
+            f"p50 {latency.get('p50_ms', 0):.1f} ms, p95 {latency.get('p95_ms', 0):.1f} ms, "
+            f"error rate {latency.get('error_rate', 0):.1%} over {latency.get('requests', 0)} requests"
+        )
+    failed = [c.get("name", "?") for c in checks if not c.get("passed")]
+    if failed:
+        parts.append("failed: " + ", ".join(failed))
+    return "; ".join(parts)
+
+
+def build_lock(
+    cfg: dict[str, Any],
+    arn: str,
+    git_sha: str,
+    metrics: dict[str, float],
+    qa_report: dict[str, Any],
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The lock for a QA-verified version. It raises LockError if the QA report did not pass."""
+    ref = check_package(cfg, arn, "dev")
+    if qa_report.get("passed") is not True:
+        raise LockError(
+            f"the QA endpoint tests did not pass ({summarise_report(qa_report)}); refusing to lock {arn}"
+        )
+    lock = {
+        "model_package_arn": arn,
+        "version": ref.version,
+        "git_sha": git_sha,
+        "metrics": {k: float(v) for k, v in sorted(metrics.items())},
+        "qa_test": {
+            "passed": True,
+            "summary": summarise_report(qa_report),
+            "endpoint": config.environment(cfg, "qa")["endpoint_name"],
+        },
+        "created_at": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    validate(cfg, lock, "lock")
+    return lock
+
+
+def validate(cfg: dict[str, Any], lock: Any, where: str) -> dict[str, Any]:
+    """Check the shape and that the ARN is a dev version of this repo's shared registry.
+
+    It raises LockError with one line naming the first problem.
+    """
+    if not isinstance(lock, dict):
+        raise LockError(f"{where}: expected a JSON object")
+    for key, kind in REQUIRED.items():
+        if key not in lock:
+            raise LockError(f"{where}: missing {key!r}")
+        if not isinstance(lock[key], kind) or (kind is int and isinstance(lock[key], bool)):
+            raise LockError(f"{where}: {key!r} must be {kind.__name__}, got {type(lock[key]).__name__}")
+    unknown = sorted(set(lock) - set(REQUIRED))
+    if unknown:
+        raise LockError(f"{where}: unknown keys {', '.join(unknown)}")
+    try:
+        ref = check_package(cfg, lock["model_package_arn"], "dev")
+    except DeployError as exc:
+        raise LockError(f"{where}: {exc}") from exc
+    if ref.version != lock["version"]:
+        raise LockError(f"{where}: version {lock['version']} does not match the ARN's version {ref.version}")
+    if not GIT_SHA.match(lock["git_sha"]):
+        raise LockError(f"{where}: git_sha {lock['git_sha']!r} is not a commit SHA")
+    for name, value in lock["metrics"].items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise LockError(f"{where}: metric {name!r} must be a number")
+    qa = lock["qa_test"]
+    if not isinstance(qa.get("passed"), bool) or not isinstance(qa.get("summary"), str):
+        raise LockError(f"{where}: qa_test needs 'passed' (true/false) and 'summary' (text)")
+    if not TIMESTAMP.match(lock["created_at"]):
+        raise LockError(f"{where}: created_at {lock['created_at']!r} is not an ISO-8601 UTC time (…Z)")
+    return lock
+
+
+def write_lock(path: Path, lock: dict[str, Any]) -> None:
+    path.write_text(json.dumps(lock, indent=2) + "\n")
+
+
+def read_lock(cfg: dict[str, Any], path: Path | None = None, require_passed: bool = True) -> dict[str, Any]:
+    """Read and validate the lock; by default also require that its QA tests passed."""
+    path = path or lock_path(cfg)
+    try:
+        lock = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise LockError(f"{path}: no lock file; the dev branch writes it after the QA tests pass") from exc
+    except json.JSONDecodeError as exc:
+        raise LockError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    validate(cfg, lock, str(path))
+    if require_passed and not lock["qa_test"]["passed"]:
+        raise LockError(f"{path}: qa_test.passed is false; only QA-verified versions may be released")
+    return lock

@@ -1,0 +1,307 @@
+"""Shared by the registry, lock file, deploy, rollback and deploy CLI tests.
+
+- Config variants of the rendered config/project.json: the baked accounts, four distinct
+  accounts, or one account for everything.
+- Simulated accounts under moto: `Accounts.session(role)` assumes a role in that account;
+  moto 5 keys its state by the account of the assumed-role credentials, so each session sees
+  only its own account's resources, as real cross-account credentials would.
+- `Recorder`: every AWS operation a session or client makes, in order, from botocore's
+  `before-parameter-build` event (it fires for moto and for Stubber alike).
+- `stubbed(...)`: real botocore clients behind Stubbers, for what moto lacks and for failures.
+- `package_description` / `plan_for`: a DescribeModelPackage answer and the plan built from it.
+
+Cross-account reads: moto 5.2.5 does not model resource policies, so a QA or prod session
+cannot describe a package that lives in the shared-services account. Tests that deploy in
+four accounts pass the shared-services session as `registry_session`, standing in for the
+group's resource policy that lets the workload account describe the package on AWS.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import importlib
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore.stub import Stubber
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = json.loads((ROOT / "config" / "project.json").read_text())
+PACKAGE = CONFIG["project"]["package"]
+REGION = CONFIG["aws"]["region"]
+SAMPLE_CSV = ROOT / "data" / "sample.csv"
+FOUR_ACCOUNTS = {
+    "data_science": "111111111111",
+    "shared_services": "222222222222",
+    "qa": "333333333333",
+    "prod": "444444444444",
+}
+LAYOUTS = ("baked", "four", "single")
+# Read-only operation prefixes; everything else changes something.
+READ_PREFIXES = ("Describe", "List", "Get", "Invoke")
+NOW = dt.datetime(2025, 1, 31, 12, 0, tzinfo=dt.UTC)
+# One loader for every session the tests create: parsing the SageMaker service model once,
+# not once per session, keeps the suite fast.
+_LOADER = botocore.session.get_session().get_component("data_loader")
+
+
+def new_session(**kwargs: Any) -> boto3.Session:
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _LOADER)
+    return boto3.Session(botocore_session=core, **kwargs)
+
+
+def module(name: str) -> ModuleType:
+    """A module of the package under test, e.g. module("deploy.registry")."""
+    return importlib.import_module(f"{PACKAGE}.{name}")
+
+
+def make_config(layout: str = "baked", **endpoint_overrides: dict[str, Any]) -> dict[str, Any]:
+    """The rendered config with the accounts of `layout`; keyword arguments (qa=..., prod=...)
+    update that environment's `endpoint` settings."""
+    cfg = copy.deepcopy(CONFIG)
+    if layout == "four":
+        cfg["aws"]["accounts"] = dict(FOUR_ACCOUNTS)
+    elif layout == "single":
+        cfg["aws"]["accounts"] = dict.fromkeys(FOUR_ACCOUNTS, "555555555555")
+    elif layout != "baked":
+        raise ValueError(layout)
+    for env, overrides in endpoint_overrides.items():
+        cfg["environments"][env]["endpoint"].update(overrides)
+    return cfg
+
+
+def write_config(cfg: dict[str, Any], root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Write cfg as <root>/config/project.json and point MLOPS_CONFIG at it."""
+    path = root / "config" / "project.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(cfg, indent=2))
+    monkeypatch.setenv("MLOPS_CONFIG", str(path))
+    return path
+
+
+def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and the region (use from an autouse fixture); nothing can reach AWS."""
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "GITHUB_OUTPUT"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+
+
+class Recorder:
+    """The operations made through the sessions/clients it is attached to, in call order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def __call__(self, event_name: str, **kwargs: Any) -> None:
+        _, service, operation = event_name.split(".", 2)
+        self.calls.append((service, operation))
+
+    def attach(self, target: Any) -> Any:
+        events = target.events if hasattr(target, "events") else target.meta.events
+        events.register("before-parameter-build.*.*", self)
+        return target
+
+    @property
+    def operations(self) -> list[str]:
+        return [operation for _, operation in self.calls]
+
+    @property
+    def mutating(self) -> list[str]:
+        return [op for op in self.operations if not op.startswith(READ_PREFIXES)]
+
+    def clear(self) -> None:
+        self.calls.clear()
+
+
+class Accounts:
+    """Sessions for simulated accounts inside one mock_aws() context."""
+
+    def __init__(self, cfg: dict[str, Any], recorder: Recorder | None = None) -> None:
+        self.cfg = cfg
+        self.recorder = recorder
+        self._base = new_session(region_name=REGION)
+
+    def session_for_account(self, account: str, role: str = "github-role") -> boto3.Session:
+        credentials = self._base.client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="pytest"
+        )["Credentials"]
+        session = new_session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=REGION,
+        )
+        if self.recorder:
+            self.recorder.attach(session)
+        return session
+
+    def session(self, role: str) -> boto3.Session:
+        """Credentials of the account playing `role` (data_science, shared_services, qa, prod)."""
+        return self.session_for_account(self.cfg["aws"]["accounts"][role])
+
+
+class StubSession:
+    """Stands in for a boto3 Session: hands out pre-built (stubbed) clients by service name."""
+
+    def __init__(self, clients: dict[str, Any]) -> None:
+        self.clients = clients
+
+    def client(self, service: str, region_name: str | None = None, **kwargs: Any) -> Any:
+        if service not in self.clients:
+            raise AssertionError(f"unexpected client {service!r}; stubbed: {sorted(self.clients)}")
+        return self.clients[service]
+
+
+def stubbed(*services: str, recorder: Recorder | None = None) -> tuple[StubSession, dict[str, Stubber]]:
+    """Real clients (fake credentials, never sent) behind activated Stubbers."""
+    base = new_session(aws_access_key_id="stub", aws_secret_access_key="stub", region_name=REGION)
+    if recorder:
+        recorder.attach(base)
+    clients = {service: base.client(service) for service in services}
+    stubbers = {service: Stubber(client) for service, client in clients.items()}
+    for stubber in stubbers.values():
+        stubber.activate()
+    return StubSession(clients), stubbers
+
+
+def not_found(stubber: Stubber, method: str, what: str = "resource") -> None:
+    stubber.add_client_error(method, "ValidationException", f"Could not find {what}.", 400)
+
+
+def endpoint_response(
+    cfg: dict[str, Any], env: str, config_name: str, status: str = "InService", reason: str | None = None
+) -> dict[str, Any]:
+    """A DescribeEndpoint answer for the environment's endpoint in its account."""
+    name = cfg["environments"][env]["endpoint_name"]
+    account = cfg["aws"]["accounts"][cfg["environments"][env]["account"]]
+    response = {
+        "EndpointName": name,
+        "EndpointArn": f"arn:aws:sagemaker:{REGION}:{account}:endpoint/{name}",
+        "EndpointConfigName": config_name,
+        "EndpointStatus": status,
+        "CreationTime": NOW,
+        "LastModifiedTime": NOW,
+    }
+    if reason:
+        response["FailureReason"] = reason
+    return response
+
+
+def package_arn(cfg: dict[str, Any], kind: str, version: int) -> str:
+    group = cfg["registry"]["model_package_groups"][kind]
+    registry = cfg["aws"]["accounts"]["shared_services"]
+    return f"arn:aws:sagemaker:{REGION}:{registry}:model-package/{group}/{version}"
+
+
+INFERENCE_SPEC = {
+    "Containers": [
+        {
+            "Image": f"683313688378.dkr.ecr.{REGION}.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+            "ModelDataUrl": "s3://artifacts/models/model.tar.gz",
+            "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
+        }
+    ],
+    "SupportedContentTypes": ["text/csv", "application/json"],
+    "SupportedResponseMIMETypes": ["application/json"],
+}
+
+
+def package_description(
+    arn: str, approval: str = "Approved", group: str | None = None, status: str = "Completed"
+) -> dict[str, Any]:
+    """A DescribeModelPackage answer for `arn` (ModelPackageGroupName is the group in the ARN
+    unless `group` says otherwise), with INFERENCE_SPEC as its containers."""
+    arn_group, version = arn.rsplit("/", 2)[-2:]
+    return {
+        "ModelPackageName": arn_group,
+        "ModelPackageGroupName": group or arn_group,
+        "ModelPackageVersion": int(version),
+        "ModelPackageArn": arn,
+        "CreationTime": NOW,
+        "InferenceSpecification": copy.deepcopy(INFERENCE_SPEC),
+        "ModelPackageStatus": status,
+        "ModelPackageStatusDetails": {"ValidationStatuses": []},
+        "ModelApprovalStatus": approval,
+    }
+
+
+def plan_for(cfg: dict[str, Any], env: str, arn: str, approval: str | None = None) -> Any:
+    """endpoint.plan for a version described as `approval` (default: Approved for prod,
+    PendingManualApproval for QA, what the release path deploys to each)."""
+    approval = approval or ("Approved" if env == "prod" else "PendingManualApproval")
+    return module("deploy.endpoint").plan(cfg, env, arn, package_description(arn, approval))
+
+
+def create_groups(session: boto3.Session, cfg: dict[str, Any]) -> None:
+    """The feature, dev and prod groups, in the session's account (what ensure-groups creates)."""
+    sm = session.client("sagemaker")
+    existing = {
+        g["ModelPackageGroupName"] for g in sm.list_model_package_groups()["ModelPackageGroupSummaryList"]
+    }
+    for group in cfg["registry"]["model_package_groups"].values():
+        if group not in existing:
+            sm.create_model_package_group(ModelPackageGroupName=group)
+
+
+def register_version(
+    session: boto3.Session,
+    cfg: dict[str, Any],
+    kind: str = "dev",
+    git_sha: str = "0123456789abcdef0123456789abcdef01234567",
+    metrics: dict[str, float] | None = None,
+    status: str = "PendingManualApproval",
+    metadata: dict[str, str] | None = None,
+) -> str:
+    """Register a version as the pipeline does: artifacts, evaluation report in S3, metadata
+    (git_sha, branch, plus `metadata`; moto does not check the values, SageMaker does).
+
+    Groups and the artifact bucket are created on first use (in the session's account).
+    """
+    sm = session.client("sagemaker")
+    group = cfg["registry"]["model_package_groups"][kind]
+    create_groups(session, cfg)
+    existing = sm.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]
+    s3 = session.client("s3")
+    bucket = "evaluation-reports"
+    if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=bucket)
+    report_key = f"{git_sha[:8]}/{len(existing)}/evaluation.json"
+    report = {
+        "binary_classification_metrics": {
+            name: {"value": value, "standard_deviation": "NaN"}
+            for name, value in (metrics or {"auc": 0.97, "accuracy": 0.93}).items()
+        }
+    }
+    s3.put_object(Bucket=bucket, Key=report_key, Body=json.dumps(report).encode())
+    return sm.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus=status,
+        InferenceSpecification=INFERENCE_SPEC,
+        ModelMetrics={
+            "ModelQuality": {
+                "Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{bucket}/{report_key}"}
+            }
+        },
+        CustomerMetadataProperties={"git_sha": git_sha, "branch": "dev", **(metadata or {})},
+    )["ModelPackageArn"]
+
+
+def passing_report(endpoint: str = "qa-endpoint") -> dict[str, Any]:
+    """The shape of the suite's SuiteReport.to_dict() for a run that passed."""
+    return {
+        "passed": True,
+        "target": f"endpoint {endpoint}",
+        "seconds": 1.5,
+        "checks": [{"name": "ping", "passed": True, "detail": "healthy"}],
+        "latency": {"requests": 50, "p50_ms": 12.0, "p95_ms": 30.0, "error_rate": 0.0, "seconds": 1.0},
+        "thresholds": {},
+    }

@@ -1,0 +1,59 @@
+"""Shared by the step, handler, endpoint-suite and rehearsal tests: the package under test and a
+small model trained in-process by the real step scripts on the bundled sample data."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = json.loads((ROOT / "config" / "project.json").read_text())
+PACKAGE = CONFIG["project"]["package"]
+FRAMEWORK = CONFIG["model"]["framework"]
+TARGET = CONFIG["model"]["target_column"]
+SAMPLE_CSV = ROOT / "data" / "sample.csv"
+# Fewer trees than config: enough for a good model on the sample data, fast enough for unit tests.
+SMALL_HYPERPARAMETERS = {"sklearn": ["--n_estimators", "30"], "xgboost": ["--num_round", "30"]}
+
+
+def module(name: str) -> ModuleType:
+    """A module of the package under test, e.g. module("steps.train")."""
+    return importlib.import_module(f"{PACKAGE}.{name}")
+
+
+def split_sample(out_dir: Path) -> Path:
+    """Run the preprocess step on data/sample.csv; out_dir gets train/, validation/, test/."""
+    source = out_dir / "input"
+    source.mkdir(parents=True)
+    shutil.copy2(SAMPLE_CSV, source / SAMPLE_CSV.name)
+    assert module("steps.preprocess").main(["--input-dir", str(source), "--output-dir", str(out_dir)]) == 0
+    return out_dir
+
+
+def train_model(data_dir: Path, model_dir: Path, framework: str = FRAMEWORK) -> Path:
+    """Run the train step as SageMaker would (SM_* environment, hyperparameters as arguments)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SM_MODEL_DIR", str(model_dir))
+        mp.setenv("SM_CHANNEL_TRAIN", str(data_dir / "train"))
+        mp.setenv("SM_CHANNEL_VALIDATION", str(data_dir / "validation"))
+        args = ["--framework", framework, *SMALL_HYPERPARAMETERS[framework]]
+        assert module("steps.train").main(args) == 0
+    return model_dir
+
+
+def pack(model_dir: Path, archive: Path, extra_handler_code: str = "") -> Path:
+    """model.tar.gz of model_dir; extra_handler_code is appended to the packed code/inference.py
+    (a way to build a deliberately broken server)."""
+    staging = archive.parent / f"{archive.name}.staging"
+    shutil.copytree(model_dir, staging)
+    if extra_handler_code:
+        handler = staging / "code" / "inference.py"
+        handler.write_text(handler.read_text() + "\n" + extra_handler_code)
+    module("local.rehearsal").pack_model(staging, archive)
+    shutil.rmtree(staging)
+    return archive

@@ -1,0 +1,692 @@
+"""The bootstrap command against a moto server on 127.0.0.1 with simulated accounts.
+
+moto's CloudFormation runs the templates for real (parameters, conditions, !Sub, !GetAtt,
+outputs; roles, inline policies, KMS key and alias, bucket), but moto 5.2.5 has no
+CloudFormation model for three resource types the templates use: AWS::IAM::OIDCProvider,
+AWS::S3::BucketPolicy and AWS::SageMaker::ModelPackageGroup, and its AWS::KMS::Key model breaks on a KeyPolicy
+written as a JSON object. `MotoShims` below registers minimal models for them that make the
+same moto backend calls CloudFormation would (create the OIDC provider, put the bucket
+policy, create the group, create the key with the policy as JSON text). moto has no
+model-package-group policy API at all, so the group shim keeps the resolved
+ModelPackageGroupPolicy on moto's group object and the tests read it there. moto's S3
+model also ignores VersioningConfiguration and PublicAccessBlockConfiguration; those are
+covered by the policy checks and cfn-lint/checkov, not here.
+
+Failure paths CloudFormation in moto cannot produce (ROLLBACK_COMPLETE, a failed waiter, a
+rejected update) run against botocore's Stubber.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import importlib
+import io
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = json.loads((ROOT / "config" / "project.json").read_text())
+PACKAGE = CONFIG["project"]["package"]
+REGION = CONFIG["aws"]["region"]
+bootstrap = importlib.import_module(f"{PACKAGE}.infra.bootstrap")
+FOUR = {
+    "data_science": "111111111111",
+    "shared_services": "222222222222",
+    "qa": "333333333333",
+    "prod": "444444444444",
+}
+SINGLE = dict.fromkeys(FOUR, "555555555555")
+OIDC_URL = "token.actions.githubusercontent.com"
+MUTATING_CFN = {"CreateStack", "UpdateStack", "DeleteStack"}
+
+
+class MotoShims:
+    """CloudFormation models for the resource types moto 5.2.5's CloudFormation lacks."""
+
+    installed: ClassVar[list[type]] = []
+
+    @classmethod
+    def install(cls) -> None:
+        if cls.installed:
+            return
+        from moto.cloudformation import parsing
+        from moto.core.common_models import CloudFormationModel
+        from moto.iam.models import iam_backends
+        from moto.kms.models import Key
+        from moto.s3.models import s3_backends
+        from moto.sagemaker.models import sagemaker_backends
+
+        def without_no_value(value: Any) -> Any:
+            # moto leaves `!Ref AWS::NoValue` inside lists as None; CloudFormation drops it.
+            if isinstance(value, dict):
+                return {k: without_no_value(v) for k, v in value.items() if v is not None}
+            if isinstance(value, list):
+                return [without_no_value(v) for v in value if v is not None]
+            return value
+
+        class Shim:
+            """Shared behaviour; each model below subclasses CloudFormationModel directly,
+            because moto finds models through CloudFormationModel.__subclasses__()."""
+
+            def __init__(self, physical_id: str) -> None:
+                self.physical_resource_id = physical_id
+
+            @staticmethod
+            def cloudformation_name_type() -> str:
+                return ""
+
+            @classmethod
+            def has_cfn_attr(cls, attr: str) -> bool:
+                return attr in ("Arn", "ModelPackageGroupArn")
+
+            def get_cfn_attribute(self, attribute_name: str) -> str:
+                return self.physical_resource_id
+
+            @classmethod
+            def update_from_cloudformation_json(
+                cls, original_resource: Any, *args: Any, **kwargs: Any
+            ) -> Any:
+                raise AssertionError("the bootstrap never updates a stack whose template is unchanged")
+
+            @classmethod
+            def delete_from_cloudformation_json(cls, *args: Any, **kwargs: Any) -> None:
+                return None
+
+            def is_created(self) -> bool:
+                return True
+
+        class OidcProvider(Shim, CloudFormationModel):
+            # moto files models by the second part of their module name.
+            __module__ = "shims.cloudformation"
+
+            @staticmethod
+            def cloudformation_type() -> str:
+                return "AWS::IAM::OIDCProvider"
+
+            @classmethod
+            def create_from_cloudformation_json(
+                cls, resource_name, cloudformation_json, account_id, region_name, **kw
+            ):
+                props = cloudformation_json["Properties"]
+                backend = iam_backends[account_id]["aws"]
+                provider = backend.create_open_id_connect_provider(
+                    props["Url"], props.get("ThumbprintList", []), props["ClientIdList"], []
+                )
+                return cls(provider.arn)
+
+        class BucketPolicy(Shim, CloudFormationModel):
+            # moto files models by the second part of their module name.
+            __module__ = "shims.cloudformation"
+
+            @staticmethod
+            def cloudformation_type() -> str:
+                return "AWS::S3::BucketPolicy"
+
+            @classmethod
+            def create_from_cloudformation_json(
+                cls, resource_name, cloudformation_json, account_id, region_name, **kw
+            ):
+                props = cloudformation_json["Properties"]
+                s3_backends[account_id]["aws"].put_bucket_policy(
+                    props["Bucket"], json.dumps(props["PolicyDocument"]).encode()
+                )
+                return cls(props["Bucket"])
+
+        class ModelPackageGroup(Shim, CloudFormationModel):
+            # moto files models by the second part of their module name.
+            __module__ = "shims.cloudformation"
+
+            @staticmethod
+            def cloudformation_type() -> str:
+                return "AWS::SageMaker::ModelPackageGroup"
+
+            @classmethod
+            def create_from_cloudformation_json(
+                cls, resource_name, cloudformation_json, account_id, region_name, **kw
+            ):
+                props = cloudformation_json["Properties"]
+                backend = sagemaker_backends[account_id][region_name]
+                name = props["ModelPackageGroupName"]
+                arn = backend.create_model_package_group(
+                    name, props.get("ModelPackageGroupDescription", ""), []
+                )
+                policy = props.get("ModelPackageGroupPolicy")
+                backend.model_package_groups[name].resource_policy = (
+                    without_no_value(policy) if policy else None
+                )
+                return cls(arn)
+
+        class KmsKey(Shim, CloudFormationModel):
+            """moto's own AWS::KMS::Key model stores a KeyPolicy given as a JSON object unparsed
+            and then fails on every call to the key; CloudFormation accepts either form, so
+            this passes the policy on as the JSON text the KMS API takes."""
+
+            __module__ = "shims.cloudformation"
+
+            @staticmethod
+            def cloudformation_type() -> str:
+                return "AWS::KMS::Key"
+
+            @classmethod
+            def create_from_cloudformation_json(
+                cls, resource_name, cloudformation_json, account_id, region_name, **kw
+            ):
+                resource = copy.deepcopy(cloudformation_json)
+                policy = resource["Properties"]["KeyPolicy"]
+                if not isinstance(policy, str):
+                    resource["Properties"]["KeyPolicy"] = json.dumps(policy)
+                return Key.create_from_cloudformation_json(
+                    resource_name, resource, account_id, region_name, **kw
+                )
+
+        cls.installed += [OidcProvider, BucketPolicy, ModelPackageGroup, KmsKey]
+        for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+            cached.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    """A moto server in this process on 127.0.0.1 (an ephemeral port), with the shims."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    MotoShims.install()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh moto state; every client in the test talks to the moto server only."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    return moto_server
+
+
+class Accounts:
+    """Sessions for simulated accounts: assume a role in the account; moto keys its state by the
+    account of the assumed-role credentials. Counts the CloudFormation calls that change stacks."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self._sessions: dict[str, boto3.Session] = {}
+
+    def session(self, account: str) -> boto3.Session:
+        if account not in self._sessions:
+            creds = boto3.client("sts", region_name=REGION).assume_role(
+                RoleArn=f"arn:aws:iam::{account}:role/platform-admin", RoleSessionName="bootstrap-test"
+            )["Credentials"]
+            session = boto3.Session(
+                aws_access_key_id=creds["AccessKeyId"],
+                aws_secret_access_key=creds["SecretAccessKey"],
+                aws_session_token=creds["SessionToken"],
+                region_name=REGION,
+            )
+            session.events.register("before-call.cloudformation", self._record)
+            self._sessions[account] = session
+        return self._sessions[account]
+
+    def _record(self, model: Any, **_: Any) -> None:
+        self.calls.append(model.name)
+
+    def __call__(self, account_role: str, account: str) -> boto3.Session:
+        return self.session(account)
+
+    def mutating_calls(self) -> list[str]:
+        return [call for call in self.calls if call in MUTATING_CFN]
+
+
+def write_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, accounts: dict[str, str]) -> dict[str, Any]:
+    cfg = copy.deepcopy(CONFIG)
+    cfg["aws"]["accounts"] = dict(accounts)
+    for env in ("qa", "prod"):
+        cfg["environments"][env]["data_capture_bucket"] = (
+            f"{cfg['project']['model_name']}-capture-{accounts[env]}"
+        )
+    cfg["registry"]["artifact_bucket"] = (
+        f"{cfg['project']['model_name']}-artifacts-{accounts['shared_services']}-{REGION}"
+    )
+    path = tmp_path / "project.json"
+    path.write_text(json.dumps(cfg))
+    monkeypatch.setenv("MLOPS_CONFIG", str(path))
+    return cfg
+
+
+def run_bootstrap(accounts: Accounts, *argv: str) -> tuple[int, dict[str, Any], str]:
+    out = io.StringIO()
+    code = bootstrap.main(list(argv), session_for=accounts, out=out, log=lambda line: None)
+    text = out.getvalue()
+    summary = json.loads(text.split("\n# Apply the GitHub settings")[0]) if code == 0 else {}
+    return code, summary, text
+
+
+def trust_subjects(iam: Any, role: str) -> list[str]:
+    document = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    if isinstance(document, str):
+        document = json.loads(document)
+    value = document["Statement"][0]["Condition"]["StringEquals"][f"{OIDC_URL}:sub"]
+    return value if isinstance(value, list) else [value]
+
+
+def group_policy(account: str, name: str) -> Any:
+    from moto.sagemaker.models import sagemaker_backends
+
+    return sagemaker_backends[account][REGION].model_package_groups[name].resource_policy
+
+
+def oidc_providers(session: boto3.Session) -> list[str]:
+    providers = session.client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    return [p["Arn"] for p in providers if p["Arn"].endswith(OIDC_URL)]
+
+
+def test_four_accounts_then_second_run_changes_nothing(
+    aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = write_config(tmp_path, monkeypatch, FOUR)
+    accounts = Accounts()
+    owner, repo = cfg["github"]["owner"], cfg["github"]["repo"]
+    envs = cfg["github"]["environments"]
+    model = cfg["project"]["model_name"]
+
+    code, summary, text = run_bootstrap(accounts)
+
+    assert code == 0
+    stacks = summary["stacks"]
+    assert len(stacks) == 10 and set(stacks.values()) == {"created"}, stacks
+    assert [name.split(" (")[0] for name in stacks][4:] == [
+        f"{model}-shared-services",
+        f"{model}-data-science",
+        f"{model}-workload",
+        f"{model}-workload",
+        f"{model}-deploy-qa",
+        f"{model}-deploy-prod",
+    ]
+    outputs = summary["outputs"]
+    iam_name = cfg["iam"]
+    assert (
+        outputs["build_role_arn"]
+        == f"arn:aws:iam::{FOUR['data_science']}:role/{iam_name['github_build_role']}"
+    )
+    assert (
+        outputs["registry_role_arn"]
+        == f"arn:aws:iam::{FOUR['shared_services']}:role/{iam_name['github_registry_role']}"
+    )
+    assert (
+        outputs["deploy_role_arn_qa"] == f"arn:aws:iam::{FOUR['qa']}:role/{iam_name['github_deploy_role_qa']}"
+    )
+    assert (
+        outputs["deploy_role_arn_prod"]
+        == f"arn:aws:iam::{FOUR['prod']}:role/{iam_name['github_deploy_role_prod']}"
+    )
+    assert "gh api --method PUT repos/" in text
+
+    # One GitHub OIDC provider per account; roles trust exactly their environments.
+    for account in FOUR.values():
+        assert len(oidc_providers(accounts.session(account))) == 1
+    subject = f"repo:{owner}/{repo}:environment:"
+    ds_iam = accounts.session(FOUR["data_science"]).client("iam")
+    assert trust_subjects(ds_iam, iam_name["github_build_role"]) == [subject + envs["build"]]
+    ds_iam.get_role(RoleName=iam_name["sagemaker_pipeline_role"])
+    ss = accounts.session(FOUR["shared_services"])
+    assert trust_subjects(ss.client("iam"), iam_name["github_registry_role"]) == [
+        subject + envs["qa"],
+        subject + envs["prod"],
+    ]
+    for env in ("qa", "prod"):
+        env_iam = accounts.session(FOUR[env]).client("iam")
+        assert trust_subjects(env_iam, iam_name[f"github_deploy_role_{env}"]) == [subject + envs[env]]
+        env_iam.get_role(RoleName=iam_name["sagemaker_endpoint_role"])
+
+    # The shared key: rotation on, workload accounts decrypt only.
+    kms = ss.client("kms")
+    key_id = kms.describe_key(KeyId=cfg["registry"]["kms_key_alias"])["KeyMetadata"]["KeyId"]
+    assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is True
+    key_policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+    workload = next(s for s in key_policy["Statement"] if s["Sid"] == "WorkloadDecryptOnly")
+    assert workload["Action"] == "kms:Decrypt"
+    assert workload["Principal"]["AWS"] == [
+        f"arn:aws:iam::{FOUR['qa']}:root",
+        f"arn:aws:iam::{FOUR['prod']}:root",
+    ]
+
+    # The artifact bucket: SSE-KMS with that key, TLS-only, workload accounts read only.
+    s3 = ss.client("s3")
+    bucket = cfg["registry"]["artifact_bucket"]
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"].endswith(f":key/{key_id}")
+    bucket_policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    sids = {s["Sid"]: s for s in bucket_policy["Statement"]}
+    assert sids["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert sids["WorkloadReadObjects"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+
+    # The model package groups and their resource policies.
+    sagemaker = ss.client("sagemaker")
+    groups = cfg["registry"]["model_package_groups"]
+    for name in groups.values():
+        sagemaker.describe_model_package_group(ModelPackageGroupName=name)
+    principals = {
+        kind: [s["Principal"]["AWS"] for s in group_policy(FOUR["shared_services"], name)["Statement"]]
+        for kind, name in groups.items()
+    }
+    assert principals == {
+        "feature": [f"arn:aws:iam::{FOUR['data_science']}:root"],
+        "dev": [f"arn:aws:iam::{FOUR['data_science']}:root", f"arn:aws:iam::{FOUR['qa']}:root"],
+        "prod": [f"arn:aws:iam::{FOUR['prod']}:root"],
+    }
+
+    first_calls = accounts.mutating_calls()
+    assert first_calls == ["CreateStack"] * 10
+
+    accounts.calls.clear()
+    code, summary, _ = run_bootstrap(accounts)
+    assert code == 0
+    assert set(summary["stacks"].values()) == {"unchanged"} and len(summary["stacks"]) == 10
+    assert accounts.mutating_calls() == []
+    assert kms.describe_key(KeyId=cfg["registry"]["kms_key_alias"])["KeyMetadata"]["KeyId"] == key_id
+
+
+def test_single_account_mode_deploys_everything_once(
+    aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = write_config(tmp_path, monkeypatch, SINGLE)
+    accounts = Accounts()
+    account = SINGLE["data_science"]
+
+    code, summary, _ = run_bootstrap(accounts)
+
+    assert code == 0
+    names = [name.split(" (")[0] for name in summary["stacks"]]
+    model = cfg["project"]["model_name"]
+    assert names == [
+        "github-actions-oidc-provider",
+        f"{model}-shared-services",
+        f"{model}-data-science",
+        f"{model}-workload",
+        f"{model}-deploy-qa",
+        f"{model}-deploy-prod",
+    ]
+    session = accounts.session(account)
+    assert len(oidc_providers(session)) == 1
+    roles = {r["RoleName"] for r in session.client("iam").list_roles()["Roles"]}
+    iam_name = cfg["iam"]
+    expected = {
+        iam_name[key]
+        for key in (
+            "github_build_role",
+            "github_registry_role",
+            "github_deploy_role_qa",
+            "github_deploy_role_prod",
+            "sagemaker_pipeline_role",
+            "sagemaker_endpoint_role",
+        )
+    }
+    assert expected <= roles and len(expected) == 6
+    # Inside one account IAM policies decide; the groups get no resource policy.
+    for name in cfg["registry"]["model_package_groups"].values():
+        assert group_policy(account, name) is None
+
+    accounts.calls.clear()
+    code, summary, _ = run_bootstrap(accounts)
+    assert code == 0 and set(summary["stacks"].values()) == {"unchanged"}
+    assert accounts.mutating_calls() == []
+
+
+def test_existing_oidc_provider_is_reused(aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = write_config(tmp_path, monkeypatch, SINGLE)
+    accounts = Accounts()
+    session = accounts.session(SINGLE["qa"])
+    arn = session.client("iam").create_open_id_connect_provider(
+        Url=f"https://{OIDC_URL}", ClientIDList=["sts.amazonaws.com"], ThumbprintList=[]
+    )["OpenIDConnectProviderArn"]
+
+    code, summary, _ = run_bootstrap(accounts)
+
+    assert code == 0
+    assert summary["stacks"][f"github-actions-oidc-provider ({SINGLE['qa']})"] == "reused"
+    assert oidc_providers(session) == [arn]
+    document = session.client("iam").get_role(RoleName=cfg["iam"]["github_deploy_role_prod"])["Role"]
+    statement = document["AssumeRolePolicyDocument"]["Statement"][0]
+    assert statement["Principal"]["Federated"] == arn
+    assert "github-actions-oidc-provider" not in {
+        s["StackName"] for s in session.client("cloudformation").describe_stacks()["Stacks"]
+    }
+
+
+def test_wrong_account_credentials_stop_before_any_change(
+    aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_config(tmp_path, monkeypatch, FOUR)
+    accounts = Accounts()
+
+    def same_session(account_role: str, account: str) -> boto3.Session:
+        return accounts.session(FOUR["data_science"])
+
+    code = bootstrap.main([], session_for=same_session, out=io.StringIO(), log=lambda line: None)
+
+    assert code == 2
+    assert (
+        f"resolve to account {FOUR['data_science']}, expected {FOUR['shared_services']}"
+        in capsys.readouterr().err
+    )
+    assert accounts.calls == []
+
+
+def test_dry_run_makes_no_aws_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_config(tmp_path, monkeypatch, FOUR)
+
+    def no_aws(account_role: str, account: str) -> Any:
+        raise AssertionError("a dry run must not create sessions")
+
+    out = io.StringIO()
+    assert bootstrap.main(["--dry-run"], session_for=no_aws, out=out) == 0
+    plan = json.loads(out.getvalue().split("\n# Apply the GitHub settings")[0])
+    stacks = plan["stacks"]
+    assert [s["template"] for s in stacks[-6:]] == [
+        "infra/shared-services.yaml",
+        "infra/data-science.yaml",
+        "infra/workload.yaml",
+        "infra/workload.yaml",
+        "infra/workload-deploy.yaml",
+        "infra/workload-deploy.yaml",
+    ]
+    assert stacks[5]["parameters"]["ArtifactKeyArn"] == "<output ArtifactKeyArn of shared-services>"
+
+
+# --- GitHub settings ---------------------------------------------------------------------
+
+
+def run_gh_script(
+    tmp_path: Path, script: str, env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess, Path]:
+    """Run the printed commands with a stand-in `gh` that records each call and its input."""
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    stub = tmp_path / "bin" / "gh"
+    stub.parent.mkdir()
+    stub.write_text(
+        "#!/usr/bin/env bash\n"
+        f'n=$(ls {calls} | wc -l); echo "$*" > {calls}/$n.args\n'
+        'if [[ "$*" == *"--input -"* ]]; then cat > ' + f"{calls}" + "/$n.json; fi\n"
+        'if [[ "$*" == *"--jq .id"* ]]; then echo 4242; fi\n'
+    )
+    stub.chmod(0o755)
+    bash = shutil.which("bash")
+    assert bash, "bash is needed to run the printed gh commands"
+    result = subprocess.run(
+        [bash, "-c", script],
+        env={"PATH": f"{stub.parent}:{os.environ['PATH']}", **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return result, calls
+
+
+def test_gh_commands_apply_the_manifest(tmp_path: Path) -> None:
+    cfg = copy.deepcopy(CONFIG)
+    manifest = bootstrap.github_manifest(cfg, bootstrap.parse_reviewers(["team:ml-leads"]))
+    script = "\n".join(bootstrap.gh_commands(manifest))
+
+    result, calls = run_gh_script(tmp_path, script, {})
+
+    assert result.returncode == 0, result.stderr
+    bodies = {path.stem: json.loads(path.read_text()) for path in calls.glob("*.json")}
+    args = {path.stem: path.read_text() for path in calls.glob("*.args")}
+    envs = cfg["github"]["environments"]
+    prod_call = next(k for k, v in args.items() if f"environments/{envs['prod']} " in v + " " and "PUT" in v)
+    assert bodies[prod_call]["reviewers"] == [{"type": "Team", "id": 4242}]
+    assert bodies[prod_call]["prevent_self_review"] is True
+    branch_rules = sorted(v.strip() for v in args.values() if "deployment-branch-policies" in v)
+    repo = manifest["repository"]
+    branches = cfg["branches"]
+    assert branch_rules == sorted(
+        [
+            f"api --method POST repos/{repo}/environments/{envs['build']}/deployment-branch-policies "
+            f"-f name={branches['dev']} -f type=branch",
+            f"api --method POST repos/{repo}/environments/{envs['build']}/deployment-branch-policies "
+            f"-f name={branches['feature_prefix']}* -f type=branch",
+            f"api --method POST repos/{repo}/environments/{envs['qa']}/deployment-branch-policies "
+            f"-f name={branches['dev']} -f type=branch",
+            f"api --method POST repos/{repo}/environments/{envs['prod']}/deployment-branch-policies "
+            f"-f name={branches['prod']} -f type=branch",
+        ]
+    )
+
+
+def test_gh_commands_refuse_prod_without_reviewer(tmp_path: Path) -> None:
+    script = "\n".join(bootstrap.gh_commands(bootstrap.github_manifest(copy.deepcopy(CONFIG), [])))
+
+    result, calls = run_gh_script(tmp_path, script, {})
+
+    assert result.returncode != 0
+    assert "set PROD_REVIEWER_TEAM_ID" in result.stderr
+    assert not any("environments/prod" in p.read_text() for p in calls.glob("*.args"))
+
+
+def test_bad_reviewer_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bootstrap.main(["--dry-run", "--prod-reviewer", "ml-leads"], out=io.StringIO()) == 2
+    assert "is not team:SLUG or user:LOGIN" in capsys.readouterr().err
+
+
+# --- Stack operations CloudFormation in moto cannot fail ---------------------------------
+
+
+def stubbed_cloudformation() -> tuple[Any, Stubber]:
+    client = boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name=REGION).client(
+        "cloudformation", endpoint_url="http://127.0.0.1:9"
+    )
+    return client, Stubber(client)
+
+
+def stack(status: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "StackName": "s",
+        "StackStatus": status,
+        "CreationTime": dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+        **extra,
+    }
+
+
+def test_no_updates_answer_counts_as_unchanged() -> None:
+    cf, stub = stubbed_cloudformation()
+    current = stack("UPDATE_COMPLETE", Parameters=[{"ParameterKey": "A", "ParameterValue": "1"}], Tags=[])
+    stub.add_response("describe_stacks", {"Stacks": [current]}, {"StackName": "s"})
+    stub.add_response(
+        "get_template", {"TemplateBody": "old text"}, {"StackName": "s", "TemplateStage": "Original"}
+    )
+    stub.add_client_error(
+        "update_stack", "ValidationError", "No updates are to be performed.", expected_params=None
+    )
+    with stub:
+        assert bootstrap.deploy_stack(cf, "s", "new text", {"A": "1"}, {}) == ("unchanged", {})
+    stub.assert_no_pending_responses()
+
+
+def test_rollback_complete_stack_needs_a_person() -> None:
+    cf, stub = stubbed_cloudformation()
+    stub.add_response("describe_stacks", {"Stacks": [stack("ROLLBACK_COMPLETE")]}, {"StackName": "s"})
+    event = {
+        "StackId": "id",
+        "EventId": "e",
+        "StackName": "s",
+        "Timestamp": dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+        "LogicalResourceId": "ArtifactBucket",
+        "ResourceStatus": "CREATE_FAILED",
+        "ResourceStatusReason": "bucket name already taken",
+    }
+    stub.add_response("describe_stack_events", {"StackEvents": [event]}, {"StackName": "s"})
+    with (
+        stub,
+        pytest.raises(
+            bootstrap.BootstrapError, match=r"ROLLBACK_COMPLETE .*bucket name already taken.*delete-stack"
+        ),
+    ):
+        bootstrap.deploy_stack(cf, "s", "body", {}, {})
+    stub.assert_no_pending_responses()
+
+
+def test_failed_creation_reports_the_first_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bootstrap, "WAIT_DELAY_SECONDS", 0)
+    cf, stub = stubbed_cloudformation()
+    stub.add_client_error(
+        "describe_stacks", "ValidationError", "Stack with id s does not exist", expected_params=None
+    )
+    stub.add_response("create_stack", {"StackId": "id"}, None)
+    stub.add_response("describe_stacks", {"Stacks": [stack("ROLLBACK_COMPLETE")]}, None)
+    events = [
+        {
+            "StackId": "id",
+            "EventId": str(n),
+            "StackName": "s",
+            "Timestamp": dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+            "LogicalResourceId": logical,
+            "ResourceStatus": status,
+            "ResourceStatusReason": reason,
+        }
+        for n, (logical, status, reason) in enumerate(
+            [
+                ("DeployRole", "DELETE_COMPLETE", "rolled back"),
+                ("DeployRole", "CREATE_FAILED", "Resource creation cancelled"),
+                ("EndpointRole", "CREATE_FAILED", "Role already exists"),
+            ]
+        )
+    ]
+    stub.add_response("describe_stack_events", {"StackEvents": events}, None)
+    with (
+        stub,
+        pytest.raises(
+            bootstrap.BootstrapError, match="stack s was not created: EndpointRole: Role already exists"
+        ),
+    ):
+        bootstrap.deploy_stack(cf, "s", "body", {"A": "1"}, {"project": "p"})
+    stub.assert_no_pending_responses()
+
+
+def test_stack_operation_in_progress_is_not_touched() -> None:
+    cf, stub = stubbed_cloudformation()
+    stub.add_response("describe_stacks", {"Stacks": [stack("UPDATE_IN_PROGRESS")]}, {"StackName": "s"})
+    with stub, pytest.raises(bootstrap.BootstrapError, match="UPDATE_IN_PROGRESS; wait"):
+        bootstrap.deploy_stack(cf, "s", "body", {}, {})
+    stub.assert_no_pending_responses()

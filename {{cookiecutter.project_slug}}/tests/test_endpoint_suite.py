@@ -1,0 +1,433 @@
+"""The endpoint test suite and the local model server.
+
+Broken servers are real: the good model.tar.gz with a few lines appended to its packed
+code/inference.py (labels flipped, crashes on bad input, slow, wrong schema...), served by
+local/server.py exactly as the rehearsal serves the good one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
+
+from model_helpers import CONFIG, PACKAGE, ROOT, TARGET, module, pack, split_sample, train_model
+
+suite = module("endpoint_tests.suite")
+server_module = module("local.server")
+ModelServer = server_module.ModelServer
+Thresholds = suite.Thresholds
+
+# Generous latency limits: these tests are about behaviour, not about the speed of a busy CI machine.
+RELAXED = Thresholds(burst_requests=20, max_p50_ms=500, max_p95_ms=2000, max_error_rate=0.0)
+
+BROKEN_HANDLERS = {
+    "flipped labels": """
+_real_predict_fn = predict_fn
+def predict_fn(input_data, model):
+    predictions = _real_predict_fn(input_data, model)
+    return [{"label": 1 - p["label"], "probability": p["probability"]} for p in predictions]
+""",
+    "500 on bad input": """
+_real_predict_fn = predict_fn
+def predict_fn(input_data, model):
+    try:
+        return _real_predict_fn(input_data, model)
+    except InputError as exc:
+        raise RuntimeError(str(exc)) from exc
+""",
+    "slow": """
+import time as _time
+_real_predict_fn = predict_fn
+def predict_fn(input_data, model):
+    _time.sleep(0.1)
+    return _real_predict_fn(input_data, model)
+""",
+    "percent probabilities": """
+_real_predict_fn = predict_fn
+def predict_fn(input_data, model):
+    predictions = _real_predict_fn(input_data, model)
+    return [{"label": p["label"], "probability": p["probability"] * 100} for p in predictions]
+""",
+    "text labels": """
+_real_predict_fn = predict_fn
+def predict_fn(input_data, model):
+    predictions = _real_predict_fn(input_data, model)
+    return [{"label": "yes" if p["label"] else "no", "probability": p["probability"]} for p in predictions]
+""",
+    "json path differs": """
+_real_predict_fn = predict_fn
+def predict_fn(input_data, model):
+    predictions = _real_predict_fn(input_data, model)
+    if input_data[1].startswith("application/json"):
+        return [{"label": 1 - p["label"], "probability": 1 - p["probability"]} for p in predictions]
+    return predictions
+""",
+    "first row only": """
+_real_predict_fn = predict_fn
+def predict_fn(input_data, model):
+    return _real_predict_fn(input_data, model)[:1]
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    return split_sample(tmp_path_factory.mktemp("split"))
+
+
+@pytest.fixture(scope="module")
+def model_dir(data_dir, tmp_path_factory) -> Path:
+    return train_model(data_dir, tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="module")
+def samples(data_dir):
+    return suite.load_samples(data_dir / "test" / "test.csv", 40, TARGET)
+
+
+@pytest.fixture(scope="module")
+def archives(model_dir, tmp_path_factory):
+    """model.tar.gz by name: "good" or a key of BROKEN_HANDLERS."""
+    out = tmp_path_factory.mktemp("archives")
+    built = {"good": pack(model_dir, out / "good" / "model.tar.gz")}
+    for i, (name, code) in enumerate(BROKEN_HANDLERS.items()):
+        built[name] = pack(model_dir, out / f"broken{i}" / "model.tar.gz", extra_handler_code=code)
+    return built
+
+
+def run_against(archive: Path, samples, thresholds=RELAXED):
+    with ModelServer(archive) as server:
+        return suite.run_suite(suite.HttpInvoker(server.url), samples, thresholds)
+
+
+def failed(report) -> set[str]:
+    return {c.name for c in report.failures()}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- the suite against good and broken servers -------------------------------------------
+
+
+def test_suite_passes_against_the_packaged_model(archives, samples):
+    report = run_against(archives["good"], samples)
+
+    assert report.passed, report.failures()
+    assert [c.name for c in report.checks] == [
+        "ping",
+        "CSV request",
+        "JSON request (named features)",
+        "response schema",
+        "accuracy",
+        "CSV and JSON agree",
+        "bad input: wrong width",
+        "bad input: non-numeric",
+        "bad input: content type",
+        "latency p50",
+        "latency p95",
+        "error rate",
+    ]
+    assert report.latency["requests"] == RELAXED.burst_requests
+    assert report.latency["error_rate"] == 0
+    assert 0 < report.latency["p50_ms"] <= report.latency["p95_ms"]
+    assert json.loads(json.dumps(report.to_dict()))["passed"] is True
+    markdown = report.to_markdown()
+    assert "| check | result | detail |" in markdown
+    assert all(f"| {c.name} | pass |" in markdown for c in report.checks)
+
+
+def test_wrong_labels_fail_the_accuracy_floor(archives, samples):
+    report = run_against(archives["flipped labels"], samples)
+    assert not report.passed
+    assert failed(report) == {"accuracy"}
+    accuracy = next(c for c in report.checks if c.name == "accuracy")
+    assert f"min {RELAXED.min_accuracy:g}" in accuracy.detail
+
+
+def test_a_server_error_on_bad_input_fails_the_bad_input_checks(archives, samples):
+    report = run_against(archives["500 on bad input"], samples)
+    assert failed(report) == {"bad input: wrong width", "bad input: non-numeric", "bad input: content type"}
+    assert all("got HTTP 500" in c.detail for c in report.failures())
+
+
+def test_slow_responses_fail_the_latency_limits_and_stop_the_burst_early(archives, samples):
+    tight = Thresholds(burst_requests=20, max_p50_ms=30, max_p95_ms=30, max_error_rate=0.0)
+    report = run_against(archives["slow"], samples, tight)
+    assert failed(report) == {"latency p50", "latency p95"}
+    # With 20 requests, p95 fails once 2 are slow: the burst stops there instead of running on.
+    assert report.latency["requests"] == 2
+    assert (
+        "stopped after 2 of 20 requests" in next(c for c in report.checks if c.name == "latency p95").detail
+    )
+    # The same server meets relaxed limits: the failure above is the latency, nothing else.
+    relaxed = Thresholds(burst_requests=5, max_p50_ms=500, max_p95_ms=2000, max_error_rate=0.0)
+    assert run_against(archives["slow"], samples, relaxed).passed
+
+
+@pytest.mark.parametrize(
+    ("broken", "problem"),
+    [("percent probabilities", "is outside [0, 1]"), ("text labels", "is not 0 or 1")],
+)
+def test_predictions_off_the_schema_fail_it(archives, samples, broken, problem):
+    report = run_against(archives[broken], samples)
+    assert "response schema" in failed(report)
+    assert problem in next(c for c in report.checks if c.name == "response schema").detail
+
+
+def test_csv_and_json_paths_must_agree(archives, samples):
+    report = run_against(archives["json path differs"], samples)
+    assert failed(report) == {"CSV and JSON agree"}
+
+
+def test_a_wrong_number_of_predictions_fails_both_batch_requests(archives, samples):
+    report = run_against(archives["first row only"], samples)
+    assert {"CSV request", "JSON request (named features)"} <= failed(report)
+    assert f"1 predictions for {len(samples)} rows" in report.checks[1].detail
+
+
+def test_an_unreachable_server_fails_fast(samples):
+    report = suite.run_suite(
+        suite.HttpInvoker(f"http://127.0.0.1:{free_port()}", timeout=2), samples, RELAXED
+    )
+    assert not report.passed
+    assert failed(report) == {c.name for c in report.checks}  # latency too: nothing succeeded to time
+    assert "no successful request to time" in next(c for c in report.checks if c.name == "latency p95").detail
+    assert report.latency["requests"] == 1  # no error is allowed, so the burst stops at the first
+
+
+def test_suite_cli_exit_codes_and_outputs(archives, tmp_path, capsys):
+    summary, report_json = tmp_path / "summary.md", tmp_path / "report.json"
+    summary.write_text("# earlier job output\n")
+    with ModelServer(archives["good"]) as server:
+        assert suite.main(["--url", server.url, "--summary", str(summary), "--json", str(report_json)]) == 0
+    assert summary.read_text().startswith("# earlier job output\n### Endpoint tests PASSED")
+    assert json.loads(report_json.read_text())["passed"] is True
+    with ModelServer(archives["flipped labels"]) as server:
+        assert suite.main(["--url", server.url, "--json", str(report_json)]) == 1
+    assert json.loads(report_json.read_text())["passed"] is False
+    assert suite.main(["--url", "http://192.0.2.1:8080"]) == 2
+    assert "must look like http://127.0.0.1:PORT" in capsys.readouterr().err
+
+
+# --- pieces ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ["local", "qa", "prod"])
+def test_thresholds_come_from_config(env):
+    expected = CONFIG["environments"][env]["tests"]
+    thresholds = Thresholds.from_config(CONFIG, env)
+    assert thresholds.burst_requests == expected["burst_requests"]
+    assert thresholds.max_p50_ms == expected["max_p50_ms"]
+    assert thresholds.max_p95_ms == expected["max_p95_ms"]
+    assert thresholds.max_error_rate == expected["max_error_rate"]
+    assert thresholds.min_accuracy == expected.get("min_accuracy", 0.8)
+
+
+def test_thresholds_reject_missing_or_out_of_range_settings():
+    with pytest.raises(ValueError, match=r"no environments\.staging\.tests"):
+        Thresholds.from_config(CONFIG, "staging")
+    cfg = {"environments": {"local": {"tests": {"burst_requests": 5, "max_p50_ms": 10}}}}
+    with pytest.raises(ValueError, match="lacks max_p95_ms, max_error_rate"):
+        Thresholds.from_config(cfg, "local")
+    with pytest.raises(ValueError, match="burst_requests is 0"):
+        Thresholds(burst_requests=0, max_p50_ms=1, max_p95_ms=1, max_error_rate=0)
+    with pytest.raises(ValueError, match=r"max_error_rate is 1\.5"):
+        Thresholds(burst_requests=1, max_p50_ms=1, max_p95_ms=1, max_error_rate=1.5)
+
+
+def test_load_samples_reads_named_features_and_labels(data_dir):
+    test_csv = data_dir / "test" / "test.csv"
+    header = test_csv.read_text().splitlines()[0].split(",")
+    samples = suite.load_samples(test_csv, 7, TARGET)
+    assert len(samples) == 7
+    assert all(list(features) == [h for h in header if h != TARGET] for features, _ in samples)
+    assert {label for _, label in samples} <= {0, 1}
+    with pytest.raises(ValueError, match="no target column 'label'"):
+        suite.load_samples(test_csv, 7, "label")
+
+
+@pytest.mark.parametrize("url", ["http://192.0.2.1:8080", "https://127.0.0.1:8080", "http://127.0.0.1"])
+def test_http_invoker_only_talks_to_a_local_server(url):
+    with pytest.raises(ValueError, match=re.escape("must look like http://127.0.0.1:PORT")):
+        suite.HttpInvoker(url)
+
+
+def test_percentile_is_nearest_rank():
+    values = [float(v) for v in range(100, 0, -1)]
+    assert suite.percentile(values, 50) == 50.0
+    assert suite.percentile(values, 95) == 95.0
+    assert suite.percentile([7.0], 95) == 7.0
+
+
+# --- SageMakerInvoker (botocore Stubber; no AWS) -----------------------------------------
+
+
+@pytest.fixture
+def runtime(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", CONFIG["aws"]["region"])
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    client = boto3.client("sagemaker-runtime")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def model_error(stubber, status: int, message: str) -> None:
+    stubber.add_client_error(
+        "invoke_endpoint",
+        service_error_code="ModelError",
+        service_message=f"Received client error ({status}) from primary",
+        http_status_code=424,
+        modeled_fields={"OriginalStatusCode": status, "OriginalMessage": message},
+    )
+
+
+def test_sagemaker_invoker_returns_the_body_and_maps_errors(runtime):
+    client, stubber = runtime
+    body = b'{"predictions": [{"label": 1, "probability": 0.9}]}'
+    stubber.add_response(
+        "invoke_endpoint",
+        {"Body": StreamingBody(io.BytesIO(body), len(body)), "ContentType": "application/json"},
+        {"EndpointName": "m-qa", "Body": b"1,2\n", "ContentType": "text/csv", "Accept": "application/json"},
+    )
+    model_error(stubber, 400, '{"error": "each row needs 30 feature values"}')
+    stubber.add_client_error("invoke_endpoint", service_error_code="ValidationError", service_message="bad")
+    stubber.add_client_error("invoke_endpoint", service_error_code="ServiceUnavailable", http_status_code=503)
+
+    invoker = suite.SageMakerInvoker("m-qa", client)
+    assert invoker.invoke(b"1,2\n", "text/csv") == (200, body)
+    assert invoker.invoke(b"1\n", "text/csv") == (400, b'{"error": "each row needs 30 feature values"}')
+    assert invoker.invoke(b"1\n", "text/csv")[0] == 400
+    assert invoker.invoke(b"1\n", "text/csv")[0] == 503
+
+
+def test_sagemaker_invoker_ping(runtime):
+    client, stubber = runtime
+    sagemaker = boto3.client("sagemaker")
+    described = {
+        "EndpointName": "m-qa",
+        "EndpointArn": "arn:aws:sagemaker:us-east-1:111111111111:endpoint/m-qa",
+        "CreationTime": "2025-01-01T00:00:00Z",
+        "LastModifiedTime": "2025-01-01T00:00:00Z",
+    }
+    with Stubber(sagemaker) as sm_stubber:
+        sm_stubber.add_response("describe_endpoint", {**described, "EndpointStatus": "InService"})
+        sm_stubber.add_response("describe_endpoint", {**described, "EndpointStatus": "Updating"})
+        with_describe = suite.SageMakerInvoker("m-qa", client, sagemaker)
+        assert with_describe.ping() is True
+        assert with_describe.ping() is False
+    # Without a sagemaker client, a 4xx from the container means it is up; a 5xx means it is not.
+    model_error(stubber, 400, "CSV body has no rows")
+    model_error(stubber, 500, "internal error")
+    runtime_only = suite.SageMakerInvoker("m-qa", client)
+    assert runtime_only.ping() is True
+    assert runtime_only.ping() is False
+
+
+class LocalRuntime:
+    """A sagemaker-runtime stand-in that forwards to the local server and raises ModelError as
+    SageMaker does when the container answers non-2xx."""
+
+    def __init__(self, url: str) -> None:
+        self.http = suite.HttpInvoker(url)
+
+    def invoke_endpoint(self, EndpointName, Body, ContentType, Accept):
+        status, body = self.http.invoke(Body, ContentType, Accept)
+        if status != 200:
+            error = {
+                "Error": {"Code": "ModelError", "Message": f"Received client error ({status})"},
+                "OriginalStatusCode": status,
+                "OriginalMessage": body.decode(),
+                "ResponseMetadata": {"HTTPStatusCode": 424},
+            }
+            raise ClientError(error, "InvokeEndpoint")
+        return {"Body": StreamingBody(io.BytesIO(body), len(body)), "ContentType": "application/json"}
+
+
+def test_the_same_suite_runs_through_the_sagemaker_invoker(archives, samples):
+    with ModelServer(archives["good"]) as server:
+        report = suite.run_suite(suite.SageMakerInvoker("m-qa", LocalRuntime(server.url)), samples, RELAXED)
+    assert report.passed, report.failures()
+    assert report.target == "endpoint m-qa"
+
+
+# --- the local server ----------------------------------------------------------------------
+
+
+def request(url: str, method: str, path: str, body: bytes | None = None, content_type: str = "text/csv"):
+    invoker = suite.HttpInvoker(url)
+    return invoker._request(method, path, body, {"Content-Type": content_type} if body is not None else {})
+
+
+def test_server_speaks_the_sagemaker_container_contract(archives, samples):
+    row = ",".join(repr(v) for v in samples[0][0].values()).encode()
+    with ModelServer(archives["good"]) as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        assert request(server.url, "GET", "/ping")[0] == 200
+        status, body = request(server.url, "POST", "/invocations", row)
+        assert status == 200 and len(json.loads(body)["predictions"]) == 1
+        status, body = request(server.url, "POST", "/invocations", b"1,2,3")
+        assert status == 400 and "feature values" in json.loads(body)["error"]
+        assert request(server.url, "GET", "/nothing-here")[0] == 404
+        assert request(server.url, "GET", "/invocations")[0] == 405
+        assert request(server.url, "POST", "/ping", b"")[0] == 405
+    with ModelServer(archives["500 on bad input"]) as server:
+        status, body = request(server.url, "POST", "/invocations", b"1,2,3")
+        assert status == 500 and json.loads(body)["error"].startswith("internal error: RuntimeError")
+
+
+def test_server_rejects_archives_it_cannot_serve(model_dir, tmp_path):
+    with pytest.raises(server_module.ServerError, match="not found"):
+        ModelServer(tmp_path / "missing.tar.gz").load()
+    no_code = tmp_path / "no-code.tar.gz"
+    with tarfile.open(no_code, "w:gz") as tar:
+        tar.add(model_dir / "model_info.json", arcname="model_info.json")
+    with pytest.raises(server_module.ServerError, match=r"no code/inference.py"):
+        ModelServer(no_code).load()
+
+
+@pytest.mark.slow
+def test_server_command_line(archives):
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        f"{PACKAGE}.local.server",
+        "--model",
+        str(archives["good"]),
+        "--port",
+        str(port),
+    ]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
+    }
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        first_line = process.stdout.readline()
+        assert f"at http://127.0.0.1:{port}" in first_line
+        assert suite.HttpInvoker(f"http://127.0.0.1:{port}").ping()
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0

@@ -1,0 +1,133 @@
+"""The inference handler (model_fn/input_fn/predict_fn/output_fn) that every server of the model runs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+
+import pytest
+
+from model_helpers import FRAMEWORK, module, split_sample, train_model
+
+inference = module("steps.inference")
+InputError = inference.InputError
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return split_sample(tmp_path_factory.mktemp("split"))
+
+
+@pytest.fixture(scope="module")
+def model(data_dir, tmp_path_factory):
+    return inference.model_fn(str(train_model(data_dir, tmp_path_factory.mktemp("model"))))
+
+
+@pytest.fixture(scope="module")
+def rows(data_dir, model) -> list[dict[str, float]]:
+    """Five held-out rows as {feature: value}, in the model's feature order."""
+    with (data_dir / "test" / "test.csv").open() as handle:
+        return [{f: float(row[f]) for f in model.features} for row in list(csv.DictReader(handle))[:5]]
+
+
+def predict(model, body, content_type="text/csv", accept="application/json"):
+    prediction = inference.predict_fn(inference.input_fn(body, content_type), model)
+    text, response_type = inference.output_fn(prediction, accept)
+    assert response_type == "application/json"
+    return json.loads(text)["predictions"]
+
+
+def csv_body(rows) -> str:
+    return "".join(",".join(str(v) for v in row.values()) + "\n" for row in rows)
+
+
+def test_model_fn_loads_the_feature_order_it_was_trained_on(model, data_dir):
+    with (data_dir / "train" / "train.csv").open() as handle:
+        header = next(csv.reader(handle))
+    assert model.features == header[1:]
+    assert model.framework == FRAMEWORK
+
+
+def test_csv_rows_get_one_prediction_each(model, rows):
+    predictions = predict(model, csv_body(rows).encode())
+    assert len(predictions) == len(rows)
+    for p in predictions:
+        assert set(p) == {"label", "probability"}
+        assert 0.0 <= p["probability"] <= 1.0
+        assert p["label"] == int(p["probability"] >= 0.5)
+
+
+def test_json_lists_and_named_features_match_csv(model, rows):
+    from_csv = predict(model, csv_body(rows))
+    lists = {"instances": [list(row.values()) for row in rows]}
+    assert predict(model, json.dumps(lists), "application/json") == from_csv
+    # Named features may come in any key order.
+    shuffled = []
+    for row in rows:
+        keys = list(row)
+        random.Random(0).shuffle(keys)
+        shuffled.append({k: row[k] for k in keys})
+    named = json.dumps({"instances": shuffled})
+    assert predict(model, named, "application/json; charset=utf-8") == from_csv
+
+
+def test_csv_with_charset_and_blank_lines_is_accepted(model, rows):
+    body = "\n" + csv_body(rows[:2]) + "\n"
+    assert len(predict(model, body, "text/csv; charset=utf-8")) == 2
+
+
+def bad_requests(rows):
+    row = list(rows[0].values())
+    width = len(row)
+    line = ",".join(map(str, row))
+    return {
+        "wrong width": (",".join(map(str, row[:-1])), "text/csv", f"needs {width} feature values"),
+        "non-numeric": ("abc," + ",".join(map(str, row[1:])), "text/csv", "not a number"),
+        "not finite": ("nan," + ",".join(map(str, row[1:])), "text/csv", "finite"),
+        "empty csv": ("\n\n", "text/csv", "no rows"),
+        "invalid json": ("{not json", "application/json", "not valid JSON"),
+        "no instances": (json.dumps({"rows": [row]}), "application/json", "instances"),
+        "missing feature": (
+            json.dumps({"instances": [dict(list(rows[0].items())[1:])]}),
+            "application/json",
+            "lacks features",
+        ),
+        "string in json": (json.dumps({"instances": [["x"] * width]}), "application/json", "must be numbers"),
+        "scalar instance": (json.dumps({"instances": [3]}), "application/json", "must be a list"),
+        "content type": (line, "text/plain", "not supported"),
+        "too many rows": (
+            (line + "\n") * (inference.MAX_ROWS + 1),
+            "text/csv",
+            f"at most {inference.MAX_ROWS}",
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "wrong width",
+        "non-numeric",
+        "not finite",
+        "empty csv",
+        "invalid json",
+        "no instances",
+        "missing feature",
+        "string in json",
+        "scalar instance",
+        "content type",
+        "too many rows",
+    ],
+)
+def test_bad_input_raises_input_error(model, rows, case):
+    body, content_type, message = bad_requests(rows)[case]
+    with pytest.raises(InputError, match=message):
+        inference.predict_fn(inference.input_fn(body, content_type), model)
+
+
+def test_unsupported_accept_type_raises_input_error(model, rows):
+    prediction = inference.predict_fn(inference.input_fn(csv_body(rows[:1]), "text/csv"), model)
+    with pytest.raises(InputError, match="accept type 'text/csv' not supported"):
+        inference.output_fn(prediction, "text/csv")
+    assert json.loads(inference.output_fn(prediction, "*/*")[0])["predictions"] == prediction

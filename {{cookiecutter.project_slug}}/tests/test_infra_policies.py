@@ -1,0 +1,463 @@
+"""The product's policy checks: clean on the real templates, and each check fails on a defect.
+
+Every negative test starts from the real template, asserts the check is clean on it, injects one
+defect and asserts the check reports exactly that defect, so a check that stopped looking would
+fail here.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+INFRA = ROOT / "infra"
+CONFIG = json.loads((ROOT / "config" / "project.json").read_text())
+PACKAGE = CONFIG["project"]["package"]
+checks = importlib.import_module(f"{PACKAGE}.infra.policy_checks")
+bootstrap = importlib.import_module(f"{PACKAGE}.infra.bootstrap")
+FOUR = {
+    "data_science": "111111111111",
+    "shared_services": "222222222222",
+    "qa": "333333333333",
+    "prod": "444444444444",
+}
+SUB = "token.actions.githubusercontent.com:sub"
+AUD = "token.actions.githubusercontent.com:aud"
+
+
+def config_with(accounts: dict[str, str] | None = None) -> dict[str, Any]:
+    """The rendered config with other accounts, named as a bake with those accounts names them."""
+    cfg = copy.deepcopy(CONFIG)
+    if accounts:
+        cfg["aws"]["accounts"] = dict(accounts)
+        for env in ("qa", "prod"):
+            cfg["environments"][env]["data_capture_bucket"] = (
+                f"{cfg['project']['model_name']}-capture-{accounts[env]}"
+            )
+    return cfg
+
+
+def findings_for(
+    template_file: str, mutate: Callable[[dict[str, Any]], None] | None = None, stack_key: str | None = None
+) -> list[str]:
+    """Findings of one template as the bootstrap deploys it in four distinct accounts."""
+    cfg = config_with(FOUR)
+    ctx = checks.Context.from_config(cfg)
+    outputs = {
+        "shared-services": {"ArtifactKeyArn": f"arn:aws:kms:{ctx.region}:{FOUR['shared_services']}:key/k"}
+    }
+    specs = [s for s in bootstrap.plan(cfg) if s.template == template_file and (stack_key in (None, s.key))]
+    assert specs, f"no stack deploys {template_file}"
+    template = checks.load_template(INFRA / template_file)
+    if mutate:
+        mutate(template)
+    found = []
+    for spec in specs:
+        params = spec.resolved_parameters(outputs)
+        found += [str(f) for f in checks.check_template(template, params, spec.account, ctx, spec.name)]
+    return found
+
+
+def statement(template: dict[str, Any], resource: str, sid: str, policy: str | None = None) -> dict[str, Any]:
+    """A statement of a resource's policy by Sid (policy: inline policy name, or None for the
+    resource's own policy document)."""
+    props = template["Resources"][resource]["Properties"]
+    if policy == "trust":
+        document = props["AssumeRolePolicyDocument"]
+    elif policy:
+        document = next(p["PolicyDocument"] for p in props["Policies"] if p["PolicyName"] == policy)
+    else:
+        document = (
+            props.get("KeyPolicy") or props.get("PolicyDocument") or props.get("ModelPackageGroupPolicy")
+        )
+    if "Fn::If" in document:  # group policies: the branch used when the account is remote
+        document = document["Fn::If"][1]
+    for item in document["Statement"]:
+        candidate = item["Fn::If"][1] if "Fn::If" in item else item
+        if candidate.get("Sid") == sid:
+            return candidate
+    raise AssertionError(f"{resource} has no statement {sid}")
+
+
+def assert_only(found: list[str], *expected: str) -> None:
+    """Every expected text appears in some finding, and nothing unrelated was found."""
+    for text in expected:
+        assert any(text in f for f in found), f"no finding mentions {text!r}; findings: {found}"
+    unrelated = [f for f in found if not any(text in f for text in expected)]
+    assert not unrelated, f"unexpected findings: {unrelated}"
+
+
+@pytest.mark.parametrize("layout", ["baked", "four", "single"])
+def test_real_templates_pass_every_check(layout: str) -> None:
+    accounts = {"baked": None, "four": FOUR, "single": dict.fromkeys(FOUR, "555555555555")}[layout]
+    assert checks.check_directory(INFRA, config_with(accounts)) == []
+
+
+def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert checks.main([str(INFRA)]) == 0
+    assert "no findings in 5 templates" in capsys.readouterr().out
+
+    broken = tmp_path / "infra"
+    shutil.copytree(INFRA, broken)
+    path = broken / "workload-deploy.yaml"
+    path.write_text(
+        path.read_text()
+        .replace("- sagemaker:InvokeEndpoint", "- sagemaker:*")
+        .replace("Action: sagemaker:InvokeEndpoint", "Action: sagemaker:*")
+    )
+    assert checks.main([str(broken)]) == 1
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    assert lines and all("wildcard action 'sagemaker:*'" in line for line in lines)
+    assert "finding(s)" in captured.err
+
+    assert checks.main([str(tmp_path / "missing")]) == 2
+    assert "no *.yaml templates" in capsys.readouterr().err
+
+
+def test_every_template_is_deployed_by_the_plan(tmp_path: Path) -> None:
+    extra = tmp_path / "infra"
+    shutil.copytree(INFRA, extra)
+    (extra / "stray.yaml").write_text("Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n")
+    found = [str(f) for f in checks.check_directory(extra, config_with(FOUR))]
+    assert found == ["stray.yaml: no stack of the bootstrap plan deploys this template, so it is not checked"]
+
+
+# --- GitHub OIDC trust -------------------------------------------------------------------
+
+
+def test_wildcard_subject_fails() -> None:
+    def mutate(t: dict[str, Any]) -> None:
+        statement(t, "BuildRole", "GitHubBuildEnvironment", "trust")["Condition"]["StringEquals"][SUB] = [
+            {"Fn::Sub": "repo:${GitHubOwner}/${GitHubRepo}:environment:${BuildEnvironmentName}"},
+            "repo:org/*",
+        ]
+
+    assert findings_for("data-science.yaml") == []
+    assert_only(findings_for("data-science.yaml", mutate), "sub 'repo:org/*' contains a wildcard")
+
+
+def test_string_like_fails() -> None:
+    def mutate(t: dict[str, Any]) -> None:
+        condition = statement(t, "BuildRole", "GitHubBuildEnvironment", "trust")["Condition"]
+        condition["StringLike"] = {SUB: condition["StringEquals"].pop(SUB)}
+
+    assert_only(
+        findings_for("data-science.yaml", mutate),
+        "uses StringLike; GitHub trust must use StringEquals",
+        f"no StringEquals on {SUB}",
+    )
+
+
+def test_for_all_values_fails() -> None:
+    def mutate(t: dict[str, Any]) -> None:
+        condition = statement(t, "RegistryRole", "GitHubQaAndProdEnvironments", "trust")["Condition"]
+        condition["ForAllValues:StringEquals"] = {SUB: ["repo:example/x:environment:qa"]}
+
+    assert_only(
+        findings_for("shared-services.yaml", mutate),
+        "uses ForAllValues:StringEquals; set operators are not allowed",
+        "uses ForAllValues:StringEquals; GitHub trust must use StringEquals",
+    )
+
+
+def test_audience_must_be_sts() -> None:
+    def mutate(t: dict[str, Any]) -> None:
+        statement(t, "DeployRole", "GitHubEnvironment", "trust")["Condition"]["StringEquals"][AUD] = "api://x"
+
+    found = findings_for("workload-deploy.yaml", mutate, stack_key="deploy-qa")
+    assert_only(found, f"{AUD} must be exactly ['sts.amazonaws.com']")
+
+
+def test_deploy_role_trusting_another_environment_fails() -> None:
+    def mutate(t: dict[str, Any]) -> None:
+        statement(t, "DeployRole", "GitHubEnvironment", "trust")["Condition"]["StringEquals"][SUB] = {
+            "Fn::Sub": "repo:${GitHubOwner}/${GitHubRepo}:environment:prod"
+        }
+
+    found = findings_for("workload-deploy.yaml", mutate, stack_key="deploy-qa")
+    assert_only(found, "trusts environment 'prod'; role", "does not trust environment(s) ['qa']")
+
+
+def test_branch_subject_and_foreign_repository_fail() -> None:
+    def mutate(t: dict[str, Any]) -> None:
+        statement(t, "BuildRole", "GitHubBuildEnvironment", "trust")["Condition"]["StringEquals"][SUB] = [
+            {"Fn::Sub": "repo:${GitHubOwner}/${GitHubRepo}:environment:${BuildEnvironmentName}"},
+            {"Fn::Sub": "repo:${GitHubOwner}/${GitHubRepo}:ref:refs/heads/main"},
+            "repo:someone-else/other:environment:data-science",
+        ]
+
+    assert_only(
+        findings_for("data-science.yaml", mutate),
+        "trusts a branch",
+        "names another repository",
+    )
+
+
+def test_id_qualified_subjects_must_match_config() -> None:
+    cfg = config_with(FOUR)
+    cfg["github"].update(owner_id="1234", repo_id="5678")
+    ctx = checks.Context.from_config(cfg)
+    role = cfg["iam"]["github_build_role"]
+    env = cfg["github"]["environments"]["build"]
+    owner, repo = cfg["github"]["owner"], cfg["github"]["repo"]
+    trust = {
+        "Statement": [
+            {
+                "Sid": "GitHub",
+                "Effect": "Allow",
+                "Principal": {
+                    "Federated": "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com"
+                },
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        AUD: "sts.amazonaws.com",
+                        SUB: [
+                            f"repo:{owner}/{repo}:environment:{env}",
+                            f"repo:{owner}@1234/{repo}@5678:environment:{env}",
+                        ],
+                    }
+                },
+            }
+        ]
+    }
+    assert checks.check_trust_policy("trust", trust, role, ctx) == []
+    trust["Statement"][0]["Condition"]["StringEquals"][SUB][1] = (
+        f"repo:{owner}@999/{repo}@5678:environment:{env}"
+    )
+    assert_only([str(f) for f in checks.check_trust_policy("trust", trust, role, ctx)], "has owner_id 999")
+
+
+def test_template_trusts_id_qualified_form_only_when_ids_are_given() -> None:
+    cfg = config_with(FOUR)
+    cfg["github"].update(owner_id="1234", repo_id="5678")
+    ctx = checks.Context.from_config(cfg)
+    spec = next(s for s in bootstrap.plan(cfg) if s.key == "data-science")
+    params = spec.resolved_parameters({"shared-services": {"ArtifactKeyArn": "arn:aws:kms:r:2:key/k"}})
+    resolver = checks.Resolver(
+        checks.load_template(INFRA / "data-science.yaml"), params, spec.account, ctx.region
+    )
+    trust = resolver.properties("BuildRole")["AssumeRolePolicyDocument"]
+    owner, repo = cfg["github"]["owner"], cfg["github"]["repo"]
+    assert trust["Statement"][0]["Condition"]["StringEquals"][SUB] == [
+        f"repo:{owner}/{repo}:environment:data-science",
+        f"repo:{owner}@1234/{repo}@5678:environment:data-science",
+    ]
+    params.update(GitHubOwnerId="", GitHubRepoId="")
+    resolver = checks.Resolver(
+        checks.load_template(INFRA / "data-science.yaml"), params, spec.account, ctx.region
+    )
+    trust = resolver.properties("BuildRole")["AssumeRolePolicyDocument"]
+    assert (
+        trust["Statement"][0]["Condition"]["StringEquals"][SUB]
+        == f"repo:{owner}/{repo}:environment:data-science"
+    )
+
+
+# --- IAM actions and resources -----------------------------------------------------------
+
+
+def test_service_wildcard_action_fails() -> None:
+    def mutate(t: dict[str, Any]) -> None:
+        statement(t, "DeployRole", "InvokeForEndpointTests", "deploy-endpoint")["Action"] = "sagemaker:*"
+
+    found = findings_for("workload-deploy.yaml", mutate, stack_key="deploy-prod")
+    assert_only(found, "grants wildcard action 'sagemaker:*'")
+
+
+def test_star_action_fails() -> None:
+    def mutate(t: dict[str, Any]) -> None:
+        statement(t, "PipelineRole", "ReadWriteArtifacts", "pipeline-jobs")["Action"] = "*"
+
+    assert_only(findings_for("data-science.yaml", mutate), "grants wildcard action '*'")
+
+
+def test_resource_star_only_for_actions_without_resource_level_permissions() -> None:
+    def mutate(t: dict[str, Any]) -> None:
+        statement(t, "EndpointRole", "EcrLogin", "endpoint-runtime")["Action"] = [
+            "ecr:GetAuthorizationToken",
+            "ecr:BatchGetImage",
+        ]
+
+    found = findings_for("workload.yaml", mutate)
+    assert_only(found, "Resource '*' for ecr:BatchGetImage, which support resource-level permissions")
+
+
+def test_resource_star_needs_a_comment() -> None:
+    text = (INFRA / "workload-deploy.yaml").read_text()
+    assert checks.check_wildcard_comments(text, "workload-deploy.yaml") == []
+    uncommented = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    found = [str(f) for f in checks.check_wildcard_comments(uncommented, "workload-deploy.yaml")]
+    assert len(found) == 2 and all('Resource: "*" without a comment' in f for f in found), found
+
+
+# --- KMS ---------------------------------------------------------------------------------
+
+
+def test_kms_encrypt_granted_to_workload_fails() -> None:
+    def mutate(t: dict[str, Any]) -> None:
+        statement(t, "ArtifactKey", "WorkloadDecryptOnly")["Action"] = ["kms:Decrypt", "kms:Encrypt"]
+
+    assert findings_for("shared-services.yaml") == []
+    assert_only(
+        findings_for("shared-services.yaml", mutate),
+        "grants kms:Encrypt to workload account 333333333333 (qa)",
+        "grants kms:Encrypt to workload account 444444444444 (prod)",
+    )
+
+
+def test_kms_grant_without_via_service_fails() -> None:
+    def mutate(t: dict[str, Any]) -> None:
+        del statement(t, "ArtifactKey", "DataScienceEncryptDecrypt")["Condition"]["StringEquals"][
+            "kms:ViaService"
+        ]
+
+    assert_only(findings_for("shared-services.yaml", mutate), "key use without a kms:ViaService condition")
+
+
+def test_kms_data_science_limited_and_rotation_on() -> None:
+    def mutate(t: dict[str, Any]) -> None:
+        statement(t, "ArtifactKey", "DataScienceEncryptDecrypt")["Action"].append("kms:ReEncryptFrom")
+        t["Resources"]["ArtifactKey"]["Properties"]["EnableKeyRotation"] = False
+
+    assert_only(
+        findings_for("shared-services.yaml", mutate),
+        "grants kms:ReEncryptFrom to the data-science account",
+        "EnableKeyRotation is not true",
+    )
+
+
+# --- Bucket ------------------------------------------------------------------------------
+
+
+def test_bucket_workload_write_and_missing_tls_deny_fail() -> None:
+    def mutate(t: dict[str, Any]) -> None:
+        statement(t, "ArtifactBucketPolicy", "WorkloadReadObjects")["Action"].append("s3:PutObject")
+        document = t["Resources"]["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]
+        document["Statement"] = [s for s in document["Statement"] if s["Sid"] != "DenyInsecureTransport"]
+
+    assert_only(
+        findings_for("shared-services.yaml", mutate),
+        "grants s3:PutObject to workload account 333333333333 (qa)",
+        "grants s3:PutObject to workload account 444444444444 (prod)",
+        "no Deny of s3:* when aws:SecureTransport is false",
+    )
+
+
+def test_bucket_settings() -> None:
+    def mutate(t: dict[str, Any]) -> None:
+        props = t["Resources"]["CaptureBucket"]["Properties"]
+        props["VersioningConfiguration"]["Status"] = "Suspended"
+        props["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] = False
+        props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] = {
+            "SSEAlgorithm": "AES256"
+        }
+
+    assert_only(
+        findings_for("workload.yaml", mutate),
+        "versioning is not Enabled",
+        "public access block is not fully on",
+        "default encryption is ['AES256'], expected aws:kms",
+    )
+
+
+# --- Model package groups ----------------------------------------------------------------
+
+
+def test_role_principal_in_group_policy_fails() -> None:
+    def mutate(t: dict[str, Any]) -> None:
+        statement(t, "DevModelPackageGroup", "QaDeploy")["Principal"]["AWS"] = {
+            "Fn::Sub": "arn:${AWS::Partition}:iam::${QaAccountId}:role/deployer"
+        }
+
+    assert_only(findings_for("shared-services.yaml", mutate), "is not an account root")
+
+
+def test_workload_write_on_registry_fails() -> None:
+    def mutate(t: dict[str, Any]) -> None:
+        statement(t, "ProdModelPackageGroup", "ProdDeploy")["Action"].append("sagemaker:UpdateModelPackage")
+
+    assert_only(
+        findings_for("shared-services.yaml", mutate),
+        "grants sagemaker:UpdateModelPackage on the prod group to workload account 444444444444 (prod)",
+    )
+
+
+def test_data_science_write_on_prod_group_fails() -> None:
+    cfg = config_with(FOUR)
+    ctx = checks.Context.from_config(cfg)
+    policy = {
+        "Statement": [
+            {
+                "Sid": "DataScienceRegister",
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+                "Action": ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage"],
+                "Resource": "*",
+            }
+        ]
+    }
+    assert checks.check_group_policy("dev", policy, "dev", ctx) == []
+    assert_only(
+        [str(f) for f in checks.check_group_policy("prod", policy, "prod", ctx)],
+        "grants sagemaker:CreateModelPackage on the prod group to the data-science account",
+    )
+
+
+@pytest.mark.parametrize("layout", ["baked", "four", "single"])
+def test_deploy_code_group_policies_pass_and_match_the_template(layout: str) -> None:
+    """The deploy code's registry.group_policy and the template build the same documents, and
+    the same check accepts both (so `ensure_groups` never fights the CloudFormation stack)."""
+    registry = importlib.import_module(f"{PACKAGE}.deploy.registry")
+    accounts = {"baked": None, "four": FOUR, "single": dict.fromkeys(FOUR, "555555555555")}[layout]
+    cfg = config_with(accounts)
+    ctx = checks.Context.from_config(cfg)
+    spec = next(s for s in bootstrap.plan(cfg) if s.key == "shared-services")
+    resolver = checks.Resolver(
+        checks.load_template(INFRA / "shared-services.yaml"), spec.parameters, spec.account, ctx.region
+    )
+    logical = {
+        "feature": "FeatureModelPackageGroup",
+        "dev": "DevModelPackageGroup",
+        "prod": "ProdModelPackageGroup",
+    }
+    for kind, resource in logical.items():
+        from_code = registry.group_policy(cfg, kind)
+        assert checks.check_group_policy(kind, from_code, kind, ctx) == []
+        from_template = resolver.properties(resource).get("ModelPackageGroupPolicy")
+        assert from_template == from_code, f"{kind} group: template and deploy code disagree"
+    if layout == "four":
+        bad = copy.deepcopy(registry.group_policy(cfg, "dev"))
+        bad["Statement"][-1]["Principal"]["AWS"] = "arn:aws:iam::333333333333:role/deployer"
+        assert_only(
+            [str(f) for f in checks.check_group_policy("dev", bad, "dev", ctx)], "is not an account root"
+        )
+
+
+def test_docs_list_every_statement_that_keeps_resource_star() -> None:
+    """docs/infrastructure.md's table names exactly the statements with Resource "*"."""
+    in_templates = set()
+    for path in sorted(INFRA.glob("*.yaml")):
+        for logical, resource in checks.load_template(path)["Resources"].items():
+            props = resource.get("Properties", {})
+            documents = [props.get("KeyPolicy")] + [
+                p.get("PolicyDocument") for p in props.get("Policies", [])
+            ]
+            for document in filter(None, documents):
+                for item in document["Statement"]:
+                    if "*" in checks.as_list(item.get("Resource")):
+                        in_templates.add((path.name, logical, item["Sid"]))
+    doc = (ROOT / "docs" / "infrastructure.md").read_text().split("## Statements that keep")[1]
+    rows = re.findall(r"^\| `([\w.-]+\.yaml)` \| `(\w+)` \| `(\w+)` \|", doc, flags=re.MULTILINE)
+    assert set(rows) == in_templates
+    assert len(rows) == len(set(rows))

@@ -1,0 +1,119 @@
+"""model.lock.json: built only from a passed QA run, validated on read with one clear line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from deploy_helpers import NOW, make_config, module, package_arn, passing_report
+
+lockfile = module("deploy.lockfile")
+LockError = lockfile.LockError
+
+
+@pytest.fixture(params=["baked", "four", "single"])
+def cfg(request):
+    return make_config(request.param)
+
+
+def good_lock(cfg):
+    return lockfile.build_lock(
+        cfg, package_arn(cfg, "dev", 12), "0123abc", {"auc": 0.97, "f1": 0.9}, passing_report(), now=NOW
+    )
+
+
+def test_build_write_and_read_round_trip(cfg, tmp_path):
+    lock = good_lock(cfg)
+    assert lock == {
+        "model_package_arn": package_arn(cfg, "dev", 12),
+        "version": 12,
+        "git_sha": "0123abc",
+        "metrics": {"auc": 0.97, "f1": 0.9},
+        "qa_test": {
+            "passed": True,
+            "summary": "1/1 checks passed; p50 12.0 ms, p95 30.0 ms, error rate 0.0% over 50 requests",
+            "endpoint": cfg["environments"]["qa"]["endpoint_name"],
+        },
+        "created_at": "2025-01-31T12:00:00Z",
+    }
+    path = tmp_path / "model.lock.json"
+    lockfile.write_lock(path, lock)
+    assert lockfile.read_lock(cfg, path) == lock
+    assert path.read_text().endswith("}\n")
+
+
+def test_a_failed_qa_run_is_never_locked(cfg):
+    report = {**passing_report(), "passed": False, "checks": [{"name": "latency p95", "passed": False}]}
+    with pytest.raises(LockError, match=r"did not pass \(0/1 checks passed.*failed: latency p95\)"):
+        lockfile.build_lock(cfg, package_arn(cfg, "dev", 1), "0123abc", {}, report, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda lock, cfg: lock.pop("git_sha"), "missing 'git_sha'"),
+        (lambda lock, cfg: lock.update(version="12"), "'version' must be int, got str"),
+        (lambda lock, cfg: lock.update(version=True), "'version' must be int, got bool"),
+        (lambda lock, cfg: lock.update(extra=1), "unknown keys extra"),
+        (
+            lambda lock, cfg: lock.update(
+                model_package_arn=package_arn(cfg, "dev", 12).replace(
+                    f":{cfg['aws']['accounts']['shared_services']}:", ":999999999999:"
+                )
+            ),
+            "is in account 999999999999, not the shared-services registry",
+        ),
+        (
+            lambda lock, cfg: lock.update(
+                model_package_arn=package_arn(cfg, "dev", 12).replace(cfg["aws"]["region"], "ap-south-2")
+            ),
+            "is in region ap-south-2",
+        ),
+        (
+            lambda lock, cfg: lock.update(model_package_arn=package_arn(cfg, "prod", 12)),
+            "expected the dev group",
+        ),
+        (
+            lambda lock, cfg: lock.update(model_package_arn=package_arn(cfg, "feature", 12)),
+            "expected the dev group",
+        ),
+        (
+            lambda lock, cfg: lock.update(model_package_arn="arn:aws:s3:::bucket/key"),
+            "not a versioned model package",
+        ),
+        (lambda lock, cfg: lock.update(version=11), "version 11 does not match the ARN's version 12"),
+        (lambda lock, cfg: lock.update(git_sha="main"), "git_sha 'main' is not a commit SHA"),
+        (lambda lock, cfg: lock["metrics"].update(auc="high"), "metric 'auc' must be a number"),
+        (lambda lock, cfg: lock["qa_test"].pop("summary"), "qa_test needs 'passed'"),
+        (lambda lock, cfg: lock.update(created_at="yesterday"), "is not an ISO-8601 UTC time"),
+        (lambda lock, cfg: lock["qa_test"].update(passed=False), "only QA-verified versions may be released"),
+    ],
+)
+def test_read_rejects_a_bad_lock_with_one_line(cfg, tmp_path, change, message):
+    lock = good_lock(cfg)
+    change(lock, cfg)
+    path = tmp_path / "model.lock.json"
+    path.write_text(json.dumps(lock))
+    with pytest.raises(LockError, match=message) as caught:
+        lockfile.read_lock(cfg, path)
+    assert "\n" not in str(caught.value)
+    assert str(caught.value).startswith(str(path))
+
+
+def test_read_reports_missing_and_broken_files(cfg, tmp_path):
+    with pytest.raises(LockError, match="no lock file; the dev branch writes it"):
+        lockfile.read_lock(cfg, tmp_path / "absent.json")
+    broken = tmp_path / "model.lock.json"
+    broken.write_text('{"model_package_arn": ')
+    with pytest.raises(LockError, match="not valid JSON"):
+        lockfile.read_lock(cfg, broken)
+    broken.write_text("[]")
+    with pytest.raises(LockError, match="expected a JSON object"):
+        lockfile.read_lock(cfg, broken)
+
+
+def test_lock_path_follows_the_config_file(tmp_path, monkeypatch):
+    cfg = make_config()
+    monkeypatch.setenv("MLOPS_CONFIG", str(tmp_path / "config" / "project.json"))
+    assert lockfile.lock_path(cfg) == tmp_path / cfg["lock_file"]

@@ -1,0 +1,554 @@
+"""The SageMaker pipeline definition and its CLI, built offline under moto (no AWS account).
+
+The definition is built once per branch kind (module-scoped fixture) and inspected as the
+JSON SageMaker Pipelines receives. CLI paths that moto cannot execute (an execution's step
+progress) use a botocore Stubber on the SageMaker client, injected through `main()`.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import io
+import json
+import re
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+from botocore.stub import ANY, Stubber
+from moto import mock_aws
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = json.loads((REPO / "config" / "project.json").read_text())["project"]["package"]
+config = importlib.import_module(f"{PACKAGE}.config")
+cli = importlib.import_module(f"{PACKAGE}.pipeline.cli")
+
+CFG = config.load_config()
+REGION = CFG["aws"]["region"]
+FRAMEWORK = CFG["model"]["framework"]
+JOB_STEPS = ("Preprocess", "Train", "Evaluate")
+GIT_SHA = "0123456789abcdef0123456789abcdef01234567"
+BRANCH = "feature-better-model"
+
+
+@pytest.fixture(scope="module")
+def aws_env():
+    """Region, no role validation through IAM, no profile: the settings the CLI and tests assume."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_DEFAULT_REGION", REGION)
+        mp.setenv("SAGEMAKER_VALIDATE_ROLE", "false")
+        mp.delenv("AWS_PROFILE", raising=False)
+        yield
+
+
+@pytest.fixture(scope="module")
+def pipeline_module(aws_env):
+    return importlib.import_module(f"{PACKAGE}.pipeline.pipeline")
+
+
+@pytest.fixture(scope="module")
+def outbound_http():
+    """URLs requested through `requests` (what the SDK's telemetry uses) while the fixtures build."""
+    calls: list[str] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(requests, "get", lambda url, *args, **kwargs: calls.append(url))
+        yield calls
+
+
+def record_call(calls: list[str], event_name: str, **_kwargs) -> None:
+    calls.append(event_name)
+
+
+@pytest.fixture(scope="module")
+def built(pipeline_module, outbound_http):
+    """For both kinds: the definition dict, the S3 keys uploaded while building it, and the AWS
+    API calls made by get_pipeline() itself and by definition()."""
+    result = {}
+    for kind in pipeline_module.KINDS:
+        with mock_aws():
+            calls: list[str] = []
+            boto_session = boto3.Session(region_name=REGION)
+            boto_session.events.register("before-call", functools.partial(record_call, calls))
+            boto_session.client("s3").create_bucket(Bucket=CFG["registry"]["artifact_bucket"])
+            calls.clear()
+            session = pipeline_module.pipeline_session(CFG, boto_session=boto_session)
+            pipeline = pipeline_module.get_pipeline(
+                CFG,
+                kind,
+                role_arn=config.role_arn(CFG, "data_science", "sagemaker_pipeline_role"),
+                session=session,
+                git_sha=GIT_SHA,
+                branch=BRANCH,
+            )
+            factory_calls = list(calls)
+            definition = json.loads(pipeline.definition())
+            definition_calls = calls[len(factory_calls) :]
+            listing = boto_session.client("s3").list_objects_v2(Bucket=CFG["registry"]["artifact_bucket"])
+            keys = [obj["Key"] for obj in listing.get("Contents", [])]
+            for thread in threading.enumerate():  # the SDK sends telemetry from background threads
+                if thread.name.startswith("sagemaker"):
+                    thread.join(timeout=10)
+        result[kind] = {
+            "definition": definition,
+            "keys": keys,
+            "factory_calls": factory_calls,
+            "definition_calls": definition_calls,
+        }
+    return result
+
+
+@pytest.fixture(params=["feature", "dev"])
+def kind(request):
+    return request.param
+
+
+@pytest.fixture
+def definition(built, kind):
+    return built[kind]["definition"]
+
+
+def steps_by_name(definition: dict) -> dict:
+    """Every step, including those nested in the ConditionStep's branches, by name."""
+    found = {}
+    for step in definition["Steps"]:
+        found[step["Name"]] = step
+        for branch in ("IfSteps", "ElseSteps"):
+            for nested in step["Arguments"].get(branch, []):
+                found[nested["Name"]] = nested
+    return found
+
+
+def references(value) -> set[str]:
+    """All `Get` expressions inside a JSON value (step properties, parameters, execution vars)."""
+    if isinstance(value, dict):
+        found = {value["Get"]} if isinstance(value.get("Get"), str) else set()
+        for item in value.values():
+            found |= references(item)
+        return found
+    if isinstance(value, list):
+        return set().union(*(references(item) for item in value)) if value else set()
+    return set()
+
+
+def referenced_steps(step: dict) -> set[str]:
+    return {ref.split(".")[1] for ref in references(step["Arguments"]) if ref.startswith("Steps.")}
+
+
+def test_top_level_steps_and_branches(definition):
+    assert [s["Name"] for s in definition["Steps"]] == ["Preprocess", "Train", "Evaluate", "MetricGate"]
+    gate = definition["Steps"][3]
+    assert gate["Type"] == "Condition"
+    assert [(s["Name"], s["Type"]) for s in gate["Arguments"]["IfSteps"]] == [("Register", "RegisterModel")]
+    assert [(s["Name"], s["Type"]) for s in gate["Arguments"]["ElseSteps"]] == [
+        ("MetricBelowThreshold", "Fail")
+    ]
+
+
+def test_data_dependencies_chain_the_steps(definition):
+    steps = steps_by_name(definition)
+    assert referenced_steps(steps["Preprocess"]) == set()
+    assert referenced_steps(steps["Train"]) == {"Preprocess"}
+    assert referenced_steps(steps["Evaluate"]) == {"Preprocess", "Train"}
+    assert referenced_steps(steps["MetricGate"]) >= {"Evaluate"}
+    assert referenced_steps(steps["Register"]) == {"Train", "Evaluate"}
+    train_inputs = {c["ChannelName"]: c for c in steps["Train"]["Arguments"]["InputDataConfig"]}
+    for channel in ("train", "validation"):
+        uri = train_inputs[channel]["DataSource"]["S3DataSource"]["S3Uri"]
+        assert uri == {"Get": f"Steps.Preprocess.ProcessingOutputConfig.Outputs['{channel}'].S3Output.S3Uri"}
+    evaluate_inputs = {
+        i["InputName"]: i["S3Input"] for i in steps["Evaluate"]["Arguments"]["ProcessingInputs"]
+    }
+    assert evaluate_inputs["model"]["S3Uri"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    assert evaluate_inputs["model"]["LocalPath"] == "/opt/ml/processing/model"
+    assert evaluate_inputs["test"]["S3Uri"] == {
+        "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"
+    }
+
+
+def test_gate_compares_the_evaluation_property_file_with_the_threshold(definition):
+    steps = steps_by_name(definition)
+    evaluate = steps["Evaluate"]
+    [report] = evaluate["PropertyFiles"]
+    assert report["FilePath"] == "evaluation.json"
+    outputs = {o["OutputName"]: o for o in evaluate["Arguments"]["ProcessingOutputConfig"]["Outputs"]}
+    assert outputs[report["OutputName"]]["S3Output"]["LocalPath"] == "/opt/ml/processing/evaluation"
+
+    [condition] = steps["MetricGate"]["Arguments"]["Conditions"]
+    assert condition["Type"] == "GreaterThanOrEqualTo"
+    assert condition["LeftValue"] == {
+        "Std:JsonGet": {
+            "PropertyFile": {"Get": f"Steps.Evaluate.PropertyFiles.{report['PropertyFileName']}"},
+            "Path": f"binary_classification_metrics.{CFG['pipeline']['metric']}.value",
+        }
+    }
+    assert condition["RightValue"] == {"Get": "Parameters.MetricThreshold"}
+
+
+def test_fail_step_message_shows_metric_and_threshold(definition):
+    fail = steps_by_name(definition)["MetricBelowThreshold"]
+    values = fail["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
+    gate = steps_by_name(definition)["MetricGate"]["Arguments"]["Conditions"][0]
+    assert gate["LeftValue"] in values
+    assert {"Get": "Parameters.MetricThreshold"} in values
+    assert any(CFG["pipeline"]["metric"] in v for v in values if isinstance(v, str))
+
+
+def test_register_step_targets_the_kinds_group_with_parameterised_approval(definition, kind):
+    register = steps_by_name(definition)["Register"]["Arguments"]
+    assert register["ModelPackageGroupName"] == config.model_package_group_arn(CFG, kind)
+    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    [container] = register["InferenceSpecification"]["Containers"]
+    assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
+    image_repo = {"sklearn": "sagemaker-scikit-learn", "xgboost": "sagemaker-xgboost"}[FRAMEWORK]
+    assert f"/{image_repo}:{CFG['pipeline']['framework_versions'][FRAMEWORK]}" in container["Image"]
+    statistics = register["ModelMetrics"]["ModelQuality"]["Statistics"]
+    assert statistics["ContentType"] == "application/json"
+    assert statistics["S3Uri"]["Std:Join"]["Values"] == [
+        {"Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"},
+        "evaluation.json",
+    ]
+
+
+def test_register_step_records_customer_metadata(definition):
+    metadata = steps_by_name(definition)["Register"]["Arguments"]["CustomerMetadataProperties"]
+    assert metadata["git_sha"] == GIT_SHA
+    assert metadata["branch"] == BRANCH
+    assert metadata["dataset_uri"] == {"Get": "Parameters.InputDataUri"}
+    assert metadata["dataset_version"] == {"Get": "Parameters.InputDataVersion"}
+    expected = {**CFG["model"]["hyperparameters"][FRAMEWORK], "framework": FRAMEWORK}
+    assert json.loads(metadata["hyperparameters"]) == expected
+
+
+def test_parameters_and_defaults(definition):
+    params = {p["Name"]: p for p in definition["Parameters"]}
+    pipe = CFG["pipeline"]
+    assert params["InputDataUri"]["DefaultValue"] == pipe["input_data_uri"]
+    assert params["ProcessingInstanceType"]["DefaultValue"] == pipe["processing_instance_type"]
+    assert params["TrainingInstanceType"]["DefaultValue"] == pipe["training_instance_type"]
+    assert params["MetricThreshold"] == {
+        "Name": "MetricThreshold",
+        "Type": "Float",
+        "DefaultValue": float(pipe["metric_threshold"]),
+    }
+    assert params["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
+    assert "Approved" in params["ModelApprovalStatus"]["EnumValues"]
+    steps = steps_by_name(definition)
+    for name in ("Preprocess", "Evaluate"):
+        cluster = steps[name]["Arguments"]["ProcessingResources"]["ClusterConfig"]
+        assert cluster["InstanceType"] == {"Get": "Parameters.ProcessingInstanceType"}
+    resources = steps["Train"]["Arguments"]["ResourceConfig"]
+    assert resources["InstanceType"] == {"Get": "Parameters.TrainingInstanceType"}
+    preprocess_input = steps["Preprocess"]["Arguments"]["ProcessingInputs"][0]["S3Input"]
+    assert preprocess_input["S3Uri"] == {"Get": "Parameters.InputDataUri"}
+
+
+def test_job_steps_cache_and_retry(definition):
+    steps = steps_by_name(definition)
+    attempts = CFG["pipeline"]["retry_attempts"]
+    for name in JOB_STEPS:
+        step = steps[name]
+        assert step["CacheConfig"] == {"Enabled": True, "ExpireAfter": CFG["pipeline"]["cache_expire_after"]}
+        retried = {e for policy in step["RetryPolicies"] for e in policy["ExceptionType"]}
+        assert {"Step.SERVICE_FAULT", "Step.THROTTLING", "SageMaker.CAPACITY_ERROR"} <= retried
+        assert all(policy["MaxAttempts"] == attempts for policy in step["RetryPolicies"])
+    assert steps["Register"]["RetryPolicies"][0]["MaxAttempts"] == attempts
+
+
+def test_get_pipeline_calls_no_aws_and_definition_only_writes_code_to_s3(built, kind):
+    assert built[kind]["factory_calls"] == []
+    operations = {name.removeprefix("before-call.") for name in built[kind]["definition_calls"]}
+    # Writes: code uploads only. Reads: the bucket check and the SDK's staging-bucket access probe.
+    assert "s3.PutObject" in operations
+    assert operations <= {"s3.PutObject", "s3.ListBuckets", "s3.HeadBucket", "iam.SimulatePrincipalPolicy"}
+
+
+def test_jobs_run_the_step_scripts_uploaded_to_the_artifact_bucket(built, kind):
+    definition, keys = built[kind]["definition"], built[kind]["keys"]
+    steps = steps_by_name(definition)
+    name = CFG["pipeline"]["names"][kind]
+    for step, script in (("Preprocess", "preprocess.py"), ("Evaluate", "evaluate.py")):
+        app = steps[step]["Arguments"]["AppSpecification"]
+        assert app["ContainerEntrypoint"] == ["python3", f"/opt/ml/processing/input/code/{script}"]
+        code = next(i for i in steps[step]["Arguments"]["ProcessingInputs"] if i["InputName"] == "code")
+        key = code["S3Input"]["S3Uri"].split("/", 3)[3]
+        assert key.startswith(f"{name}/code/") and key in keys
+    train = steps["Train"]["Arguments"]
+    code = next(c for c in train["InputDataConfig"] if c["ChannelName"] == "code")
+    prefix = code["DataSource"]["S3DataSource"]["S3Uri"].split("/", 3)[3]
+    assert f"{prefix}/train.py" in keys and f"{prefix}/inference.py" in keys
+    expected = {k: str(v) for k, v in CFG["model"]["hyperparameters"][FRAMEWORK].items()}
+    assert train["HyperParameters"] == {**expected, "framework": FRAMEWORK}
+    assert train["OutputDataConfig"]["S3OutputPath"].startswith(f"s3://{CFG['registry']['artifact_bucket']}/")
+
+
+def test_outputs_are_encrypted_with_the_shared_artifact_key(definition):
+    steps = steps_by_name(definition)
+    alias = CFG["registry"]["kms_key_alias"]
+    key_arn = f"arn:aws:kms:{REGION}:{config.account_id(CFG, 'shared_services')}:{alias}"
+    assert steps["Preprocess"]["Arguments"]["ProcessingOutputConfig"]["KmsKeyId"] == key_arn
+    assert steps["Evaluate"]["Arguments"]["ProcessingOutputConfig"]["KmsKeyId"] == key_arn
+    assert steps["Train"]["Arguments"]["OutputDataConfig"]["KmsKeyId"] == key_arn
+
+
+def test_each_kind_gets_its_own_name_and_group(built):
+    groups = {kind: steps_by_name(b["definition"])["Register"]["Arguments"] for kind, b in built.items()}
+    assert len({g["ModelPackageGroupName"] for g in groups.values()}) == len(groups)
+    for kind, b in built.items():
+        first_output = steps_by_name(b["definition"])["Preprocess"]["Arguments"]["ProcessingOutputConfig"]
+        destination = first_output["Outputs"][0]["S3Output"]["S3Uri"]["Std:Join"]["Values"]
+        assert CFG["pipeline"]["names"][kind] in destination
+
+
+def test_building_sends_no_sdk_telemetry(built, outbound_http):
+    assert outbound_http == []
+
+
+def test_unknown_kind_is_rejected(pipeline_module):
+    with pytest.raises(pipeline_module.PipelineConfigError, match="unknown pipeline kind 'prod'"):
+        pipeline_module.get_pipeline(CFG, "prod", role_arn="arn:aws:iam::111111111111:role/x")
+
+
+# --- CLI -------------------------------------------------------------------------------------
+
+
+def test_cli_definition_offline_prints_the_definition(aws_env, built, capsys):
+    out = io.StringIO()
+    code = cli.main(
+        ["definition", "--offline", "--kind", "dev", "--git-sha", GIT_SHA, "--branch", BRANCH], out=out
+    )
+    assert code == 0
+    printed = json.loads(out.getvalue())
+    expected = built["dev"]["definition"]
+    assert [s["Name"] for s in printed["Steps"]] == [s["Name"] for s in expected["Steps"]]
+    assert printed["Parameters"] == expected["Parameters"]
+    assert steps_by_name(printed)["MetricGate"] == steps_by_name(expected)["MetricGate"]
+    assert capsys.readouterr().err == ""
+
+
+@pytest.fixture
+def moto_account(aws_env):
+    """moto with the artifact bucket and the sample data at the configured input URI."""
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        bucket, key = cli.s3_parts(CFG["pipeline"]["input_data_uri"])
+        s3 = session.client("s3")
+        s3.create_bucket(Bucket=CFG["registry"]["artifact_bucket"])
+        if bucket != CFG["registry"]["artifact_bucket"]:
+            s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key=key, Body=(REPO / "data" / "sample.csv").read_bytes())
+        yield session
+
+
+def test_cli_upsert_then_start_passes_the_dataset_version(moto_account):
+    args = ["--kind", "dev", "--git-sha", GIT_SHA, "--branch", BRANCH]
+    out = io.StringIO()
+    assert cli.main(["upsert", *args], boto_session=moto_account, out=out) == 0
+    pipeline_arn = out.getvalue().strip()
+    assert pipeline_arn.endswith(f":pipeline/{CFG['pipeline']['names']['dev']}")
+    out = io.StringIO()
+    assert cli.main(["start", *args], boto_session=moto_account, out=out) == 0
+    execution_arn = out.getvalue().strip()
+    assert execution_arn.startswith(f"{pipeline_arn}/execution/")
+    sagemaker = moto_account.client("sagemaker")
+    params = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=execution_arn)
+    values = {p["Name"]: p["Value"] for p in params["PipelineParameters"]}
+    bucket, key = cli.s3_parts(CFG["pipeline"]["input_data_uri"])
+    etag = moto_account.client("s3").head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+    assert values == {"InputDataUri": CFG["pipeline"]["input_data_uri"], "InputDataVersion": f"etag:{etag}"}
+    stored = json.loads(
+        sagemaker.describe_pipeline(PipelineName=CFG["pipeline"]["names"]["dev"])["PipelineDefinition"]
+    )
+    assert [s["Name"] for s in stored["Steps"]] == ["Preprocess", "Train", "Evaluate", "MetricGate"]
+
+
+def test_cli_start_refuses_missing_input_data(moto_account, capsys):
+    missing = f"s3://{CFG['registry']['artifact_bucket']}/datasets/missing.csv"
+    client = moto_account.client("sagemaker")
+    with Stubber(client):  # no responses queued: any SageMaker call would fail the test
+        code = cli.main(
+            ["start", "--input-data-uri", missing],
+            boto_session=moto_account,
+            sagemaker_client=client,
+            out=io.StringIO(),
+        )
+    assert code == 1
+    assert f"input data {missing} not found" in capsys.readouterr().err
+
+
+def test_cli_stops_when_the_artifact_bucket_is_missing(aws_env, capsys):
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        code = cli.main(["upsert"], boto_session=session, out=io.StringIO())
+        buckets = session.client("s3").list_buckets()["Buckets"]
+    assert code == 1
+    assert f"artifact bucket {CFG['registry']['artifact_bucket']} is not reachable" in capsys.readouterr().err
+    assert buckets == []
+
+
+def test_cli_rejects_a_bad_input_uri(capsys):
+    assert cli.main(["start", "--input-data-uri", "/tmp/data.csv"]) == 2
+    assert "is not an s3://bucket/key URI" in capsys.readouterr().err
+
+
+EXECUTION_ARN = "arn:aws:sagemaker:us-east-1:111111111111:pipeline/p/execution/abc123"
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def step(name: str, status: str, **extra) -> dict:
+    return {"StepName": name, "StepStatus": status, "StartTime": NOW, **extra}
+
+
+def execution(status: str, **extra) -> dict:
+    return {"PipelineExecutionArn": EXECUTION_ARN, "PipelineExecutionStatus": status, **extra}
+
+
+def poll(stub: Stubber, steps: list[dict], status: str, **extra) -> None:
+    list_params = {"PipelineExecutionArn": EXECUTION_ARN, "SortOrder": "Ascending"}
+    stub.add_response("list_pipeline_execution_steps", {"PipelineExecutionSteps": steps}, list_params)
+    stub.add_response(
+        "describe_pipeline_execution", execution(status, **extra), {"PipelineExecutionArn": EXECUTION_ARN}
+    )
+
+
+class FakeClock:
+    """Deterministic time for follow_execution: sleep() advances it, nothing really waits."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+PROGRESS = re.compile(r"^\[\s*(\d+)s\] (\S+)\s+(\S+)")
+GATE_FAILED = "Evaluation auc 0.81 is below the threshold 0.9 - not registered."
+FAILED_STEPS = [
+    step("Preprocess", "Succeeded"),
+    step("Train", "Succeeded", Metadata={"TrainingJob": {"Arn": "arn:aws:sagemaker:::training-job/t"}}),
+    step("Evaluate", "Succeeded"),
+    step("MetricGate", "Succeeded", Metadata={"Condition": {"Outcome": "False"}}),
+    step("MetricBelowThreshold", "Failed", FailureReason=GATE_FAILED),
+]
+
+
+def test_follow_execution_prints_progress_and_fails_on_a_failed_execution():
+    client = boto3.client("sagemaker", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    clock = FakeClock()
+    out = io.StringIO()
+    with Stubber(client) as stub:
+        poll(stub, [step("Preprocess", "Executing")], "Executing")
+        poll(stub, [step("Preprocess", "Succeeded"), step("Train", "Executing")], "Executing")
+        poll(stub, FAILED_STEPS, "Failed", FailureReason="Step failure: One or multiple steps failed.")
+        stub.add_response("list_pipeline_execution_steps", {"PipelineExecutionSteps": FAILED_STEPS})
+        code = cli.follow_execution(
+            client, EXECUTION_ARN, timeout=3600, poll_seconds=30, out=out, sleep=clock.sleep, clock=clock
+        )
+        stub.assert_no_pending_responses()
+    lines = out.getvalue().splitlines()
+    assert code == 1
+    assert [PROGRESS.match(line).groups() for line in lines[:7]] == [
+        ("0", "Preprocess", "Executing"),
+        ("30", "Preprocess", "Succeeded"),
+        ("30", "Train", "Executing"),
+        ("60", "Train", "Succeeded"),
+        ("60", "Evaluate", "Succeeded"),
+        ("60", "MetricGate", "Succeeded"),
+        ("60", "MetricBelowThreshold", "Failed"),
+    ]
+    assert "outcome: False" in lines[5] and GATE_FAILED in lines[6]
+    assert lines[7] == f"pipeline: execution Failed after 60s: {EXECUTION_ARN}"
+    assert lines[8:] == [
+        "  reason: Step failure: One or multiple steps failed.",
+        f"  MetricBelowThreshold: {GATE_FAILED}",
+    ]
+
+
+def test_follow_execution_succeeds_and_reports_cache_hits():
+    client = boto3.client("sagemaker", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    clock = FakeClock()
+    out = io.StringIO()
+    cached = {"CacheHitResult": {"SourcePipelineExecutionArn": "arn:earlier-execution"}}
+    with Stubber(client) as stub:
+        poll(stub, [step("Preprocess", "Succeeded", **cached), step("Train", "Executing")], "Executing")
+        poll(stub, [step("Preprocess", "Succeeded", **cached), step("Train", "Succeeded")], "Succeeded")
+        code = cli.follow_execution(
+            client, EXECUTION_ARN, timeout=3600, out=out, sleep=clock.sleep, clock=clock
+        )
+        stub.assert_no_pending_responses()
+    assert code == 0
+    assert "cached from arn:earlier-execution" in out.getvalue().splitlines()[0]
+    assert out.getvalue().splitlines()[-1] == "pipeline: execution Succeeded after 30s"
+
+
+def test_follow_execution_gives_up_after_the_timeout():
+    client = boto3.client("sagemaker", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    clock = FakeClock()
+    out = io.StringIO()
+    with Stubber(client) as stub:
+        for _ in range(3):
+            poll(stub, [step("Train", "Executing")], "Executing")
+        code = cli.follow_execution(
+            client, EXECUTION_ARN, timeout=60, poll_seconds=30, out=out, sleep=clock.sleep, clock=clock
+        )
+        stub.assert_no_pending_responses()
+    assert code == 1
+    assert (
+        out.getvalue().splitlines()[-1].startswith("pipeline: still Executing after 60s (--wait-timeout 60)")
+    )
+
+
+def test_cli_run_upserts_starts_and_exits_non_zero_when_the_gate_fails(moto_account):
+    """`run` end to end: build, upsert, start, follow. SageMaker calls go to a Stubber; S3 to moto."""
+    client = moto_account.client("sagemaker")
+    name = CFG["pipeline"]["names"]["feature"]
+    pipeline_arn = f"arn:aws:sagemaker:{REGION}:111111111111:pipeline/{name}"
+    clock = FakeClock()
+    out = io.StringIO()
+    with Stubber(client) as stub:
+        stub.add_client_error("create_pipeline", "ResourceInUse", f"Pipeline {name} already exists")
+        role = config.role_arn(CFG, "data_science", "sagemaker_pipeline_role")
+        stub.add_response(
+            "update_pipeline",
+            {"PipelineArn": pipeline_arn},
+            {"PipelineName": name, "RoleArn": role, "PipelineDefinition": ANY, "PipelineDescription": ANY},
+        )
+        data_uri = CFG["pipeline"]["input_data_uri"]
+        stub.add_response(
+            "start_pipeline_execution",
+            {"PipelineExecutionArn": EXECUTION_ARN},
+            {
+                "PipelineName": name,
+                "PipelineParameters": [
+                    {"Name": "InputDataUri", "Value": data_uri},
+                    {"Name": "InputDataVersion", "Value": ANY},
+                ],
+                "PipelineExecutionDescription": f"git {GIT_SHA} on {BRANCH}",
+            },
+        )
+        poll(stub, FAILED_STEPS, "Failed", FailureReason="Step failure: One or multiple steps failed.")
+        stub.add_response("list_pipeline_execution_steps", {"PipelineExecutionSteps": FAILED_STEPS})
+        code = cli.main(
+            ["run", "--git-sha", GIT_SHA, "--branch", BRANCH],
+            boto_session=moto_account,
+            sagemaker_client=client,
+            out=out,
+            sleep=clock.sleep,
+            clock=clock,
+        )
+        stub.assert_no_pending_responses()
+    lines = out.getvalue().splitlines()
+    assert code == 1
+    assert lines[0] == f"pipeline: upserted {pipeline_arn}"
+    assert lines[1].startswith(
+        f"pipeline: started {EXECUTION_ARN} (input {CFG['pipeline']['input_data_uri']}, etag:"
+    )
+    assert lines[-1] == f"  MetricBelowThreshold: {GATE_FAILED}"

@@ -1,0 +1,134 @@
+"""The local rehearsal (`make local`) end to end, run the way the Makefile runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from model_helpers import CONFIG, FRAMEWORK, PACKAGE, ROOT, SAMPLE_CSV, TARGET, module
+
+rehearsal = module("local.rehearsal")
+METRIC = CONFIG["pipeline"]["metric"]
+MODEL_FILE = {"sklearn": "model.joblib", "xgboost": "xgboost-model.json"}
+UNREACHABLE = "0.9999"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, Path]]:
+    """A default rehearsal and one whose gate cannot pass, side by side: each spends most of its
+    seconds importing ML libraries in the step subprocesses, so running them together saves time."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
+    }
+    extra = {"default": [], "gate": ["--threshold", UNREACHABLE]}
+    started = {}
+    for name, args in extra.items():
+        work = tmp_path_factory.mktemp(f"rehearsal-{name}")
+        command = [sys.executable, "-m", f"{PACKAGE}.local.rehearsal", "--work-dir", str(work), *args]
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        started[name] = (process, command, work)
+    results = {}
+    for name, (process, command, work) in started.items():
+        out, err = process.communicate(timeout=600)
+        results[name] = (subprocess.CompletedProcess(command, process.returncode, out, err), work)
+    return results
+
+
+@pytest.mark.slow
+def test_rehearsal_passes_end_to_end(runs):
+    done, work = runs["default"]
+    assert done.returncode == 0, done.stdout + done.stderr
+    for number, step in enumerate(rehearsal.STEP_NAMES, start=1):
+        assert f"[{number}/{len(rehearsal.STEP_NAMES)}] {step:<15} ok" in done.stdout
+    assert "Summary" in done.stdout and "rehearsal passed" in done.stdout
+    assert "ignoring unknown arguments" not in done.stdout  # every configured hyperparameter is used
+
+    report = json.loads((work / "report.json").read_text())
+    assert report["passed"] is True and report["framework"] == FRAMEWORK
+    assert [s["status"] for s in report["steps"]] == ["ok"] * len(rehearsal.STEP_NAMES)
+    evaluation = json.loads((work / "evaluation" / "evaluation.json").read_text())
+    value = evaluation["binary_classification_metrics"][METRIC]["value"]
+    assert value >= CONFIG["pipeline"]["metric_threshold"]
+    assert report["gate"] == {
+        "metric": METRIC,
+        "threshold": CONFIG["pipeline"]["metric_threshold"],
+        "value": value,
+    }
+    suite = report["endpoint_tests"]
+    assert suite["passed"] is True
+    local = CONFIG["environments"]["local"]["tests"]
+    assert {k: suite["thresholds"][k] for k in local} == local
+    assert suite["latency"]["requests"] == local["burst_requests"]
+    assert "## Local rehearsal PASSED" in (work / "report.md").read_text()
+
+    # model.tar.gz is laid out as SageMaker packs SM_MODEL_DIR: the files at the archive root.
+    with tarfile.open(work / "output" / "model.tar.gz") as tar:
+        names = set(tar.getnames())
+    assert {"model_info.json", "code/inference.py", MODEL_FILE[FRAMEWORK]} <= names
+    assert all(not n.startswith(("/", "./", "model/")) for n in names)
+
+
+@pytest.mark.slow
+def test_a_failed_gate_exits_non_zero_with_metric_and_threshold(runs):
+    done, work = runs["gate"]
+    evaluation = json.loads((work / "evaluation" / "evaluation.json").read_text())
+    value = evaluation["binary_classification_metrics"][METRIC]["value"]
+
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"rehearsal failed: metric {METRIC} = {value:.6g} < threshold {UNREACHABLE}"
+    )
+    report = json.loads((work / "report.json").read_text())
+    assert report["passed"] is False
+    status = {s["name"]: s["status"] for s in report["steps"]}
+    assert status["gate"] == "FAILED"
+    assert status["serve"] == status["endpoint tests"] == "skipped"
+
+
+def test_gate_passes_at_the_threshold_and_fails_below_it():
+    assert rehearsal.apply_gate(0.9, 0.9, "auc") == "auc 0.9 >= threshold 0.9"
+    with pytest.raises(rehearsal.StepFailed, match=r"^metric auc = 0.899 < threshold 0.9$"):
+        rehearsal.apply_gate(0.899, 0.9, "auc")
+
+
+def test_hyperparameters_are_passed_as_sagemaker_does():
+    args = rehearsal.hyperparameter_args(CONFIG, FRAMEWORK)
+    expected = ["--framework", FRAMEWORK]
+    for key, value in CONFIG["model"]["hyperparameters"][FRAMEWORK].items():
+        expected += [f"--{key}", str(value)]
+    assert args == expected
+    with pytest.raises(rehearsal.StepFailed, match="no 'lightgbm' entry"):
+        rehearsal.hyperparameter_args(CONFIG, "lightgbm")
+
+
+def test_missing_data_fails_with_the_reason_and_keeps_unowned_files(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "report.json").write_text("stale")
+    code = rehearsal.main(["--data", str(tmp_path / "nope.csv"), "--work-dir", str(tmp_path)])
+    assert code == 1
+    assert capsys.readouterr().err.strip() == f"rehearsal failed: data file {tmp_path / 'nope.csv'} not found"
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert json.loads((tmp_path / "report.json").read_text())["passed"] is False
+
+
+def test_a_failing_step_script_stops_the_rehearsal_with_its_error(tmp_path, capsys):
+    no_target = tmp_path / "no_target.csv"
+    pd.read_csv(SAMPLE_CSV).drop(columns=[TARGET]).to_csv(no_target, index=False)
+    code = rehearsal.main(["--data", str(no_target), "--work-dir", str(tmp_path / "work")])
+    assert code == 1
+    reason = capsys.readouterr().err.strip()
+    assert reason.startswith(
+        f"rehearsal failed: preprocess.py exited 1: preprocess: target column '{TARGET}' not in"
+    )
+    steps = json.loads((tmp_path / "work" / "report.json").read_text())["steps"]
+    assert [s["status"] for s in steps[:2]] == ["FAILED", "skipped"]
