@@ -16,7 +16,9 @@ the workflows from running end to end against it. Each gap-filler is a test doub
    local rehearsal does (preprocess -> train -> evaluate, model.tar.gz packed as SageMaker
    packs SM_MODEL_DIR), evaluates the definition's ConditionStep on evaluation.json, and on
    a pass performs its RegisterModel step: every `Get`/`Std:Join`/`Std:JsonGet` in the step's
-   arguments is resolved and the package is created in the group's account. Artifacts land in
+   arguments is resolved and the package is created in the group's account, after the checks
+   CreateModelPackage makes on customer metadata (botocore's service model gives the pattern;
+   moto checks nothing). Artifacts land in
    the S3 locations the definition names. `ListPipelineExecutionSteps` (absent in moto)
    returns the emulated steps.
 3. Endpoint updates and invocations. moto 5.2.5 has no `UpdateEndpoint`; here it switches the
@@ -46,6 +48,7 @@ import tarfile
 import tempfile
 import threading
 import time
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -320,6 +323,30 @@ def _error(status: int, code: str, message: str, original: int | None = None, te
     return status, headers, json.dumps(body)
 
 
+def metadata_problem(properties: dict[str, Any] | None) -> str | None:
+    """Why SageMaker would refuse these CustomerMetadataProperties, or None.
+
+    The service model's patterns: keys ([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*){1,128}, values the same
+    {1,256}, at most 50 entries.
+    """
+    if not properties:
+        return None
+    if len(properties) > 50:
+        return f"{len(properties)} customer metadata entries; at most 50"
+
+    def bad(text: str) -> list[str]:
+        return [c for c in text if not (c in "_.:/=+-@" or unicodedata.category(c)[0] in "LZN")]
+
+    for key, value in properties.items():
+        for what, text, limit in (("key", key, 128), ("value", str(value), 256)):
+            if not 1 <= len(text) <= limit or bad(text):
+                return (
+                    f"ValidationException: customer metadata {what} of {key!r} ({text[:60]!r}) fails "
+                    f"the pattern [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]{{1,{limit}}}"
+                )
+    return None
+
+
 def _walk(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for step in steps:
@@ -481,6 +508,8 @@ class _ExecutionRun:
         for step in branch:
             if step["Type"] == "RegisterModel":
                 self.register(step)
+                if self.registered is None:
+                    return
             elif step["Type"] == "Fail":
                 message = self.resolve(step["Arguments"]["ErrorMessage"])
                 self.record(step["Name"], "Failed", {"Fail": {"ErrorMessage": message}}, reason=message)
@@ -507,6 +536,11 @@ class _ExecutionRun:
         match = ARN_ACCOUNT.match(group)
         owner = match.group(2) if match else self.backend.account_id
         registry = sagemaker_backends[owner][self.emulator.region]
+        problem = metadata_problem(args.get("CustomerMetadataProperties"))
+        if problem:
+            self.record(step["Name"], "Failed", reason=problem)
+            self.fail_execution(problem)
+            return
         arn = registry.create_model_package(
             model_package_name=None,
             model_package_group_name=group.split("/")[-1],

@@ -244,6 +244,13 @@ def test_qa_model_is_built_from_the_package_containers_and_prod_from_its_arn():
     stubs["sagemaker"].assert_no_pending_responses()
 
 
+def test_plan_refuses_tag_values_sagemaker_would_refuse():
+    cfg = config_for()
+    cfg["project"]["slug"] = "churn#1"
+    with pytest.raises(DeployError, match=r"tag 'project' value contains '#', which SageMaker refuses"):
+        plan_for(cfg, "prod", package_arn(cfg, "prod", 1))
+
+
 @pytest.mark.parametrize(
     ("containers", "message"),
     [
@@ -415,6 +422,37 @@ def test_qa_deploys_a_pending_version_from_its_containers(tmp_path, monkeypatch,
         assert code == 0, err
         assert recorder.operations == ["GetCallerIdentity", "DescribeModelPackage", "DescribeEndpoint"]
         assert "action=unchanged" in out.splitlines()
+
+
+def test_qa_first_deploy_and_repeat_with_the_baked_qa_settings(tmp_path, monkeypatch, capsys):
+    """The QA endpoint as this repository was baked (serverless or real-time), four accounts."""
+    cfg = make_config("four")
+    write_config(cfg, tmp_path, monkeypatch)
+    settings = endpoint.settings_for(cfg, "qa")
+    recorder = Recorder()
+    with mock_aws():
+        accounts = Accounts(cfg)
+        arn = register_version(accounts.session("shared_services"), cfg)
+        qa = recorder.attach(accounts.session("qa"))
+        registry = recorder.attach(accounts.session("shared_services"))
+        args = ["deploy", "--env", "qa", "--arn", arn, "--poll-interval", "0"]
+        code, _, err = run(args, qa, capsys, registry)
+        assert code == 0, err
+        expected = ["CreateModel", "CreateEndpointConfig"]
+        if settings.real_time:
+            expected += ["PutMetricAlarm", "PutMetricAlarm"]
+        expected.append("CreateEndpoint")
+        if settings.autoscaling.get("enabled"):
+            expected += ["RegisterScalableTarget", "PutScalingPolicy"]
+        assert recorder.mutating == expected
+        first = len(recorder.mutating)
+        recorder.clear()
+        code, _, err = run(args, qa, capsys, registry)
+        assert code == 0, err
+        assert recorder.mutating == []
+        print(f"mutating calls (qa, {settings.kind}): first deploy {first}, repeat 0")
+        model = qa.client("sagemaker").describe_model(ModelName=plan_for(cfg, "qa", arn).model_name)
+        assert model["Containers"] == INFERENCE_SPEC["Containers"]
 
 
 def test_cross_account_deploy_lands_in_the_workload_account_only(tmp_path, monkeypatch, capsys):
@@ -920,6 +958,7 @@ def test_prod_refuses_a_version_the_registry_gate_does_not_pass(tmp_path, monkey
             "is in account 444444444444, not the shared-services registry 222222222222",
         ),
     ],
+    ids=["dev group", "prod account"],
 )
 def test_prod_refuses_an_arn_outside_the_prod_group_before_reading_it(
     tmp_path, monkeypatch, capsys, arn_of, message

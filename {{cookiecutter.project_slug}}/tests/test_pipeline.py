@@ -13,6 +13,7 @@ import io
 import json
 import re
 import threading
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = json.loads((REPO / "config" / "project.json").read_text())["project"]["package"]
 config = importlib.import_module(f"{PACKAGE}.config")
 cli = importlib.import_module(f"{PACKAGE}.pipeline.cli")
+registry = importlib.import_module(f"{PACKAGE}.deploy.registry")
 
 CFG = config.load_config()
 REGION = CFG["aws"]["region"]
@@ -69,7 +71,8 @@ def built(pipeline_module, outbound_http):
     API calls made by get_pipeline() itself and by definition()."""
     result = {}
     for kind in pipeline_module.KINDS:
-        with mock_aws():
+        with mock_aws(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Running within a PipelineSession")
             calls: list[str] = []
             boto_session = boto3.Session(region_name=REGION)
             boto_session.events.register("before-call", functools.partial(record_call, calls))
@@ -222,7 +225,10 @@ def test_register_step_records_customer_metadata(definition):
     assert metadata["dataset_uri"] == {"Get": "Parameters.InputDataUri"}
     assert metadata["dataset_version"] == {"Get": "Parameters.InputDataVersion"}
     expected = {**CFG["model"]["hyperparameters"][FRAMEWORK], "framework": FRAMEWORK}
-    assert json.loads(metadata["hyperparameters"]) == expected
+    pairs = dict(item.split("=", 1) for item in metadata["hyperparameters"].split(" "))
+    assert pairs == {key: str(value) for key, value in expected.items()}
+    literal = {key: value for key, value in metadata.items() if isinstance(value, str)}
+    registry.check_customer_metadata(literal, "Register")  # what SageMaker would accept
 
 
 def test_parameters_and_defaults(definition):
@@ -433,9 +439,9 @@ PROGRESS = re.compile(r"^\[\s*(\d+)s\] (\S+)\s+(\S+)")
 GATE_FAILED = "Evaluation auc 0.81 is below the threshold 0.9 - not registered."
 FAILED_STEPS = [
     step("Preprocess", "Succeeded"),
-    step("Train", "Succeeded", Metadata={"TrainingJob": {"Arn": "arn:aws:sagemaker:::training-job/t"}}),
+    step("Train", "Succeeded", Metadata={"TrainingJob": dict(Arn="arn:aws:sagemaker:::training-job/t")}),
     step("Evaluate", "Succeeded"),
-    step("MetricGate", "Succeeded", Metadata={"Condition": {"Outcome": "False"}}),
+    step("MetricGate", "Succeeded", Metadata={"Condition": dict(Outcome="False")}),
     step("MetricBelowThreshold", "Failed", FailureReason=GATE_FAILED),
 ]
 
@@ -476,7 +482,7 @@ def test_follow_execution_succeeds_and_reports_cache_hits():
     client = boto3.client("sagemaker", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     clock = FakeClock()
     out = io.StringIO()
-    cached = {"CacheHitResult": {"SourcePipelineExecutionArn": "arn:earlier-execution"}}
+    cached = {"CacheHitResult": dict(SourcePipelineExecutionArn="arn:earlier-execution")}
     with Stubber(client) as stub:
         poll(stub, [step("Preprocess", "Succeeded", **cached), step("Train", "Executing")], "Executing")
         poll(stub, [step("Preprocess", "Succeeded", **cached), step("Train", "Succeeded")], "Succeeded")

@@ -427,6 +427,18 @@ def test_check_customer_metadata_accepts_what_sagemaker_accepts():
         ({"number": 3}, "'number' value must be a string, got int"),
         ({f"k{i}": "v" for i in range(51)}, "51 customer metadata entries; SageMaker allows 50"),
     ],
+    ids=[
+        "json",
+        "comma",
+        "newline",
+        "parentheses",
+        "empty",
+        "too long",
+        "key too long",
+        "key character",
+        "not a string",
+        "too many",
+    ],
 )
 def test_check_customer_metadata_refuses_with_one_clear_line(properties, message):
     with pytest.raises(DeployError) as caught:

@@ -48,11 +48,12 @@ STAGE_STATUSES = ("PendingApproval", "InProgress", "OnHold", "Approved", "Reject
 SOURCE_ARN_KEY = "source_model_package_arn"
 SOURCE_VERSION_KEY = "source_model_package_version"
 # Customer metadata (CustomerMetadataProperties) and tags: SageMaker's service model gives
-# keys and values the pattern ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$ (Unicode letters, separators
-# such as spaces, numbers, and _ . : / = + - @), keys 1-128 and values 1-256 characters, at most
-# 50 entries. Tags use the same characters (key 1-128, value 0-256). Nothing client-side checks
-# the pattern (botocore checks lengths only, moto nothing), so `check_customer_metadata` and
-# `check_tags` do, before a request that would be refused on real AWS.
+# values the pattern ([\p{L}\p{Z}\p{N}_.:\/=+\-@]*)${1,256} and keys the same with ${1,128}
+# (Unicode letters, separators such as spaces, numbers, and _ . : / = + - @), keys 1-128 and
+# values 1-256 characters, at most 50 entries. Tags use the same characters (key 1-128,
+# value 0-256). Nothing client-side checks the pattern (botocore checks lengths only, moto
+# nothing), so `check_customer_metadata` and `check_tags` do, before a request that would be
+# refused on real AWS.
 MAX_METADATA_ENTRIES = 50
 METADATA_PUNCTUATION = "_.:/=+-@"
 METADATA_ALLOWED = "letters, numbers, spaces and _ . : / = + - @"

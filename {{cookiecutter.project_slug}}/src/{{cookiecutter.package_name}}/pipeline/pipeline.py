@@ -24,7 +24,6 @@ Knobs a user tunes live in config/project.json, not here:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +54,7 @@ from sagemaker.serve.model_builder import ModelBuilder
 from sagemaker.train import ModelTrainer
 
 from ..config import ConfigError, account_id, model_package_group_arn
+from ..deploy.registry import check_customer_metadata, metadata_value
 
 KINDS = ("feature", "dev")
 # Whether the SageMaker SDK may send usage telemetry to AWS (see silence_sdk_telemetry).
@@ -216,6 +216,17 @@ def images(cfg: dict[str, Any]) -> dict[str, str]:
             framework, region=region, version=version, instance_type=instance_type, image_scope="inference"
         ),
     }
+
+
+def hyperparameters_metadata(cfg: dict[str, Any]) -> str:
+    """Hyperparameters as one customer-metadata value, `key=value` pairs separated by spaces.
+
+    SageMaker refuses `{`, `"` and `,` in metadata values, so JSON cannot be stored there.
+    It raises DeployError when a value holds a character SageMaker would refuse.
+    """
+    text = " ".join(f"{key}={value}" for key, value in sorted(hyperparameters(cfg).items()))
+    check_customer_metadata({"hyperparameters": text}, "model.hyperparameters")
+    return text
 
 
 def hyperparameters(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -387,12 +398,12 @@ def register_step(ctx: dict[str, Any], train: TrainingStep, evaluate: Processing
             model_statistics=MetricsSource(content_type="application/json", s3_uri=evaluation_uri)
         ),
         customer_metadata_properties={
-            "git_sha": ctx["git_sha"],
-            "branch": ctx["branch"],
+            "git_sha": metadata_value(ctx["git_sha"]),
+            "branch": metadata_value(ctx["branch"]),
             "dataset_uri": params["input_data_uri"],
             "dataset_version": params["input_data_version"],
             "framework": cfg["model"]["framework"],
-            "hyperparameters": json.dumps(hyperparameters(cfg), sort_keys=True),
+            "hyperparameters": hyperparameters_metadata(cfg),
             "pipeline_execution_id": ExecutionVariables.PIPELINE_EXECUTION_ID,
         },
         domain="MACHINE_LEARNING",
