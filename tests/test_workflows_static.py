@@ -30,7 +30,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent / "act"))
 
-from harness import find_tool  # noqa: E402
+from harness import find_tool
 
 WORKFLOWS = ("checks.yml", "feature.yml", "dev.yml", "release-pr.yml", "release.yml")
 PIN = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[\w.-]+/[\w.-]+)@(?P<sha>[0-9a-f]{40}) # v\d+\.\d+\.\d+\s*$")
@@ -218,7 +218,7 @@ def all_problems(repo: Path) -> list[str]:
 def tool(name: str) -> str:
     path = find_tool(name)
     if path is None:
-        pytest.skip(f"{name} not installed (see requirements/test.in)")
+        pytest.fail(f"{name} not installed (pinned in requirements/test.txt; `make test` installs it)")
     return path
 
 

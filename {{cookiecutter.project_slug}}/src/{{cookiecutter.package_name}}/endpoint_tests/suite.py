@@ -438,7 +438,8 @@ def _burst(
         "seconds": round(time.perf_counter() - started, 3),
     }
     note = (
-        f" (stopped after {done} of {n} requests: the {stopped} limit could no longer be met)"
+        f" (stopped after {done} of {n} requests: the {stopped.replace('errors', 'error-rate')} limit"
+        " could no longer be met)"
         if stopped
         else ""
     )

@@ -107,6 +107,9 @@ def hyperparameter_args(cfg: dict[str, Any], framework: str) -> list[str]:
 
 
 class Rehearsal:
+    """One rehearsal run in work_dir. run() prints progress and the summary, writes report.json and
+    report.md, and returns the exit code: 0 when all steps pass, 1 at the first failed step."""
+
     def __init__(
         self,
         cfg: dict[str, Any],
