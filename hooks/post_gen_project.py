@@ -1,21 +1,17 @@
 """Finish the generated repository.
 
 It records the answers in `.cruft.json` (the format `cruft update` reads) so template
-changes can be applied to this repository later, and removes the files that the
-chosen options do not use. Answers are read as data (tojson), never pasted into code.
+changes can be applied to this repository later. Every option set gets the same files:
+options change config/project.json, not the tree. Answers are read as data (tojson),
+never pasted into code.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-# Paths (relative to the generated repo) to delete, keyed by (answer, value).
-# This is the one place that decides which optional files a repo gets.
-REMOVE_WHEN: dict[tuple[str, str], list[str]] = {}
 
 
 def template_commit(repo_dir: str) -> str | None:
@@ -45,19 +41,7 @@ def cruft_record(answers: dict) -> dict:
     }
 
 
-def remove_unused(root: Path, answers: dict) -> None:
-    for (field, value), paths in REMOVE_WHEN.items():
-        if str(answers.get(field)) == value:
-            for rel in paths:
-                target = root / rel
-                if target.is_dir():
-                    shutil.rmtree(target)
-                elif target.exists():
-                    target.unlink()
-
-
 def main(answers: dict, root: Path) -> int:
-    remove_unused(root, answers)
     (root / ".cruft.json").write_text(json.dumps(cruft_record(answers), indent=2, sort_keys=True) + "\n")
     return 0
 

@@ -14,8 +14,14 @@ from conftest import CUSTOM, FOUR_ACCOUNTS, OPTION_SETS, TEMPLATE
 
 EXPECTED_TREE = Path(__file__).with_name("expected_tree.txt")
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-# Jinja left unrendered. `${{ ... }}` is GitHub Actions' syntax and must survive.
-LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#|cookiecutter\.")
+# Jinja left unrendered: a variable, a statement tag or a comment. `${{ ... }}` is GitHub
+# Actions' syntax and must survive; `{{`/`%}` inside Python f-strings are not Jinja.
+LEFTOVER = re.compile(
+    r"(?<!\$)\{\{-?\s*cookiecutter"
+    r"|\{%-?\s*(if|elif|else|endif|for|endfor|raw|endraw|set|macro|include)\b"
+    r"|\{#-?\s"
+    r"|\bcookiecutter\.\w"
+)
 ALL_SETS = [*OPTION_SETS, "custom"]
 
 
@@ -70,7 +76,11 @@ def test_no_template_markers_left(baked, name):
 def test_leftover_check_catches_markers_but_not_github_expressions():
     assert LEFTOVER.search("name: {{ cookiecutter.project_slug }}")
     assert LEFTOVER.search("{% if x %}")
+    assert LEFTOVER.search("{%- endraw %}")
+    assert LEFTOVER.search("{# a note #}")
     assert not LEFTOVER.search("ref: ${{ github.sha }}")
+    assert not LEFTOVER.search("ref: ${{ cookiecutter_output }}")
+    assert not LEFTOVER.search('f"{rate:.1%} of {{x}}"')
 
 
 @pytest.mark.parametrize("name", ALL_SETS)
@@ -163,11 +173,11 @@ def test_answers_recorded_for_cruft(baked, name):
             assert context[key] == value
 
 
-def test_python_templates_keep_jinja_out_of_logic():
-    """Jinja may name things in docstrings; code reads config/project.json instead."""
+def test_python_templates_hold_no_jinja():
+    """Generated Python reads config/project.json; no answer is ever pasted into code."""
     offenders = []
-    for path in (TEMPLATE / "{{cookiecutter.project_slug}}").rglob("*.py"):
+    for path in (TEMPLATE / "{{cookiecutter.project_slug|slugify}}").rglob("*.py"):
         for number, line in enumerate(path.read_text().splitlines(), start=1):
-            if "{%" in line or ("{{" in line and not line.lstrip().startswith('"""')):
+            if "{%" in line or "{{ cookiecutter" in line or "{{cookiecutter" in line:
                 offenders.append(f"{path.relative_to(TEMPLATE)}:{number}")
     assert offenders == []

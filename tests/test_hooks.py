@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
 
 import botocore.session
 import pytest
@@ -140,6 +142,13 @@ def test_code_in_the_project_name_is_only_data(tmp_path):
     assert result.returncode == 0, result.stderr
     [repo] = list(out.iterdir())
     assert json.loads((repo / "config" / "project.json").read_text())["project"]["name"] == name
+    # The baked package imports cleanly: the name is nowhere in its code.
+    package = json.loads((repo / "config" / "project.json").read_text())["project"]["package"]
+    check = subprocess.run(
+        [sys.executable, "-c", f"import {package}.config"], cwd=repo / "src", capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stderr
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize("slug", ["a/b", "../escape", "x y"])

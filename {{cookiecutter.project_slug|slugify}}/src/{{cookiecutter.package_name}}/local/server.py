@@ -18,6 +18,7 @@ import argparse
 import importlib.util
 import itertools
 import json
+import signal
 import sys
 import tarfile
 import tempfile
@@ -222,8 +223,13 @@ class ModelServer:
         return HTTPStatus.OK, bytes(payload), response_type
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Serve until Ctrl-C. It exits 1 when the archive cannot be served."""
+    """Serve until Ctrl-C or SIGTERM, then stop cleanly (exit 0). It exits 1 when the archive
+    cannot be served."""
     parser = argparse.ArgumentParser(
         prog=f"python -m {__package__}.server", description="Serve a model.tar.gz on 127.0.0.1."
     )
@@ -237,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ServerError, OSError) as exc:
         print(f"server: {exc}", file=sys.stderr)
         return 1
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops as cleanly as Ctrl-C
     print(f"serving {args.model} at {server.url} (GET /ping, POST /invocations); Ctrl-C stops", flush=True)
     try:
         threading.Event().wait()

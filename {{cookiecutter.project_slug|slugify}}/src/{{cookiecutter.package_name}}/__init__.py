@@ -1,0 +1,1 @@
+"""Model repository package: SageMaker pipeline, local rehearsal, deploy and infrastructure code."""

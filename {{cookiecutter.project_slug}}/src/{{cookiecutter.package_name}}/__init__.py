@@ -1,1 +1,0 @@
-"""{{ cookiecutter.project_name }}: SageMaker pipeline, local rehearsal and deploy code."""
