@@ -181,3 +181,15 @@ def test_python_templates_hold_no_jinja():
             if "{%" in line or "{{ cookiecutter" in line or "{{cookiecutter" in line:
                 offenders.append(f"{path.relative_to(TEMPLATE)}:{number}")
     assert offenders == []
+
+
+def test_dependabot_config_is_valid(baked):
+    import subprocess
+    import sys
+
+    tool = Path(sys.executable).parent / "check-jsonschema"
+    config = baked["sklearn-serverless-single"] / ".github" / "dependabot.yml"
+    result = subprocess.run(
+        [str(tool), "--builtin-schema", "vendor.dependabot", str(config)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
