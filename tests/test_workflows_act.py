@@ -230,7 +230,7 @@ def test_dev_push_registers_deploys_to_qa_and_commits_the_lock(world):
     assert roles_assumed(result) == [
         ("build", world.role("data_science", "github_build_role")),
         ("deploy-qa", world.role("shared_services", "github_registry_role")),
-        ("deploy-qa", world.role("qa", "github_deploy_role")),
+        ("deploy-qa", world.role("qa", "github_deploy_role_qa")),
         ("deploy-qa", world.role("shared_services", "github_registry_role")),
     ]
     summaries = result.summaries()
@@ -296,7 +296,7 @@ def test_prod_push_approves_promotes_deploys_and_smoke_tests(world):
     assert 0.0 <= answer["predictions"][0]["probability"] <= 1.0
     assert roles_assumed(result) == [
         ("release", world.role("shared_services", "github_registry_role")),
-        ("release", world.role("prod", "github_deploy_role")),
+        ("release", world.role("prod", "github_deploy_role_prod")),
         ("release", world.role("shared_services", "github_registry_role")),
     ]
     assert "Locked model version" in result.summaries()

@@ -40,8 +40,8 @@ CREDENTIALS = "aws-actions/configure-aws-credentials"
 # Which GitHub environment may assume which roles (account role, iam key).
 ENVIRONMENT_ROLES = {
     "data-science": {("data_science", "github_build_role")},
-    "qa": {("shared_services", "github_registry_role"), ("qa", "github_deploy_role")},
-    "prod": {("shared_services", "github_registry_role"), ("prod", "github_deploy_role")},
+    "qa": {("shared_services", "github_registry_role"), ("qa", "github_deploy_role_qa")},
+    "prod": {("shared_services", "github_registry_role"), ("prod", "github_deploy_role_prod")},
 }
 
 
@@ -270,8 +270,8 @@ def test_role_arns_render_from_the_answers(baked):
     """The four-account custom set: each workflow names the roles of the right accounts."""
     text = workflows(baked["custom"])
     assert "arn:aws:iam::222222222222:role/fraud-xgb-github-registry" in text["release.yml"]
-    assert "arn:aws:iam::444444444444:role/fraud-xgb-github-deploy" in text["release.yml"]
-    assert "arn:aws:iam::333333333333:role/fraud-xgb-github-deploy" in text["dev.yml"]
+    assert "arn:aws:iam::444444444444:role/fraud-xgb-github-deploy-prod" in text["release.yml"]
+    assert "arn:aws:iam::333333333333:role/fraud-xgb-github-deploy-qa" in text["dev.yml"]
     assert "arn:aws:iam::111111111111:role/fraud-xgb-github-build" in text["feature.yml"]
     assert "{{" not in "".join(t.replace("${{", "") for t in text.values())  # no Jinja left behind
 
@@ -358,8 +358,8 @@ def test_rules_catch_a_wrong_role_or_environment(default_repo, baked):
     swapped = mutate(
         repo,
         "dev.yml",
-        "arn:aws:iam::333333333333:role/fraud-xgb-github-deploy",
-        "arn:aws:iam::444444444444:role/fraud-xgb-github-deploy",
+        "arn:aws:iam::333333333333:role/fraud-xgb-github-deploy-qa",
+        "arn:aws:iam::444444444444:role/fraud-xgb-github-deploy-prod",
     )
     no_env = mutate(repo, "release.yml", "    environment: prod\n", "")
     assert role_problems("dev.yml", swapped["dev.yml"], cfg) != []

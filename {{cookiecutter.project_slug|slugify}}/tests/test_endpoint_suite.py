@@ -370,6 +370,86 @@ def test_the_same_suite_runs_through_the_sagemaker_invoker(archives, samples):
     assert report.target == "endpoint m-qa"
 
 
+def container_traceback(last_line: str) -> str:
+    """A 500 body as sagemaker-inference sends it: the message, then the traceback."""
+    return (
+        "each row needs 30 feature values\nTraceback (most recent call last):\n"
+        '  File "/opt/ml/model/code/inference.py", line 150, in predict_fn\n'
+        f"{last_line}\n"
+    )
+
+
+def bad_input_checks(invoker, samples) -> list:
+    return [suite._check_bad_input(invoker, *case) for case in suite._bad_inputs(samples[0][0])]
+
+
+JSON = "application/json"
+
+
+def test_sagemaker_5xx_passes_only_when_it_ends_with_the_handlers_input_error(runtime, samples):
+    client, stubber = runtime
+    messages = {
+        "bad input: wrong width": "each row needs 30 feature values, got [29]",
+        "bad input: non-numeric": "CSV line 1 has a value that is not a number",
+        "bad input: content type": f"content type 'text/plain' not supported; use text/csv or {JSON}",
+    }
+    for message in messages.values():
+        model_error(stubber, 500, container_traceback(f"inference.InputError: {message}"))
+    checks = bad_input_checks(suite.SageMakerInvoker("m-qa", client), samples)
+    assert [c.passed for c in checks] == [True, True, True], checks
+    assert all("for the handler's InputError" in c.detail for c in checks)
+
+    # A crash fails: another exception, even one quoting or wrapping the InputError text.
+    crashes = [
+        "<html><title>500 Internal Server Error</title></html>",
+        f"RuntimeError: {messages['bad input: wrong width']}",
+        "inference.InputError: an InputError about something else",
+    ]
+    for last_line in crashes:
+        model_error(stubber, 500, container_traceback(last_line))
+    checks = bad_input_checks(suite.SageMakerInvoker("m-qa", client), samples)
+    assert [c.passed for c in checks] == [False, False, False]
+    assert all("expected a 4xx answer, got HTTP 500" in c.detail for c in checks)
+
+
+class FixedAnswer:
+    """An invoker whose server answers every request with the same status and body."""
+
+    target = "fixed"
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status, self.body = status, body
+
+    def ping(self) -> bool:
+        return True
+
+    def invoke(self, body, content_type, accept="application/json"):
+        return self.status, self.body
+
+
+def test_a_local_5xx_fails_even_with_the_input_error_text(samples):
+    body = container_traceback("inference.InputError: CSV line 1 has a value that is not a number").encode()
+    checks = bad_input_checks(FixedAnswer(500, body), samples)
+    assert [c.passed for c in checks] == [False, False, False]
+    assert [c.passed for c in bad_input_checks(FixedAnswer(400, b'{"error": "x"}'), samples)] == [True] * 3
+
+
+def test_the_suite_knows_the_handlers_input_error_texts(model_dir, samples):
+    """The text each bad-input case expects is what the packaged handler really says."""
+    handler = module("steps.inference")
+    model = handler.model_fn(str(model_dir))
+    for _name, body, content_type, expected in suite._bad_inputs(samples[0][0]):
+        with pytest.raises(handler.InputError) as caught:
+            handler.predict_fn(handler.input_fn(body, content_type), model)
+        assert expected in str(caught.value)
+
+
+def test_a_crash_on_bad_input_fails_through_the_sagemaker_invoker_too(archives, samples):
+    with ModelServer(archives["500 on bad input"]) as server:
+        checks = bad_input_checks(suite.SageMakerInvoker("m-qa", LocalRuntime(server.url)), samples)
+    assert [c.passed for c in checks] == [False, False, False]
+
+
 # --- the local server ----------------------------------------------------------------------
 
 

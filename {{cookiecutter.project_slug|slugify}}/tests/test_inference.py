@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import random
+import sys
+import types
 
+import flask
 import pytest
 
 from model_helpers import FRAMEWORK, module, split_sample, train_model
@@ -131,3 +135,70 @@ def test_unsupported_accept_type_raises_input_error(model, rows):
     with pytest.raises(InputError, match="accept type 'text/csv' not supported"):
         inference.output_fn(prediction, "text/csv")
     assert json.loads(inference.output_fn(prediction, "*/*")[0])["predictions"] == prediction
+
+
+# --- how the SageMaker framework containers see InputError -------------------------------
+
+
+def load_handler_copy(name: str):
+    """A fresh import of the handler file (what a container does with code/inference.py)."""
+    spec = importlib.util.spec_from_file_location(name, inference.__file__)
+    copy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(copy)
+    return copy
+
+
+class ToolkitError(Exception):
+    """Stand-in for sagemaker_inference.errors.BaseInferenceToolkitError (same constructor)."""
+
+    def __init__(self, status_code, message, phrase):
+        self.status_code, self.message, self.phrase = status_code, message, phrase
+        super().__init__(status_code, message, phrase)
+
+
+def toolkit_status(error: Exception) -> int:
+    """The status sagemaker-inference's Transformer answers an exception with."""
+    return error.status_code if isinstance(error, ToolkitError) else 500
+
+
+def test_input_error_is_a_400_toolkit_error_where_sagemaker_inference_is_installed(monkeypatch, model, rows):
+    package = types.ModuleType("sagemaker_inference")
+    errors = types.ModuleType("sagemaker_inference.errors")
+    errors.BaseInferenceToolkitError = ToolkitError
+    package.errors = errors
+    monkeypatch.setitem(sys.modules, "sagemaker_inference", package)
+    monkeypatch.setitem(sys.modules, "sagemaker_inference.errors", errors)
+    handler = load_handler_copy("inference_with_toolkit")
+
+    body, content_type, message = bad_requests(rows)["non-numeric"]
+    with pytest.raises(handler.InputError) as caught:
+        handler.predict_fn(handler.input_fn(body, content_type), model)
+    error = caught.value
+    assert isinstance(error, ToolkitError) and isinstance(error, ValueError)
+    assert toolkit_status(error) == 400
+    assert error.phrase == "Bad Request"
+    assert message in error.message and str(error) == error.message
+
+
+def test_without_the_toolkit_input_error_is_a_plain_value_error():
+    handler = load_handler_copy("inference_without_toolkit")
+    assert "sagemaker_inference" not in sys.modules
+    assert handler.InputError.__mro__[1:] == (ValueError, Exception, BaseException, object)
+    assert str(handler.InputError("bad row")) == "bad row"
+
+
+def test_inside_a_flask_request_bad_input_becomes_a_400_response(model, rows):
+    """sagemaker-containers (scikit-learn image) answers any raised exception with 500 but passes
+    a Flask response returned by output_fn through."""
+    app = flask.Flask("sagemaker_containers_stand_in")
+    body, content_type, message = bad_requests(rows)["wrong width"]
+    with app.test_request_context("/invocations", method="POST"):
+        rejected = inference.predict_fn(inference.input_fn(body, content_type), model)
+        response = inference.output_fn(rejected, "application/json")
+        assert isinstance(response, flask.Response)
+        assert response.status_code == 400
+        assert message in json.loads(response.get_data())["error"]
+        prediction = inference.predict_fn((csv_body(rows[:1]), "text/csv"), model)
+        assert inference.output_fn(prediction, "text/csv").status_code == 400
+        good = inference.predict_fn(inference.input_fn(csv_body(rows[:2]), "text/csv"), model)
+        assert len(json.loads(inference.output_fn(good, "application/json")[0])["predictions"]) == 2

@@ -376,7 +376,7 @@ def test_bucket_settings() -> None:
 
 def test_role_principal_in_group_policy_fails() -> None:
     def mutate(t: dict[str, Any]) -> None:
-        statement(t, "DevModelPackageGroup", "QaDeploy")["Principal"]["AWS"] = {
+        statement(t, "DevModelPackageGroup", "QaRead")["Principal"]["AWS"] = {
             "Fn::Sub": "arn:${AWS::Partition}:iam::${QaAccountId}:role/deployer"
         }
 
@@ -391,6 +391,71 @@ def test_workload_write_on_registry_fails() -> None:
         findings_for("shared-services.yaml", mutate),
         "grants sagemaker:UpdateModelPackage on the prod group to workload account 444444444444 (prod)",
     )
+
+
+def test_create_model_for_qa_on_the_dev_group_fails() -> None:
+    """QA builds its model from the package's containers; CreateModel on the dev group (the
+    grant QA no longer needs) is a finding, as is any registry action beyond the deploy's."""
+
+    def mutate(t: dict[str, Any]) -> None:
+        statement(t, "DevModelPackageGroup", "QaRead")["Action"].append("sagemaker:CreateModel")
+
+    assert findings_for("shared-services.yaml") == []
+    assert_only(
+        findings_for("shared-services.yaml", mutate),
+        "grants sagemaker:CreateModel on the dev group to workload account 333333333333 (qa) "
+        "(QA creates its model from the package's containers",
+    )
+
+    def widen(t: dict[str, Any]) -> None:
+        statement(t, "DevModelPackageGroup", "QaRead")["Action"].append("sagemaker:ListModelPackages")
+
+    assert_only(
+        findings_for("shared-services.yaml", widen),
+        "grants sagemaker:ListModelPackages on the dev group to workload account 333333333333 (qa)",
+    )
+
+
+def test_create_model_from_package_environments_match_the_deploy_code() -> None:
+    """The check's CREATE_FROM_PACKAGE_ENVIRONMENTS are the environments whose model the deploy
+    code creates from the package ARN (registry.APPROVED_ONLY_ENVIRONMENTS)."""
+    registry = importlib.import_module(f"{PACKAGE}.deploy.registry")
+    assert checks.CREATE_FROM_PACKAGE_ENVIRONMENTS == set(registry.APPROVED_ONLY_ENVIRONMENTS) == {"prod"}
+
+
+@pytest.mark.parametrize("env", ["qa", "prod"])
+def test_deploy_role_registry_grants_match_the_deploy(env: str) -> None:
+    """The deploy role reads only DescribeModelPackage from the registry; only prod's CreateModel
+    statement names the registry's packages (QA's model comes from the package's containers)."""
+    cfg = config_with(FOUR)
+    spec = next(s for s in bootstrap.plan(cfg) if s.key == f"deploy-{env}")
+    resolver = checks.Resolver(
+        checks.load_template(INFRA / "workload-deploy.yaml"),
+        spec.parameters,
+        spec.account,
+        CONFIG["aws"]["region"],
+    )
+    [policy] = resolver.properties("DeployRole")["Policies"]
+    sids = {item["Sid"]: item for item in policy["PolicyDocument"]["Statement"]}
+    group = spec.parameters["ModelPackageGroupName"]
+    packages = (
+        f"arn:aws:sagemaker:{CONFIG['aws']['region']}:{FOUR['shared_services']}:model-package/{group}/*"
+    )
+    assert sids["ReadSourcePackages"]["Action"] == "sagemaker:DescribeModelPackage"
+    assert sids["ReadSourcePackages"]["Resource"] == packages
+    registry_actions = {
+        action
+        for item in sids.values()
+        for action in checks.as_list(item["Action"])
+        if any(f":{FOUR['shared_services']}:" in str(r) for r in checks.as_list(item["Resource"]))
+    }
+    create_resources = checks.as_list(sids["CreateModels"]["Resource"])
+    if env == "prod":
+        assert registry_actions == {"sagemaker:DescribeModelPackage", "sagemaker:CreateModel"}
+        assert packages in create_resources
+    else:
+        assert registry_actions == {"sagemaker:DescribeModelPackage"}
+        assert all(f":{FOUR['qa']}:model/" in r for r in create_resources)
 
 
 def test_data_science_write_on_prod_group_fails() -> None:
@@ -441,6 +506,14 @@ def test_deploy_code_group_policies_pass_and_match_the_template(layout: str) -> 
         bad["Statement"][-1]["Principal"]["AWS"] = "arn:aws:iam::333333333333:role/deployer"
         assert_only(
             [str(f) for f in checks.check_group_policy("dev", bad, "dev", ctx)], "is not an account root"
+        )
+        # A builder that still grants QA CreateModel on the dev group is caught too.
+        old = copy.deepcopy(registry.group_policy(cfg, "dev"))
+        [qa] = [s for s in old["Statement"] if s["Sid"] == "QaRead"]
+        qa["Action"] = sorted([*qa["Action"], "sagemaker:CreateModel"])
+        assert_only(
+            [str(f) for f in checks.check_group_policy("dev", old, "dev", ctx)],
+            "grants sagemaker:CreateModel on the dev group to workload account 333333333333 (qa)",
         )
 
 

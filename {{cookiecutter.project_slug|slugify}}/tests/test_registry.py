@@ -26,9 +26,11 @@ from deploy_helpers import (
     package_arn,
     register_version,
     stubbed,
+    write_config,
 )
 
 registry = module("deploy.registry")
+cli = module("deploy.cli")
 aws = module("deploy.aws")
 DeployError = aws.DeployError
 Clients = aws.Clients
@@ -55,11 +57,20 @@ def test_group_policies_grant_account_roots_explicit_actions_per_group():
         for kind, policy in policies.items()
     }
     register = READ_ONLY | {"sagemaker:CreateModelPackage"}
-    deploy = READ_ONLY | {"sagemaker:CreateModel"}
+    # QA builds its model from the package's containers: it only describes dev versions.
+    # Prod creates its model from the package ARN: describe and CreateModel on prod versions.
+    qa_read = {"sagemaker:DescribeModelPackage"}
+    prod_deploy = {"sagemaker:CreateModel", "sagemaker:DescribeModelPackage"}
     assert grants == {
         "feature": {root("111111111111"): register},
-        "dev": {root("111111111111"): register, root("333333333333"): deploy},
-        "prod": {root("444444444444"): deploy},
+        "dev": {root("111111111111"): register, root("333333333333"): qa_read},
+        "prod": {root("444444444444"): prod_deploy},
+    }
+    sids = {kind: [s["Sid"] for s in policy["Statement"]] for kind, policy in policies.items()}
+    assert sids == {
+        "feature": ["DataScienceRegister"],
+        "dev": ["DataScienceRegister", "QaRead"],
+        "prod": ["ProdDeploy"],
     }
     for kind, policy in policies.items():
         group = cfg["registry"]["model_package_groups"][kind]
@@ -77,6 +88,43 @@ def test_group_policies_grant_account_roots_explicit_actions_per_group():
 def test_single_account_needs_no_group_policy():
     cfg = make_config("single")
     assert [registry.group_policy(cfg, kind) for kind in registry.GROUP_KINDS] == [None, None, None]
+
+
+@pytest.mark.parametrize("env", ["qa", "prod"])
+def test_group_grants_cover_exactly_the_registry_calls_of_a_deploy(tmp_path, monkeypatch, capsys, env):
+    """A four-account deploy on moto, recording only what it asks the registry account: every
+    such call is granted to the environment's account by the group policy, and CreateModel
+    (authorised on the package when the model names it by ARN) is granted exactly when the
+    created model references the package ARN (prod), never to QA."""
+    cfg = make_config("four")
+    write_config(cfg, tmp_path, monkeypatch)
+    kind = registry.environment_group_kind(cfg, env)
+    account = cfg["aws"]["accounts"][cfg["environments"][env]["account"]]
+    granted = {
+        action
+        for statement in registry.group_policy(cfg, kind)["Statement"]
+        if statement["Principal"]["AWS"] == f"arn:aws:iam::{account}:root"
+        for action in statement["Action"]
+    }
+    registry_calls = Recorder()
+    with mock_aws():
+        accounts = Accounts(cfg)
+        shared = accounts.session("shared_services")
+        arn = register_version(shared, cfg, kind=kind, status="Approved")
+        workload = accounts.session(env)
+        args = ["deploy", "--env", env, "--arn", arn, "--poll-interval", "0"]
+        code = cli.main(args, session=workload, registry_session=registry_calls.attach(shared))
+        assert code == 0, capsys.readouterr().err
+        sm = workload.client("sagemaker")
+        [model] = sm.list_models()["Models"]
+        containers = sm.describe_model(ModelName=model["ModelName"])["Containers"]
+    assert registry_calls.operations == ["DescribeModelPackage"]
+    by_arn = any(container.get("ModelPackageName") == arn for container in containers)
+    assert by_arn == (env == "prod")
+    expected = {f"sagemaker:{op}" for op in registry_calls.operations} | (
+        {"sagemaker:CreateModel"} if by_arn else set()
+    )
+    assert granted == expected
 
 
 def test_an_account_shared_with_the_registry_is_not_granted_by_resource_policy():
@@ -217,6 +265,21 @@ def test_latest_on_moto_picks_the_newest_version_with_the_status(layout):
         assert registry.latest_package(clients, group)["ModelPackageArn"] == second
         assert registry.latest_package(clients, group, "Approved")["ModelPackageArn"] == first
         assert registry.latest_package(clients, group, "Rejected") is None
+
+
+@pytest.mark.parametrize("layout", ["four", "single"])
+def test_latest_with_git_sha_skips_newer_versions_from_other_commits(layout):
+    cfg = make_config(layout)
+    mine, theirs = "1" * 40, "2" * 40
+    with mock_aws():
+        shared = Accounts(cfg).session("shared_services")
+        own = register_version(shared, cfg, git_sha=mine)
+        newer = register_version(shared, cfg, git_sha=theirs)
+        clients = Clients(shared, cfg["aws"]["region"])
+        group = cfg["registry"]["model_package_groups"]["dev"]
+        assert registry.latest_package(clients, group)["ModelPackageArn"] == newer
+        assert registry.latest_package(clients, group, git_sha=mine)["ModelPackageArn"] == own
+        assert registry.latest_package(clients, group, git_sha="3" * 40) is None
 
 
 @pytest.mark.parametrize("layout", ["four", "single"])

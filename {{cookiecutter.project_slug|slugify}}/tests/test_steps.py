@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
 from model_helpers import FRAMEWORK, ROOT, SAMPLE_CSV, TARGET, module, pack, split_sample, train_model
 
@@ -113,3 +117,141 @@ def test_evaluate_writes_sagemaker_model_quality_metrics(data_dir, model_dir, tm
 def test_evaluate_without_a_model_archive_exits_with_the_reason(data_dir, tmp_path):
     with pytest.raises(SystemExit, match=r"model\.tar\.gz not found"):
         evaluate.main(["--model-dir", str(tmp_path), "--test-dir", str(data_dir / "test")])
+
+
+# --- evaluate: metrics without scikit-learn ----------------------------------------------------
+
+RNG = np.random.default_rng(7)
+METRIC_CASES = {
+    "random": (RNG.integers(0, 2, 200), RNG.random(200)),
+    "coarse scores, many ties": (RNG.integers(0, 2, 300), RNG.integers(0, 5, 300) / 4),
+    "all scores tied": (np.array([0, 1, 1, 0, 1]), np.full(5, 0.5)),
+    "perfect": (np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9])),
+    "reversed": (np.array([1, 1, 0, 0]), np.array([0.1, 0.2, 0.8, 0.9])),
+    "nothing predicted positive": (np.array([0, 1, 0, 1, 1]), np.array([0.1, 0.4, 0.2, 0.3, 0.3])),
+    "ties at the threshold": (np.array([1, 0, 1, 0, 1, 0]), np.array([0.5, 0.5, 0.49, 0.51, 0.5, 0.2])),
+}
+
+
+@pytest.mark.parametrize("case", list(METRIC_CASES))
+def test_metrics_equal_sklearn(case):
+    y, score = METRIC_CASES[case]
+    label = (score >= 0.5).astype(int)
+    expected = {
+        "auc": roc_auc_score(y, score),
+        "accuracy": accuracy_score(y, label),
+        "precision": precision_score(y, label, zero_division=0),
+        "recall": recall_score(y, label, zero_division=0),
+        "f1": f1_score(y, label, zero_division=0),
+    }
+    assert evaluate.roc_auc(y, score) == pytest.approx(expected["auc"], abs=1e-12)
+    report = evaluate.metrics(y, score)["binary_classification_metrics"]
+    assert {k: v["value"] for k, v in report.items()} == {k: round(float(v), 6) for k, v in expected.items()}
+
+
+def test_metrics_reject_labels_that_are_not_binary():
+    with pytest.raises(ValueError, match="labels must be 0 or 1"):
+        evaluate.metrics(np.array([0, 1, 2]), np.array([0.1, 0.5, 0.9]))
+    with pytest.raises(ValueError, match="needs both classes"):
+        evaluate.roc_auc(np.array([1, 1]), np.array([0.1, 0.9]))
+
+
+def test_evaluate_does_not_import_sklearn(tmp_path):
+    code = (
+        "import sys, numpy as np\n"
+        f"from {module('steps').__name__} import evaluate\n"
+        "evaluate.metrics(np.array([0, 1, 1]), np.array([0.2, 0.7, 0.4]))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+# --- evaluate: safe extraction on every Python -------------------------------------------------
+
+
+def tarball(path: Path, members: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    return path
+
+
+def as_on_python(monkeypatch, old: bool) -> None:
+    """old=True: tarfile as on a Python without extraction filters (before 3.8.17, 3.9.17,
+    3.10.12, 3.11.4): no data_filter, and extractall rejects the filter keyword."""
+    if not old:
+        return
+    extractall = tarfile.TarFile.extractall
+
+    def old_extractall(self, path=".", members=None, *, numeric_owner=False, **kwargs):
+        if kwargs:
+            raise TypeError(f"extractall() got an unexpected keyword argument {next(iter(kwargs))!r}")
+        return extractall(self, path, members, numeric_owner=numeric_owner)
+
+    monkeypatch.setattr(evaluate, "has_extraction_filters", lambda: False)
+    monkeypatch.setattr(tarfile.TarFile, "extractall", old_extractall)
+
+
+def test_evaluate_runs_on_a_python_without_extraction_filters(data_dir, model_dir, tmp_path, monkeypatch):
+    pack(model_dir, tmp_path / "model" / "model.tar.gz")
+    as_on_python(monkeypatch, True)
+    args = ["--model-dir", str(tmp_path / "model"), "--test-dir", str(data_dir / "test")]
+    assert evaluate.main([*args, "--output-dir", str(tmp_path / "evaluation")]) == 0
+    assert (tmp_path / "evaluation" / "evaluation.json").is_file()
+
+
+@pytest.mark.parametrize("old", [True, False], ids=["python without filters", "python with filters"])
+def test_safe_extract_extracts_a_model_archive(model_dir, tmp_path, monkeypatch, old):
+    archive = pack(model_dir, tmp_path / "model.tar.gz")
+    as_on_python(monkeypatch, old)
+    evaluate.safe_extract(archive, tmp_path / "out")
+    assert (tmp_path / "out" / "code" / "inference.py").read_bytes() == (
+        model_dir / "code" / "inference.py"
+    ).read_bytes()
+    assert json.loads((tmp_path / "out" / "model_info.json").read_text())["framework"] == FRAMEWORK
+
+
+ESCAPES = {
+    "dot-dot": ({"../evil": b"x"}, None),
+    "nested dot-dot": ({"code/../../evil": b"x"}, None),
+    "escaping symlink": ({}, {"code/link": "../../evil"}),
+}
+
+
+@pytest.mark.parametrize("old", [True, False], ids=["python without filters", "python with filters"])
+@pytest.mark.parametrize("case", list(ESCAPES))
+def test_safe_extract_refuses_members_that_escape(tmp_path, monkeypatch, case, old):
+    members, links = ESCAPES[case]
+    archive = tarball(tmp_path / "evil.tar.gz", {"model_info.json": b"{}", **members}, links)
+    dest = tmp_path / "deep" / "out"
+    dest.mkdir(parents=True)
+    as_on_python(monkeypatch, old)
+    with pytest.raises(SystemExit, match="unsafe member"):
+        evaluate.safe_extract(archive, dest)
+    assert not (tmp_path / "deep" / "evil").exists() and not (tmp_path / "evil").exists()
+
+
+def test_without_filters_absolute_paths_and_links_are_refused_before_anything_is_extracted(
+    tmp_path, monkeypatch
+):
+    as_on_python(monkeypatch, True)
+    cases = [
+        ({"/tmp/evil": b"x"}, None, "has an absolute path"),
+        ({"../evil": b"x"}, None, 'has a ".." component'),
+        ({}, {"code/link": "inference.py"}, "is not a regular file or directory"),
+    ]
+    for i, (members, links, reason) in enumerate(cases):
+        archive = tarball(tmp_path / f"bad{i}.tar.gz", {"model_info.json": b"{}", **members}, links)
+        dest = tmp_path / f"out{i}"
+        dest.mkdir()
+        with pytest.raises(SystemExit, match=reason):
+            evaluate.safe_extract(archive, dest)
+        assert list(dest.iterdir()) == []

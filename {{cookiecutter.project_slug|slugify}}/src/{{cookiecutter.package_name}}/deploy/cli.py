@@ -64,11 +64,12 @@ def cmd_ensure_groups(args, cfg, clients) -> int:
 def cmd_latest(args, cfg, clients) -> int:
     require_account(clients, cfg, "shared_services", "latest")
     group = config.model_package_group(cfg, args.group)
-    summary = registry.latest_package(clients, group, args.status)
+    summary = registry.latest_package(clients, group, args.status, args.git_sha)
     if summary is None:
-        raise DeployError(
-            f"no Completed version{' with status ' + args.status if args.status else ''} in {group}"
+        wanted = (f" with status {args.status}" if args.status else "") + (
+            f" registered from commit {args.git_sha}" if args.git_sha else ""
         )
+        raise DeployError(f"no Completed version{wanted} in {group}")
     _outputs(
         args,
         {
@@ -270,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("latest", cmd_latest, "Print the newest Completed version of a group.")
     sub.add_argument("--group", required=True, choices=registry.GROUP_KINDS)
     sub.add_argument("--status", choices=("Approved", "PendingManualApproval", "Rejected"))
+    sub.add_argument("--git-sha", help="only a version registered from this commit (metadata git_sha)")
     sub = command("approve", cmd_approve, "Approve a dev version, recording actor, pull request and commit.")
     sub.add_argument("--arn", required=True)
     sub.add_argument("--pr", required=True, help="pull request number")

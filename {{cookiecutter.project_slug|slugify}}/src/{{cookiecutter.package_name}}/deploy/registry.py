@@ -1,10 +1,11 @@
 """The central model registry in the shared-services account.
 
 - `group_policy` builds the resource policy of one model package group: the data-science
-  account may register and read; each workload account may read and create a model from the
-  group it deploys from. Principals are account roots and actions are explicit: a role
-  principal or `"Action": "*"` makes a group undiscoverable from other accounts
-  (https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry-ram.html).
+  account may register and read; the QA account may describe the dev group's versions (its
+  model is built from their containers); the prod account may describe the prod group's
+  versions and create a model from them by ARN. Principals are account roots and actions are
+  explicit: a role principal or `"Action": "*"` makes a group undiscoverable from other
+  accounts (https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry-ram.html).
 - `ensure_groups` creates the feature/dev/prod groups and their policies (idempotent).
 - `latest_package`, `approve`, `record_stage`, `promote` move a version from dev to prod.
 
@@ -25,21 +26,20 @@ from botocore.exceptions import ClientError
 from .. import config
 from .aws import Clients, DeployError, is_not_found, log
 
-# Who may do what on a group. Workload accounts also need sagemaker:CreateModel on the
-# package to build an endpoint model from it (AWS "Deploy a model version from a different
-# account"). UpdateModelPackage stays with the registry role in the owning account.
+# Who may do what on a group. UpdateModelPackage stays with the registry role in the owning
+# account. A workload account gets exactly what `deploy` calls with its credentials:
+# DescribeModelPackage (deploy.prepare), plus, for an environment whose model is created
+# from the package ARN (APPROVED_ONLY_ENVIRONMENTS: prod), sagemaker:CreateModel on the
+# package (AWS "Deploy a model version from a different account"). QA builds its model from
+# the package's containers in its own account, so it never needs CreateModel on the registry.
 REGISTER_ACTIONS = (
     "sagemaker:CreateModelPackage",
     "sagemaker:DescribeModelPackage",
     "sagemaker:DescribeModelPackageGroup",
     "sagemaker:ListModelPackages",
 )
-DEPLOY_ACTIONS = (
-    "sagemaker:CreateModel",
-    "sagemaker:DescribeModelPackage",
-    "sagemaker:DescribeModelPackageGroup",
-    "sagemaker:ListModelPackages",
-)
+WORKLOAD_READ_ACTIONS = ("sagemaker:DescribeModelPackage",)
+CREATE_FROM_PACKAGE_ACTIONS = ("sagemaker:CreateModel", *WORKLOAD_READ_ACTIONS)
 GROUP_KINDS = ("feature", "dev", "prod")
 # SageMaker's predefined model life-cycle stages
 # (https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry-staging-construct-set-up.html).
@@ -161,14 +161,24 @@ def _root(account: str) -> str:
     return f"arn:aws:iam::{account}:root"
 
 
+def workload_group_actions(env: str) -> tuple[str, ...]:
+    """Registry actions the workload account of `env` needs on the group it deploys from.
+
+    DescribeModelPackage for every environment; sagemaker:CreateModel as well only where the
+    model is created from the package ARN (APPROVED_ONLY_ENVIRONMENTS, i.e. prod).
+    """
+    return CREATE_FROM_PACKAGE_ACTIONS if env in APPROVED_ONLY_ENVIRONMENTS else WORKLOAD_READ_ACTIONS
+
+
 def group_policy(cfg: dict[str, Any], kind: str) -> dict[str, Any] | None:
     """Resource policy for the `kind` group, or None when no other account needs access.
 
     The data-science account registers into the groups its pipelines write (pipeline.names:
-    feature and dev). A workload account reads, and creates models from, the group its
-    environment deploys from (qa: dev, prod: prod). The shared-services account itself is
-    never listed: inside one account IAM identity policies decide, so single-account mode
-    gets no resource policy at all.
+    feature and dev). A workload account gets `workload_group_actions` on the group its
+    environment deploys from: QA describes dev versions (statement QaRead), prod describes
+    prod versions and creates models from them (statement ProdDeploy). The shared-services
+    account itself is never listed: inside one account IAM identity policies decide, so
+    single-account mode gets no resource policy at all.
     """
     owner = config.account_id(cfg, "shared_services")
     group_arn = config.model_package_group_arn(cfg, kind)
@@ -182,7 +192,9 @@ def group_policy(cfg: dict[str, Any], kind: str) -> dict[str, Any] | None:
     for env in config.ENVIRONMENTS:
         if environment_group_kind(cfg, env) == kind:
             account_role = config.environment(cfg, env)["account"]
-            grants.append((f"{env.capitalize()}Deploy", DEPLOY_ACTIONS, config.account_id(cfg, account_role)))
+            actions = workload_group_actions(env)
+            sid = f"{env.capitalize()}{'Deploy' if 'sagemaker:CreateModel' in actions else 'Read'}"
+            grants.append((sid, actions, config.account_id(cfg, account_role)))
     statements = []
     for sid, actions, account in grants:
         if account == owner:
@@ -244,11 +256,16 @@ def ensure_groups(cfg: dict[str, Any], clients: Clients) -> list[str]:
     return results
 
 
-def latest_package(clients: Clients, group: str, status: str | None = None) -> dict[str, Any] | None:
+def latest_package(
+    clients: Clients, group: str, status: str | None = None, git_sha: str | None = None
+) -> dict[str, Any] | None:
     """Newest Completed version in `group` (optionally with an approval status), or None.
 
     It asks for CreationTime/Descending explicitly and pages on, skipping versions whose
-    registration failed or is still in progress.
+    registration failed or is still in progress. With `git_sha`, only a version whose
+    `git_sha` customer metadata equals it counts (each candidate is described, newest
+    first), so a workflow run picks the version its own commit registered even when a
+    later push registered another one meanwhile.
     """
     params: dict[str, Any] = {
         "ModelPackageGroupName": group,
@@ -260,7 +277,12 @@ def latest_package(clients: Clients, group: str, status: str | None = None) -> d
     paginator = clients.sagemaker.get_paginator("list_model_packages")
     for page in paginator.paginate(**params, PaginationConfig={"PageSize": 50}):
         for summary in page.get("ModelPackageSummaryList", []):
-            if summary.get("ModelPackageStatus") == "Completed":
+            if summary.get("ModelPackageStatus") != "Completed":
+                continue
+            if git_sha is None:
+                return summary
+            package = describe(clients, summary["ModelPackageArn"])
+            if package.get("CustomerMetadataProperties", {}).get("git_sha") == git_sha:
                 return summary
     return None
 

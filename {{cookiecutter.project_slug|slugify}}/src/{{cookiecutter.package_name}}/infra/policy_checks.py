@@ -21,8 +21,10 @@ templates keep the accounts apart), and checks:
   workload accounts may only read; buckets encrypted with KMS, versioned, public access blocked.
 - Model package group policies (from the template or from any other builder, see
   `check_group_policy`): account-root principals only, explicit actions, the data-science
-  account may register and read (never into the prod group), workload accounts may only read
-  and create models.
+  account may register and read (never into the prod group); a workload account may only
+  describe the versions of the group its environment deploys from, and create a model from
+  them only for prod (`CREATE_FROM_PACKAGE_ENVIRONMENTS`). sagemaker:CreateModel granted to
+  the QA account (on the dev group or anywhere else) is a finding.
 
 It exits 0 when there is no finding, 1 listing each finding on its own line
 (`<template>[<stack variant>] <resource>: <what is wrong>`), and 2 when the folder or config
@@ -98,14 +100,13 @@ GROUP_REGISTER_ACTIONS = frozenset(
         "sagemaker:ListModelPackages",
     }
 )
-GROUP_DEPLOY_ACTIONS = frozenset(
-    {
-        "sagemaker:CreateModel",
-        "sagemaker:DescribeModelPackage",
-        "sagemaker:DescribeModelPackageGroup",
-        "sagemaker:ListModelPackages",
-    }
-)
+# What a workload account's deploy calls on the registry with its own credentials:
+# DescribeModelPackage, and CreateModel with ModelPackageName for the environments whose model
+# is created from the package ARN (the deploy code's registry.APPROVED_ONLY_ENVIRONMENTS; QA
+# creates its model from the package's containers in its own account).
+GROUP_READ_ACTIONS = frozenset({"sagemaker:DescribeModelPackage"})
+CREATE_MODEL = "sagemaker:CreateModel"
+CREATE_FROM_PACKAGE_ENVIRONMENTS = frozenset({"prod"})
 WORKLOAD_ROLES = frozenset({"qa", "prod"})
 PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>[0-9]{12}):(?P<kind>root|role/.+|user/.+|.+)$")
 ACCOUNT = re.compile(r"^[0-9]{12}$")
@@ -143,6 +144,8 @@ class Context:
     github_roles: dict[str, set[str]] = field(default_factory=dict)
     # Model package group name -> kind (feature, dev, prod).
     group_kinds: dict[str, str] = field(default_factory=dict)
+    # Environment (qa, prod) -> kind of the group it deploys from.
+    deploys_from: dict[str, str] = field(default_factory=lambda: {"qa": "dev", "prod": "prod"})
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> Context:
@@ -164,7 +167,22 @@ class Context:
             repo_id=str(cfg["github"].get("repo_id", "")),
             github_roles=roles,
             group_kinds={config.model_package_group(cfg, k): k for k in ("feature", "dev", "prod")},
+            deploys_from={
+                env: config.environment(cfg, env).get("model_package_group", "dev" if env == "qa" else "prod")
+                for env in config.ENVIRONMENTS
+            },
         )
+
+    def workload_group_actions(self, roles: set[str], kind: str) -> frozenset[str]:
+        """Registry actions an account hosting the environments `roles` may hold on the `kind` group."""
+        allowed: set[str] = set()
+        for env in sorted(roles & WORKLOAD_ROLES):
+            if self.deploys_from.get(env) != kind:
+                continue
+            allowed |= GROUP_READ_ACTIONS
+            if env in CREATE_FROM_PACKAGE_ENVIRONMENTS:
+                allowed.add(CREATE_MODEL)
+        return frozenset(allowed)
 
     def roles_of(self, account: str) -> set[str]:
         return {role for role, value in self.accounts.items() if value == account}
@@ -450,7 +468,9 @@ def check_group_policy(where: str, policy: Any, kind: str, ctx: Context) -> list
 
     Account-root principals only (a role principal makes the group undiscoverable from the
     other account), explicit actions, data-science registers and reads (never in the prod
-    group), workload accounts only read and create models.
+    group). A workload account may hold only `Context.workload_group_actions`: describe the
+    versions of the group its environment deploys from and, for prod only, create models from
+    them; every other action (e.g. CreateModel for the QA account on the dev group) is a finding.
     """
     if policy is None:
         return []
@@ -472,23 +492,26 @@ def check_group_policy(where: str, policy: Any, kind: str, ctx: Context) -> list
             if account is None or account == owner:
                 continue
             roles = ctx.roles_of(account)
+            workload = ctx.workload_group_actions(roles, kind)
             if "data_science" in roles:
-                limit = GROUP_REGISTER_ACTIONS | (
-                    GROUP_DEPLOY_ACTIONS if roles & WORKLOAD_ROLES else frozenset()
-                )
+                limit = GROUP_REGISTER_ACTIONS | workload
                 if kind == "prod":
                     limit = limit - {"sagemaker:CreateModelPackage"}
                 who = "the data-science account"
             elif roles and roles <= WORKLOAD_ROLES:
-                limit, who = GROUP_DEPLOY_ACTIONS, f"workload account {account} ({', '.join(sorted(roles))})"
+                limit, who = workload, f"workload account {account} ({', '.join(sorted(roles))})"
             else:
                 limit, who = frozenset(), f"account {account}"
             extra = sorted(actions - limit)
             if extra:
+                why = ""
+                if CREATE_MODEL in extra and roles & WORKLOAD_ROLES - CREATE_FROM_PACKAGE_ENVIRONMENTS:
+                    why = " (QA creates its model from the package's containers, not from the package ARN)"
                 findings.append(
                     Finding(
                         at,
-                        f"grants {', '.join(extra)} on the {kind} group to {who}; allowed: {sorted(limit)}",
+                        f"grants {', '.join(extra)} on the {kind} group to {who}{why}; "
+                        f"allowed: {sorted(limit)}",
                     )
                 )
     return findings

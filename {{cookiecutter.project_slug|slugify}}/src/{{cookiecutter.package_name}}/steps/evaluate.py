@@ -9,6 +9,13 @@ exactly what will be served.
 evaluation.json follows SageMaker's model quality metrics format:
 {"binary_classification_metrics": {"auc": {"value": ..., "standard_deviation": "NaN"}, ...}}
 The pipeline's ConditionStep reads binary_classification_metrics.<metric>.value from it.
+
+The metrics are computed with numpy alone (same values as sklearn.metrics, which the tests
+check), so evaluating an XGBoost model never imports scikit-learn. The archive is extracted
+with tarfile's "data" filter where the Python has it (3.12+, and 3.8.17+/3.9.17+/3.10.12+/
+3.11.4+); on an older Python every member is checked first (regular files and directories
+only, no absolute path, no "..", nothing outside the target directory). It exits non-zero
+when the archive, the test CSV or a safe archive member is missing.
 """
 
 from __future__ import annotations
@@ -19,11 +26,10 @@ import json
 import sys
 import tarfile
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
 BASE = Path("/opt/ml/processing")
 
@@ -37,14 +43,92 @@ def load_handler(model_dir: Path):
     return module
 
 
+def _unsafe_member(member: tarfile.TarInfo, dest: Path) -> str:
+    """Why extracting member under dest would be unsafe, or "" when it is a plain file or
+    directory that stays inside dest."""
+    if not (member.isfile() or member.isdir()):
+        return "is not a regular file or directory (links and devices are refused)"
+    name = PurePosixPath(member.name)
+    if name.is_absolute():
+        return "has an absolute path"
+    if ".." in name.parts:
+        return 'has a ".." component'
+    root = dest.resolve()
+    target = (root / name).resolve()
+    if target != root and root not in target.parents:  # Path.is_relative_to needs Python 3.9
+        return "resolves outside the target directory"
+    return ""
+
+
+def has_extraction_filters() -> bool:
+    """Whether this Python's tarfile takes extractall(filter=...)."""
+    return hasattr(tarfile, "data_filter")
+
+
+def safe_extract(archive: Path, dest: Path, use_data_filter: bool | None = None) -> None:
+    """Extract a tar archive under dest without letting any member escape it.
+
+    use_data_filter: None = tarfile's "data" filter when this Python has it; False forces the
+    member-by-member check used on older Pythons. It raises SystemExit naming the first unsafe
+    member (nothing is extracted then).
+    """
+    if use_data_filter is None:
+        use_data_filter = has_extraction_filters()
+    with tarfile.open(archive) as tar:
+        if use_data_filter:
+            try:
+                tar.extractall(dest, filter="data")
+            except tarfile.FilterError as exc:
+                raise SystemExit(f"evaluate: unsafe member in {archive}: {exc}") from exc
+            return
+        members = tar.getmembers()
+        for member in members:
+            reason = _unsafe_member(member, dest)
+            if reason:
+                raise SystemExit(f"evaluate: unsafe member {member.name!r} in {archive}: {reason}")
+            member.mode &= 0o755  # no setuid/setgid/sticky bits, no group/other write
+        # The members were checked above; Pythons that know filters would otherwise warn.
+        trusted = {"filter": "fully_trusted"} if has_extraction_filters() else {}
+        tar.extractall(dest, members=members, **trusted)  # noqa: S202
+
+
+def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney U with average ranks for tied scores)."""
+    y = np.asarray(y_true) == 1
+    score = np.asarray(score, dtype=float)
+    positives, negatives = int(y.sum()), int((~y).sum())
+    if positives == 0 or negatives == 0:
+        raise ValueError("AUC needs both classes in y_true; the test set has only one")
+    _, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    first_rank = np.cumsum(counts) - counts + 1  # 1-based rank of each distinct score's first row
+    ranks = (first_rank + (counts - 1) / 2.0)[inverse.ravel()]
+    return float((ranks[y].sum() - positives * (positives + 1) / 2.0) / (positives * negatives))
+
+
+def _ratio(numerator: int, denominator: int) -> float:
+    return numerator / denominator if denominator else 0.0
+
+
 def metrics(y_true: np.ndarray, probability: np.ndarray) -> dict:
-    label = (probability >= 0.5).astype(int)
+    """SageMaker model-quality metrics of a binary classifier at the 0.5 threshold. It raises
+    ValueError when y_true holds values other than 0 and 1 or the lengths differ."""
+    y = np.asarray(y_true)
+    probability = np.asarray(probability, dtype=float)
+    if y.shape != probability.shape:
+        raise ValueError(f"{len(y)} labels but {len(probability)} probabilities")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError(f"labels must be 0 or 1, got {sorted(set(y.tolist()))[:5]}")
+    truth = y == 1
+    predicted = probability >= 0.5
+    tp = int((truth & predicted).sum())
+    fp = int((~truth & predicted).sum())
+    fn = int((truth & ~predicted).sum())
     values = {
-        "auc": roc_auc_score(y_true, probability),
-        "accuracy": accuracy_score(y_true, label),
-        "precision": precision_score(y_true, label, zero_division=0),
-        "recall": recall_score(y_true, label, zero_division=0),
-        "f1": f1_score(y_true, label, zero_division=0),
+        "auc": roc_auc(y, probability),
+        "accuracy": float((truth == predicted).mean()),
+        "precision": _ratio(tp, tp + fp),
+        "recall": _ratio(tp, tp + fn),
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
     }
     return {
         "binary_classification_metrics": {
@@ -69,8 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     test = pd.concat([pd.read_csv(f) for f in tests], ignore_index=True)
 
     with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(archive) as tar:
-            tar.extractall(tmp, filter="data")
+        safe_extract(archive, Path(tmp))
         handler = load_handler(Path(tmp))
         model = handler.model_fn(tmp)
         features = test[model.features].to_numpy()

@@ -2,18 +2,42 @@
 
 Packaged into model.tar.gz under code/ by the train step, so the SageMaker framework
 containers, the evaluate step and the local rehearsal server all serve the model
-through this one file.
+through this one file. It imports only numpy (and the model's framework when loading).
 
 Request: `text/csv` (one row of feature values per line, no header, no target) or
 `application/json` ({"instances": [[...], ...]} or {"instances": [{"feature": value}, ...]}).
 Response: `application/json` {"predictions": [{"label": 0 or 1, "probability": p}, ...]}.
-Bad input raises InputError, which servers report as HTTP 400.
+
+Bad input raises InputError (a ValueError) whose text says what is wrong; every server
+answers it with HTTP 400 and that text:
+- local/server.py (the rehearsal) maps InputError to 400 itself.
+- sagemaker-inference toolkit (the XGBoost 1.7-1 image in script mode, and multi-model
+  endpoints of the scikit-learn image): its Transformer answers an exception that is a
+  `sagemaker_inference.errors.BaseInferenceToolkitError` with the exception's `status_code`
+  (body: `message`, then the traceback) and any other exception with 500. So when that
+  toolkit is importable, InputError also subclasses it, with status_code 400.
+- sagemaker-containers toolkit (the scikit-learn 1.2-1 image, single-model: gunicorn + Flask):
+  it re-raises any exception of input_fn/predict_fn/output_fn as its own ClientError and Flask
+  answers 500 with a generic page, whatever the exception. A Flask response returned by
+  output_fn is passed through, though, so inside a Flask request predict_fn returns the
+  InputError instead of raising it and output_fn turns it into a 400 JSON response.
+Verified offline, outside the images (Python 3.11, Flask 3.1, sagemaker-inference 1.10.1 and
+sagemaker-containers 2.8.6.post2 from PyPI, the latter with a collections.Mapping shim): the
+toolkits' own Transformer classes, fed this handler and a trained model, answer 200 for a good
+row and 400 with the InputError text for a wrong width, a non-numeric value and an unsupported
+content type; the previous handler (InputError a plain ValueError) got 500 from both, the
+Flask one with a generic page. The unit tests cover the two mechanisms without the toolkits.
+Only read from source, not run in the real images: that the 1.2-1 scikit-learn image serves a
+single model through sagemaker-containers and the 1.7-1 XGBoost image through
+sagemaker-inference, and that InvokeEndpoint turns a non-2xx answer into ModelError with
+OriginalStatusCode and the body as OriginalMessage.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +47,42 @@ CSV = "text/csv"
 MAX_ROWS = 1000
 
 
-class InputError(ValueError):
-    """The request body or content type cannot be turned into feature rows."""
+def _toolkit_error_bases() -> tuple[type, ...]:
+    """(BaseInferenceToolkitError,) where the sagemaker-inference toolkit is installed, else ()."""
+    try:
+        from sagemaker_inference.errors import BaseInferenceToolkitError
+    except ImportError:
+        return ()
+    return (BaseInferenceToolkitError,)
+
+
+class InputError(ValueError, *_toolkit_error_bases()):
+    """The request body or content type cannot be turned into feature rows (HTTP 400).
+
+    status_code, phrase and message are the attributes sagemaker-inference's Transformer reads
+    from a BaseInferenceToolkitError; str(error) is the message alone.
+    """
+
+    status_code = 400
+    phrase = "Bad Request"
+
+    def __init__(self, message: str) -> None:
+        ValueError.__init__(self, message)
+        self.message = message
+
+
+def _in_flask_request() -> bool:
+    """True while a Flask server (sagemaker-containers' worker) handles a request; Flask is
+    never imported here, only looked up if the server already loaded it."""
+    flask = sys.modules.get("flask")
+    return flask is not None and bool(flask.has_request_context())
+
+
+def _flask_error(error: InputError):
+    """The 400 answer for sagemaker-containers, which passes a returned Flask response through."""
+    flask = sys.modules["flask"]
+    body = json.dumps({"error": str(error), "type": "InputError"})
+    return flask.Response(body, status=error.status_code, mimetype=JSON)
 
 
 class Model:
@@ -121,14 +179,28 @@ def input_fn(request_body: bytes | str, request_content_type: str) -> tuple[byte
     return request_body, request_content_type
 
 
-def predict_fn(input_data: tuple[bytes | str, str], model: Model) -> list[dict]:
+def predict_fn(input_data: tuple[bytes | str, str], model: Model) -> list[dict] | InputError:
+    """Predictions for the request rows. It raises InputError for bad input, except inside a
+    Flask request, where it returns the InputError for output_fn to answer with 400."""
     body, content_type = input_data
-    probabilities = model.predict_proba(parse(body, content_type, model.features))
+    try:
+        rows = parse(body, content_type, model.features)
+    except InputError as error:
+        if _in_flask_request():
+            return error
+        raise
+    probabilities = model.predict_proba(rows)
     return [{"label": int(p >= 0.5), "probability": round(float(p), 6)} for p in probabilities]
 
 
-def output_fn(prediction: list[dict], accept: str = JSON) -> tuple[str, str]:
+def output_fn(prediction: list[dict] | InputError, accept: str = JSON):
+    """(JSON body, content type); inside a Flask request an InputError becomes a 400 response."""
+    error = prediction if isinstance(prediction, InputError) else None
     kind = (accept or JSON).split(";")[0].strip().lower()
-    if kind not in (JSON, "*/*"):
-        raise InputError(f"accept type {accept!r} not supported; use {JSON}")
+    if error is None and kind not in (JSON, "*/*"):
+        error = InputError(f"accept type {accept!r} not supported; use {JSON}")
+    if error is not None:
+        if _in_flask_request():
+            return _flask_error(error)
+        raise error
     return json.dumps({"predictions": prediction}), JSON
