@@ -273,7 +273,11 @@ def register_version(
     s3 = session.client("s3")
     bucket = "evaluation-reports"
     if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-        s3.create_bucket(Bucket=bucket)
+        region = session.region_name or cfg["aws"]["region"]
+        location = {"LocationConstraint": region}
+        s3.create_bucket(
+            Bucket=bucket, **({} if region == "us-east-1" else {"CreateBucketConfiguration": location})
+        )
     report_key = f"{git_sha[:8]}/{len(existing)}/evaluation.json"
     report = {
         "binary_classification_metrics": {

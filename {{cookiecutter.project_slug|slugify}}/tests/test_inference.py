@@ -187,9 +187,10 @@ def test_without_the_toolkit_input_error_is_a_plain_value_error():
     assert str(handler.InputError("bad row")) == "bad row"
 
 
-def test_inside_a_flask_request_bad_input_becomes_a_400_response(model, rows):
+def test_inside_a_flask_request_bad_input_becomes_a_400_response(model, rows, monkeypatch):
     """sagemaker-containers (scikit-learn image) answers any raised exception with 500 but passes
     a Flask response returned by output_fn through."""
+    monkeypatch.setitem(sys.modules, "sagemaker_containers", types.ModuleType("sagemaker_containers"))
     app = flask.Flask("sagemaker_containers_stand_in")
     body, content_type, message = bad_requests(rows)["wrong width"]
     with app.test_request_context("/invocations", method="POST"):
@@ -202,3 +203,13 @@ def test_inside_a_flask_request_bad_input_becomes_a_400_response(model, rows):
         assert inference.output_fn(prediction, "text/csv").status_code == 400
         good = inference.predict_fn(inference.input_fn(csv_body(rows[:2]), "text/csv"), model)
         assert len(json.loads(inference.output_fn(good, "application/json")[0])["predictions"]) == 2
+
+
+def test_other_flask_servers_still_get_the_input_error_raised(model, rows):
+    """Only sagemaker-containers' worker gets a returned response; any other Flask host (a test
+    server, an emulator) sees the InputError, so it can answer 400 itself."""
+    assert "sagemaker_containers" not in sys.modules
+    app = flask.Flask("another_flask_host")
+    body, content_type, _ = bad_requests(rows)["wrong width"]
+    with app.test_request_context("/invocations", method="POST"), pytest.raises(inference.InputError):
+        inference.predict_fn(inference.input_fn(body, content_type), model)

@@ -37,6 +37,12 @@ GIT_SHA = "0123456789abcdef0123456789abcdef01234567"
 BRANCH = "feature-better-model"
 
 
+def create_bucket(s3, name: str) -> None:
+    """S3 wants the region named for every region but us-east-1."""
+    where = {} if REGION == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": REGION}}
+    s3.create_bucket(Bucket=name, **where)
+
+
 @pytest.fixture(scope="module")
 def aws_env():
     """Region, no role validation through IAM, no profile: the settings the CLI and tests assume."""
@@ -76,7 +82,7 @@ def built(pipeline_module, outbound_http):
             calls: list[str] = []
             boto_session = boto3.Session(region_name=REGION)
             boto_session.events.register("before-call", functools.partial(record_call, calls))
-            boto_session.client("s3").create_bucket(Bucket=CFG["registry"]["artifact_bucket"])
+            create_bucket(boto_session.client("s3"), CFG["registry"]["artifact_bucket"])
             calls.clear()
             session = pipeline_module.pipeline_session(CFG, boto_session=boto_session)
             pipeline = pipeline_module.get_pipeline(
@@ -344,9 +350,9 @@ def moto_account(aws_env):
         session = boto3.Session(region_name=REGION)
         bucket, key = cli.s3_parts(CFG["pipeline"]["input_data_uri"])
         s3 = session.client("s3")
-        s3.create_bucket(Bucket=CFG["registry"]["artifact_bucket"])
+        create_bucket(s3, CFG["registry"]["artifact_bucket"])
         if bucket != CFG["registry"]["artifact_bucket"]:
-            s3.create_bucket(Bucket=bucket)
+            create_bucket(s3, bucket)
         s3.put_object(Bucket=bucket, Key=key, Body=(REPO / "data" / "sample.csv").read_bytes())
         yield session
 

@@ -72,10 +72,11 @@ class InputError(ValueError, *_toolkit_error_bases()):
 
 
 def _in_flask_request() -> bool:
-    """True while a Flask server (sagemaker-containers' worker) handles a request; Flask is
-    never imported here, only looked up if the server already loaded it."""
+    """True while sagemaker-containers' Flask worker handles a request. Neither module is
+    imported here, only looked up if the server already loaded them, so other Flask-hosted
+    callers of this handler (a test server, an emulator) still get the InputError raised."""
     flask = sys.modules.get("flask")
-    return flask is not None and bool(flask.has_request_context())
+    return "sagemaker_containers" in sys.modules and flask is not None and bool(flask.has_request_context())
 
 
 def _flask_error(error: InputError):
