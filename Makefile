@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 CHECKOV_VENV := $(CURDIR)/.venv-checkov
 UV_VERSION := 0.13.8
 DEMO_DIR ?= $(CURDIR)/build/demo
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=20
 
 .PHONY: help venv demo test lock clean
 
