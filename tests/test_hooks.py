@@ -163,10 +163,29 @@ def test_path_like_slug_is_rejected_without_leftovers(tmp_path, slug):
 def test_cruft_record_keeps_answers_and_drops_machine_paths():
     answers = {**GOOD, "_template": "gh:acme/cookiecutter-sagemaker-mlops", "_output_dir": "/tmp/x", "_checkout": None}
     record = post_gen.cruft_record(answers)
-    assert record["template"] == "gh:acme/cookiecutter-sagemaker-mlops"
+    assert record["template"] == "https://github.com/acme/cookiecutter-sagemaker-mlops.git"
     assert record["commit"] is None
     assert "_output_dir" not in record["context"]["cookiecutter"]
     assert record["context"]["cookiecutter"]["qa_account_id"] == "333333333333"
+
+
+def test_template_location_is_something_cruft_can_clone(tmp_path, monkeypatch):
+    location = post_gen.template_location
+    assert location({"_template": "gl:team/tpl"}) == "https://gitlab.com/team/tpl.git"
+    assert location({"_template": "https://example.com/tpl.git"}) == "https://example.com/tpl.git"
+    assert location({"_template": "git@github.com:acme/tpl.git"}) == "git@github.com:acme/tpl.git"
+    # A local folder given relative to where cookiecutter started is recorded absolute.
+    (tmp_path / "tpl").mkdir()
+    (tmp_path / "tpl" / "cookiecutter.json").write_text("{}")
+    monkeypatch.setenv("PWD", str(tmp_path))
+    assert location({"_template": "tpl", "_repo_dir": "tpl"}) == str(tmp_path / "tpl")
+
+
+def test_no_record_is_written_while_cruft_renders(tmp_path):
+    assert post_gen.main({**GOOD, "_commit": "a" * 40}, tmp_path) == 0
+    assert not (tmp_path / ".cruft.json").exists()
+    assert post_gen.main(GOOD, tmp_path) == 0
+    assert (tmp_path / ".cruft.json").exists()
 
 
 def test_cruft_record_names_the_template_commit(tmp_path):
