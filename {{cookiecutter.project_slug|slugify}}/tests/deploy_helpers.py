@@ -51,6 +51,29 @@ NOW = dt.datetime(2025, 1, 31, 12, 0, tzinfo=dt.UTC)
 _LOADER = botocore.session.get_session().get_component("data_loader")
 
 
+# A prod-like real-time endpoint: canary shifting, autoscaling, data capture.
+REAL_TIME_PROD = {
+    "type": "real-time",
+    "instance_type": "ml.m5.large",
+    "instance_count": 2,
+    "autoscaling": {
+        "enabled": True,
+        "min_capacity": 2,
+        "max_capacity": 4,
+        "target_invocations_per_instance": 200,
+    },
+    "data_capture": {"enabled": True, "sampling_percent": 20},
+    "traffic_shifting": {
+        "type": "CANARY",
+        "canary_percent": 10,
+        "linear_step_percent": 25,
+        "wait_seconds": 600,
+        "termination_wait_seconds": 300,
+    },
+    "alarms": {"error_5xx_threshold": 1, "model_latency_p99_ms": 500},
+}
+
+
 def new_session(**kwargs: Any) -> boto3.Session:
     core = botocore.session.get_session()
     core.register_component("data_loader", _LOADER)
@@ -241,6 +264,12 @@ def plan_for(cfg: dict[str, Any], env: str, arn: str, approval: str | None = Non
     return module("deploy.endpoint").plan(cfg, env, arn, package_description(arn, approval))
 
 
+def create_bucket(s3: Any, name: str, region: str) -> None:
+    """S3 wants the region named for every region but us-east-1."""
+    where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=name, **where)
+
+
 def create_groups(session: boto3.Session, cfg: dict[str, Any]) -> None:
     """The feature, dev and prod groups, in the session's account (what ensure-groups creates)."""
     sm = session.client("sagemaker")
@@ -273,11 +302,7 @@ def register_version(
     s3 = session.client("s3")
     bucket = "evaluation-reports"
     if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-        region = session.region_name or cfg["aws"]["region"]
-        location = {"LocationConstraint": region}
-        s3.create_bucket(
-            Bucket=bucket, **({} if region == "us-east-1" else {"CreateBucketConfiguration": location})
-        )
+        create_bucket(s3, bucket, session.region_name or cfg["aws"]["region"])
     report_key = f"{git_sha[:8]}/{len(existing)}/evaluation.json"
     report = {
         "binary_classification_metrics": {

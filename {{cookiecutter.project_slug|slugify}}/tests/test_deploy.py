@@ -19,6 +19,7 @@ from moto import mock_aws
 
 from deploy_helpers import (
     INFERENCE_SPEC,
+    REAL_TIME_PROD,
     REGION,
     Accounts,
     Recorder,
@@ -42,26 +43,7 @@ aws = module("deploy.aws")
 DeployError = aws.DeployError
 Clients = aws.Clients
 
-PROD_REAL_TIME = {
-    "type": "real-time",
-    "instance_type": "ml.m5.large",
-    "instance_count": 2,
-    "autoscaling": {
-        "enabled": True,
-        "min_capacity": 2,
-        "max_capacity": 4,
-        "target_invocations_per_instance": 200,
-    },
-    "data_capture": {"enabled": True, "sampling_percent": 20},
-    "traffic_shifting": {
-        "type": "CANARY",
-        "canary_percent": 10,
-        "linear_step_percent": 25,
-        "wait_seconds": 600,
-        "termination_wait_seconds": 300,
-    },
-    "alarms": {"error_5xx_threshold": 1, "model_latency_p99_ms": 500},
-}
+PROD_REAL_TIME = REAL_TIME_PROD
 QA_SERVERLESS = {
     "type": "serverless",
     "serverless": {"memory_mb": 2048, "max_concurrency": 5},

@@ -16,6 +16,7 @@ from moto import mock_aws
 from deploy_helpers import (
     INFERENCE_SPEC,
     PACKAGE,
+    REAL_TIME_PROD,
     ROOT,
     Accounts,
     Recorder,
@@ -33,25 +34,7 @@ from deploy_helpers import (
 
 cli = module("deploy.cli")
 
-PROD = {
-    "type": "real-time",
-    "instance_type": "ml.m5.large",
-    "instance_count": 2,
-    "autoscaling": {
-        "enabled": True,
-        "min_capacity": 2,
-        "max_capacity": 4,
-        "target_invocations_per_instance": 200,
-    },
-    "data_capture": {"enabled": True, "sampling_percent": 20},
-    "traffic_shifting": {
-        "type": "CANARY",
-        "canary_percent": 10,
-        "wait_seconds": 600,
-        "termination_wait_seconds": 300,
-    },
-    "alarms": {"error_5xx_threshold": 1, "model_latency_p99_ms": 500},
-}
+PROD = REAL_TIME_PROD
 SHA = "89abcdef0123456789abcdef0123456789abcdef"
 
 
@@ -199,7 +182,7 @@ def test_the_deploy_commands_need_nothing_beyond_boto3():
     """The deploy and release jobs install requirements/deploy.txt (boto3) only."""
     code = f"""
 import importlib, sys
-HEAVY = {{"sagemaker", "pandas", "numpy", "sklearn", "xgboost", "joblib", "scipy", "moto"}}
+HEAVY = ('sagemaker', 'pandas', 'numpy', 'sklearn', 'xgboost', 'joblib', 'scipy', 'moto')
 class Block:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in HEAVY:

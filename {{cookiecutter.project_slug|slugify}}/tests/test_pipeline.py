@@ -23,6 +23,8 @@ import requests
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
+from deploy_helpers import create_bucket
+
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = json.loads((REPO / "config" / "project.json").read_text())["project"]["package"]
 config = importlib.import_module(f"{PACKAGE}.config")
@@ -35,12 +37,6 @@ FRAMEWORK = CFG["model"]["framework"]
 JOB_STEPS = ("Preprocess", "Train", "Evaluate")
 GIT_SHA = "0123456789abcdef0123456789abcdef01234567"
 BRANCH = "feature-better-model"
-
-
-def create_bucket(s3, name: str) -> None:
-    """S3 wants the region named for every region but us-east-1."""
-    where = {} if REGION == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": REGION}}
-    s3.create_bucket(Bucket=name, **where)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +78,7 @@ def built(pipeline_module, outbound_http):
             calls: list[str] = []
             boto_session = boto3.Session(region_name=REGION)
             boto_session.events.register("before-call", functools.partial(record_call, calls))
-            create_bucket(boto_session.client("s3"), CFG["registry"]["artifact_bucket"])
+            create_bucket(boto_session.client("s3"), CFG["registry"]["artifact_bucket"], REGION)
             calls.clear()
             session = pipeline_module.pipeline_session(CFG, boto_session=boto_session)
             pipeline = pipeline_module.get_pipeline(
@@ -350,9 +346,9 @@ def moto_account(aws_env):
         session = boto3.Session(region_name=REGION)
         bucket, key = cli.s3_parts(CFG["pipeline"]["input_data_uri"])
         s3 = session.client("s3")
-        create_bucket(s3, CFG["registry"]["artifact_bucket"])
+        create_bucket(s3, CFG["registry"]["artifact_bucket"], REGION)
         if bucket != CFG["registry"]["artifact_bucket"]:
-            create_bucket(s3, bucket)
+            create_bucket(s3, bucket, REGION)
         s3.put_object(Bucket=bucket, Key=key, Body=(REPO / "data" / "sample.csv").read_bytes())
         yield session
 

@@ -13,6 +13,7 @@ import pytest
 from botocore.response import StreamingBody
 
 from deploy_helpers import (
+    REAL_TIME_PROD,
     REGION,
     SAMPLE_CSV,
     Recorder,
@@ -30,18 +31,9 @@ from deploy_helpers import (
 cli = module("deploy.cli")
 
 PROD = {
-    "type": "real-time",
-    "instance_type": "ml.m5.large",
-    "instance_count": 2,
-    "autoscaling": {
-        "enabled": True,
-        "min_capacity": 2,
-        "max_capacity": 4,
-        "target_invocations_per_instance": 200,
-    },
+    **REAL_TIME_PROD,
     "data_capture": {"enabled": False},
     "traffic_shifting": {"type": "LINEAR", "linear_step_percent": 50, "wait_seconds": 300},
-    "alarms": {"error_5xx_threshold": 1, "model_latency_p99_ms": 500},
 }
 ROLLBACK_DEPLOYMENT = {
     "BlueGreenUpdatePolicy": {

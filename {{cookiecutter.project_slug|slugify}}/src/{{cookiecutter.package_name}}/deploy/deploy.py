@@ -133,30 +133,35 @@ def verify(endpoint: dict[str, Any], config_name: str) -> None:
         raise DeployFailed(f"endpoint {name} runs {config_name} but reports a failure: {reason}")
 
 
-def ensure_model(clients: Clients, plan: DeployPlan) -> bool:
-    sm = clients.sagemaker
+def _create_unless_present(describe: Callable[[], Any], create: Callable[[], Any], message: str) -> bool:
+    """Describe; on "not found" log `message` and create. True when it created something."""
     try:
-        sm.describe_model(ModelName=plan.model_name)
+        describe()
         return False
     except ClientError as exc:
         if not is_not_found(exc):
             raise
-    log(f"creating model {plan.model_name} from {plan.package.arn}")
-    sm.create_model(**plan.model_request)
+    log(message)
+    create()
     return True
+
+
+def ensure_model(clients: Clients, plan: DeployPlan) -> bool:
+    sm = clients.sagemaker
+    return _create_unless_present(
+        lambda: sm.describe_model(ModelName=plan.model_name),
+        lambda: sm.create_model(**plan.model_request),
+        f"creating model {plan.model_name} from {plan.package.arn}",
+    )
 
 
 def ensure_endpoint_config(clients: Clients, plan: DeployPlan) -> bool:
     sm = clients.sagemaker
-    try:
-        sm.describe_endpoint_config(EndpointConfigName=plan.config_name)
-        return False
-    except ClientError as exc:
-        if not is_not_found(exc):
-            raise
-    log(f"creating endpoint config {plan.config_name}")
-    sm.create_endpoint_config(**plan.config_request)
-    return True
+    return _create_unless_present(
+        lambda: sm.describe_endpoint_config(EndpointConfigName=plan.config_name),
+        lambda: sm.create_endpoint_config(**plan.config_request),
+        f"creating endpoint config {plan.config_name}",
+    )
 
 
 ALARM_FIELDS = (

@@ -38,6 +38,7 @@ import copy
 import re
 import sys
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,6 +211,32 @@ def label(index: int, statement: dict[str, Any]) -> str:
     return f"statement {statement.get('Sid') or index}"
 
 
+def allowed_statements(where: str, policy: Any) -> Iterator[tuple[str, dict[str, Any], set[str]]]:
+    """(where it is, statement, its actions) for each Allow statement of a policy."""
+    for index, statement in enumerate(statements(policy)):
+        if statement.get("Effect") == "Allow":
+            yield f"{where} {label(index, statement)}", statement, set(as_list(statement.get("Action")))
+
+
+def account_limit(
+    ctx: Context, account: str, data_science: frozenset[str], workload: frozenset[str]
+) -> tuple[frozenset[str], str]:
+    """The actions an account may be granted on a shared resource, and how to name it."""
+    roles = ctx.roles_of(account)
+    if "data_science" in roles:
+        return data_science, "the data-science account"
+    if roles and roles <= WORKLOAD_ROLES:
+        return workload, f"workload account {account} ({', '.join(sorted(roles))})"
+    return frozenset(), f"account {account}" + (f" ({', '.join(sorted(roles))})" if roles else "")
+
+
+def excess_grant(at: str, actions: set[str], limit: frozenset[str], who: str) -> list[Finding]:
+    extra = sorted(actions - limit)
+    if not extra:
+        return []
+    return [Finding(at, f"grants {', '.join(extra)} to {who}; allowed: {sorted(limit) or 'none'}")]
+
+
 def principal_accounts(statement: dict[str, Any]) -> list[tuple[str, str | None, str]]:
     """(principal, account or None, kind) for every AWS principal of a statement."""
     principal = statement.get("Principal")
@@ -280,11 +307,7 @@ def check_identity_policy(where: str, policy: Any) -> list[Finding]:
 def check_trust_policy(where: str, policy: Any, role_name: str, ctx: Context) -> list[Finding]:
     """A role's trust policy: GitHub OIDC statements pinned exactly, services from an allow-list."""
     findings = basic_findings(where, policy, resource_policy=True)
-    for index, statement in enumerate(statements(policy)):
-        at = f"{where} {label(index, statement)}"
-        if statement.get("Effect") != "Allow":
-            continue
-        actions = set(as_list(statement.get("Action")))
+    for at, statement, actions in allowed_statements(where, policy):
         principal = statement.get("Principal") or {}
         if "sts:AssumeRoleWithWebIdentity" in actions:
             findings += _github_trust(at, statement, role_name, ctx)
@@ -373,11 +396,7 @@ def check_key_policy(where: str, policy: Any, key_account: str, ctx: Context) ->
     """A KMS key policy: who may use the key, for what, and through which service."""
     findings = basic_findings(where, policy, resource_policy=True)
     allowed_via = ctx.via_services()
-    for index, statement in enumerate(statements(policy)):
-        if statement.get("Effect") != "Allow":
-            continue
-        at = f"{where} {label(index, statement)}"
-        actions = set(as_list(statement.get("Action")))
+    for at, statement, actions in allowed_statements(where, policy):
         principal = statement.get("Principal")
         if isinstance(principal, dict) and set(principal) - {"AWS"}:
             findings.append(
@@ -389,23 +408,13 @@ def check_key_policy(where: str, policy: Any, key_account: str, ctx: Context) ->
                 continue
             if account == key_account:
                 continue
-            roles = ctx.roles_of(account)
-            if not roles:
+            if not ctx.roles_of(account):
                 findings.append(
                     Finding(at, f"grants the key to account {account}, which is none of the four accounts")
                 )
                 continue
-            if "data_science" in roles:
-                limit, who = KMS_DATA_SCIENCE_ACTIONS, "the data-science account"
-            elif roles <= WORKLOAD_ROLES:
-                limit, who = KMS_WORKLOAD_ACTIONS, f"workload account {account} ({', '.join(sorted(roles))})"
-            else:
-                limit, who = frozenset(), f"account {account} ({', '.join(sorted(roles))})"
-            extra = sorted(actions - limit)
-            if extra:
-                findings.append(
-                    Finding(at, f"grants {', '.join(extra)} to {who}; allowed: {sorted(limit) or 'none'}")
-                )
+            limit, who = account_limit(ctx, account, KMS_DATA_SCIENCE_ACTIONS, KMS_WORKLOAD_ACTIONS)
+            findings += excess_grant(at, actions, limit, who)
             if actions & KMS_CRYPTO_ACTIONS:
                 via = set(
                     as_list(
@@ -437,29 +446,15 @@ def check_bucket_policy(where: str, policy: Any, bucket_account: str, ctx: Conte
     )
     if not tls_deny:
         findings.append(Finding(where, "no Deny of s3:* when aws:SecureTransport is false (TLS-only)"))
-    for index, statement in enumerate(statements(policy)):
-        if statement.get("Effect") != "Allow":
-            continue
-        at = f"{where} {label(index, statement)}"
-        actions = set(as_list(statement.get("Action")))
+    for at, statement, actions in allowed_statements(where, policy):
         for text, account, _kind in principal_accounts(statement):
             if account is None:
                 findings.append(Finding(at, f"principal {text!r} is not an account or IAM ARN"))
                 continue
             if account == bucket_account:
                 continue
-            roles = ctx.roles_of(account)
-            if "data_science" in roles:
-                limit, who = BUCKET_DATA_SCIENCE_ACTIONS, "the data-science account"
-            elif roles and roles <= WORKLOAD_ROLES:
-                limit, who = BUCKET_READ_ACTIONS, f"workload account {account} ({', '.join(sorted(roles))})"
-            else:
-                limit, who = frozenset(), f"account {account}"
-            extra = sorted(actions - limit)
-            if extra:
-                findings.append(
-                    Finding(at, f"grants {', '.join(extra)} to {who}; allowed: {sorted(limit) or 'none'}")
-                )
+            limit, who = account_limit(ctx, account, BUCKET_DATA_SCIENCE_ACTIONS, BUCKET_READ_ACTIONS)
+            findings += excess_grant(at, actions, limit, who)
     return findings
 
 
@@ -476,11 +471,7 @@ def check_group_policy(where: str, policy: Any, kind: str, ctx: Context) -> list
         return []
     findings = basic_findings(where, policy, resource_policy=True)
     owner = ctx.accounts["shared_services"]
-    for index, statement in enumerate(statements(policy)):
-        if statement.get("Effect") != "Allow":
-            continue
-        at = f"{where} {label(index, statement)}"
-        actions = set(as_list(statement.get("Action")))
+    for at, statement, actions in allowed_statements(where, policy):
         principal = statement.get("Principal")
         if not isinstance(principal, dict) or set(principal) != {"AWS"}:
             findings.append(Finding(at, f"principal {principal!r} must be an AWS principal of account roots"))
