@@ -67,6 +67,9 @@ ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 # https://docs.github.com/en/enterprise-cloud@latest/admin/identity-and-access-management/iam-configuration-reference/username-considerations-for-external-authentication
 GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 GITHUB_REPO = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+# One CODEOWNERS owner: @user or @org/team-slug (team slugs: letters, digits, '_' and '-').
+# https://docs.github.com/en/repositories/managing-your-repositorys-settings-and-features/customizing-your-repository/about-code-owners
+GITHUB_HANDLE = re.compile(r"^@[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}(?:/[A-Za-z0-9][A-Za-z0-9_-]{0,99})?$")
 # Stricter than git-check-ref-format on purpose: branch names end up in workflow
 # filters and OIDC subjects, so only characters that need no quoting anywhere.
 BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
@@ -125,11 +128,18 @@ def validate(answers: dict) -> list[str]:
             "characters (suffixes such as '-feature' must still fit in 63)",
         )
 
-    if not GITHUB_OWNER.match(answers.get("github_owner", "")):
+    owner = answers.get("github_owner", "")
+    if not GITHUB_OWNER.match(owner):
         bad("github_owner", "a GitHub user or organisation: letters, digits, single hyphens, 1-39 characters")
     repo = answers.get("github_repo", "")
     if not GITHUB_REPO.match(repo) or repo in (".", ".."):
         bad("github_repo", "a GitHub repository name: letters, digits, '.', '_', '-', 1-100 characters")
+
+    reviewers = str(answers.get("prod_reviewers", "")).split()
+    # The default reviewers are derived from github_owner: a bad owner is reported once, as the owner.
+    derived_from_bad_owner = reviewers == [f"@{owner}/ml-leads"] and not GITHUB_OWNER.match(owner)
+    if not derived_from_bad_owner and not (reviewers and all(GITHUB_HANDLE.match(handle) for handle in reviewers)):
+        bad("prod_reviewers", "one or more GitHub handles separated by spaces, each @user or @org/team")
 
     region = answers.get("aws_region", "")
     if region not in sagemaker_regions():

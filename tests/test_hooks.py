@@ -32,6 +32,7 @@ GOOD = {
     "model_name": "customer-churn",
     "github_owner": "example-org",
     "github_repo": "customer-churn",
+    "prod_reviewers": "@example-org/ml-leads @jane-doe",
     "aws_region": "us-east-1",
     "data_science_account_id": "111111111111",
     "shared_services_account_id": "222222222222",
@@ -65,6 +66,12 @@ BAD = [
     ("github_owner", "a" * 40, "GitHub user or organisation"),
     ("github_repo", "my repo", "GitHub repository name"),
     ("github_repo", "..", "GitHub repository name"),
+    ("prod_reviewers", "", "GitHub handles"),
+    ("prod_reviewers", "example-org/ml-leads", "@user or @org/team"),
+    ("prod_reviewers", "@example-org/ml-leads jane", "@user or @org/team"),
+    ("prod_reviewers", "@-acme/leads", "@user or @org/team"),
+    ("prod_reviewers", "@acme/ml leads", "@user or @org/team"),
+    ("prod_reviewers", "@acme/leads\n* @evil", "@user or @org/team"),
     ("dev_branch", "dev branch", "letters, digits"),
     ("dev_branch", "dev..x", "valid git branch name"),
     ("prod_branch", "dev", "different from dev_branch"),
@@ -91,6 +98,11 @@ def test_each_bad_answer_is_named(field, value, words):
     assert words in errors[0]
 
 
+def test_a_bad_owner_is_not_reported_again_through_the_derived_reviewers():
+    errors = pre_gen.validate({**GOOD, "github_owner": "-acme", "prod_reviewers": "@-acme/ml-leads"})
+    assert [e.split(":")[0] for e in errors] == ["github_owner"]
+
+
 def test_region_fallback_matches_botocore():
     """The list used when botocore is absent equals the pinned botocore's SageMaker regions."""
     live = botocore.session.get_session().get_available_regions("sagemaker")
@@ -105,6 +117,7 @@ def test_region_fallback_matches_botocore():
         ("model_name=bad_name", "model_name"),
         ("prod_branch=dev", "prod_branch"),
         ("github_owner=-acme", "github_owner"),
+        ("prod_reviewers=ml-leads", "prod_reviewers"),
         ("metric_threshold=2", "metric_threshold"),
     ],
 )
@@ -150,6 +163,21 @@ def test_code_in_the_project_name_is_only_data(tmp_path):
     )
     assert check.returncode == 0, check.stderr
     assert not marker.exists()
+
+
+def test_prod_reviewers_own_what_reaches_prod(tmp_path):
+    """The answer lands in CODEOWNERS (one owner list per prod path) and in the config as a list."""
+    out = tmp_path / "out"
+    result = run_cookiecutter_cli(out, "prod_reviewers=@acme/ml-leads   @jane-doe", "github_owner=acme")
+    assert result.returncode == 0, result.stderr
+    [repo] = list(out.iterdir())
+    rules = [ln.split() for ln in (repo / ".github" / "CODEOWNERS").read_text().splitlines() if ln and ln[0] != "#"]
+    assert {rule[0] for rule in rules} >= {"/model.lock.json", "/config/", "/infra/", "/.github/", "/src/"}
+    assert all(rule[1:] == ["@acme/ml-leads", "@jane-doe"] for rule in rules)
+    cfg = json.loads((repo / "config" / "project.json").read_text())
+    assert cfg["github"]["prod_reviewers"] == ["@acme/ml-leads", "@jane-doe"]
+    template = (repo / ".github" / "pull_request_template.md").read_text()
+    assert "model.lock.json" in template and "champion" in template and "QA report" in template
 
 
 @pytest.mark.parametrize("slug", ["a/b", "../escape", "x y"])
