@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 import subprocess
@@ -68,6 +69,20 @@ def run_cookiecutter_cli(output_dir: Path, *answers: str) -> subprocess.Complete
     cmd = [str(VENV_BIN / "cookiecutter"), "--no-input", "--output-dir", str(output_dir), str(TEMPLATE), *answers]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+
+
+def baked_config(repo: Path):
+    """The baked repo's parsed config, through the repo's own config.py (standard library only).
+
+    Derived names (bucket, groups, pipelines, endpoints, roles) exist only there, so the template
+    tests ask the baked code for them instead of restating the rules.
+    """
+    [path] = (repo / "src").glob("*/config.py")
+    spec = importlib.util.spec_from_file_location(f"baked_config_{abs(hash(str(repo)))}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while building classes
+    spec.loader.exec_module(module)
+    return module.load_config(repo / "config" / "project.json")
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import CUSTOM, FOUR_ACCOUNTS, OPTION_SETS, TEMPLATE
+from conftest import CUSTOM, FOUR_ACCOUNTS, OPTION_SETS, TEMPLATE, baked_config
 
 EXPECTED_TREE = Path(__file__).with_name("expected_tree.txt")
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -113,7 +113,7 @@ def test_config_reflects_custom_answers(baked):
     assert cfg["model"]["framework"] == "xgboost"
     assert cfg["pipeline"]["metric_threshold"] == 0.85
     assert cfg["environments"]["qa"]["endpoint"]["type"] == "real-time"
-    assert cfg["registry"]["model_package_groups"] == {
+    assert dict(baked_config(baked["custom"]).names.groups) == {
         "feature": "fraud-xgb-feature",
         "dev": "fraud-xgb-dev",
         "prod": "fraud-xgb-prod",
@@ -124,12 +124,8 @@ def test_config_reflects_custom_answers(baked):
 
 @pytest.mark.parametrize("name", ALL_SETS)
 def test_sagemaker_names_fit_the_pattern(baked, name):
-    cfg = json.loads((baked[name] / "config" / "project.json").read_text())
-    names = [
-        *cfg["registry"]["model_package_groups"].values(),
-        *cfg["pipeline"]["names"].values(),
-        *(env["endpoint_name"] for env in cfg["environments"].values() if "endpoint_name" in env),
-    ]
+    derived = baked_config(baked[name]).names
+    names = [*derived.groups.values(), *derived.pipelines.values(), *derived.endpoints.values()]
     assert names
     for value in names:
         assert SAGEMAKER_NAME.match(value), value
@@ -143,16 +139,15 @@ def test_longest_names_still_fit_aws_limits(tmp_path):
     from conftest import bake
 
     repo = bake(tmp_path, model_name="m" * 38 + "-x", aws_region="ap-southeast-7", **FOUR_ACCOUNTS)
-    cfg = json.loads((repo / "config" / "project.json").read_text())
-    buckets = [cfg["registry"]["artifact_bucket"]] + [
-        env["data_capture_bucket"] for env in cfg["environments"].values() if "data_capture_bucket" in env
-    ]
+    derived = baked_config(repo).names
+    buckets = [derived.artifact_bucket, *derived.capture_buckets.values()]
     for bucket in buckets:
         assert S3_BUCKET.match(bucket), bucket
-    names = [*cfg["registry"]["model_package_groups"].values(), *cfg["iam"].values()]
+    names = [*derived.groups.values(), *derived.pipelines.values(), *derived.endpoints.values()]
     for value in names:
-        if isinstance(value, str):
-            assert len(value) <= 64, value
+        assert SAGEMAKER_NAME.match(value), value
+    for value in derived.roles.values():
+        assert len(value) <= 64, value
 
 
 def test_default_answers_give_single_account_mode(baked):

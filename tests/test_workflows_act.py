@@ -32,7 +32,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "act"))
 
 from aws_emulator import AwsEmulator
-from conftest import CUSTOM, bake
+from conftest import CUSTOM, bake, baked_config
 from harness import find_tool, git, make_repo, pull_request_event, push_event, run_act
 
 pytestmark = [pytest.mark.slow]
@@ -51,15 +51,15 @@ TIMINGS: dict[str, float] = {}
 class World:
     """The baked repository, its git origin, the emulated AWS accounts and the act environment."""
 
-    def __init__(self, root: Path, aws: AwsEmulator, repo, cfg: dict, env: dict[str, str]) -> None:
+    def __init__(self, root: Path, aws: AwsEmulator, repo, cfg, env: dict[str, str]) -> None:
         self.root = root
         self.aws = aws
         self.repo = repo
-        self.cfg = cfg
+        self.cfg = cfg  # the baked repo's own parsed config (derived names included)
         self.env = env
-        self.accounts = cfg["aws"]["accounts"]
-        self.dev_branch = cfg["branches"]["dev"]
-        self.prod_branch = cfg["branches"]["prod"]
+        self.accounts = cfg.accounts
+        self.dev_branch = cfg.branches.dev
+        self.prod_branch = cfg.branches.prod
 
     def run(self, name: str, workflow: str, event_name: str, event: dict, **kwargs):
         result = run_act(
@@ -73,7 +73,7 @@ class World:
         return self.aws.client("sagemaker", self.accounts[account_role])
 
     def packages(self, kind: str) -> list[dict]:
-        group = self.cfg["registry"]["model_package_groups"][kind]
+        group = self.cfg.group(kind)
         registry = self.sagemaker("shared_services")
         summaries = registry.list_model_packages(ModelPackageGroupName=group, SortBy="CreationTime")[
             "ModelPackageSummaryList"
@@ -81,7 +81,7 @@ class World:
         return [registry.describe_model_package(ModelPackageName=s["ModelPackageArn"]) for s in summaries]
 
     def role(self, account_role: str, key: str) -> str:
-        return f"arn:aws:iam::{self.accounts[account_role]}:role/{self.cfg['iam'][key]}"
+        return self.cfg.role_arn(account_role, key)
 
     def head(self) -> str:
         return git(self.repo.path, "rev-parse", "HEAD")
@@ -120,18 +120,18 @@ def deploy_only_site_packages(root: Path, repo: Path) -> str:
     return out.stdout.strip()
 
 
-def bootstrap(aws: AwsEmulator, cfg: dict, repo: Path) -> None:
+def bootstrap(aws: AwsEmulator, cfg, repo: Path) -> None:
     """What the bootstrap infrastructure provides before the first workflow run: the artifact
     bucket and the model package groups in the shared-services account, and the sample data."""
-    shared = cfg["aws"]["accounts"]["shared_services"]
+    shared = cfg.account_id("shared_services")
     s3 = aws.client("s3", shared)
-    region = cfg["aws"]["region"]
-    bucket = cfg["registry"]["artifact_bucket"]
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
-    data_bucket, key = cfg["pipeline"]["input_data_uri"][len("s3://") :].split("/", 1)
+    bucket = cfg.names.artifact_bucket
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": cfg.region})
+    data_bucket, key = cfg.pipeline.input_data_uri[len("s3://") :].split("/", 1)
+    assert data_bucket == bucket, "the input data must live on the artifact bucket"
     s3.put_object(Bucket=data_bucket, Key=key, Body=(repo / "data" / "sample.csv").read_bytes())
     registry = aws.client("sagemaker", shared)
-    for group in cfg["registry"]["model_package_groups"].values():
+    for group in cfg.names.groups.values():
         registry.create_model_package_group(ModelPackageGroupName=group)
 
 
@@ -139,10 +139,10 @@ def bootstrap(aws: AwsEmulator, cfg: dict, repo: Path) -> None:
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("act")
     baked = bake(root / "baked", **CUSTOM)
-    cfg = json.loads((baked / "config" / "project.json").read_text())
-    repo = make_repo(baked, root, cfg["github"]["owner"], cfg["github"]["repo"], cfg["branches"]["dev"])
-    repo.push(cfg["branches"]["prod"])
-    with AwsEmulator(repo.path, cfg["aws"]["region"]) as aws:
+    cfg = baked_config(baked)
+    repo = make_repo(baked, root, cfg.github.owner, cfg.github.repo, cfg.branches.dev)
+    repo.push(cfg.branches.prod)
+    with AwsEmulator(repo.path, cfg.region) as aws:
         bootstrap(aws, cfg, baked)
         env = {
             "ACT_STUB_MOTO_URL": aws.url,
@@ -165,7 +165,7 @@ def roles_assumed(result) -> list[tuple[str, str]]:
 
 
 def test_feature_push_trains_into_the_feature_group(world):
-    branch = f"{world.cfg['branches']['feature_prefix']}better-features"
+    branch = f"{world.cfg.branches.feature_prefix}better-features"
     git(world.repo.path, "checkout", "--quiet", "-b", branch)
     (world.repo.path / "notes.txt").write_text("feature work\n")
     sha = world.repo.commit_all("Feature work")
@@ -181,9 +181,9 @@ def test_feature_push_trains_into_the_feature_group(world):
     assert world.packages("dev") == [] and world.packages("prod") == []
     # The pipeline ran in the data-science account, with the build role only.
     [execution] = world.aws.execution_log
-    assert execution["pipeline"] == world.cfg["pipeline"]["names"]["feature"]
+    assert execution["pipeline"] == world.cfg.names.pipelines["feature"]
     assert f":{world.accounts['data_science']}:pipeline/" in execution["execution_arn"]
-    assert roles_assumed(result) == [("train", world.role("data_science", "github_build_role"))]
+    assert roles_assumed(result) == [("train", world.role("data_science", "github_build"))]
     assert "Register" in result.summaries() and "Succeeded" in result.summaries()
     git(world.repo.path, "checkout", "--quiet", world.dev_branch)
 
@@ -196,7 +196,7 @@ def test_dev_push_registers_deploys_to_qa_and_commits_the_lock(world):
         "--no-ff",
         "-m",
         "Merge feature work",
-        f"{world.cfg['branches']['feature_prefix']}better-features",
+        f"{world.cfg.branches.feature_prefix}better-features",
     )
     sha = world.repo.commit_all("Merge into dev")
     world.repo.push(world.dev_branch)
@@ -209,7 +209,7 @@ def test_dev_push_registers_deploys_to_qa_and_commits_the_lock(world):
     assert package["ModelLifeCycle"]["Stage"] == "QA"
     # The QA endpoint lives in the QA account and serves a model made from that package.
     qa = world.sagemaker("qa")
-    endpoint = qa.describe_endpoint(EndpointName=world.cfg["environments"]["qa"]["endpoint_name"])
+    endpoint = qa.describe_endpoint(EndpointName=world.cfg.environment("qa").endpoint_name)
     assert endpoint["EndpointStatus"] == "InService"
     config = qa.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     model = qa.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
@@ -218,7 +218,7 @@ def test_dev_push_registers_deploys_to_qa_and_commits_the_lock(world):
     registered = package["InferenceSpecification"]["Containers"][0]
     assert (containers[0]["Image"], containers[0]["ModelDataUrl"]) == (registered["Image"], registered["ModelDataUrl"])
     # The lock file reached the dev branch of origin, committed by the workflow.
-    lock = json.loads(world.repo.remote_file(world.dev_branch, world.cfg["lock_file"]))
+    lock = json.loads(world.repo.remote_file(world.dev_branch, world.cfg.lock_file))
     assert (lock["model_package_arn"], lock["git_sha"], lock["qa_test"]["passed"]) == (
         package["ModelPackageArn"],
         sha,
@@ -228,10 +228,10 @@ def test_dev_push_registers_deploys_to_qa_and_commits_the_lock(world):
     assert author == "github-actions[bot]" and "Lock the QA-verified model version" in subject
     # Roles: build (data-science), then registry, QA deploy, registry.
     assert roles_assumed(result) == [
-        ("build", world.role("data_science", "github_build_role")),
-        ("deploy-qa", world.role("shared_services", "github_registry_role")),
-        ("deploy-qa", world.role("qa", "github_deploy_role_qa")),
-        ("deploy-qa", world.role("shared_services", "github_registry_role")),
+        ("build", world.role("data_science", "github_build")),
+        ("deploy-qa", world.role("shared_services", "github_registry")),
+        ("deploy-qa", world.role("qa", "github_deploy_qa")),
+        ("deploy-qa", world.role("shared_services", "github_registry")),
     ]
     summaries = result.summaries()
     assert "Locked model version" in summaries and package["ModelPackageArn"] in summaries
@@ -247,13 +247,13 @@ def test_release_pull_request_summarises_candidate_against_prod(world):
     result = world.run("release-pr", "release-pr.yml", "pull_request", event)
 
     assert_success(result, "compare")
-    lock = json.loads((world.repo.path / world.cfg["lock_file"]).read_text())
+    lock = json.loads((world.repo.path / world.cfg.lock_file).read_text())
     [comment] = [s for s in result.stubs if s["stub"] == "github-script"]
     body = comment["summary_file"]
     assert lock["model_package_arn"] in body and "prod champion: none yet" in body
     assert "QA endpoint tests: passed" in body
     assert body.strip() in result.summaries()
-    assert roles_assumed(result) == [("compare", world.role("shared_services", "github_registry_role"))]
+    assert roles_assumed(result) == [("compare", world.role("shared_services", "github_registry"))]
     # Reading only: nothing approved, nothing promoted.
     assert [p["ModelApprovalStatus"] for p in world.packages("dev")] == ["PendingManualApproval"]
     assert world.packages("prod") == []
@@ -281,7 +281,7 @@ def test_prod_push_approves_promotes_deploys_and_smoke_tests(world):
     assert source["ModelPackageArn"] in json.dumps(promoted["CustomerMetadataProperties"])
     assert promoted["ModelLifeCycle"]["Stage"] == "Production"
     prod = world.sagemaker("prod")
-    name = world.cfg["environments"]["prod"]["endpoint_name"]
+    name = world.cfg.environment("prod").endpoint_name
     endpoint = prod.describe_endpoint(EndpointName=name)
     config = prod.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     model = prod.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
@@ -295,9 +295,9 @@ def test_prod_push_approves_promotes_deploys_and_smoke_tests(world):
     )
     assert 0.0 <= answer["predictions"][0]["probability"] <= 1.0
     assert roles_assumed(result) == [
-        ("release", world.role("shared_services", "github_registry_role")),
-        ("release", world.role("prod", "github_deploy_role_prod")),
-        ("release", world.role("shared_services", "github_registry_role")),
+        ("release", world.role("shared_services", "github_registry")),
+        ("release", world.role("prod", "github_deploy_prod")),
+        ("release", world.role("shared_services", "github_registry")),
     ]
     assert "Locked model version" in result.summaries()
 
@@ -305,7 +305,7 @@ def test_prod_push_approves_promotes_deploys_and_smoke_tests(world):
 def test_branch_name_injection_runs_nothing(world):
     # Balanced quotes, so that pasted into a shell line it would parse and run both substitutions;
     # they write into $HOME (act's temporary HOME), which outlives the job's workspace.
-    branch = f"{world.cfg['branches']['feature_prefix']}x\"$(touch${{IFS}}$HOME/pwned)\"'y'`touch${{IFS}}$HOME/pwned2`"
+    branch = f"{world.cfg.branches.feature_prefix}x\"$(touch${{IFS}}$HOME/pwned)\"'y'`touch${{IFS}}$HOME/pwned2`"
     git(world.repo.path, "checkout", "--quiet", "-b", branch, world.dev_branch)
     sha = world.repo.commit_all("Innocent change")
     world.repo.push(branch)
@@ -321,16 +321,16 @@ def test_branch_name_injection_runs_nothing(world):
     # metadata may have been replaced, so only the prefix and the payload words are compared.
     assert len(world.aws.execution_log) == executions_before + 1
     recorded = world.packages("feature")[-1]["CustomerMetadataProperties"]["branch"]
-    assert recorded.startswith(f"{world.cfg['branches']['feature_prefix']}x") and recorded.count("touch") == 2
+    assert recorded.startswith(f"{world.cfg.branches.feature_prefix}x") and recorded.count("touch") == 2
 
 
 def test_dev_push_with_a_broken_model_rolls_qa_back_and_locks_nothing(world):
     qa = world.sagemaker("qa")
-    name = world.cfg["environments"]["qa"]["endpoint_name"]
+    name = world.cfg.environment("qa").endpoint_name
     config_before = qa.describe_endpoint(EndpointName=name)["EndpointConfigName"]
     [good] = world.packages("dev")
     world.aws.serve_only = {good["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]}
-    lock_before = world.repo.remote_file(world.dev_branch, world.cfg["lock_file"])
+    lock_before = world.repo.remote_file(world.dev_branch, world.cfg.lock_file)
     git(world.repo.path, "checkout", "--quiet", world.dev_branch)
     git(world.repo.path, "fetch", "--quiet", "origin", world.dev_branch)
     git(world.repo.path, "reset", "--quiet", "--hard", "FETCH_HEAD")
@@ -348,5 +348,5 @@ def test_dev_push_with_a_broken_model_rolls_qa_back_and_locks_nothing(world):
     assert "ModelLifeCycle" not in broken  # never staged to QA
     # QA went to the broken version, failed its tests and was rolled back to the good config.
     assert qa.describe_endpoint(EndpointName=name)["EndpointConfigName"] == config_before
-    assert world.repo.remote_file(world.dev_branch, world.cfg["lock_file"]) == lock_before
+    assert world.repo.remote_file(world.dev_branch, world.cfg.lock_file) == lock_before
     assert "Endpoint tests FAILED" in result.summaries()

@@ -30,6 +30,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent / "act"))
 
+from conftest import baked_config
 from harness import find_tool
 
 WORKFLOWS = ("checks.yml", "feature.yml", "dev.yml", "release-pr.yml", "release.yml")
@@ -37,11 +38,11 @@ PIN = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[\w.-]+/[\w.-]+)@(?P<sha>[0-9
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:")
 EXPRESSION = re.compile(r"\$\{\{")
 CREDENTIALS = "aws-actions/configure-aws-credentials"
-# Which GitHub environment may assume which roles (account role, iam key).
+# Which GitHub environment may assume which roles (account role, role key in the baked config).
 ENVIRONMENT_ROLES = {
-    "data-science": {("data_science", "github_build_role")},
-    "qa": {("shared_services", "github_registry_role"), ("qa", "github_deploy_role_qa")},
-    "prod": {("shared_services", "github_registry_role"), ("prod", "github_deploy_role_prod")},
+    "data-science": {("data_science", "github_build")},
+    "qa": {("shared_services", "github_registry"), ("qa", "github_deploy_qa")},
+    "prod": {("shared_services", "github_registry"), ("prod", "github_deploy_prod")},
 }
 
 
@@ -126,10 +127,10 @@ def checkout_problems(name: str, text: str) -> list[str]:
     return problems
 
 
-def role_problems(name: str, text: str, cfg: dict) -> list[str]:
+def role_problems(name: str, text: str, cfg) -> list[str]:
+    """Each role a job assumes must be one its environment may use, as the baked config derives it."""
     data = load(text)
     env = data.get("env", {})
-    accounts = cfg["aws"]["accounts"]
     problems = []
     for job_id, job in data["jobs"].items():
         roles = [s["with"]["role-to-assume"] for s in steps(job) if uses(s) == CREDENTIALS]
@@ -139,10 +140,7 @@ def role_problems(name: str, text: str, cfg: dict) -> list[str]:
         if environment not in ENVIRONMENT_ROLES:
             problems.append(f"{name}/{job_id}: AWS job without a known environment: ({environment!r})")
             continue
-        allowed = {
-            f"arn:aws:iam::{accounts[account]}:role/{cfg['iam'][key]}"
-            for account, key in ENVIRONMENT_ROLES[environment]
-        }
+        allowed = {cfg.role_arn(account, key) for account, key in ENVIRONMENT_ROLES[environment]}
         for role in roles:
             match = re.fullmatch(r"\$\{\{ env\.(\w+) \}\}", role)
             arn = env.get(match.group(1)) if match else role
@@ -204,8 +202,9 @@ def trigger_problems(files: dict[str, str], cfg: dict) -> list[str]:
 
 def all_problems(repo: Path) -> list[str]:
     files = workflows(repo)
-    cfg = json.loads((repo / "config" / "project.json").read_text())
-    problems = pin_problems(files) + trigger_problems(files, cfg)
+    raw = json.loads((repo / "config" / "project.json").read_text())
+    cfg = baked_config(repo)
+    problems = pin_problems(files) + trigger_problems(files, raw)
     for name, text in files.items():
         problems += permission_problems(name, text) + expression_problems(name, text)
         problems += checkout_problems(name, text) + role_problems(name, text, cfg) + deploy_job_problems(name, text)
@@ -353,7 +352,7 @@ def test_rules_catch_persisted_credentials_and_float_versions(default_repo):
 
 def test_rules_catch_a_wrong_role_or_environment(default_repo, baked):
     repo = baked["custom"]
-    cfg = json.loads((repo / "config" / "project.json").read_text())
+    cfg = baked_config(repo)
     # The prod deploy role assumed from the qa environment.
     swapped = mutate(
         repo,

@@ -1,7 +1,8 @@
 """Shared by the registry, lock file, deploy, rollback and deploy CLI tests.
 
 - Config variants of the rendered config/project.json: the baked accounts, four distinct
-  accounts, or one account for everything.
+  accounts, or one account for everything. `make_raw` gives the JSON document (to mutate or
+  write), `make_config` the parsed `Config` the code under test takes.
 - Simulated accounts under moto: `Accounts.session(role)` assumes a role in that account;
   moto 5 keys its state by the account of the assumed-role credentials, so each session sees
   only its own account's resources, as real cross-account credentials would.
@@ -32,9 +33,12 @@ import pytest
 from botocore.stub import Stubber
 
 ROOT = Path(__file__).resolve().parents[1]
+# The rendered config/project.json as plain JSON (never mutate it: make_raw copies it).
 CONFIG = json.loads((ROOT / "config" / "project.json").read_text())
 PACKAGE = CONFIG["project"]["package"]
 REGION = CONFIG["aws"]["region"]
+config = importlib.import_module(f"{PACKAGE}.config")
+Config = config.Config
 SAMPLE_CSV = ROOT / "data" / "sample.csv"
 FOUR_ACCOUNTS = {
     "data_science": "111111111111",
@@ -85,23 +89,41 @@ def module(name: str) -> ModuleType:
     return importlib.import_module(f"{PACKAGE}.{name}")
 
 
-def make_config(layout: str = "baked", **endpoint_overrides: dict[str, Any]) -> dict[str, Any]:
-    """The rendered config with the accounts of `layout`; keyword arguments (qa=..., prod=...)
-    update that environment's `endpoint` settings."""
-    cfg = copy.deepcopy(CONFIG)
+def make_raw(layout: str = "baked", **endpoint_overrides: dict[str, Any]) -> dict[str, Any]:
+    """The rendered config document (a fresh copy) with the accounts of `layout`; keyword
+    arguments (qa=..., prod=...) update that environment's `endpoint` settings."""
+    raw = copy.deepcopy(CONFIG)
     if layout == "four":
-        cfg["aws"]["accounts"] = dict(FOUR_ACCOUNTS)
+        raw["aws"]["accounts"] = dict(FOUR_ACCOUNTS)
     elif layout == "single":
-        cfg["aws"]["accounts"] = dict.fromkeys(FOUR_ACCOUNTS, "555555555555")
+        raw["aws"]["accounts"] = dict.fromkeys(FOUR_ACCOUNTS, "555555555555")
     elif layout != "baked":
         raise ValueError(layout)
     for env, overrides in endpoint_overrides.items():
-        cfg["environments"][env]["endpoint"].update(overrides)
+        raw["environments"][env]["endpoint"].update(overrides)
+    return raw
+
+
+# The document each Config from make_config was parsed from, so write_config can write it back.
+_RAW_OF: dict[int, tuple[Config, dict[str, Any]]] = {}
+
+
+def make_config(layout: str = "baked", **endpoint_overrides: dict[str, Any]) -> Config:
+    """`config.parse(make_raw(layout, **endpoint_overrides))`: the Config the code takes."""
+    raw = make_raw(layout, **endpoint_overrides)
+    cfg = config.parse(raw)
+    _RAW_OF[id(cfg)] = (cfg, copy.deepcopy(raw))
     return cfg
 
 
-def write_config(cfg: dict[str, Any], root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Write cfg as <root>/config/project.json and point MLOPS_CONFIG at it."""
+def write_config(cfg: Config | dict[str, Any], root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Write a raw config document, or a Config from make_config (as the document it was parsed
+    from), as <root>/config/project.json and point MLOPS_CONFIG at it."""
+    if isinstance(cfg, Config):
+        kept = _RAW_OF.get(id(cfg))
+        if kept is None or kept[0] is not cfg:
+            raise TypeError("write_config takes a raw dict or a Config made by make_config")
+        cfg = kept[1]
     path = root / "config" / "project.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(cfg, indent=2))
@@ -148,7 +170,7 @@ class Recorder:
 class Accounts:
     """Sessions for simulated accounts inside one mock_aws() context."""
 
-    def __init__(self, cfg: dict[str, Any], recorder: Recorder | None = None) -> None:
+    def __init__(self, cfg: Config, recorder: Recorder | None = None) -> None:
         self.cfg = cfg
         self.recorder = recorder
         self._base = new_session(region_name=REGION)
@@ -169,7 +191,7 @@ class Accounts:
 
     def session(self, role: str) -> boto3.Session:
         """Credentials of the account playing `role` (data_science, shared_services, qa, prod)."""
-        return self.session_for_account(self.cfg["aws"]["accounts"][role])
+        return self.session_for_account(self.cfg.account_id(role))
 
 
 class StubSession:
@@ -201,11 +223,11 @@ def not_found(stubber: Stubber, method: str, what: str = "resource") -> None:
 
 
 def endpoint_response(
-    cfg: dict[str, Any], env: str, config_name: str, status: str = "InService", reason: str | None = None
+    cfg: Config, env: str, config_name: str, status: str = "InService", reason: str | None = None
 ) -> dict[str, Any]:
     """A DescribeEndpoint answer for the environment's endpoint in its account."""
-    name = cfg["environments"][env]["endpoint_name"]
-    account = cfg["aws"]["accounts"][cfg["environments"][env]["account"]]
+    name = cfg.environment(env).endpoint_name
+    account = cfg.environment(env).account
     response = {
         "EndpointName": name,
         "EndpointArn": f"arn:aws:sagemaker:{REGION}:{account}:endpoint/{name}",
@@ -219,10 +241,8 @@ def endpoint_response(
     return response
 
 
-def package_arn(cfg: dict[str, Any], kind: str, version: int) -> str:
-    group = cfg["registry"]["model_package_groups"][kind]
-    registry = cfg["aws"]["accounts"]["shared_services"]
-    return f"arn:aws:sagemaker:{REGION}:{registry}:model-package/{group}/{version}"
+def package_arn(cfg: Config, kind: str, version: int) -> str:
+    return cfg.packages_arn(kind).removesuffix("*") + str(version)
 
 
 INFERENCE_SPEC = {
@@ -257,7 +277,7 @@ def package_description(
     }
 
 
-def plan_for(cfg: dict[str, Any], env: str, arn: str, approval: str | None = None) -> Any:
+def plan_for(cfg: Config, env: str, arn: str, approval: str | None = None) -> Any:
     """endpoint.plan for a version described as `approval` (default: Approved for prod,
     PendingManualApproval for QA, what the release path deploys to each)."""
     approval = approval or ("Approved" if env == "prod" else "PendingManualApproval")
@@ -270,20 +290,20 @@ def create_bucket(s3: Any, name: str, region: str) -> None:
     s3.create_bucket(Bucket=name, **where)
 
 
-def create_groups(session: boto3.Session, cfg: dict[str, Any]) -> None:
+def create_groups(session: boto3.Session, cfg: Config) -> None:
     """The feature, dev and prod groups, in the session's account (what ensure-groups creates)."""
     sm = session.client("sagemaker")
     existing = {
         g["ModelPackageGroupName"] for g in sm.list_model_package_groups()["ModelPackageGroupSummaryList"]
     }
-    for group in cfg["registry"]["model_package_groups"].values():
+    for group in cfg.names.groups.values():
         if group not in existing:
             sm.create_model_package_group(ModelPackageGroupName=group)
 
 
 def register_version(
     session: boto3.Session,
-    cfg: dict[str, Any],
+    cfg: Config,
     kind: str = "dev",
     git_sha: str = "0123456789abcdef0123456789abcdef01234567",
     metrics: dict[str, float] | None = None,
@@ -296,13 +316,13 @@ def register_version(
     Groups and the artifact bucket are created on first use (in the session's account).
     """
     sm = session.client("sagemaker")
-    group = cfg["registry"]["model_package_groups"][kind]
+    group = cfg.group(kind)
     create_groups(session, cfg)
     existing = sm.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]
     s3 = session.client("s3")
     bucket = "evaluation-reports"
     if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-        create_bucket(s3, bucket, session.region_name or cfg["aws"]["region"])
+        create_bucket(s3, bucket, session.region_name or cfg.region)
     report_key = f"{git_sha[:8]}/{len(existing)}/evaluation.json"
     report = {
         "binary_classification_metrics": {

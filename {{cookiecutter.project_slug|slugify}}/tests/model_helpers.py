@@ -4,7 +4,6 @@ small model trained in-process by the real step scripts on the bundled sample da
 from __future__ import annotations
 
 import importlib
-import json
 import shutil
 from pathlib import Path
 from types import ModuleType
@@ -12,10 +11,12 @@ from types import ModuleType
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = json.loads((ROOT / "config" / "project.json").read_text())
-PACKAGE = CONFIG["project"]["package"]
-FRAMEWORK = CONFIG["model"]["framework"]
-TARGET = CONFIG["model"]["target_column"]
+# The one package under src/ (the folder holding config.py).
+PACKAGE = next(path.parent.name for path in (ROOT / "src").glob("*/config.py"))
+config = importlib.import_module(f"{PACKAGE}.config")
+CFG = config.load_config(ROOT / "config" / "project.json")
+FRAMEWORK = CFG.model.framework
+TARGET = CFG.model.target_column
 SAMPLE_CSV = ROOT / "data" / "sample.csv"
 # Fewer trees than config: enough for a good model on the sample data, fast enough for unit tests.
 SMALL_HYPERPARAMETERS = {"sklearn": ["--n_estimators", "30"], "xgboost": ["--num_round", "30"]}

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import importlib
 import io
 import json
 import os
@@ -34,18 +33,14 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = json.loads((ROOT / "config" / "project.json").read_text())
-PACKAGE = CONFIG["project"]["package"]
-REGION = CONFIG["aws"]["region"]
-bootstrap = importlib.import_module(f"{PACKAGE}.infra.bootstrap")
-FOUR = {
-    "data_science": "111111111111",
-    "shared_services": "222222222222",
-    "qa": "333333333333",
-    "prod": "444444444444",
-}
+from deploy_helpers import FOUR_ACCOUNTS, REGION, Config, config, make_config, make_raw, module, write_config
+
+bootstrap = module("infra.bootstrap")
+# The moto accounts. FOUR are the template's own example IDs (placeholders), so real runs in
+# these tests pass --allow-placeholders; the placeholder tests below check the refusal.
+FOUR = FOUR_ACCOUNTS
 SINGLE = dict.fromkeys(FOUR, "555555555555")
+LAYOUT_OF = {"four": FOUR, "single": SINGLE}
 OIDC_URL = "token.actions.githubusercontent.com"
 MUTATING_CFN = {"CreateStack", "UpdateStack", "DeleteStack"}
 
@@ -258,25 +253,21 @@ class Accounts:
         return [call for call in self.calls if call in MUTATING_CFN]
 
 
-def write_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, accounts: dict[str, str]) -> dict[str, Any]:
-    cfg = copy.deepcopy(CONFIG)
-    cfg["aws"]["accounts"] = dict(accounts)
-    for env in ("qa", "prod"):
-        cfg["environments"][env]["data_capture_bucket"] = (
-            f"{cfg['project']['model_name']}-capture-{accounts[env]}"
-        )
-    cfg["registry"]["artifact_bucket"] = (
-        f"{cfg['project']['model_name']}-artifacts-{accounts['shared_services']}-{REGION}"
-    )
-    path = tmp_path / "project.json"
-    path.write_text(json.dumps(cfg))
-    monkeypatch.setenv("MLOPS_CONFIG", str(path))
+def use_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str) -> Config:
+    """The rendered config in the accounts of `layout` ("four" or "single"), written for the
+    bootstrap to read (MLOPS_CONFIG); every derived name follows the accounts."""
+    cfg = make_config(layout)
+    assert dict(cfg.accounts) == LAYOUT_OF[layout]
+    write_config(cfg, tmp_path, monkeypatch)
     return cfg
 
 
 def run_bootstrap(accounts: Accounts, *argv: str) -> tuple[int, dict[str, Any], str]:
+    """A real run against the moto accounts (placeholder IDs, hence --allow-placeholders)."""
     out = io.StringIO()
-    code = bootstrap.main(list(argv), session_for=accounts, out=out, log=lambda line: None)
+    code = bootstrap.main(
+        ["--allow-placeholders", *argv], session_for=accounts, out=out, log=lambda line: None
+    )
     text = out.getvalue()
     summary = json.loads(text.split("\n# Apply the GitHub settings")[0]) if code == 0 else {}
     return code, summary, text
@@ -304,11 +295,11 @@ def oidc_providers(session: boto3.Session) -> list[str]:
 def test_four_accounts_then_second_run_changes_nothing(
     aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cfg = write_config(tmp_path, monkeypatch, FOUR)
+    cfg = use_config(tmp_path, monkeypatch, "four")
     accounts = Accounts()
-    owner, repo = cfg["github"]["owner"], cfg["github"]["repo"]
-    envs = cfg["github"]["environments"]
-    model = cfg["project"]["model_name"]
+    owner, repo = cfg.github.owner, cfg.github.repo
+    envs = cfg.github.environments
+    model = cfg.project.model_name
 
     code, summary, text = run_bootstrap(accounts)
 
@@ -324,22 +315,15 @@ def test_four_accounts_then_second_run_changes_nothing(
         f"{model}-deploy-prod",
     ]
     outputs = summary["outputs"]
-    iam_name = cfg["iam"]
-    assert (
-        outputs["build_role_arn"]
-        == f"arn:aws:iam::{FOUR['data_science']}:role/{iam_name['github_build_role']}"
-    )
-    assert (
-        outputs["registry_role_arn"]
-        == f"arn:aws:iam::{FOUR['shared_services']}:role/{iam_name['github_registry_role']}"
-    )
-    assert (
-        outputs["deploy_role_arn_qa"] == f"arn:aws:iam::{FOUR['qa']}:role/{iam_name['github_deploy_role_qa']}"
-    )
-    assert (
-        outputs["deploy_role_arn_prod"]
-        == f"arn:aws:iam::{FOUR['prod']}:role/{iam_name['github_deploy_role_prod']}"
-    )
+    # The deployed roles are the ARNs the config gives the workflows, each in its own account.
+    for output, key, role in (
+        ("build_role_arn", "github_build", "data_science"),
+        ("registry_role_arn", "github_registry", "shared_services"),
+        ("deploy_role_arn_qa", "github_deploy_qa", "qa"),
+        ("deploy_role_arn_prod", "github_deploy_prod", "prod"),
+    ):
+        assert outputs[output] == cfg.github_role_arn(key)
+        assert outputs[output].split(":")[4] == FOUR[role]
     assert "gh api --method PUT repos/" in text
 
     # One GitHub OIDC provider per account; roles trust exactly their environments.
@@ -347,21 +331,21 @@ def test_four_accounts_then_second_run_changes_nothing(
         assert len(oidc_providers(accounts.session(account))) == 1
     subject = f"repo:{owner}/{repo}:environment:"
     ds_iam = accounts.session(FOUR["data_science"]).client("iam")
-    assert trust_subjects(ds_iam, iam_name["github_build_role"]) == [subject + envs["build"]]
-    ds_iam.get_role(RoleName=iam_name["sagemaker_pipeline_role"])
+    assert trust_subjects(ds_iam, cfg.role_name("github_build")) == [subject + envs["build"]]
+    ds_iam.get_role(RoleName=cfg.role_name("sagemaker_pipeline"))
     ss = accounts.session(FOUR["shared_services"])
-    assert trust_subjects(ss.client("iam"), iam_name["github_registry_role"]) == [
+    assert trust_subjects(ss.client("iam"), cfg.role_name("github_registry")) == [
         subject + envs["qa"],
         subject + envs["prod"],
     ]
     for env in ("qa", "prod"):
         env_iam = accounts.session(FOUR[env]).client("iam")
-        assert trust_subjects(env_iam, iam_name[f"github_deploy_role_{env}"]) == [subject + envs[env]]
-        env_iam.get_role(RoleName=iam_name["sagemaker_endpoint_role"])
+        assert trust_subjects(env_iam, cfg.role_name(cfg.deploy_role_key(env))) == [subject + envs[env]]
+        env_iam.get_role(RoleName=cfg.role_name("sagemaker_endpoint"))
 
     # The shared key: rotation on, workload accounts decrypt only.
     kms = ss.client("kms")
-    key_id = kms.describe_key(KeyId=cfg["registry"]["kms_key_alias"])["KeyMetadata"]["KeyId"]
+    key_id = kms.describe_key(KeyId=cfg.names.kms_key_alias)["KeyMetadata"]["KeyId"]
     assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is True
     key_policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
     workload = next(s for s in key_policy["Statement"] if s["Sid"] == "WorkloadDecryptOnly")
@@ -373,7 +357,7 @@ def test_four_accounts_then_second_run_changes_nothing(
 
     # The artifact bucket: SSE-KMS with that key, TLS-only, workload accounts read only.
     s3 = ss.client("s3")
-    bucket = cfg["registry"]["artifact_bucket"]
+    bucket = cfg.names.artifact_bucket
     rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"].endswith(f":key/{key_id}")
     bucket_policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
@@ -383,7 +367,7 @@ def test_four_accounts_then_second_run_changes_nothing(
 
     # The model package groups and their resource policies.
     sagemaker = ss.client("sagemaker")
-    groups = cfg["registry"]["model_package_groups"]
+    groups = {kind: cfg.group(kind) for kind in config.GROUP_KINDS}
     for name in groups.values():
         sagemaker.describe_model_package_group(ModelPackageGroupName=name)
     principals = {
@@ -404,13 +388,13 @@ def test_four_accounts_then_second_run_changes_nothing(
     assert code == 0
     assert set(summary["stacks"].values()) == {"unchanged"} and len(summary["stacks"]) == 10
     assert accounts.mutating_calls() == []
-    assert kms.describe_key(KeyId=cfg["registry"]["kms_key_alias"])["KeyMetadata"]["KeyId"] == key_id
+    assert kms.describe_key(KeyId=cfg.names.kms_key_alias)["KeyMetadata"]["KeyId"] == key_id
 
 
 def test_single_account_mode_deploys_everything_once(
     aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cfg = write_config(tmp_path, monkeypatch, SINGLE)
+    cfg = use_config(tmp_path, monkeypatch, "single")
     accounts = Accounts()
     account = SINGLE["data_science"]
 
@@ -418,7 +402,7 @@ def test_single_account_mode_deploys_everything_once(
 
     assert code == 0
     names = [name.split(" (")[0] for name in summary["stacks"]]
-    model = cfg["project"]["model_name"]
+    model = cfg.project.model_name
     assert names == [
         "github-actions-oidc-provider",
         f"{model}-shared-services",
@@ -430,22 +414,21 @@ def test_single_account_mode_deploys_everything_once(
     session = accounts.session(account)
     assert len(oidc_providers(session)) == 1
     roles = {r["RoleName"] for r in session.client("iam").list_roles()["Roles"]}
-    iam_name = cfg["iam"]
     expected = {
-        iam_name[key]
+        cfg.role_name(key)
         for key in (
-            "github_build_role",
-            "github_registry_role",
-            "github_deploy_role_qa",
-            "github_deploy_role_prod",
-            "sagemaker_pipeline_role",
-            "sagemaker_endpoint_role",
+            "github_build",
+            "github_registry",
+            "github_deploy_qa",
+            "github_deploy_prod",
+            "sagemaker_pipeline",
+            "sagemaker_endpoint",
         )
     }
     assert expected <= roles and len(expected) == 6
     # Inside one account IAM policies decide; the groups get no resource policy.
-    for name in cfg["registry"]["model_package_groups"].values():
-        assert group_policy(account, name) is None
+    for kind in config.GROUP_KINDS:
+        assert group_policy(account, cfg.group(kind)) is None
 
     accounts.calls.clear()
     code, summary, _ = run_bootstrap(accounts)
@@ -454,7 +437,7 @@ def test_single_account_mode_deploys_everything_once(
 
 
 def test_existing_oidc_provider_is_reused(aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cfg = write_config(tmp_path, monkeypatch, SINGLE)
+    cfg = use_config(tmp_path, monkeypatch, "single")
     accounts = Accounts()
     session = accounts.session(SINGLE["qa"])
     arn = session.client("iam").create_open_id_connect_provider(
@@ -466,7 +449,7 @@ def test_existing_oidc_provider_is_reused(aws: str, tmp_path: Path, monkeypatch:
     assert code == 0
     assert summary["stacks"][f"github-actions-oidc-provider ({SINGLE['qa']})"] == "reused"
     assert oidc_providers(session) == [arn]
-    document = session.client("iam").get_role(RoleName=cfg["iam"]["github_deploy_role_prod"])["Role"]
+    document = session.client("iam").get_role(RoleName=cfg.role_name("github_deploy_prod"))["Role"]
     statement = document["AssumeRolePolicyDocument"]["Statement"][0]
     assert statement["Principal"]["Federated"] == arn
     assert "github-actions-oidc-provider" not in {
@@ -477,13 +460,15 @@ def test_existing_oidc_provider_is_reused(aws: str, tmp_path: Path, monkeypatch:
 def test_wrong_account_credentials_stop_before_any_change(
     aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write_config(tmp_path, monkeypatch, FOUR)
+    use_config(tmp_path, monkeypatch, "four")
     accounts = Accounts()
 
     def same_session(account_role: str, account: str) -> boto3.Session:
         return accounts.session(FOUR["data_science"])
 
-    code = bootstrap.main([], session_for=same_session, out=io.StringIO(), log=lambda line: None)
+    code = bootstrap.main(
+        ["--allow-placeholders"], session_for=same_session, out=io.StringIO(), log=lambda line: None
+    )
 
     assert code == 2
     assert (
@@ -494,7 +479,7 @@ def test_wrong_account_credentials_stop_before_any_change(
 
 
 def test_dry_run_makes_no_aws_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_config(tmp_path, monkeypatch, FOUR)
+    use_config(tmp_path, monkeypatch, "four")
 
     def no_aws(account_role: str, account: str) -> Any:
         raise AssertionError("a dry run must not create sessions")
@@ -512,6 +497,118 @@ def test_dry_run_makes_no_aws_call(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         "infra/workload-deploy.yaml",
     ]
     assert stacks[5]["parameters"]["ArtifactKeyArn"] == "<output ArtifactKeyArn of shared-services>"
+
+
+# --- Placeholder answers -----------------------------------------------------------------
+
+PLACEHOLDER_OWNER = "example-org"
+
+
+def placeholder_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, accounts: dict[str, str], owner: str
+) -> Path:
+    """The rendered config with these accounts and GitHub owner, written for the bootstrap."""
+    raw = make_raw()
+    raw["aws"]["accounts"] = dict(accounts)
+    raw["github"]["owner"] = owner
+    return write_config(raw, tmp_path, monkeypatch)
+
+
+def no_aws(account_role: str, account: str) -> Any:
+    raise AssertionError("no session may be created")
+
+
+@pytest.mark.parametrize(
+    ("accounts", "owner", "expected"),
+    [
+        (
+            FOUR,
+            PLACEHOLDER_OWNER,
+            [*(f"aws.accounts.{role}" for role in FOUR), "github.owner"],
+        ),
+        (SINGLE, PLACEHOLDER_OWNER, ["github.owner"]),
+        ({**SINGLE, "qa": FOUR["qa"]}, "acme-ml", ["aws.accounts.qa"]),
+    ],
+    ids=["four-accounts-and-owner", "owner-only", "one-account"],
+)
+def test_dry_run_warns_on_each_placeholder(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    accounts: dict[str, str],
+    owner: str,
+    expected: list[str],
+) -> None:
+    path = placeholder_config(tmp_path, monkeypatch, accounts, owner)
+    values = {f"aws.accounts.{role}": account for role, account in accounts.items()}
+    values["github.owner"] = owner
+    out = io.StringIO()
+
+    assert bootstrap.main(["--dry-run"], session_for=no_aws, out=out) == 0
+
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("WARNING: "))
+    assert str(path) in lines[start] and "placeholder" in lines[start]
+    named = [line.split(" = ")[0].strip() for line in lines if line.startswith("  ") and " = " in line]
+    assert named == expected
+    for key in expected:
+        line = next(line for line in lines if line.strip().startswith(f"{key} = "))
+        assert f'{key} = "{values[key]}"  -> change to ' in line
+    assert "--allow-placeholders" in err
+    # The plan on stdout stays clean JSON.
+    json.loads(out.getvalue().split("\n# Apply the GitHub settings")[0])
+
+
+def test_dry_run_without_placeholders_prints_no_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    placeholder_config(tmp_path, monkeypatch, SINGLE, "acme-ml")
+
+    assert bootstrap.main(["--dry-run"], session_for=no_aws, out=io.StringIO()) == 0
+    assert "WARNING" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("credentials", ["session_for", "default chain"])
+@pytest.mark.parametrize(
+    ("accounts", "owner", "keys"),
+    [
+        (FOUR, PLACEHOLDER_OWNER, ["aws.accounts.data_science=111111111111", "github.owner=example-org"]),
+        (SINGLE, PLACEHOLDER_OWNER, ["github.owner=example-org"]),
+    ],
+    ids=["four-accounts-and-owner", "owner-only"],
+)
+def test_real_run_refuses_placeholders_before_any_aws_call(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    credentials: str,
+    accounts: dict[str, str],
+    owner: str,
+    keys: list[str],
+) -> None:
+    placeholder_config(tmp_path, monkeypatch, accounts, owner)
+    created: list[str] = []
+
+    def no_boto3(*args: Any, **kwargs: Any) -> Any:
+        created.append("boto3")
+        raise AssertionError("no session or client may be created")
+
+    monkeypatch.setattr(boto3, "Session", no_boto3)
+    monkeypatch.setattr(boto3, "client", no_boto3)
+    recorded = Accounts()
+    session_for = recorded if credentials == "session_for" else None
+    out = io.StringIO()
+
+    code = bootstrap.main([], session_for=session_for, out=out, log=lambda line: None)
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    assert all(key in err for key in keys), err
+    assert "--allow-placeholders" in err
+    assert created == [] and recorded.calls == [] and recorded._sessions == {}
+    assert out.getvalue() == ""
 
 
 # --- GitHub settings ---------------------------------------------------------------------
@@ -545,7 +642,7 @@ def run_gh_script(
 
 
 def test_gh_commands_apply_the_manifest(tmp_path: Path) -> None:
-    cfg = copy.deepcopy(CONFIG)
+    cfg = make_config()
     manifest = bootstrap.github_manifest(cfg, bootstrap.parse_reviewers(["team:ml-leads"]))
     script = "\n".join(bootstrap.gh_commands(manifest))
 
@@ -554,29 +651,30 @@ def test_gh_commands_apply_the_manifest(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     bodies = {path.stem: json.loads(path.read_text()) for path in calls.glob("*.json")}
     args = {path.stem: path.read_text() for path in calls.glob("*.args")}
-    envs = cfg["github"]["environments"]
+    envs = cfg.github.environments
     prod_call = next(k for k, v in args.items() if f"environments/{envs['prod']} " in v + " " and "PUT" in v)
     assert bodies[prod_call]["reviewers"] == [{"type": "Team", "id": 4242}]
     assert bodies[prod_call]["prevent_self_review"] is True
     branch_rules = sorted(v.strip() for v in args.values() if "deployment-branch-policies" in v)
     repo = manifest["repository"]
-    branches = cfg["branches"]
+    branches = cfg.branches
+    assert repo == cfg.github.repository
     assert branch_rules == sorted(
         [
             f"api --method POST repos/{repo}/environments/{envs['build']}/deployment-branch-policies "
-            f"-f name={branches['dev']} -f type=branch",
+            f"-f name={branches.dev} -f type=branch",
             f"api --method POST repos/{repo}/environments/{envs['build']}/deployment-branch-policies "
-            f"-f name={branches['feature_prefix']}* -f type=branch",
+            f"-f name={branches.feature_prefix}* -f type=branch",
             f"api --method POST repos/{repo}/environments/{envs['qa']}/deployment-branch-policies "
-            f"-f name={branches['dev']} -f type=branch",
+            f"-f name={branches.dev} -f type=branch",
             f"api --method POST repos/{repo}/environments/{envs['prod']}/deployment-branch-policies "
-            f"-f name={branches['prod']} -f type=branch",
+            f"-f name={branches.prod} -f type=branch",
         ]
     )
 
 
 def test_gh_commands_refuse_prod_without_reviewer(tmp_path: Path) -> None:
-    script = "\n".join(bootstrap.gh_commands(bootstrap.github_manifest(copy.deepcopy(CONFIG), [])))
+    script = "\n".join(bootstrap.gh_commands(bootstrap.github_manifest(make_config(), [])))
 
     result, calls = run_gh_script(tmp_path, script, {})
 

@@ -26,6 +26,7 @@ from deploy_helpers import (
     endpoint_response,
     fake_aws_env,
     make_config,
+    make_raw,
     module,
     not_found,
     package_arn,
@@ -36,6 +37,7 @@ from deploy_helpers import (
     write_config,
 )
 
+config = module("config")
 endpoint = module("deploy.endpoint")
 deploy_module = module("deploy.deploy")
 cli = module("deploy.cli")
@@ -76,7 +78,7 @@ def test_names_are_deterministic_versioned_and_fit_63_characters():
     first = plan_for(cfg, "prod", package_arn(cfg, "prod", 7))
     again = plan_for(cfg, "prod", package_arn(cfg, "prod", 7))
     other = plan_for(cfg, "prod", package_arn(cfg, "prod", 8))
-    name = cfg["environments"]["prod"]["endpoint_name"]
+    name = cfg.environment("prod").endpoint_name
     assert (first.model_name, first.config_name) == (again.model_name, again.config_name)
     assert first.config_name.startswith(f"{name}-v7-") and other.config_name.startswith(f"{name}-v8-")
     assert first.config_name != other.config_name and first.model_name != other.model_name
@@ -92,18 +94,15 @@ def test_plan_builds_the_cross_account_model_and_blue_green_update(layout):
     cfg = make_config(layout, prod=PROD_REAL_TIME)
     arn = package_arn(cfg, "prod", 3)
     plan = plan_for(cfg, "prod", arn)
-    accounts = cfg["aws"]["accounts"]
+    accounts = cfg.accounts
     assert plan.model_request["Containers"] == [{"ModelPackageName": arn}]
     assert plan.model_request["ExecutionRoleArn"] == (
-        f"arn:aws:iam::{accounts['prod']}:role/{cfg['iam']['sagemaker_endpoint_role']}"
+        f"arn:aws:iam::{accounts['prod']}:role/{cfg.role_name('sagemaker_endpoint')}"
     )
     capture = plan.config_request["DataCaptureConfig"]
-    prod_env = cfg["environments"]["prod"]
-    assert capture["DestinationS3Uri"] == f"s3://{prod_env['data_capture_bucket']}/data-capture/prod"
-    assert (
-        capture["KmsKeyId"]
-        == f"arn:aws:kms:{REGION}:{accounts['prod']}:{prod_env['data_capture_kms_key_alias']}"
-    )
+    prod_env = cfg.environment("prod")
+    assert capture["DestinationS3Uri"] == f"s3://{prod_env.capture_bucket}/data-capture/prod"
+    assert capture["KmsKeyId"] == f"arn:aws:kms:{REGION}:{accounts['prod']}:{prod_env.capture_key_alias}"
     assert capture["InitialSamplingPercentage"] == 20
     assert plan.deployment_config == {
         "BlueGreenUpdatePolicy": {
@@ -130,18 +129,23 @@ def test_plan_builds_the_cross_account_model_and_blue_green_update(layout):
     ] == {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}
 
 
-def test_without_a_capture_bucket_data_capture_goes_to_the_shared_bucket_with_the_shared_key():
-    cfg = make_config("four", prod=PROD_REAL_TIME)
-    for key in ("data_capture_bucket", "data_capture_kms_key_alias"):
-        cfg["environments"]["prod"].pop(key, None)
-    capture = plan_for(cfg, "prod", package_arn(cfg, "prod", 3)).config_request["DataCaptureConfig"]
-    assert capture["DestinationS3Uri"] == f"s3://{cfg['registry']['artifact_bucket']}/data-capture/prod"
-    assert capture["KmsKeyId"] == f"arn:aws:kms:{REGION}:222222222222:{cfg['registry']['kms_key_alias']}"
-    cfg["registry"]["kms_key_arn"] = (
+def test_data_capture_always_uses_the_environment_capture_bucket_and_key():
+    """The shared-bucket fallback is gone: the workload stack always creates the capture bucket,
+    so the capture bucket and key are derived, whatever `registry.kms_key_arn` says, and the
+    settings that used to name them are refused with their key path."""
+    raw = make_raw("four", prod=PROD_REAL_TIME)
+    raw["registry"]["kms_key_arn"] = (
         f"arn:aws:kms:{REGION}:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     )
+    cfg = config.parse(raw)
     capture = plan_for(cfg, "prod", package_arn(cfg, "prod", 3)).config_request["DataCaptureConfig"]
-    assert capture["KmsKeyId"] == cfg["registry"]["kms_key_arn"]
+    assert capture["DestinationS3Uri"] == f"s3://{cfg.environment('prod').capture_bucket}/data-capture/prod"
+    assert capture["KmsKeyId"] == f"arn:aws:kms:{REGION}:444444444444:{cfg.names.capture_key_alias}"
+    for key in ("data_capture_bucket", "data_capture_kms_key_alias"):
+        raw = make_raw("four", prod=PROD_REAL_TIME)
+        raw["environments"]["prod"][key] = "shared"
+        with pytest.raises(config.ConfigError, match=rf"^environments\.prod\.{key} is not a setting"):
+            config.parse(raw)
 
 
 def test_linear_traffic_shifting_and_serverless_variants():
@@ -227,8 +231,9 @@ def test_qa_model_is_built_from_the_package_containers_and_prod_from_its_arn():
 
 
 def test_plan_refuses_tag_values_sagemaker_would_refuse():
-    cfg = config_for()
-    cfg["project"]["slug"] = "churn#1"
+    raw = make_raw("four", prod=PROD_REAL_TIME, qa=QA_SERVERLESS)
+    raw["project"]["slug"] = "churn#1"
+    cfg = config.parse(raw)
     with pytest.raises(DeployError, match=r"tag 'project' value contains '#', which SageMaker refuses"):
         plan_for(cfg, "prod", package_arn(cfg, "prod", 1))
 
@@ -262,7 +267,11 @@ def test_qa_refuses_a_package_without_a_usable_container(containers, message):
             {"traffic_shifting": {"type": "LINEAR", "linear_step_percent": 5}},
             "linear_step_percent must be 10-50",
         ),
-        ("prod", {"traffic_shifting": {"type": "ROLLING"}}, "expected CANARY, LINEAR or ALL_AT_ONCE"),
+        (
+            "prod",
+            {"traffic_shifting": {"type": "ROLLING"}},
+            'traffic_shifting.type is "ROLLING"; expected one of CANARY, LINEAR, ALL_AT_ONCE',
+        ),
         (
             "prod",
             {"autoscaling": {"enabled": True, "min_capacity": 3, "max_capacity": 2}},
@@ -273,7 +282,7 @@ def test_qa_refuses_a_package_without_a_usable_container(containers, message):
             {"alarms": {"error_5xx_threshold": 0, "model_latency_p99_ms": 500}},
             "error_5xx_threshold must be",
         ),
-        ("prod", {"type": "batch"}, "type is 'batch'"),
+        ("prod", {"type": "batch"}, 'type is "batch"; expected one of real-time, serverless'),
         (
             "qa",
             {"data_capture": {"enabled": True, "sampling_percent": 5}},
@@ -283,10 +292,10 @@ def test_qa_refuses_a_package_without_a_usable_container(containers, message):
     ],
 )
 def test_invalid_endpoint_settings_fail_with_the_setting_named(env, settings, message):
+    """Endpoint settings are validated when the config is parsed; the error names the key path."""
     base = PROD_REAL_TIME if env == "prod" else QA_SERVERLESS
-    cfg = make_config("four", **{env: {**base, **settings}})
-    with pytest.raises(DeployError, match=message):
-        endpoint.settings_for(cfg, env)
+    with pytest.raises(config.ConfigError, match=rf"^environments\.{env}\.endpoint\..*{message}"):
+        make_config("four", **{env: {**base, **settings}})
 
 
 # --- moto: first deploy, repeat, crash re-run, cleanup, cross-account ------------------
@@ -410,7 +419,7 @@ def test_qa_first_deploy_and_repeat_with_the_baked_qa_settings(tmp_path, monkeyp
     """The QA endpoint as this repository was baked (serverless or real-time), four accounts."""
     cfg = make_config("four")
     write_config(cfg, tmp_path, monkeypatch)
-    settings = endpoint.settings_for(cfg, "qa")
+    settings = cfg.environment("qa").endpoint
     recorder = Recorder()
     with mock_aws():
         accounts = Accounts(cfg)
@@ -449,7 +458,7 @@ def test_cross_account_deploy_lands_in_the_workload_account_only(tmp_path, monke
             ["deploy", "--env", "qa", "--arn", arn, "--poll-interval", "0"], qa, capsys, shared
         )
         assert code == 0, err
-        name = cfg["environments"]["qa"]["endpoint_name"]
+        name = cfg.environment("qa").endpoint_name
         live = qa.client("sagemaker").describe_endpoint(EndpointName=name)
         assert live["EndpointArn"].split(":")[4] == "333333333333"
         assert shared.client("sagemaker").list_endpoints()["Endpoints"] == []
@@ -543,7 +552,7 @@ def update_stubs(cfg, recorder, version=NEW_VERSION, approval="Approved"):
     session, stubs = stubbed("sts", "sagemaker", "cloudwatch", "application-autoscaling", recorder=recorder)
     stubs["sts"].add_response(
         "get_caller_identity",
-        {"Account": cfg["aws"]["accounts"]["prod"], "Arn": "arn:aws:sts::1:assumed-role/x/y", "UserId": "x"},
+        {"Account": cfg.account_id("prod"), "Arn": "arn:aws:sts::1:assumed-role/x/y", "UserId": "x"},
     )
     arn = package_arn(cfg, "prod", version)
     stubs["sagemaker"].add_response(
@@ -861,14 +870,6 @@ def test_an_endpoint_that_cannot_be_updated_is_reported_not_touched(tmp_path, mo
 SHARED = "222222222222"
 
 
-def _prod_group(cfg):
-    return cfg["registry"]["model_package_groups"]["prod"]
-
-
-def _dev_group(cfg):
-    return cfg["registry"]["model_package_groups"]["dev"]
-
-
 GATE_CASES = {
     "pending approval": (
         lambda cfg, arn: package_description(arn, "PendingManualApproval"),
@@ -880,7 +881,7 @@ GATE_CASES = {
         "model package {arn} is Rejected; prod deploys only Approved versions of {prod_group}",
     ),
     "described in another group": (
-        lambda cfg, arn: package_description(arn, "Approved", group=_dev_group(cfg)),
+        lambda cfg, arn: package_description(arn, "Approved", group=cfg.group("dev")),
         "model package {arn} belongs to group {dev_group}, expected the prod group {prod_group}",
     ),
     "still registering": (
@@ -907,7 +908,7 @@ def test_prod_refuses_a_version_the_registry_gate_does_not_pass(tmp_path, monkey
     session, stubs = stubbed("sts", "sagemaker", recorder=recorder)
     stubs["sts"].add_response(
         "get_caller_identity",
-        {"Account": cfg["aws"]["accounts"]["prod"], "Arn": "arn:aws:sts::1:assumed-role/x/y", "UserId": "x"},
+        {"Account": cfg.account_id("prod"), "Arn": "arn:aws:sts::1:assumed-role/x/y", "UserId": "x"},
     )
     if describe is None:
         not_found(stubs["sagemaker"], "describe_model_package", "model package")
@@ -923,7 +924,7 @@ def test_prod_refuses_a_version_the_registry_gate_does_not_pass(tmp_path, monkey
     assert out == ""
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     expected = message.format(
-        arn=arn, other=arn[:-1] + "6", prod_group=_prod_group(cfg), dev_group=_dev_group(cfg)
+        arn=arn, other=arn[:-1] + "6", prod_group=cfg.group("prod"), dev_group=cfg.group("dev")
     )
     assert len(errors) == 1 and errors[0].startswith(f"error: {expected}")
 
@@ -952,12 +953,12 @@ def test_prod_refuses_an_arn_outside_the_prod_group_before_reading_it(
     session, stubs = stubbed("sts", "sagemaker", recorder=recorder)
     stubs["sts"].add_response(
         "get_caller_identity",
-        {"Account": cfg["aws"]["accounts"]["prod"], "Arn": "arn:aws:sts::1:assumed-role/x/y", "UserId": "x"},
+        {"Account": cfg.account_id("prod"), "Arn": "arn:aws:sts::1:assumed-role/x/y", "UserId": "x"},
     )
     code, _, err = run(["deploy", "--env", "prod", "--arn", arn], session, capsys)
     assert code == 1
     assert recorder.operations == ["GetCallerIdentity"]
-    expected = message.format(prod_group=_prod_group(cfg), dev_group=_dev_group(cfg))
+    expected = message.format(prod_group=cfg.group("prod"), dev_group=cfg.group("dev"))
     assert err == f"error: model package {arn} {expected}\n"
 
 
@@ -980,14 +981,14 @@ def test_a_pending_or_dev_version_never_reaches_prod_on_moto(tmp_path, monkeypat
         assert recorder.operations == ["GetCallerIdentity", "DescribeModelPackage"]
         assert err.strip().splitlines()[-1] == (
             f"error: model package {pending} is PendingManualApproval; prod deploys only Approved "
-            f"versions of {_prod_group(cfg)} in the shared-services registry "
-            f"{cfg['aws']['accounts']['shared_services']}"
+            f"versions of {cfg.group('prod')} in the shared-services registry "
+            f"{cfg.account_id('shared_services')}"
         )
         recorder.clear()
         code, _, err = run(["deploy", "--env", "prod", "--arn", approved_dev], prod, capsys, registry)
         assert code == 1
         assert recorder.operations == ["GetCallerIdentity"]
-        assert f"is in group {_dev_group(cfg)}, expected the prod group" in err
+        assert f"is in group {cfg.group('dev')}, expected the prod group" in err
         sm = prod.client("sagemaker")
         assert sm.list_models()["Models"] == []
         assert sm.list_endpoint_configs()["EndpointConfigs"] == []

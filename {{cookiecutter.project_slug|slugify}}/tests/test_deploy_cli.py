@@ -66,7 +66,7 @@ def test_release_path_from_registration_to_prod(tmp_path, monkeypatch, capsys, l
     with mock_aws():
         accounts = Accounts(cfg)
         shared, qa, prod = (accounts.session(r) for r in ("shared_services", "qa", "prod"))
-        if len(set(cfg["aws"]["accounts"].values())) == 1:
+        if cfg.single_account:
             run(shared, "ensure-groups")
         else:
             create_groups(shared, cfg)  # moto lacks the group-policy calls ensure-groups makes
@@ -91,7 +91,7 @@ def test_release_path_from_registration_to_prod(tmp_path, monkeypatch, capsys, l
         report = tmp_path / "qa-report.json"
         report.write_text(json.dumps(passing_report(qa_plan.settings.endpoint_name)))
         run(shared, "lock", "write", "--arn", dev_arn, "--qa-report", str(report))
-        lock = json.loads((tmp_path / cfg["lock_file"]).read_text())
+        lock = json.loads((tmp_path / cfg.lock_file).read_text())
         assert (lock["model_package_arn"], lock["version"], lock["git_sha"]) == (dev_arn, 2, SHA)
         assert lock["metrics"] == {"accuracy": 0.93, "auc": 0.97}
         verified, _ = run(None, "lock", "verify", "--github-output")
@@ -117,7 +117,7 @@ def test_release_path_from_registration_to_prod(tmp_path, monkeypatch, capsys, l
         assert "| **auc** (gate) | 0.9700 | 0.9700 | +0.0000 |" in markdown
 
         registry = shared.client("sagemaker")
-        prod_group = cfg["registry"]["model_package_groups"]["prod"]
+        prod_group = cfg.group("prod")
         versions = registry.list_model_packages(ModelPackageGroupName=prod_group)["ModelPackageSummaryList"]
         assert [(v["ModelPackageArn"], v["ModelApprovalStatus"]) for v in versions] == [
             (prod_arn, "Approved")
@@ -128,7 +128,7 @@ def test_release_path_from_registration_to_prod(tmp_path, monkeypatch, capsys, l
         prod_sm = prod.client("sagemaker")
         prod_live = prod_sm.describe_endpoint(EndpointName=prod_plan.settings.endpoint_name)
         assert prod_live["EndpointConfigName"] == prod_plan.config_name
-        assert prod_live["EndpointArn"].split(":")[4] == cfg["aws"]["accounts"]["prod"]
+        assert prod_live["EndpointArn"].split(":")[4] == cfg.account_id("prod")
         model = prod_sm.describe_model(ModelName=prod_plan.model_name)
         assert model["Containers"] == [{"ModelPackageName": prod_arn}]
 
@@ -141,10 +141,10 @@ def test_release_path_from_registration_to_prod(tmp_path, monkeypatch, capsys, l
 def test_lock_verify_fails_with_one_line_on_a_bad_lock(tmp_path, monkeypatch, capsys):
     cfg = make_config("four")
     write_config(cfg, tmp_path, monkeypatch)
-    (tmp_path / cfg["lock_file"]).write_text(json.dumps({"model_package_arn": "x"}))
+    (tmp_path / cfg.lock_file).write_text(json.dumps({"model_package_arn": "x"}))
     assert cli.main(["lock", "verify"]) == 1
     err = capsys.readouterr().err
-    assert err == f"error: {tmp_path / cfg['lock_file']}: missing 'version'\n"
+    assert err == f"error: {tmp_path / cfg.lock_file}: missing 'version'\n"
 
 
 def test_github_output_without_the_variable_fails(tmp_path, monkeypatch, capsys):

@@ -7,6 +7,7 @@ local/server.py exactly as the rehearsal serves the good one.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -24,7 +25,7 @@ from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from model_helpers import CONFIG, PACKAGE, ROOT, TARGET, module, pack, split_sample, train_model
+from model_helpers import CFG, PACKAGE, ROOT, TARGET, config, module, pack, split_sample, train_model
 
 suite = module("endpoint_tests.suite")
 server_module = module("local.server")
@@ -225,6 +226,8 @@ def test_suite_cli_exit_codes_and_outputs(archives, tmp_path, capsys):
     assert json.loads(report_json.read_text())["passed"] is False
     assert suite.main(["--url", "http://192.0.2.1:8080"]) == 2
     assert "must look like http://127.0.0.1:PORT" in capsys.readouterr().err
+    assert suite.main(["--url", "http://127.0.0.1:8080", "--env", "staging"]) == 2
+    assert "unknown environment 'staging'" in capsys.readouterr().err
 
 
 # --- pieces ------------------------------------------------------------------------------
@@ -232,8 +235,9 @@ def test_suite_cli_exit_codes_and_outputs(archives, tmp_path, capsys):
 
 @pytest.mark.parametrize("env", ["local", "qa", "prod"])
 def test_thresholds_come_from_config(env):
-    expected = CONFIG["environments"][env]["tests"]
-    thresholds = Thresholds.from_config(CONFIG, env)
+    expected = config.read_raw(ROOT / "config" / "project.json")["environments"][env]["tests"]
+    thresholds = CFG.tests_for(env)
+    assert isinstance(thresholds, Thresholds)
     assert thresholds.burst_requests == expected["burst_requests"]
     assert thresholds.max_p50_ms == expected["max_p50_ms"]
     assert thresholds.max_p95_ms == expected["max_p95_ms"]
@@ -242,15 +246,20 @@ def test_thresholds_come_from_config(env):
 
 
 def test_thresholds_reject_missing_or_out_of_range_settings():
-    with pytest.raises(ValueError, match=r"no environments\.staging\.tests"):
-        Thresholds.from_config(CONFIG, "staging")
-    cfg = {"environments": {"local": {"tests": {"burst_requests": 5, "max_p50_ms": 10}}}}
-    with pytest.raises(ValueError, match="lacks max_p95_ms, max_error_rate"):
-        Thresholds.from_config(cfg, "local")
+    with pytest.raises(ValueError, match=r"unknown environment 'staging'"):
+        CFG.tests_for("staging")
+    raw = config.read_raw(ROOT / "config" / "project.json")
+    raw["environments"]["local"]["tests"] = {"burst_requests": 5, "max_p50_ms": 10}
+    with pytest.raises(ValueError, match=r"environments\.local\.tests\.max_p95_ms is missing"):
+        config.parse(raw)
     with pytest.raises(ValueError, match="burst_requests is 0"):
-        Thresholds(burst_requests=0, max_p50_ms=1, max_p95_ms=1, max_error_rate=0)
+        suite.check_thresholds(Thresholds(burst_requests=0, max_p50_ms=1, max_p95_ms=1, max_error_rate=0))
     with pytest.raises(ValueError, match=r"max_error_rate is 1\.5"):
-        Thresholds(burst_requests=1, max_p50_ms=1, max_p95_ms=1, max_error_rate=1.5)
+        suite.check_thresholds(Thresholds(burst_requests=1, max_p50_ms=1, max_p95_ms=1, max_error_rate=1.5))
+    # The suite caps the burst below what the config accepts, and run_suite checks before any request.
+    too_many = dataclasses.replace(RELAXED, burst_requests=suite.MAX_BURST_REQUESTS + 1)
+    with pytest.raises(ValueError, match=f"burst_requests is {suite.MAX_BURST_REQUESTS + 1}"):
+        suite.run_suite(FixedAnswer(200, b""), [({"x": 1.0}, 1)], too_many)
 
 
 def test_load_samples_reads_named_features_and_labels(data_dir):
@@ -282,7 +291,7 @@ def test_percentile_is_nearest_rank():
 
 @pytest.fixture
 def runtime(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", CONFIG["aws"]["region"])
+    monkeypatch.setenv("AWS_DEFAULT_REGION", CFG.region)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     client = boto3.client("sagemaker-runtime")

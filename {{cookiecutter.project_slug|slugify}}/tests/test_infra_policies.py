@@ -8,8 +8,6 @@ fail here.
 from __future__ import annotations
 
 import copy
-import importlib
-import json
 import re
 import shutil
 from collections.abc import Callable
@@ -18,39 +16,21 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from deploy_helpers import FOUR_ACCOUNTS, LAYOUTS, ROOT, Config, config, make_config, make_raw, module
+
 INFRA = ROOT / "infra"
-CONFIG = json.loads((ROOT / "config" / "project.json").read_text())
-PACKAGE = CONFIG["project"]["package"]
-checks = importlib.import_module(f"{PACKAGE}.infra.policy_checks")
-bootstrap = importlib.import_module(f"{PACKAGE}.infra.bootstrap")
-FOUR = {
-    "data_science": "111111111111",
-    "shared_services": "222222222222",
-    "qa": "333333333333",
-    "prod": "444444444444",
-}
+checks = module("infra.policy_checks")
+bootstrap = module("infra.bootstrap")
+FOUR = FOUR_ACCOUNTS
 SUB = "token.actions.githubusercontent.com:sub"
 AUD = "token.actions.githubusercontent.com:aud"
-
-
-def config_with(accounts: dict[str, str] | None = None) -> dict[str, Any]:
-    """The rendered config with other accounts, named as a bake with those accounts names them."""
-    cfg = copy.deepcopy(CONFIG)
-    if accounts:
-        cfg["aws"]["accounts"] = dict(accounts)
-        for env in ("qa", "prod"):
-            cfg["environments"][env]["data_capture_bucket"] = (
-                f"{cfg['project']['model_name']}-capture-{accounts[env]}"
-            )
-    return cfg
 
 
 def findings_for(
     template_file: str, mutate: Callable[[dict[str, Any]], None] | None = None, stack_key: str | None = None
 ) -> list[str]:
     """Findings of one template as the bootstrap deploys it in four distinct accounts."""
-    cfg = config_with(FOUR)
+    cfg = make_config("four")
     ctx = checks.Context.from_config(cfg)
     outputs = {
         "shared-services": {"ArtifactKeyArn": f"arn:aws:kms:{ctx.region}:{FOUR['shared_services']}:key/k"}
@@ -96,10 +76,27 @@ def assert_only(found: list[str], *expected: str) -> None:
     assert not unrelated, f"unexpected findings: {unrelated}"
 
 
-@pytest.mark.parametrize("layout", ["baked", "four", "single"])
+@pytest.mark.parametrize("layout", LAYOUTS)
 def test_real_templates_pass_every_check(layout: str) -> None:
-    accounts = {"baked": None, "four": FOUR, "single": dict.fromkeys(FOUR, "555555555555")}[layout]
-    assert checks.check_directory(INFRA, config_with(accounts)) == []
+    assert checks.check_directory(INFRA, make_config(layout)) == []
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_distinct_accounts_variant_is_the_config_parsed_in_those_accounts(layout: str) -> None:
+    """The checks' extra variant (four distinct accounts) is exactly what config.parse makes of the
+    same file in those accounts, so every name the checks compare follows config.py."""
+    raw = make_raw(layout)
+    raw["aws"]["accounts"] = dict(checks.DISTINCT_ACCOUNTS)
+    parsed = config.parse(raw)
+    assert make_config(layout).with_accounts(checks.DISTINCT_ACCOUNTS) == parsed
+    assert parsed.environment("qa").capture_bucket != make_config(layout).environment("qa").capture_bucket
+    variants = checks.variants(make_config(layout))
+    distinct = len(set(make_config(layout).accounts.values())) == len(config.ACCOUNT_ROLES)
+    assert [name for name, _ in variants] == ["configured accounts"] + (
+        [] if distinct else ["four distinct accounts"]
+    )
+    if not distinct:
+        assert variants[1][1] == parsed
 
 
 def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -128,7 +125,7 @@ def test_every_template_is_deployed_by_the_plan(tmp_path: Path) -> None:
     extra = tmp_path / "infra"
     shutil.copytree(INFRA, extra)
     (extra / "stray.yaml").write_text("Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n")
-    found = [str(f) for f in checks.check_directory(extra, config_with(FOUR))]
+    found = [str(f) for f in checks.check_directory(extra, make_config("four"))]
     assert found == ["stray.yaml: no stack of the bootstrap plan deploys this template, so it is not checked"]
 
 
@@ -203,13 +200,19 @@ def test_branch_subject_and_foreign_repository_fail() -> None:
     )
 
 
+def with_github_ids() -> Config:
+    """The four-account config with numeric GitHub owner and repository IDs set."""
+    raw = make_raw("four")
+    raw["github"].update(owner_id="1234", repo_id="5678")
+    return config.parse(raw)
+
+
 def test_id_qualified_subjects_must_match_config() -> None:
-    cfg = config_with(FOUR)
-    cfg["github"].update(owner_id="1234", repo_id="5678")
+    cfg = with_github_ids()
     ctx = checks.Context.from_config(cfg)
-    role = cfg["iam"]["github_build_role"]
-    env = cfg["github"]["environments"]["build"]
-    owner, repo = cfg["github"]["owner"], cfg["github"]["repo"]
+    role = cfg.role_name("github_build")
+    env = cfg.github.environments["build"]
+    owner, repo = cfg.github.owner, cfg.github.repo
     trust = {
         "Statement": [
             {
@@ -239,8 +242,7 @@ def test_id_qualified_subjects_must_match_config() -> None:
 
 
 def test_template_trusts_id_qualified_form_only_when_ids_are_given() -> None:
-    cfg = config_with(FOUR)
-    cfg["github"].update(owner_id="1234", repo_id="5678")
+    cfg = with_github_ids()
     ctx = checks.Context.from_config(cfg)
     spec = next(s for s in bootstrap.plan(cfg) if s.key == "data-science")
     params = spec.resolved_parameters({"shared-services": {"ArtifactKeyArn": "arn:aws:kms:r:2:key/k"}})
@@ -248,7 +250,7 @@ def test_template_trusts_id_qualified_form_only_when_ids_are_given() -> None:
         checks.load_template(INFRA / "data-science.yaml"), params, spec.account, ctx.region
     )
     trust = resolver.properties("BuildRole")["AssumeRolePolicyDocument"]
-    owner, repo = cfg["github"]["owner"], cfg["github"]["repo"]
+    owner, repo = cfg.github.owner, cfg.github.repo
     assert trust["Statement"][0]["Condition"]["StringEquals"][SUB] == [
         f"repo:{owner}/{repo}:environment:data-science",
         f"repo:{owner}@1234/{repo}@5678:environment:data-science",
@@ -418,29 +420,37 @@ def test_create_model_for_qa_on_the_dev_group_fails() -> None:
 
 def test_create_model_from_package_environments_match_the_deploy_code() -> None:
     """The check's CREATE_FROM_PACKAGE_ENVIRONMENTS are the environments whose model the deploy
-    code creates from the package ARN (registry.APPROVED_ONLY_ENVIRONMENTS)."""
-    registry = importlib.import_module(f"{PACKAGE}.deploy.registry")
-    assert checks.CREATE_FROM_PACKAGE_ENVIRONMENTS == set(registry.APPROVED_ONLY_ENVIRONMENTS) == {"prod"}
+    code creates from the package ARN (`Environment.approved_only` in the config, and the ones
+    registry.workload_group_actions grants sagemaker:CreateModel)."""
+    registry = module("deploy.registry")
+    cfg = make_config("four")
+    approved_only = {env for env in config.ENVIRONMENTS if cfg.environment(env).approved_only}
+    create_model = {
+        env
+        for env in config.ENVIRONMENTS
+        if "sagemaker:CreateModel" in registry.workload_group_actions(cfg.environment(env))
+    }
+    assert checks.CREATE_FROM_PACKAGE_ENVIRONMENTS == approved_only == create_model == {"prod"}
+    assert checks.Context.from_config(cfg).deploys_from == dict(config.ENVIRONMENT_GROUPS)
 
 
 @pytest.mark.parametrize("env", ["qa", "prod"])
 def test_deploy_role_registry_grants_match_the_deploy(env: str) -> None:
     """The deploy role reads only DescribeModelPackage from the registry; only prod's CreateModel
     statement names the registry's packages (QA's model comes from the package's containers)."""
-    cfg = config_with(FOUR)
+    cfg = make_config("four")
     spec = next(s for s in bootstrap.plan(cfg) if s.key == f"deploy-{env}")
     resolver = checks.Resolver(
         checks.load_template(INFRA / "workload-deploy.yaml"),
         spec.parameters,
         spec.account,
-        CONFIG["aws"]["region"],
+        cfg.region,
     )
     [policy] = resolver.properties("DeployRole")["Policies"]
     sids = {item["Sid"]: item for item in policy["PolicyDocument"]["Statement"]}
-    group = spec.parameters["ModelPackageGroupName"]
-    packages = (
-        f"arn:aws:sagemaker:{CONFIG['aws']['region']}:{FOUR['shared_services']}:model-package/{group}/*"
-    )
+    assert spec.parameters["ModelPackageGroupName"] == cfg.environment(env).group
+    packages = cfg.packages_arn(cfg.environment(env).group_kind)
+    assert f":{FOUR['shared_services']}:model-package/{cfg.environment(env).group}/" in packages
     assert sids["ReadSourcePackages"]["Action"] == "sagemaker:DescribeModelPackage"
     assert sids["ReadSourcePackages"]["Resource"] == packages
     registry_actions = {
@@ -459,7 +469,7 @@ def test_deploy_role_registry_grants_match_the_deploy(env: str) -> None:
 
 
 def test_data_science_write_on_prod_group_fails() -> None:
-    cfg = config_with(FOUR)
+    cfg = make_config("four")
     ctx = checks.Context.from_config(cfg)
     policy = {
         "Statement": [
@@ -479,13 +489,12 @@ def test_data_science_write_on_prod_group_fails() -> None:
     )
 
 
-@pytest.mark.parametrize("layout", ["baked", "four", "single"])
+@pytest.mark.parametrize("layout", LAYOUTS)
 def test_deploy_code_group_policies_pass_and_match_the_template(layout: str) -> None:
     """The deploy code's registry.group_policy and the template build the same documents, and
     the same check accepts both (so `ensure_groups` never fights the CloudFormation stack)."""
-    registry = importlib.import_module(f"{PACKAGE}.deploy.registry")
-    accounts = {"baked": None, "four": FOUR, "single": dict.fromkeys(FOUR, "555555555555")}[layout]
-    cfg = config_with(accounts)
+    registry = module("deploy.registry")
+    cfg = make_config(layout)
     ctx = checks.Context.from_config(cfg)
     spec = next(s for s in bootstrap.plan(cfg) if s.key == "shared-services")
     resolver = checks.Resolver(

@@ -33,7 +33,7 @@ def test_build_write_and_read_round_trip(cfg, tmp_path):
         "qa_test": {
             "passed": True,
             "summary": "1/1 checks passed; p50 12.0 ms, p95 30.0 ms, error rate 0.0% over 50 requests",
-            "endpoint": cfg["environments"]["qa"]["endpoint_name"],
+            "endpoint": cfg.environment("qa").endpoint_name,
         },
         "created_at": "2025-01-31T12:00:00Z",
     }
@@ -59,14 +59,14 @@ def test_a_failed_qa_run_is_never_locked(cfg):
         (
             lambda lock, cfg: lock.update(
                 model_package_arn=package_arn(cfg, "dev", 12).replace(
-                    f":{cfg['aws']['accounts']['shared_services']}:", ":999999999999:"
+                    f":{cfg.account_id('shared_services')}:", ":999999999999:"
                 )
             ),
             "is in account 999999999999, not the shared-services registry",
         ),
         (
             lambda lock, cfg: lock.update(
-                model_package_arn=package_arn(cfg, "dev", 12).replace(cfg["aws"]["region"], "ap-south-2")
+                model_package_arn=package_arn(cfg, "dev", 12).replace(cfg.region, "ap-south-2")
             ),
             "is in region ap-south-2",
         ),
@@ -116,4 +116,4 @@ def test_read_reports_missing_and_broken_files(cfg, tmp_path):
 def test_lock_path_follows_the_config_file(tmp_path, monkeypatch):
     cfg = make_config()
     monkeypatch.setenv("MLOPS_CONFIG", str(tmp_path / "config" / "project.json"))
-    assert lockfile.lock_path(cfg) == tmp_path / cfg["lock_file"]
+    assert lockfile.lock_path(cfg) == tmp_path / cfg.lock_file

@@ -15,7 +15,6 @@ import re
 import threading
 import warnings
 from datetime import UTC, datetime
-from pathlib import Path
 
 import boto3
 import pytest
@@ -24,16 +23,16 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from deploy_helpers import create_bucket
+from model_helpers import PACKAGE, config
+from model_helpers import ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[1]
-PACKAGE = json.loads((REPO / "config" / "project.json").read_text())["project"]["package"]
-config = importlib.import_module(f"{PACKAGE}.config")
 cli = importlib.import_module(f"{PACKAGE}.pipeline.cli")
 registry = importlib.import_module(f"{PACKAGE}.deploy.registry")
 
 CFG = config.load_config()
-REGION = CFG["aws"]["region"]
-FRAMEWORK = CFG["model"]["framework"]
+REGION = CFG.region
+FRAMEWORK = CFG.model.framework
+PIPELINE_ROLE = CFG.role_arn("data_science", "sagemaker_pipeline")
 JOB_STEPS = ("Preprocess", "Train", "Evaluate")
 GIT_SHA = "0123456789abcdef0123456789abcdef01234567"
 BRANCH = "feature-better-model"
@@ -67,43 +66,45 @@ def record_call(calls: list[str], event_name: str, **_kwargs) -> None:
     calls.append(event_name)
 
 
+def build(pipeline_module, cfg, kind: str) -> dict:
+    """Build `kind` for `cfg` under moto: the definition dict, the S3 keys uploaded while building
+    it, and the AWS API calls made by get_pipeline() itself and by definition()."""
+    with mock_aws(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Running within a PipelineSession")
+        calls: list[str] = []
+        boto_session = boto3.Session(region_name=cfg.region)
+        boto_session.events.register("before-call", functools.partial(record_call, calls))
+        create_bucket(boto_session.client("s3"), cfg.names.artifact_bucket, cfg.region)
+        calls.clear()
+        session = pipeline_module.pipeline_session(cfg, boto_session=boto_session)
+        pipeline = pipeline_module.get_pipeline(
+            cfg,
+            kind,
+            role_arn=cfg.role_arn("data_science", "sagemaker_pipeline"),
+            session=session,
+            git_sha=GIT_SHA,
+            branch=BRANCH,
+        )
+        factory_calls = list(calls)
+        definition = json.loads(pipeline.definition())
+        definition_calls = calls[len(factory_calls) :]
+        listing = boto_session.client("s3").list_objects_v2(Bucket=cfg.names.artifact_bucket)
+        keys = [obj["Key"] for obj in listing.get("Contents", [])]
+        for thread in threading.enumerate():  # the SDK sends telemetry from background threads
+            if thread.name.startswith("sagemaker"):
+                thread.join(timeout=10)
+    return {
+        "definition": definition,
+        "keys": keys,
+        "factory_calls": factory_calls,
+        "definition_calls": definition_calls,
+    }
+
+
 @pytest.fixture(scope="module")
 def built(pipeline_module, outbound_http):
-    """For both kinds: the definition dict, the S3 keys uploaded while building it, and the AWS
-    API calls made by get_pipeline() itself and by definition()."""
-    result = {}
-    for kind in pipeline_module.KINDS:
-        with mock_aws(), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Running within a PipelineSession")
-            calls: list[str] = []
-            boto_session = boto3.Session(region_name=REGION)
-            boto_session.events.register("before-call", functools.partial(record_call, calls))
-            create_bucket(boto_session.client("s3"), CFG["registry"]["artifact_bucket"], REGION)
-            calls.clear()
-            session = pipeline_module.pipeline_session(CFG, boto_session=boto_session)
-            pipeline = pipeline_module.get_pipeline(
-                CFG,
-                kind,
-                role_arn=config.role_arn(CFG, "data_science", "sagemaker_pipeline_role"),
-                session=session,
-                git_sha=GIT_SHA,
-                branch=BRANCH,
-            )
-            factory_calls = list(calls)
-            definition = json.loads(pipeline.definition())
-            definition_calls = calls[len(factory_calls) :]
-            listing = boto_session.client("s3").list_objects_v2(Bucket=CFG["registry"]["artifact_bucket"])
-            keys = [obj["Key"] for obj in listing.get("Contents", [])]
-            for thread in threading.enumerate():  # the SDK sends telemetry from background threads
-                if thread.name.startswith("sagemaker"):
-                    thread.join(timeout=10)
-        result[kind] = {
-            "definition": definition,
-            "keys": keys,
-            "factory_calls": factory_calls,
-            "definition_calls": definition_calls,
-        }
-    return result
+    """`build` for both kinds of the baked config."""
+    return {kind: build(pipeline_module, CFG, kind) for kind in pipeline_module.KINDS}
 
 
 @pytest.fixture(params=["feature", "dev"])
@@ -187,7 +188,7 @@ def test_gate_compares_the_evaluation_property_file_with_the_threshold(definitio
     assert condition["LeftValue"] == {
         "Std:JsonGet": {
             "PropertyFile": {"Get": f"Steps.Evaluate.PropertyFiles.{report['PropertyFileName']}"},
-            "Path": f"binary_classification_metrics.{CFG['pipeline']['metric']}.value",
+            "Path": f"binary_classification_metrics.{CFG.pipeline.metric}.value",
         }
     }
     assert condition["RightValue"] == {"Get": "Parameters.MetricThreshold"}
@@ -199,19 +200,19 @@ def test_fail_step_message_shows_metric_and_threshold(definition):
     gate = steps_by_name(definition)["MetricGate"]["Arguments"]["Conditions"][0]
     assert gate["LeftValue"] in values
     assert {"Get": "Parameters.MetricThreshold"} in values
-    assert any(CFG["pipeline"]["metric"] in v for v in values if isinstance(v, str))
+    assert any(CFG.pipeline.metric in v for v in values if isinstance(v, str))
 
 
 def test_register_step_targets_the_kinds_group_with_parameterised_approval(definition, kind):
     register = steps_by_name(definition)["Register"]["Arguments"]
-    assert register["ModelPackageGroupName"] == config.model_package_group_arn(CFG, kind)
+    assert register["ModelPackageGroupName"] == CFG.group_arn(kind)
     assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
     [container] = register["InferenceSpecification"]["Containers"]
     assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
     assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
     image_repo = {"sklearn": "sagemaker-scikit-learn", "xgboost": "sagemaker-xgboost"}[FRAMEWORK]
-    assert f"/{image_repo}:{CFG['pipeline']['framework_versions'][FRAMEWORK]}" in container["Image"]
+    assert f"/{image_repo}:{CFG.pipeline.framework_versions[FRAMEWORK]}" in container["Image"]
     statistics = register["ModelMetrics"]["ModelQuality"]["Statistics"]
     assert statistics["ContentType"] == "application/json"
     assert statistics["S3Uri"]["Std:Join"]["Values"] == [
@@ -226,7 +227,7 @@ def test_register_step_records_customer_metadata(definition):
     assert metadata["branch"] == BRANCH
     assert metadata["dataset_uri"] == {"Get": "Parameters.InputDataUri"}
     assert metadata["dataset_version"] == {"Get": "Parameters.InputDataVersion"}
-    expected = {**CFG["model"]["hyperparameters"][FRAMEWORK], "framework": FRAMEWORK}
+    expected = {**CFG.model.hyperparameters[FRAMEWORK], "framework": FRAMEWORK}
     pairs = dict(item.split("=", 1) for item in metadata["hyperparameters"].split(" "))
     assert pairs == {key: str(value) for key, value in expected.items()}
     literal = {key: value for key, value in metadata.items() if isinstance(value, str)}
@@ -235,14 +236,14 @@ def test_register_step_records_customer_metadata(definition):
 
 def test_parameters_and_defaults(definition):
     params = {p["Name"]: p for p in definition["Parameters"]}
-    pipe = CFG["pipeline"]
-    assert params["InputDataUri"]["DefaultValue"] == pipe["input_data_uri"]
-    assert params["ProcessingInstanceType"]["DefaultValue"] == pipe["processing_instance_type"]
-    assert params["TrainingInstanceType"]["DefaultValue"] == pipe["training_instance_type"]
+    pipe = CFG.pipeline
+    assert params["InputDataUri"]["DefaultValue"] == pipe.input_data_uri
+    assert params["ProcessingInstanceType"]["DefaultValue"] == pipe.processing_instance_type
+    assert params["TrainingInstanceType"]["DefaultValue"] == pipe.training_instance_type
     assert params["MetricThreshold"] == {
         "Name": "MetricThreshold",
         "Type": "Float",
-        "DefaultValue": float(pipe["metric_threshold"]),
+        "DefaultValue": float(pipe.metric_threshold),
     }
     assert params["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
     assert "Approved" in params["ModelApprovalStatus"]["EnumValues"]
@@ -258,10 +259,10 @@ def test_parameters_and_defaults(definition):
 
 def test_job_steps_cache_and_retry(definition):
     steps = steps_by_name(definition)
-    attempts = CFG["pipeline"]["retry_attempts"]
+    attempts = CFG.pipeline.retry_attempts
     for name in JOB_STEPS:
         step = steps[name]
-        assert step["CacheConfig"] == {"Enabled": True, "ExpireAfter": CFG["pipeline"]["cache_expire_after"]}
+        assert step["CacheConfig"] == {"Enabled": True, "ExpireAfter": CFG.pipeline.cache_expire_after}
         retried = {e for policy in step["RetryPolicies"] for e in policy["ExceptionType"]}
         assert {"Step.SERVICE_FAULT", "Step.THROTTLING", "SageMaker.CAPACITY_ERROR"} <= retried
         assert all(policy["MaxAttempts"] == attempts for policy in step["RetryPolicies"])
@@ -279,7 +280,7 @@ def test_get_pipeline_calls_no_aws_and_definition_only_writes_code_to_s3(built, 
 def test_jobs_run_the_step_scripts_uploaded_to_the_artifact_bucket(built, kind):
     definition, keys = built[kind]["definition"], built[kind]["keys"]
     steps = steps_by_name(definition)
-    name = CFG["pipeline"]["names"][kind]
+    name = CFG.names.pipelines[kind]
     for step, script in (("Preprocess", "preprocess.py"), ("Evaluate", "evaluate.py")):
         app = steps[step]["Arguments"]["AppSpecification"]
         assert app["ContainerEntrypoint"] == ["python3", f"/opt/ml/processing/input/code/{script}"]
@@ -290,15 +291,16 @@ def test_jobs_run_the_step_scripts_uploaded_to_the_artifact_bucket(built, kind):
     code = next(c for c in train["InputDataConfig"] if c["ChannelName"] == "code")
     prefix = code["DataSource"]["S3DataSource"]["S3Uri"].split("/", 3)[3]
     assert f"{prefix}/train.py" in keys and f"{prefix}/inference.py" in keys
-    expected = {k: str(v) for k, v in CFG["model"]["hyperparameters"][FRAMEWORK].items()}
+    expected = {k: str(v) for k, v in CFG.model.hyperparameters[FRAMEWORK].items()}
     assert train["HyperParameters"] == {**expected, "framework": FRAMEWORK}
-    assert train["OutputDataConfig"]["S3OutputPath"].startswith(f"s3://{CFG['registry']['artifact_bucket']}/")
+    assert train["OutputDataConfig"]["S3OutputPath"].startswith(f"s3://{CFG.names.artifact_bucket}/")
 
 
 def test_outputs_are_encrypted_with_the_shared_artifact_key(definition):
     steps = steps_by_name(definition)
-    alias = CFG["registry"]["kms_key_alias"]
-    key_arn = f"arn:aws:kms:{REGION}:{config.account_id(CFG, 'shared_services')}:{alias}"
+    # The alias ARN in the shared-services account (a bare alias would resolve in the caller's).
+    key_arn = CFG.alias_arn("shared_services", CFG.names.kms_key_alias)
+    assert key_arn.startswith(f"arn:aws:kms:{REGION}:{CFG.account_id('shared_services')}:alias/")
     assert steps["Preprocess"]["Arguments"]["ProcessingOutputConfig"]["KmsKeyId"] == key_arn
     assert steps["Evaluate"]["Arguments"]["ProcessingOutputConfig"]["KmsKeyId"] == key_arn
     assert steps["Train"]["Arguments"]["OutputDataConfig"]["KmsKeyId"] == key_arn
@@ -310,11 +312,73 @@ def test_each_kind_gets_its_own_name_and_group(built):
     for kind, b in built.items():
         first_output = steps_by_name(b["definition"])["Preprocess"]["Arguments"]["ProcessingOutputConfig"]
         destination = first_output["Outputs"][0]["S3Output"]["S3Uri"]["Std:Join"]["Values"]
-        assert CFG["pipeline"]["names"][kind] in destination
+        assert CFG.names.pipelines[kind] in destination
 
 
 def test_building_sends_no_sdk_telemetry(built, outbound_http):
     assert outbound_http == []
+
+
+# --- a 40-character model name: every S3 location on the one artifact bucket -------------------
+
+LONG_MODEL_NAME = "a-model-name-of-forty-characters-exactly"
+S3_URI = re.compile(r"s3://([^/\s]*)")
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def s3_buckets(value) -> list[str]:
+    """The bucket of every S3 location in a definition: literal s3:// URIs and the Std:Join
+    expressions that build one from parts ("s3:/", bucket, ...)."""
+    if isinstance(value, dict):
+        join = value.get("Std:Join")
+        if isinstance(join, dict) and join.get("On") == "/" and join["Values"][:1] == ["s3:/"]:
+            return [join["Values"][1], *s3_buckets(join["Values"][2:])]
+        return [bucket for item in value.values() for bucket in s3_buckets(item)]
+    if isinstance(value, list):
+        return [bucket for item in value for bucket in s3_buckets(item)]
+    if isinstance(value, str):
+        return S3_URI.findall(value)
+    return []
+
+
+@pytest.fixture(scope="module")
+def long_name(pipeline_module, outbound_http):
+    """The feature pipeline of a config whose model name has the maximum 40 characters, with
+    its own artifact key ARN set: (config, build)."""
+    raw = config.read_raw(REPO / "config" / "project.json")
+    raw["project"]["model_name"] = LONG_MODEL_NAME
+    shared = raw["aws"]["accounts"]["shared_services"]
+    raw["registry"]["kms_key_arn"] = (
+        f"arn:aws:kms:{raw['aws']['region']}:{shared}:key/1234abcd-12ab-34cd-56ef"
+    )
+    cfg = config.parse(raw)
+    return cfg, build(pipeline_module, cfg, "feature")
+
+
+def test_a_long_model_name_keeps_every_s3_location_on_one_valid_bucket(long_name):
+    cfg, result = long_name
+    assert len(LONG_MODEL_NAME) == 40
+    bucket = cfg.names.artifact_bucket
+    assert 3 <= len(bucket) <= 63 and BUCKET_NAME.match(bucket), bucket
+    definition = result["definition"]
+    buckets = s3_buckets(definition)
+    # Input data, code, step outputs, training output: nothing may be missed or vacuous.
+    assert len(buckets) >= 5
+    assert json.dumps(definition).count("s3:") == len(buckets)
+    assert set(buckets) == {bucket}, buckets
+    params = {p["Name"]: p for p in definition["Parameters"]}
+    assert params["InputDataUri"]["DefaultValue"] == cfg.names.default_input_data_uri
+    assert all(key.startswith(f"{cfg.names.pipelines['feature']}/") for key in result["keys"])
+
+
+def test_outputs_use_the_configured_artifact_key_arn(long_name):
+    cfg, result = long_name
+    steps = steps_by_name(result["definition"])
+    key = cfg.artifact_key()
+    assert key.endswith(":key/1234abcd-12ab-34cd-56ef")
+    assert steps["Preprocess"]["Arguments"]["ProcessingOutputConfig"]["KmsKeyId"] == key
+    assert steps["Evaluate"]["Arguments"]["ProcessingOutputConfig"]["KmsKeyId"] == key
+    assert steps["Train"]["Arguments"]["OutputDataConfig"]["KmsKeyId"] == key
 
 
 def test_unknown_kind_is_rejected(pipeline_module):
@@ -344,10 +408,10 @@ def moto_account(aws_env):
     """moto with the artifact bucket and the sample data at the configured input URI."""
     with mock_aws():
         session = boto3.Session(region_name=REGION)
-        bucket, key = cli.s3_parts(CFG["pipeline"]["input_data_uri"])
+        bucket, key = cli.s3_parts(CFG.pipeline.input_data_uri)
         s3 = session.client("s3")
-        create_bucket(s3, CFG["registry"]["artifact_bucket"], REGION)
-        if bucket != CFG["registry"]["artifact_bucket"]:
+        create_bucket(s3, CFG.names.artifact_bucket, REGION)
+        if bucket != CFG.names.artifact_bucket:
             create_bucket(s3, bucket, REGION)
         s3.put_object(Bucket=bucket, Key=key, Body=(REPO / "data" / "sample.csv").read_bytes())
         yield session
@@ -358,7 +422,7 @@ def test_cli_upsert_then_start_passes_the_dataset_version(moto_account):
     out = io.StringIO()
     assert cli.main(["upsert", *args], boto_session=moto_account, out=out) == 0
     pipeline_arn = out.getvalue().strip()
-    assert pipeline_arn.endswith(f":pipeline/{CFG['pipeline']['names']['dev']}")
+    assert pipeline_arn.endswith(f":pipeline/{CFG.names.pipelines['dev']}")
     out = io.StringIO()
     assert cli.main(["start", *args], boto_session=moto_account, out=out) == 0
     execution_arn = out.getvalue().strip()
@@ -366,17 +430,17 @@ def test_cli_upsert_then_start_passes_the_dataset_version(moto_account):
     sagemaker = moto_account.client("sagemaker")
     params = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=execution_arn)
     values = {p["Name"]: p["Value"] for p in params["PipelineParameters"]}
-    bucket, key = cli.s3_parts(CFG["pipeline"]["input_data_uri"])
+    bucket, key = cli.s3_parts(CFG.pipeline.input_data_uri)
     etag = moto_account.client("s3").head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
-    assert values == {"InputDataUri": CFG["pipeline"]["input_data_uri"], "InputDataVersion": f"etag:{etag}"}
+    assert values == {"InputDataUri": CFG.pipeline.input_data_uri, "InputDataVersion": f"etag:{etag}"}
     stored = json.loads(
-        sagemaker.describe_pipeline(PipelineName=CFG["pipeline"]["names"]["dev"])["PipelineDefinition"]
+        sagemaker.describe_pipeline(PipelineName=CFG.names.pipelines["dev"])["PipelineDefinition"]
     )
     assert [s["Name"] for s in stored["Steps"]] == ["Preprocess", "Train", "Evaluate", "MetricGate"]
 
 
 def test_cli_start_refuses_missing_input_data(moto_account, capsys):
-    missing = f"s3://{CFG['registry']['artifact_bucket']}/datasets/missing.csv"
+    missing = f"s3://{CFG.names.artifact_bucket}/{CFG.names.datasets_prefix}missing.csv"
     client = moto_account.client("sagemaker")
     with Stubber(client):  # no responses queued: any SageMaker call would fail the test
         code = cli.main(
@@ -395,7 +459,7 @@ def test_cli_stops_when_the_artifact_bucket_is_missing(aws_env, capsys):
         code = cli.main(["upsert"], boto_session=session, out=io.StringIO())
         buckets = session.client("s3").list_buckets()["Buckets"]
     assert code == 1
-    assert f"artifact bucket {CFG['registry']['artifact_bucket']} is not reachable" in capsys.readouterr().err
+    assert f"artifact bucket {CFG.names.artifact_bucket} is not reachable" in capsys.readouterr().err
     assert buckets == []
 
 
@@ -517,19 +581,23 @@ def test_follow_execution_gives_up_after_the_timeout():
 def test_cli_run_upserts_starts_and_exits_non_zero_when_the_gate_fails(moto_account):
     """`run` end to end: build, upsert, start, follow. SageMaker calls go to a Stubber; S3 to moto."""
     client = moto_account.client("sagemaker")
-    name = CFG["pipeline"]["names"]["feature"]
+    name = CFG.names.pipelines["feature"]
     pipeline_arn = f"arn:aws:sagemaker:{REGION}:111111111111:pipeline/{name}"
     clock = FakeClock()
     out = io.StringIO()
     with Stubber(client) as stub:
         stub.add_client_error("create_pipeline", "ResourceInUse", f"Pipeline {name} already exists")
-        role = config.role_arn(CFG, "data_science", "sagemaker_pipeline_role")
         stub.add_response(
             "update_pipeline",
             {"PipelineArn": pipeline_arn},
-            {"PipelineName": name, "RoleArn": role, "PipelineDefinition": ANY, "PipelineDescription": ANY},
+            {
+                "PipelineName": name,
+                "RoleArn": PIPELINE_ROLE,
+                "PipelineDefinition": ANY,
+                "PipelineDescription": ANY,
+            },
         )
-        data_uri = CFG["pipeline"]["input_data_uri"]
+        data_uri = CFG.pipeline.input_data_uri
         stub.add_response(
             "start_pipeline_execution",
             {"PipelineExecutionArn": EXECUTION_ARN},
@@ -557,6 +625,6 @@ def test_cli_run_upserts_starts_and_exits_non_zero_when_the_gate_fails(moto_acco
     assert code == 1
     assert lines[0] == f"pipeline: upserted {pipeline_arn}"
     assert lines[1].startswith(
-        f"pipeline: started {EXECUTION_ARN} (input {CFG['pipeline']['input_data_uri']}, etag:"
+        f"pipeline: started {EXECUTION_ARN} (input {CFG.pipeline.input_data_uri}, etag:"
     )
     assert lines[-1] == f"  MetricBelowThreshold: {GATE_FAILED}"

@@ -21,6 +21,7 @@ from deploy_helpers import (
     Recorder,
     fake_aws_env,
     make_config,
+    make_raw,
     module,
     not_found,
     package_arn,
@@ -29,6 +30,7 @@ from deploy_helpers import (
     write_config,
 )
 
+config = module("config")
 registry = module("deploy.registry")
 cli = module("deploy.cli")
 aws = module("deploy.aws")
@@ -51,7 +53,7 @@ READ_ONLY = {
 def test_group_policies_grant_account_roots_explicit_actions_per_group():
     cfg = make_config("four")
     root = "arn:aws:iam::{}:root".format
-    policies = {kind: registry.group_policy(cfg, kind) for kind in registry.GROUP_KINDS}
+    policies = {kind: registry.group_policy(cfg, kind) for kind in config.GROUP_KINDS}
     grants = {
         kind: {s["Principal"]["AWS"]: set(s["Action"]) for s in policy["Statement"]}
         for kind, policy in policies.items()
@@ -73,12 +75,12 @@ def test_group_policies_grant_account_roots_explicit_actions_per_group():
         "prod": ["ProdDeploy"],
     }
     for kind, policy in policies.items():
-        group = cfg["registry"]["model_package_groups"][kind]
+        group = cfg.group(kind)
         for statement in policy["Statement"]:
             assert statement["Effect"] == "Allow"
             assert statement["Resource"] == [
-                f"arn:aws:sagemaker:{cfg['aws']['region']}:222222222222:model-package-group/{group}",
-                f"arn:aws:sagemaker:{cfg['aws']['region']}:222222222222:model-package/{group}/*",
+                f"arn:aws:sagemaker:{cfg.region}:222222222222:model-package-group/{group}",
+                f"arn:aws:sagemaker:{cfg.region}:222222222222:model-package/{group}/*",
             ]
             assert all(
                 action.startswith("sagemaker:") and "*" not in action for action in statement["Action"]
@@ -87,7 +89,7 @@ def test_group_policies_grant_account_roots_explicit_actions_per_group():
 
 def test_single_account_needs_no_group_policy():
     cfg = make_config("single")
-    assert [registry.group_policy(cfg, kind) for kind in registry.GROUP_KINDS] == [None, None, None]
+    assert [registry.group_policy(cfg, kind) for kind in config.GROUP_KINDS] == [None, None, None]
 
 
 @pytest.mark.parametrize("env", ["qa", "prod"])
@@ -98,8 +100,8 @@ def test_group_grants_cover_exactly_the_registry_calls_of_a_deploy(tmp_path, mon
     created model references the package ARN (prod), never to QA."""
     cfg = make_config("four")
     write_config(cfg, tmp_path, monkeypatch)
-    kind = registry.environment_group_kind(cfg, env)
-    account = cfg["aws"]["accounts"][cfg["environments"][env]["account"]]
+    kind = cfg.environment(env).group_kind
+    account = cfg.environment(env).account
     granted = {
         action
         for statement in registry.group_policy(cfg, kind)["Statement"]
@@ -128,9 +130,9 @@ def test_group_grants_cover_exactly_the_registry_calls_of_a_deploy(tmp_path, mon
 
 
 def test_an_account_shared_with_the_registry_is_not_granted_by_resource_policy():
-    cfg = make_config("four")
-    cfg["aws"]["accounts"]["qa"] = cfg["aws"]["accounts"]["shared_services"]
-    dev = registry.group_policy(cfg, "dev")
+    raw = make_raw("four")
+    raw["aws"]["accounts"]["qa"] = raw["aws"]["accounts"]["shared_services"]
+    dev = registry.group_policy(config.parse(raw), "dev")
     assert [s["Principal"]["AWS"] for s in dev["Statement"]] == ["arn:aws:iam::111111111111:root"]
 
 
@@ -139,8 +141,8 @@ def test_ensure_groups_four_accounts_creates_groups_and_puts_policies():
     recorder = Recorder()
     session, stubs = stubbed("sagemaker", recorder=recorder)
     sm = stubs["sagemaker"]
-    for kind in registry.GROUP_KINDS:
-        name = cfg["registry"]["model_package_groups"][kind]
+    for kind in config.GROUP_KINDS:
+        name = cfg.group(kind)
         not_found(sm, "describe_model_package_group", f"group {name}")
         sm.add_response(
             "create_model_package_group",
@@ -152,7 +154,7 @@ def test_ensure_groups_four_accounts_creates_groups_and_puts_policies():
             {"ModelPackageGroupArn": f"arn:aws:sagemaker:{REGION}:222222222222:model-package-group/{name}"},
             {"ModelPackageGroupName": name, "ResourcePolicy": json.dumps(registry.group_policy(cfg, kind))},
         )
-    lines = registry.ensure_groups(cfg, Clients(session, cfg["aws"]["region"]))
+    lines = registry.ensure_groups(cfg, Clients(session, cfg.region))
     sm.assert_no_pending_responses()
     assert (
         recorder.operations
@@ -172,8 +174,8 @@ def test_ensure_groups_is_idempotent_when_groups_and_policies_match():
     recorder = Recorder()
     session, stubs = stubbed("sagemaker", recorder=recorder)
     sm = stubs["sagemaker"]
-    for kind in registry.GROUP_KINDS:
-        name = cfg["registry"]["model_package_groups"][kind]
+    for kind in config.GROUP_KINDS:
+        name = cfg.group(kind)
         sm.add_response(
             "describe_model_package_group",
             {
@@ -187,7 +189,7 @@ def test_ensure_groups_is_idempotent_when_groups_and_policies_match():
         # Same policy, keys in another order: compared as JSON, not as text.
         policy = json.dumps(registry.group_policy(cfg, kind), sort_keys=True)
         sm.add_response("get_model_package_group_policy", {"ResourcePolicy": policy})
-    registry.ensure_groups(cfg, Clients(session, cfg["aws"]["region"]))
+    registry.ensure_groups(cfg, Clients(session, cfg.region))
     sm.assert_no_pending_responses()
     assert recorder.operations == ["DescribeModelPackageGroup", "GetModelPackageGroupPolicy"] * 3
     assert recorder.mutating == []
@@ -198,21 +200,19 @@ def test_ensure_groups_single_account_on_moto_creates_groups_once():
     recorder = Recorder()
     with mock_aws():
         shared = Accounts(cfg, recorder).session("shared_services")
-        clients = Clients(shared, cfg["aws"]["region"])
+        clients = Clients(shared, cfg.region)
         registry.ensure_groups(cfg, clients)
         assert recorder.mutating == ["CreateModelPackageGroup"] * 3
         recorder.clear()
         registry.ensure_groups(cfg, clients)
         assert recorder.operations == ["DescribeModelPackageGroup"] * 3
         groups = shared.client("sagemaker").list_model_package_groups()["ModelPackageGroupSummaryList"]
-        assert sorted(g["ModelPackageGroupName"] for g in groups) == sorted(
-            cfg["registry"]["model_package_groups"].values()
-        )
+        assert sorted(g["ModelPackageGroupName"] for g in groups) == sorted(cfg.names.groups.values())
 
 
 def test_latest_pages_on_past_versions_that_are_not_completed():
     cfg = make_config("four")
-    group = cfg["registry"]["model_package_groups"]["dev"]
+    group = cfg.group("dev")
     recorder = Recorder()
     session, stubs = stubbed("sagemaker", recorder=recorder)
     sm = stubs["sagemaker"]
@@ -248,7 +248,7 @@ def test_latest_pages_on_past_versions_that_are_not_completed():
         },
         {**params, "NextToken": "page-2"},
     )
-    found = registry.latest_package(Clients(session, cfg["aws"]["region"]), group, "Approved")
+    found = registry.latest_package(Clients(session, cfg.region), group, "Approved")
     assert found["ModelPackageArn"] == package_arn(cfg, "dev", 7)
     assert recorder.operations == ["ListModelPackages", "ListModelPackages"]
 
@@ -260,8 +260,8 @@ def test_latest_on_moto_picks_the_newest_version_with_the_status(layout):
         shared = Accounts(cfg).session("shared_services")
         first = register_version(shared, cfg, status="Approved")
         second = register_version(shared, cfg)
-        clients = Clients(shared, cfg["aws"]["region"])
-        group = cfg["registry"]["model_package_groups"]["dev"]
+        clients = Clients(shared, cfg.region)
+        group = cfg.group("dev")
         assert registry.latest_package(clients, group)["ModelPackageArn"] == second
         assert registry.latest_package(clients, group, "Approved")["ModelPackageArn"] == first
         assert registry.latest_package(clients, group, "Rejected") is None
@@ -275,8 +275,8 @@ def test_latest_with_git_sha_skips_newer_versions_from_other_commits(layout):
         shared = Accounts(cfg).session("shared_services")
         own = register_version(shared, cfg, git_sha=mine)
         newer = register_version(shared, cfg, git_sha=theirs)
-        clients = Clients(shared, cfg["aws"]["region"])
-        group = cfg["registry"]["model_package_groups"]["dev"]
+        clients = Clients(shared, cfg.region)
+        group = cfg.group("dev")
         assert registry.latest_package(clients, group)["ModelPackageArn"] == newer
         assert registry.latest_package(clients, group, git_sha=mine)["ModelPackageArn"] == own
         assert registry.latest_package(clients, group, git_sha="3" * 40) is None
@@ -289,7 +289,7 @@ def test_approve_records_actor_pr_and_commit_and_keeps_metadata(layout):
     with mock_aws():
         shared = Accounts(cfg, recorder).session("shared_services")
         arn = register_version(shared, cfg)
-        clients = Clients(shared, cfg["aws"]["region"])
+        clients = Clients(shared, cfg.region)
         recorder.clear()
         registry.approve(cfg, clients, arn, "#42", "a" * 40, "release-bot[bot]")
         assert recorder.operations == ["DescribeModelPackage", "UpdateModelPackage"]
@@ -322,9 +322,7 @@ def test_approve_rejects_malformed_inputs_before_any_call(pr, commit, actor, mes
     cfg = make_config("four")
     session, stubs = stubbed("sagemaker")
     with pytest.raises(DeployError, match=message):
-        registry.approve(
-            cfg, Clients(session, cfg["aws"]["region"]), package_arn(cfg, "dev", 3), pr, commit, actor
-        )
+        registry.approve(cfg, Clients(session, cfg.region), package_arn(cfg, "dev", 3), pr, commit, actor)
     stubs["sagemaker"].assert_no_pending_responses()
 
 
@@ -332,7 +330,7 @@ def test_approve_refuses_versions_outside_the_dev_group_and_rejected_ones():
     cfg = make_config("four")
     with mock_aws():
         shared = Accounts(cfg).session("shared_services")
-        clients = Clients(shared, cfg["aws"]["region"])
+        clients = Clients(shared, cfg.region)
         feature = register_version(shared, cfg, kind="feature")
         with pytest.raises(DeployError, match="expected the dev group"):
             registry.approve(cfg, clients, feature, "1", "a" * 7, "octocat")
@@ -351,7 +349,7 @@ def test_record_stage_sends_the_model_life_cycle_and_skips_when_already_there():
     session, stubs = stubbed("sagemaker", recorder=recorder)
     sm = stubs["sagemaker"]
     described = {
-        "ModelPackageName": cfg["registry"]["model_package_groups"]["prod"],
+        "ModelPackageName": cfg.group("prod"),
         "ModelPackageArn": arn,
         "CreationTime": "2025-01-01T00:00:00Z",
         "ModelPackageStatus": "Completed",
@@ -366,7 +364,7 @@ def test_record_stage_sends_the_model_life_cycle_and_skips_when_already_there():
             "ModelLifeCycle": {
                 "Stage": "Production",
                 "StageStatus": "Approved",
-                "StageDescription": f"prod endpoint {cfg['environments']['prod']['endpoint_name']}",
+                "StageDescription": f"prod endpoint {cfg.environment('prod').endpoint_name}",
             },
         },
     )
@@ -374,7 +372,7 @@ def test_record_stage_sends_the_model_life_cycle_and_skips_when_already_there():
         "describe_model_package",
         {**described, "ModelLifeCycle": {"Stage": "Production", "StageStatus": "Approved"}},
     )
-    clients = Clients(session, cfg["aws"]["region"])
+    clients = Clients(session, cfg.region)
     assert registry.record_stage(cfg, clients, arn, "prod") is True
     assert registry.record_stage(cfg, clients, arn, "prod") is False
     sm.assert_no_pending_responses()
@@ -388,7 +386,7 @@ def test_promote_registers_one_prod_version_pointing_at_the_same_artifacts(layou
     with mock_aws():
         shared = Accounts(cfg, recorder).session("shared_services")
         source = register_version(shared, cfg)
-        clients = Clients(shared, cfg["aws"]["region"])
+        clients = Clients(shared, cfg.region)
         with pytest.raises(DeployError, match="only Approved versions may be promoted"):
             registry.promote(cfg, clients, source)
         registry.approve(cfg, clients, source, "7", "c" * 40, "octocat")
@@ -401,7 +399,7 @@ def test_promote_registers_one_prod_version_pointing_at_the_same_artifacts(layou
         assert (again, created_again) == (prod_arn, False)
         assert recorder.mutating == []
         sm = shared.client("sagemaker")
-        prod_group = cfg["registry"]["model_package_groups"]["prod"]
+        prod_group = cfg.group("prod")
         versions = sm.list_model_packages(ModelPackageGroupName=prod_group)["ModelPackageSummaryList"]
         assert [v["ModelPackageArn"] for v in versions] == [prod_arn]
         prod = sm.describe_model_package(ModelPackageName=prod_arn)
@@ -422,7 +420,7 @@ def test_package_metrics_read_the_registered_quality_report():
     with mock_aws():
         shared = Accounts(cfg).session("shared_services")
         arn = register_version(shared, cfg, metrics={"auc": 0.91, "f1": 0.88})
-        clients = Clients(shared, cfg["aws"]["region"])
+        clients = Clients(shared, cfg.region)
         package = registry.describe(clients, arn)
         assert registry.package_metrics(clients, package) == {"auc": 0.91, "f1": 0.88}
         assert registry.package_git_sha(package) == "0123456789abcdef0123456789abcdef01234567"
@@ -535,7 +533,7 @@ def test_promote_refuses_source_metadata_sagemaker_would_refuse_before_any_chang
         source = register_version(
             shared, cfg, status="Approved", metadata={"hyperparameters": hyperparameters}
         )
-        clients = Clients(shared, cfg["aws"]["region"])
+        clients = Clients(shared, cfg.region)
         recorder.clear()
         with pytest.raises(DeployError) as caught:
             registry.promote(cfg, clients, source)
@@ -546,7 +544,7 @@ def test_promote_refuses_source_metadata_sagemaker_would_refuse_before_any_chang
             caught.value
         )
         assert recorder.mutating == []
-        prod_group = cfg["registry"]["model_package_groups"]["prod"]
+        prod_group = cfg.group("prod")
         sm = shared.client("sagemaker")
         assert sm.list_model_packages(ModelPackageGroupName=prod_group)["ModelPackageSummaryList"] == []
 
@@ -557,7 +555,7 @@ def test_approve_refuses_metadata_sagemaker_would_refuse_before_any_change():
     with mock_aws():
         shared = Accounts(cfg, recorder).session("shared_services")
         arn = register_version(shared, cfg, metadata={"dataset_version": "2025-01-31 (rc1)"})
-        clients = Clients(shared, cfg["aws"]["region"])
+        clients = Clients(shared, cfg.region)
         recorder.clear()
         with pytest.raises(DeployError, match=r"customer metadata 'dataset_version' value contains '\(\)'"):
             registry.approve(cfg, clients, arn, "7", "c" * 40, "octocat")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -12,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from model_helpers import CONFIG, FRAMEWORK, PACKAGE, ROOT, SAMPLE_CSV, TARGET, module
+from model_helpers import CFG, FRAMEWORK, PACKAGE, ROOT, SAMPLE_CSV, TARGET, module
 
 rehearsal = module("local.rehearsal")
-METRIC = CONFIG["pipeline"]["metric"]
+METRIC = CFG.pipeline.metric
 MODEL_FILE = {"sklearn": "model.joblib", "xgboost": "xgboost-model.json"}
 UNREACHABLE = "0.9999"
 
@@ -58,15 +59,15 @@ def test_rehearsal_passes_end_to_end(runs):
     assert [s["status"] for s in report["steps"]] == ["ok"] * len(rehearsal.STEP_NAMES)
     evaluation = json.loads((work / "evaluation" / "evaluation.json").read_text())
     value = evaluation["binary_classification_metrics"][METRIC]["value"]
-    assert value >= CONFIG["pipeline"]["metric_threshold"]
+    assert value >= CFG.pipeline.metric_threshold
     assert report["gate"] == {
         "metric": METRIC,
-        "threshold": CONFIG["pipeline"]["metric_threshold"],
+        "threshold": CFG.pipeline.metric_threshold,
         "value": value,
     }
     suite = report["endpoint_tests"]
     assert suite["passed"] is True
-    local = CONFIG["environments"]["local"]["tests"]
+    local = dataclasses.asdict(CFG.tests_for("local"))
     assert {k: suite["thresholds"][k] for k in local} == local
     assert suite["latency"]["requests"] == local["burst_requests"]
     assert "## Local rehearsal PASSED" in (work / "report.md").read_text()
@@ -102,13 +103,13 @@ def test_gate_passes_at_the_threshold_and_fails_below_it():
 
 
 def test_hyperparameters_are_passed_as_sagemaker_does():
-    args = rehearsal.hyperparameter_args(CONFIG, FRAMEWORK)
+    args = rehearsal.hyperparameter_args(CFG, FRAMEWORK)
     expected = ["--framework", FRAMEWORK]
-    for key, value in CONFIG["model"]["hyperparameters"][FRAMEWORK].items():
+    for key, value in CFG.model.params.items():
         expected += [f"--{key}", str(value)]
     assert args == expected
     with pytest.raises(rehearsal.StepFailed, match="no 'lightgbm' entry"):
-        rehearsal.hyperparameter_args(CONFIG, "lightgbm")
+        rehearsal.hyperparameter_args(CFG, "lightgbm")
 
 
 def test_missing_data_fails_with_the_reason_and_keeps_unowned_files(tmp_path, capsys):

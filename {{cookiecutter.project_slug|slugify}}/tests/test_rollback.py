@@ -19,7 +19,7 @@ from deploy_helpers import (
     Recorder,
     endpoint_response,
     fake_aws_env,
-    make_config,
+    make_raw,
     module,
     not_found,
     package_arn,
@@ -28,6 +28,7 @@ from deploy_helpers import (
     write_config,
 )
 
+config = module("config")
 cli = module("deploy.cli")
 
 PROD = {
@@ -50,24 +51,24 @@ def _fake_aws(monkeypatch):
 
 @pytest.fixture
 def cfg(tmp_path, monkeypatch):
-    cfg = make_config("four", prod=PROD)
-    cfg["environments"]["prod"]["tests"]["burst_requests"] = 3
-    write_config(cfg, tmp_path, monkeypatch)
-    return cfg
+    raw = make_raw("four", prod=PROD)
+    raw["environments"]["prod"]["tests"]["burst_requests"] = 3
+    write_config(raw, tmp_path, monkeypatch)
+    return config.parse(raw)
 
 
 @pytest.fixture
 def names(cfg):
     old = plan_for(cfg, "prod", package_arn(cfg, "prod", 1)).config_name
     new = plan_for(cfg, "prod", package_arn(cfg, "prod", 2)).config_name
-    return {"old": old, "new": new, "endpoint": cfg["environments"]["prod"]["endpoint_name"]}
+    return {"old": old, "new": new, "endpoint": cfg.environment("prod").endpoint_name}
 
 
 def session_for(cfg, recorder, *services):
     session, stubs = stubbed("sts", "sagemaker", *services, recorder=recorder)
     stubs["sts"].add_response(
         "get_caller_identity",
-        {"Account": cfg["aws"]["accounts"]["prod"], "Arn": "arn:aws:sts::1:assumed-role/x/y", "UserId": "x"},
+        {"Account": cfg.account_id("prod"), "Arn": "arn:aws:sts::1:assumed-role/x/y", "UserId": "x"},
     )
     return session, stubs
 

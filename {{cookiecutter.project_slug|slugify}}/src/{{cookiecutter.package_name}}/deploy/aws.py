@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import config
+from ..config import Config
 
 
 class DeployError(RuntimeError):
@@ -77,13 +77,13 @@ def caller_account(clients: Clients) -> str:
     return clients("sts").get_caller_identity()["Account"]
 
 
-def require_account(clients: Clients, cfg: dict[str, Any], role: str, purpose: str) -> str:
+def require_account(clients: Clients, cfg: Config, role: str, purpose: str) -> str:
     """Fail unless the credentials belong to the account of `role` (shared_services, qa, prod).
 
     It raises DeployError naming both accounts, so a job configured with the wrong OIDC role
     stops before it changes anything.
     """
-    expected = config.account_id(cfg, role)
+    expected = cfg.account_id(role)
     actual = caller_account(clients)
     if actual != expected:
         raise DeployError(

@@ -23,9 +23,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import config
+from ..config import Config
 from ..endpoint_tests.suite import (
     SageMakerInvoker,
-    Thresholds,
     format_text,
     load_samples,
     run_suite,
@@ -34,7 +34,7 @@ from ..endpoint_tests.suite import (
 from . import compare, lockfile, registry
 from .aws import Clients, DeployError, error_code, error_message, log, require_account
 from .deploy import DEFAULT_POLL_SECONDS, Waiter, deploy, prepare
-from .endpoint import default_timeout, settings_for
+from .endpoint import default_timeout
 from .rollback import RollbackFailed, rollback
 
 
@@ -55,15 +55,15 @@ def _lowercase(value: object) -> str:
     return str(value).lower()
 
 
-def cmd_ensure_groups(args, cfg, clients) -> int:
+def cmd_ensure_groups(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     require_account(clients, cfg, "shared_services", "ensure-groups")
     registry.ensure_groups(cfg, clients)
     return 0
 
 
-def cmd_latest(args, cfg, clients) -> int:
+def cmd_latest(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     require_account(clients, cfg, "shared_services", "latest")
-    group = config.model_package_group(cfg, args.group)
+    group = cfg.group(args.group)
     summary = registry.latest_package(clients, group, args.status, args.git_sha)
     if summary is None:
         wanted = (f" with status {args.status}" if args.status else "") + (
@@ -81,21 +81,21 @@ def cmd_latest(args, cfg, clients) -> int:
     return 0
 
 
-def cmd_approve(args, cfg, clients) -> int:
+def cmd_approve(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     require_account(clients, cfg, "shared_services", "approve")
     package = registry.approve(cfg, clients, args.arn, args.pr, args.commit, args.actor)
     _outputs(args, {"arn": args.arn, "approval": package.get("ApprovalDescription", "")})
     return 0
 
 
-def cmd_stage(args, cfg, clients) -> int:
+def cmd_stage(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     require_account(clients, cfg, "shared_services", "stage")
     changed = registry.record_stage(cfg, clients, args.arn, args.stage, args.status, args.description)
     _outputs(args, {"arn": args.arn, "stage": registry.STAGES[args.stage], "changed": _lowercase(changed)})
     return 0
 
 
-def cmd_promote(args, cfg, clients) -> int:
+def cmd_promote(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     require_account(clients, cfg, "shared_services", "promote")
     arn, created = registry.promote(cfg, clients, args.arn)
     ref = registry.parse_package_arn(arn)
@@ -109,15 +109,14 @@ def _waiter(args, timeout: int) -> Waiter:
     )
 
 
-def cmd_deploy(args, cfg, clients) -> int:
+def cmd_deploy(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     """Deploy a version to the environment's endpoint and wait for it.
 
     It exits 1 before any mutating call when the version is not one the environment may run
     (prod: an Approved version of the prod group in the shared registry), and exits 1 when the
     endpoint does not end InService on the new config.
     """
-    account_role = config.environment(cfg, args.env)["account"]
-    require_account(clients, cfg, account_role, f"deploy --env {args.env}")
+    require_account(clients, cfg, cfg.environment(args.env).account_role, f"deploy --env {args.env}")
     deploy_plan = prepare(cfg, clients, args.env, args.arn)
     result = deploy(clients, deploy_plan, _waiter(args, deploy_plan.timeout))
     _outputs(
@@ -134,10 +133,10 @@ def cmd_deploy(args, cfg, clients) -> int:
     return 0
 
 
-def cmd_rollback(args, cfg, clients) -> int:
-    account_role = config.environment(cfg, args.env)["account"]
-    require_account(clients, cfg, account_role, f"rollback --env {args.env}")
-    settings = settings_for(cfg, args.env)
+def cmd_rollback(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
+    environment = cfg.environment(args.env)
+    require_account(clients, cfg, environment.account_role, f"rollback --env {args.env}")
+    settings = environment.endpoint
     result = rollback(clients, settings, _waiter(args, default_timeout(settings)))
     _outputs(
         args,
@@ -151,18 +150,18 @@ def cmd_rollback(args, cfg, clients) -> int:
     return 0
 
 
-def cmd_endpoint_test(args, cfg, clients) -> int:
+def cmd_endpoint_test(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     """Run the endpoint test suite against the environment's endpoint.
 
     It exits 1 when a check fails; with --rollback-on-failure it first rolls the endpoint back
     to its previous config (and still exits 1, so the job fails).
     """
-    account_role = config.environment(cfg, args.env)["account"]
-    require_account(clients, cfg, account_role, f"endpoint-test --env {args.env}")
-    settings = settings_for(cfg, args.env)
+    environment = cfg.environment(args.env)
+    require_account(clients, cfg, environment.account_role, f"endpoint-test --env {args.env}")
+    settings = environment.endpoint
+    thresholds = cfg.tests_for(args.env)
     try:
-        thresholds = Thresholds.from_config(cfg, args.env)
-        samples = load_samples(args.samples, args.rows, cfg["model"]["target_column"])
+        samples = load_samples(args.samples, args.rows, cfg.model.target_column)
     except ValueError as exc:
         raise DeployError(str(exc)) from exc
     invoker = SageMakerInvoker(settings.endpoint_name, clients("sagemaker-runtime"), clients.sagemaker)
@@ -191,11 +190,11 @@ def cmd_endpoint_test(args, cfg, clients) -> int:
     return 1
 
 
-def _lock_file(args, cfg) -> Path:
+def _lock_file(args, cfg: Config) -> Path:
     return Path(args.lock_file) if args.lock_file else lockfile.lock_path(cfg)
 
 
-def cmd_lock_write(args, cfg, clients) -> int:
+def cmd_lock_write(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     require_account(clients, cfg, "shared_services", "lock write")
     try:
         qa_report = json.loads(Path(args.qa_report).read_text())
@@ -215,20 +214,20 @@ def cmd_lock_write(args, cfg, clients) -> int:
     return 0
 
 
-def cmd_lock_show(args, cfg, clients) -> int:
+def cmd_lock_show(args: argparse.Namespace, cfg: Config, clients: Clients | None) -> int:
     lock = lockfile.read_lock(cfg, _lock_file(args, cfg), require_passed=False)
     print(json.dumps(lock, indent=2))
     return 0
 
 
-def cmd_lock_verify(args, cfg, clients) -> int:
+def cmd_lock_verify(args: argparse.Namespace, cfg: Config, clients: Clients | None) -> int:
     lock = lockfile.read_lock(cfg, _lock_file(args, cfg))
     log(f"lock OK: {lock['model_package_arn']} (QA: {lock['qa_test']['summary']})")
     _outputs(args, {"arn": lock["model_package_arn"], "version": lock["version"], "git_sha": lock["git_sha"]})
     return 0
 
 
-def cmd_compare(args, cfg, clients) -> int:
+def cmd_compare(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     if args.env != "prod":
         raise DeployError("compare supports --env prod (the locked candidate against the prod champion)")
     lock = lockfile.read_lock(cfg, _lock_file(args, cfg), require_passed=False)
@@ -269,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
         False,
     )
     sub = command("latest", cmd_latest, "Print the newest Completed version of a group.")
-    sub.add_argument("--group", required=True, choices=registry.GROUP_KINDS)
+    sub.add_argument("--group", required=True, choices=config.GROUP_KINDS)
     sub.add_argument("--status", choices=("Approved", "PendingManualApproval", "Rejected"))
     sub.add_argument("--git-sha", help="only a version registered from this commit (metadata git_sha)")
     sub = command("approve", cmd_approve, "Approve a dev version, recording actor, pull request and commit.")
@@ -351,7 +350,7 @@ def main(argv: list[str] | None = None, *, session: Any = None, registry_session
                 import boto3
 
                 session = boto3.Session()
-            clients = Clients(session, cfg["aws"]["region"], registry_session)
+            clients = Clients(session, cfg.region, registry_session)
         return args.handler(args, cfg, clients)
     except (DeployError, config.ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import config
+from ..config import Config
 from .aws import Clients
 from .registry import SOURCE_ARN_KEY, describe, latest_package, package_metrics
 
@@ -21,20 +21,20 @@ def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def champion(cfg: dict[str, Any], clients: Clients) -> dict[str, Any] | None:
+def champion(cfg: Config, clients: Clients) -> dict[str, Any] | None:
     """The newest Approved prod version with its metrics, or None before the first release."""
-    summary = latest_package(clients, config.model_package_group(cfg, "prod"), status="Approved")
+    summary = latest_package(clients, cfg.group("prod"), status="Approved")
     if summary is None:
         return None
     package = describe(clients, summary["ModelPackageArn"])
     return {"package": package, "metrics": package_metrics(clients, package)}
 
 
-def comparison_markdown(cfg: dict[str, Any], lock: dict[str, Any], current: dict[str, Any] | None) -> str:
+def comparison_markdown(cfg: Config, lock: dict[str, Any], current: dict[str, Any] | None) -> str:
     """Candidate vs champion table, the gate metric called out, and the QA test result."""
-    gate = cfg["pipeline"]["metric"]
+    gate = cfg.pipeline.metric
     candidate = lock["metrics"]
-    lines = [f"## Release candidate: {_cell(cfg['project']['model_name'])} dev version {lock['version']}", ""]
+    lines = [f"## Release candidate: {_cell(cfg.project.model_name)} dev version {lock['version']}", ""]
     lines += [
         f"- candidate: `{lock['model_package_arn']}` "
         f"(commit `{lock['git_sha'][:12]}`, locked {lock['created_at']})",
@@ -56,7 +56,7 @@ def comparison_markdown(cfg: dict[str, Any], lock: dict[str, Any], current: dict
         lines.append(f"| {label} | {_number(new)} | {_number(old)} | {change} |")
     if not names:
         lines.append("| (no metrics recorded) | | | |")
-    threshold = float(cfg["pipeline"]["metric_threshold"])
+    threshold = cfg.pipeline.metric_threshold
     gate_value = candidate.get(gate)
     if gate_value is not None:
         verdict = "meets" if gate_value >= threshold else "**does not meet**"

@@ -30,9 +30,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..config import Config, EndpointSettings
 from .aws import Clients, DeployError, error_message, is_not_found, log
-from .endpoint import SCALABLE_DIMENSION, VARIANT, DeployPlan, EndpointSettings, plan, scaling_resource_id
-from .registry import check_package, describe, environment_group_kind
+from .endpoint import SCALABLE_DIMENSION, VARIANT, DeployPlan, plan, scaling_resource_id
+from .registry import check_package, describe
 
 PREVIOUS_CONFIG_TAG = "previous-endpoint-config"
 SETTLING = ("Creating", "Updating", "SystemUpdating", "RollingBack")
@@ -65,7 +66,7 @@ class Waiter:
     clock: Callable[[], float] = time.monotonic
 
 
-def prepare(cfg: dict[str, Any], clients: Clients, env: str, package_arn: str) -> DeployPlan:
+def prepare(cfg: Config, clients: Clients, env: str, package_arn: str) -> DeployPlan:
     """Describe the package and plan its deploy to `env`; read-only.
 
     The ARN is checked against the environment's group before any call; the package is then
@@ -74,7 +75,7 @@ def prepare(cfg: dict[str, Any], clients: Clients, env: str, package_arn: str) -
     wrong (not in the expected group of the shared registry, missing, not Completed, not
     Approved for prod), so a refused package never reaches a mutating call.
     """
-    check_package(cfg, package_arn, environment_group_kind(cfg, env))
+    check_package(cfg, package_arn, cfg.environment(env).group_kind)
     package = describe(clients.registry, package_arn)
     log(
         f"model package {package_arn}: {package.get('ModelApprovalStatus')}, "

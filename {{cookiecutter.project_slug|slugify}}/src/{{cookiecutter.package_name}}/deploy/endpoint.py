@@ -4,20 +4,11 @@ Every name is deterministic: the same package ARN with the same settings always 
 same model and endpoint-config names, which is how a repeated deploy recognises that there
 is nothing to do. Prod models are created from the package ARN (SageMaker then requires the
 version to be Approved); QA models from the package's containers (QA runs versions that are
-not approved yet). Settings live in config/project.json under `environments.<env>.endpoint`:
-
-- type: "real-time" or "serverless" (serverless is the cheap QA option; it supports neither
-  autoscaling nor data capture);
-- instance_type / instance_count (real-time), serverless.memory_mb / max_concurrency;
-- autoscaling: target tracking on SageMakerVariantInvocationsPerInstance
-  (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling.html);
-- data_capture: requests and responses to s3://<capture bucket>/data-capture/<env>, encrypted
-  with its KMS key (https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture.html);
-  the bucket and key are `environments.<env>.data_capture_bucket` / `data_capture_kms_key_alias`
-  in the workload account, else the shared artifact bucket and the shared key;
-- traffic_shifting: blue/green CANARY, LINEAR or ALL_AT_ONCE
-  (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green.html);
-- alarms: 5XX errors and p99 model latency; a real-time update rolls back when one fires.
+not approved yet). Settings live in config/project.json under `environments.<env>.endpoint`;
+config.py validates them into `config.EndpointSettings` (documented there), which is
+`cfg.environment(env).endpoint`. Data capture goes to s3://<capture bucket>/data-capture/<env>
+in the workload account, encrypted with that account's capture key
+(https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture.html).
 """
 
 from __future__ import annotations
@@ -25,16 +16,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import config
+from ..config import Config, EndpointSettings, Environment
 from .aws import DeployError
-from .registry import APPROVED_ONLY_ENVIRONMENTS, PackageRef, check_deployable, check_tags
+from .registry import PackageRef, check_deployable, check_tags
 
 VARIANT = "AllTraffic"
-REAL_TIME = "real-time"
-SERVERLESS = "serverless"
 NAME_LIMIT = 63
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 # Time allowed for SageMaker to provision instances and pass health checks, on top of the
@@ -54,125 +44,12 @@ def versioned_name(base: str, version: int, hash_: str) -> str:
     return base[: NAME_LIMIT - len(suffix)].rstrip("-") + suffix
 
 
-def _alias_arn(cfg: dict[str, Any], account_role: str, alias: str) -> str:
-    if not alias.startswith("alias/"):
-        alias = f"alias/{alias}"
-    return f"arn:aws:kms:{cfg['aws']['region']}:{config.account_id(cfg, account_role)}:{alias}"
-
-
-def data_capture_destination(cfg: dict[str, Any], env: str) -> tuple[str, str]:
-    """(S3 URI, KMS key) for an environment's data capture.
-
-    With `environments.<env>.data_capture_bucket` (the capture bucket the workload stack
-    creates) the key is that environment's `data_capture_kms_key_alias`, as an alias ARN in the
-    workload account. Without it, captures go to the shared artifact bucket under
-    data-capture/<env>, encrypted with the shared key (`registry.kms_key_arn` if set, else the
-    alias ARN of `registry.kms_key_alias` in the shared-services account: a bare alias would be
-    looked up in the workload account).
-    """
-    env_cfg = config.environment(cfg, env)
-    if env_cfg.get("data_capture_bucket"):
-        alias = env_cfg.get("data_capture_kms_key_alias")
-        if not alias:
-            raise DeployError(
-                f"environments.{env}.data_capture_bucket is set but data_capture_kms_key_alias is not"
-            )
-        key = _alias_arn(cfg, env_cfg["account"], alias)
-        return f"s3://{env_cfg['data_capture_bucket']}/data-capture/{env}", key
-    registry = cfg["registry"]
-    key = registry.get("kms_key_arn") or _alias_arn(cfg, "shared_services", registry["kms_key_alias"])
-    return f"s3://{registry['artifact_bucket']}/data-capture/{env}", key
-
-
-@dataclass(frozen=True)
-class EndpointSettings:
-    """One environment's endpoint settings, validated."""
-
-    env: str
-    endpoint_name: str
-    kind: str
-    instance_type: str
-    instance_count: int
-    serverless: dict[str, int]
-    autoscaling: dict[str, Any]
-    data_capture: dict[str, Any]
-    traffic: dict[str, Any]
-    alarms: dict[str, float]
-
-    @property
-    def real_time(self) -> bool:
-        return self.kind == REAL_TIME
-
-
-def settings_for(cfg: dict[str, Any], env: str) -> EndpointSettings:
-    """Read and check `environments.<env>.endpoint`; DeployError names the bad setting."""
-    env_cfg = config.environment(cfg, env)
-    endpoint = env_cfg["endpoint"]
-    where = f"environments.{env}.endpoint"
-    kind = endpoint.get("type", REAL_TIME)
-    if kind not in (REAL_TIME, SERVERLESS):
-        raise DeployError(f"{where}.type is {kind!r}; expected {REAL_TIME!r} or {SERVERLESS!r}")
-    settings = EndpointSettings(
-        env=env,
-        endpoint_name=env_cfg["endpoint_name"],
-        kind=kind,
-        instance_type=endpoint.get("instance_type", ""),
-        instance_count=int(endpoint.get("instance_count", 1)),
-        serverless={k: int(v) for k, v in endpoint.get("serverless", {}).items()},
-        autoscaling=dict(endpoint.get("autoscaling", {"enabled": False})),
-        data_capture=dict(endpoint.get("data_capture", {"enabled": False})),
-        traffic=dict(endpoint.get("traffic_shifting", {"type": "ALL_AT_ONCE", "wait_seconds": 0})),
-        alarms={k: float(v) for k, v in endpoint.get("alarms", {}).items()},
-    )
-    if settings.real_time:
-        if not settings.instance_type.startswith("ml."):
-            raise DeployError(
-                f"{where}.instance_type {settings.instance_type!r} is not an ml.* instance type"
-            )
-        if settings.instance_count < 1:
-            raise DeployError(f"{where}.instance_count must be at least 1")
-        traffic = settings.traffic
-        shift = traffic.get("type", "ALL_AT_ONCE")
-        if shift not in ("CANARY", "LINEAR", "ALL_AT_ONCE"):
-            raise DeployError(
-                f"{where}.traffic_shifting.type is {shift!r}; expected CANARY, LINEAR or ALL_AT_ONCE"
-            )
-        if shift == "CANARY" and not 1 <= int(traffic.get("canary_percent", 0)) <= 50:
-            raise DeployError(f"{where}.traffic_shifting.canary_percent must be 1-50 (percent of capacity)")
-        if shift == "LINEAR" and not 10 <= int(traffic.get("linear_step_percent", 0)) <= 50:
-            raise DeployError(
-                f"{where}.traffic_shifting.linear_step_percent must be 10-50 (percent of capacity)"
-            )
-        for key in ("wait_seconds", "termination_wait_seconds"):
-            if not 0 <= int(traffic.get(key, 0)) <= 3600:
-                raise DeployError(f"{where}.traffic_shifting.{key} must be 0-3600 seconds")
-        for key in ("error_5xx_threshold", "model_latency_p99_ms"):
-            if settings.alarms.get(key, 0) <= 0:
-                raise DeployError(f"{where}.alarms.{key} must be a positive number")
-        scaling = settings.autoscaling
-        if scaling.get("enabled"):
-            low, high = int(scaling.get("min_capacity", 0)), int(scaling.get("max_capacity", 0))
-            if not 1 <= low <= high:
-                raise DeployError(f"{where}.autoscaling needs 1 <= min_capacity <= max_capacity")
-            if float(scaling.get("target_invocations_per_instance", 0)) <= 0:
-                raise DeployError(f"{where}.autoscaling.target_invocations_per_instance must be positive")
-    else:
-        memory = settings.serverless.get("memory_mb", 0)
-        if memory not in range(1024, 6145, 1024):
-            raise DeployError(
-                f"{where}.serverless.memory_mb is {memory}; expected 1024-6144 in steps of 1024"
-            )
-        if not 1 <= settings.serverless.get("max_concurrency", 0) <= 200:
-            raise DeployError(f"{where}.serverless.max_concurrency must be 1-200")
-        for option in ("autoscaling", "data_capture"):
-            if getattr(settings, option).get("enabled"):
-                raise DeployError(
-                    f"{where}.{option}.enabled is true, but serverless endpoints do not support it"
-                )
-    capture = settings.data_capture
-    if capture.get("enabled") and not 0 < int(capture.get("sampling_percent", 0)) <= 100:
-        raise DeployError(f"{where}.data_capture.sampling_percent must be 1-100")
-    return settings
+def data_capture_destination(cfg: Config, env: str) -> tuple[str, str]:
+    """(S3 URI, KMS key) for an environment's data capture: its own capture bucket (which the
+    workload stack creates) under data-capture/<env>, encrypted with the capture key as an alias
+    ARN in the workload account."""
+    environment = cfg.environment(env)
+    return environment.capture_uri, environment.capture_key_arn
 
 
 def alarm_names(settings: EndpointSettings) -> list[str]:
@@ -221,7 +98,7 @@ def alarm_requests(settings: EndpointSettings) -> list[dict[str, Any]]:
     ]
 
 
-def traffic_routing(traffic: dict[str, Any]) -> dict[str, Any]:
+def traffic_routing(traffic: Mapping[str, Any]) -> dict[str, Any]:
     shift = traffic.get("type", "ALL_AT_ONCE")
     routing: dict[str, Any] = {"Type": shift, "WaitIntervalInSeconds": int(traffic.get("wait_seconds", 0))}
     if shift == "CANARY":
@@ -231,7 +108,7 @@ def traffic_routing(traffic: dict[str, Any]) -> dict[str, Any]:
     return routing
 
 
-def shifting_seconds(traffic: dict[str, Any]) -> int:
+def shifting_seconds(traffic: Mapping[str, Any]) -> int:
     """How long SageMaker spends shifting traffic and baking before the old fleet goes."""
     wait = int(traffic.get("wait_seconds", 0))
     steps = 1
@@ -328,16 +205,18 @@ CONTAINER_FIELDS = (
 )
 
 
-def model_containers(env: str, package_arn: str, package: dict[str, Any]) -> list[dict[str, Any]]:
-    """CreateModel `Containers` for deploying the described package `package` to `env`.
+def model_containers(
+    environment: Environment, package_arn: str, package: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """CreateModel `Containers` for deploying the described package `package` to `environment`.
 
-    Prod (APPROVED_ONLY_ENVIRONMENTS): `[{"ModelPackageName": <ARN>}]`, so SageMaker itself
+    Prod (`Environment.approved_only`): `[{"ModelPackageName": <ARN>}]`, so SageMaker itself
     checks at CreateModel that the version is Approved. Other environments deploy versions
     that are not approved yet, which SageMaker refuses by ARN; their model is built from the
     package's InferenceSpecification containers instead (image, model data, environment).
     It raises DeployError when the package has no container with an image.
     """
-    if env in APPROVED_ONLY_ENVIRONMENTS:
+    if environment.approved_only:
         return [{"ModelPackageName": package_arn}]
     specified = (package.get("InferenceSpecification") or {}).get("Containers") or []
     if not specified:
@@ -367,7 +246,7 @@ class DeployPlan:
     timeout: int = PROVISIONING_ALLOWANCE_SECONDS
 
 
-def plan(cfg: dict[str, Any], env: str, package_arn: str, package: dict[str, Any]) -> DeployPlan:
+def plan(cfg: Config, env: str, package_arn: str, package: dict[str, Any]) -> DeployPlan:
     """Compute the deploy of `package_arn` to `env` without calling AWS.
 
     `package` is the DescribeModelPackage answer for `package_arn`. Names are
@@ -377,22 +256,22 @@ def plan(cfg: dict[str, Any], env: str, package_arn: str, package: dict[str, Any
     a new endpoint carry the tags `model-package-arn` and `model-package-version`.
     It raises DeployError when `check_deployable` refuses the package for this environment
     (wrong account, region or group, not Completed, not Approved for prod), when the package
-    has no usable container, or when the settings are invalid.
+    has no usable container. (The endpoint settings were validated when the config was parsed.)
     """
-    settings = settings_for(cfg, env)
+    environment = cfg.environment(env)
+    settings = environment.endpoint
     ref = check_deployable(cfg, env, package_arn, package)
-    env_cfg = config.environment(cfg, env)
-    role = config.role_arn(cfg, env_cfg["account"], "sagemaker_endpoint_role")
+    role = cfg.role_arn(environment.account_role, "sagemaker_endpoint")
     tags = check_tags(
         [
-            {"Key": "project", "Value": cfg["project"]["slug"]},
+            {"Key": "project", "Value": cfg.project.slug},
             {"Key": "environment", "Value": env},
             {"Key": "model-package-arn", "Value": package_arn},
             {"Key": "model-package-version", "Value": str(ref.version)},
         ],
         f"the {env} deploy of {package_arn}",
     )
-    containers = model_containers(env, package_arn, package)
+    containers = model_containers(environment, package_arn, package)
     model_name = versioned_name(settings.endpoint_name, ref.version, digest([package_arn, role, containers]))
     model_request = {
         "ModelName": model_name,

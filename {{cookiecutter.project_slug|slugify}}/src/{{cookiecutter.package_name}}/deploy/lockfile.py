@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import config
+from ..config import Config
 from .aws import DeployError
 from .registry import check_package
 
@@ -47,8 +48,8 @@ def repo_root() -> Path:
     return config.config_path().resolve().parent.parent
 
 
-def lock_path(cfg: dict[str, Any], root: Path | None = None) -> Path:
-    return (root or repo_root()) / cfg["lock_file"]
+def lock_path(cfg: Config, root: Path | None = None) -> Path:
+    return (root or repo_root()) / cfg.lock_file
 
 
 def summarise_report(report: dict[str, Any]) -> str:
@@ -69,7 +70,7 @@ def summarise_report(report: dict[str, Any]) -> str:
 
 
 def build_lock(
-    cfg: dict[str, Any],
+    cfg: Config,
     arn: str,
     git_sha: str,
     metrics: dict[str, float],
@@ -90,7 +91,7 @@ def build_lock(
         "qa_test": {
             "passed": True,
             "summary": summarise_report(qa_report),
-            "endpoint": config.environment(cfg, "qa")["endpoint_name"],
+            "endpoint": cfg.environment("qa").endpoint_name,
         },
         "created_at": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
@@ -98,7 +99,7 @@ def build_lock(
     return lock
 
 
-def validate(cfg: dict[str, Any], lock: Any, where: str) -> dict[str, Any]:
+def validate(cfg: Config, lock: Any, where: str) -> dict[str, Any]:
     """Check the shape and that the ARN is a dev version of this repo's shared registry.
 
     It raises LockError with one line naming the first problem.
@@ -136,7 +137,7 @@ def write_lock(path: Path, lock: dict[str, Any]) -> None:
     path.write_text(json.dumps(lock, indent=2) + "\n")
 
 
-def read_lock(cfg: dict[str, Any], path: Path | None = None, require_passed: bool = True) -> dict[str, Any]:
+def read_lock(cfg: Config, path: Path | None = None, require_passed: bool = True) -> dict[str, Any]:
     """Read and validate the lock; by default also require that its QA tests passed."""
     path = path or lock_path(cfg)
     try:

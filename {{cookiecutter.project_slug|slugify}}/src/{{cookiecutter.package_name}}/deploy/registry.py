@@ -24,12 +24,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .. import config
+from ..config import Config, Environment
 from .aws import Clients, DeployError, is_not_found, log
 
 # Who may do what on a group. UpdateModelPackage stays with the registry role in the owning
 # account. A workload account gets exactly what `deploy` calls with its credentials:
 # DescribeModelPackage (deploy.prepare), plus, for an environment whose model is created
-# from the package ARN (APPROVED_ONLY_ENVIRONMENTS: prod), sagemaker:CreateModel on the
+# from the package ARN (`Environment.approved_only`: prod), sagemaker:CreateModel on the
 # package (AWS "Deploy a model version from a different account"). QA builds its model from
 # the package's containers in its own account, so it never needs CreateModel on the registry.
 REGISTER_ACTIONS = (
@@ -40,7 +41,6 @@ REGISTER_ACTIONS = (
 )
 WORKLOAD_READ_ACTIONS = ("sagemaker:DescribeModelPackage",)
 CREATE_FROM_PACKAGE_ACTIONS = ("sagemaker:CreateModel", *WORKLOAD_READ_ACTIONS)
-GROUP_KINDS = ("feature", "dev", "prod")
 # SageMaker's predefined model life-cycle stages
 # (https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry-staging-construct-set-up.html).
 STAGES = {"dev": "Development", "qa": "QA", "prod": "Production"}
@@ -88,15 +88,15 @@ def parse_package_arn(arn: str) -> PackageRef:
     return PackageRef(arn, match["region"], match["account"], match["group"], int(match["version"]))
 
 
-def check_package(cfg: dict[str, Any], arn: str, kind: str) -> PackageRef:
+def check_package(cfg: Config, arn: str, kind: str) -> PackageRef:
     """Parse `arn` and check it names a version in this repo's `kind` group of the shared registry.
 
     It raises DeployError naming the first part (account, region, group) that does not match.
     """
     ref = parse_package_arn(arn)
-    registry = config.account_id(cfg, "shared_services")
-    region = cfg["aws"]["region"]
-    group = config.model_package_group(cfg, kind)
+    registry = cfg.account_id("shared_services")
+    region = cfg.region
+    group = cfg.group(kind)
     if ref.account != registry:
         raise DeployError(
             f"model package {arn} is in account {ref.account}, not the shared-services registry {registry}"
@@ -108,34 +108,20 @@ def check_package(cfg: dict[str, Any], arn: str, kind: str) -> PackageRef:
     return ref
 
 
-def environment_group_kind(cfg: dict[str, Any], env: str) -> str:
-    """Which group an environment deploys from: `environments.<env>.model_package_group`."""
-    kind = config.environment(cfg, env).get("model_package_group", "dev" if env == "qa" else "prod")
-    if kind not in GROUP_KINDS:
-        raise config.ConfigError(
-            f"environments.{env}.model_package_group is {kind!r}; expected one of {', '.join(GROUP_KINDS)}"
-        )
-    return kind
-
-
-# Environments that take Approved versions only. SageMaker enforces the same for a model
-# created from a versioned package (`ModelPackageName`), which is how prod models are built.
-APPROVED_ONLY_ENVIRONMENTS = ("prod",)
-
-
-def check_deployable(cfg: dict[str, Any], env: str, arn: str, package: dict[str, Any]) -> PackageRef:
+def check_deployable(cfg: Config, env: str, arn: str, package: dict[str, Any]) -> PackageRef:
     """Check that the described package `package` may be deployed to `env`; return its ARN parts.
 
     Every environment needs a Completed version of the group it deploys from
-    (`environments.<env>.model_package_group`) in the shared-services registry account and
-    region, checked on the ARN and again on the description. Prod (APPROVED_ONLY_ENVIRONMENTS)
-    also needs ModelApprovalStatus Approved; QA takes any approval status, because the dev
-    push deploys the version it has just registered (PendingManualApproval). It raises
-    DeployError with one line naming what is wrong.
+    (`Environment.group_kind`: qa from dev, prod from prod) in the shared-services registry
+    account and region, checked on the ARN and again on the description. Prod
+    (`Environment.approved_only`) also needs ModelApprovalStatus Approved; QA takes any
+    approval status, because the dev push deploys the version it has just registered
+    (PendingManualApproval). It raises DeployError with one line naming what is wrong.
     """
-    kind = environment_group_kind(cfg, env)
+    environment = cfg.environment(env)
+    kind = environment.group_kind
     ref = check_package(cfg, arn, kind)
-    group = config.model_package_group(cfg, kind)
+    group = environment.group
     described = package.get("ModelPackageArn")
     if described != arn:
         raise DeployError(f"the registry answered with {described} when asked for model package {arn}")
@@ -149,10 +135,10 @@ def check_deployable(cfg: dict[str, Any], env: str, arn: str, package: dict[str,
     if status != "Completed":
         raise DeployError(f"model package {arn} is {status}, not Completed; it cannot be deployed")
     approval = package.get("ModelApprovalStatus")
-    if env in APPROVED_ONLY_ENVIRONMENTS and approval != "Approved":
+    if environment.approved_only and approval != "Approved":
         raise DeployError(
             f"model package {arn} is {approval}; {env} deploys only Approved versions of {group} "
-            f"in the shared-services registry {config.account_id(cfg, 'shared_services')}"
+            f"in the shared-services registry {cfg.account_id('shared_services')}"
         )
     return ref
 
@@ -161,40 +147,37 @@ def _root(account: str) -> str:
     return f"arn:aws:iam::{account}:root"
 
 
-def workload_group_actions(env: str) -> tuple[str, ...]:
-    """Registry actions the workload account of `env` needs on the group it deploys from.
+def workload_group_actions(environment: Environment) -> tuple[str, ...]:
+    """Registry actions the workload account of `environment` needs on the group it deploys from.
 
     DescribeModelPackage for every environment; sagemaker:CreateModel as well only where the
-    model is created from the package ARN (APPROVED_ONLY_ENVIRONMENTS, i.e. prod).
+    model is created from the package ARN (`Environment.approved_only`, i.e. prod).
     """
-    return CREATE_FROM_PACKAGE_ACTIONS if env in APPROVED_ONLY_ENVIRONMENTS else WORKLOAD_READ_ACTIONS
+    return CREATE_FROM_PACKAGE_ACTIONS if environment.approved_only else WORKLOAD_READ_ACTIONS
 
 
-def group_policy(cfg: dict[str, Any], kind: str) -> dict[str, Any] | None:
+def group_policy(cfg: Config, kind: str) -> dict[str, Any] | None:
     """Resource policy for the `kind` group, or None when no other account needs access.
 
-    The data-science account registers into the groups its pipelines write (pipeline.names:
+    The data-science account registers into the groups its pipelines write (`cfg.names.pipelines`:
     feature and dev). A workload account gets `workload_group_actions` on the group its
     environment deploys from: QA describes dev versions (statement QaRead), prod describes
     prod versions and creates models from them (statement ProdDeploy). The shared-services
     account itself is never listed: inside one account IAM identity policies decide, so
     single-account mode gets no resource policy at all.
     """
-    owner = config.account_id(cfg, "shared_services")
-    group_arn = config.model_package_group_arn(cfg, kind)
-    region = cfg["aws"]["region"]
-    packages_arn = (
-        f"arn:aws:sagemaker:{region}:{owner}:model-package/{config.model_package_group(cfg, kind)}/*"
-    )
+    owner = cfg.account_id("shared_services")
+    group_arn = cfg.group_arn(kind)
+    packages_arn = cfg.packages_arn(kind)
     grants: list[tuple[str, tuple[str, ...], str]] = []
-    if kind in cfg["pipeline"]["names"]:
-        grants.append(("DataScienceRegister", REGISTER_ACTIONS, config.account_id(cfg, "data_science")))
-    for env in config.ENVIRONMENTS:
-        if environment_group_kind(cfg, env) == kind:
-            account_role = config.environment(cfg, env)["account"]
-            actions = workload_group_actions(env)
-            sid = f"{env.capitalize()}{'Deploy' if 'sagemaker:CreateModel' in actions else 'Read'}"
-            grants.append((sid, actions, config.account_id(cfg, account_role)))
+    if kind in cfg.names.pipelines:
+        grants.append(("DataScienceRegister", REGISTER_ACTIONS, cfg.account_id("data_science")))
+    for environment in cfg.environments.values():
+        if environment.group_kind == kind:
+            actions = workload_group_actions(environment)
+            verb = "Deploy" if "sagemaker:CreateModel" in actions else "Read"
+            sid = f"{environment.name.capitalize()}{verb}"
+            grants.append((sid, actions, environment.account))
     statements = []
     for sid, actions, account in grants:
         if account == owner:
@@ -213,15 +196,15 @@ def group_policy(cfg: dict[str, Any], kind: str) -> dict[str, Any] | None:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def ensure_groups(cfg: dict[str, Any], clients: Clients) -> list[str]:
+def ensure_groups(cfg: Config, clients: Clients) -> list[str]:
     """Create missing groups and put each group's resource policy if it differs.
 
     It makes no mutating call when everything already matches; it returns one line per group.
     """
     sm = clients.sagemaker
     results = []
-    for kind in GROUP_KINDS:
-        name = config.model_package_group(cfg, kind)
+    for kind in config.GROUP_KINDS:
+        name = cfg.group(kind)
         try:
             sm.describe_model_package_group(ModelPackageGroupName=name)
             state = "exists"
@@ -230,8 +213,8 @@ def ensure_groups(cfg: dict[str, Any], clients: Clients) -> list[str]:
                 raise
             sm.create_model_package_group(
                 ModelPackageGroupName=name,
-                ModelPackageGroupDescription=f"{cfg['project']['name']}: {kind} model versions",
-                Tags=[{"Key": "project", "Value": cfg["project"]["slug"]}],
+                ModelPackageGroupDescription=f"{cfg.project.name}: {kind} model versions",
+                Tags=[{"Key": "project", "Value": cfg.project.slug}],
             )
             state = "created"
         desired = group_policy(cfg, kind)
@@ -345,9 +328,7 @@ def approval_description(pr: str, commit: str, actor: str) -> str:
     return f"Approved by {actor} in pull request #{pr} at commit {commit}"
 
 
-def approve(
-    cfg: dict[str, Any], clients: Clients, arn: str, pr: str, commit: str, actor: str
-) -> dict[str, Any]:
+def approve(cfg: Config, clients: Clients, arn: str, pr: str, commit: str, actor: str) -> dict[str, Any]:
     """Approve a dev version, recording who approved it, in which pull request, at which commit.
 
     It raises DeployError for a malformed PR/commit/actor, a package outside the dev group, a
@@ -391,7 +372,7 @@ def approve(
 
 
 def record_stage(
-    cfg: dict[str, Any],
+    cfg: Config,
     clients: Clients,
     arn: str,
     stage: str,
@@ -410,7 +391,7 @@ def record_stage(
     if status not in STAGE_STATUSES:
         raise DeployError(f"unknown stage status {status!r}; expected one of {', '.join(STAGE_STATUSES)}")
     ref = parse_package_arn(arn)
-    kind = next((k for k in GROUP_KINDS if config.model_package_group(cfg, k) == ref.group), None)
+    kind = next((k for k in config.GROUP_KINDS if cfg.group(k) == ref.group), None)
     if kind is None:
         raise DeployError(f"model package {arn} is not in one of this repository's registry groups")
     check_package(cfg, arn, kind)
@@ -421,7 +402,7 @@ def record_stage(
         log(f"{arn} is already at stage {lifecycle['Stage']}/{status}; unchanged")
         return False
     if stage in config.ENVIRONMENTS and not description:
-        description = f"{stage} endpoint {config.environment(cfg, stage)['endpoint_name']}"
+        description = f"{stage} endpoint {cfg.environment(stage).endpoint_name}"
     if description:
         lifecycle["StageDescription"] = description[:1024]
     clients.sagemaker.update_model_package(ModelPackageArn=arn, ModelLifeCycle=lifecycle)
@@ -454,7 +435,7 @@ COPIED_FIELDS = (
 )
 
 
-def promote(cfg: dict[str, Any], clients: Clients, source_arn: str) -> tuple[str, bool]:
+def promote(cfg: Config, clients: Clients, source_arn: str) -> tuple[str, bool]:
     """Register an Approved dev version into the prod group; return (prod ARN, created).
 
     The prod version points at the same containers and artifacts, carries the same metadata
@@ -473,7 +454,7 @@ def promote(cfg: dict[str, Any], clients: Clients, source_arn: str) -> tuple[str
         )
     if source.get("ModelPackageStatus") != "Completed":
         raise DeployError(f"model package {source_arn} is {source.get('ModelPackageStatus')}, not Completed")
-    prod_group = config.model_package_group(cfg, "prod")
+    prod_group = cfg.group("prod")
     existing = find_promoted(clients, prod_group, source_arn)
     if existing:
         arn = existing["ModelPackageArn"]

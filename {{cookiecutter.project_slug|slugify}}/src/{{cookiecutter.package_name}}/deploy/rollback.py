@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..config import EndpointSettings
 from .aws import Clients, DeployError, error_message, is_not_found, log
 from .deploy import (
     SETTLING,
@@ -23,7 +24,7 @@ from .deploy import (
     verify,
     wait_until_settled,
 )
-from .endpoint import EndpointSettings, default_timeout, rollback_deployment_config
+from .endpoint import default_timeout, rollback_deployment_config
 
 
 class RollbackFailed(DeployError):

@@ -1,6 +1,7 @@
 """Endpoint tests: one suite for the local server, the QA endpoint and the prod smoke test.
 
-Standard library only (the deploy job installs boto3 alone). See suite.py for the checks.
+Standard library and the package's config.py only (the deploy job installs boto3 alone). See
+suite.py for the checks; thresholds are `config.TestThresholds` (`cfg.tests_for(env)`).
 """
 
 from .suite import (
@@ -10,6 +11,7 @@ from .suite import (
     SageMakerInvoker,
     SuiteReport,
     Thresholds,
+    check_thresholds,
     load_samples,
     run_suite,
 )
@@ -21,6 +23,7 @@ __all__ = [
     "SageMakerInvoker",
     "SuiteReport",
     "Thresholds",
+    "check_thresholds",
     "load_samples",
     "run_suite",
 ]

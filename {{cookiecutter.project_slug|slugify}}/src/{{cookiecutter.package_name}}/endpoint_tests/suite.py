@@ -18,10 +18,11 @@ sagemaker-runtime InvokeEndpoint for SageMaker endpoints) and checks, in order:
   400 in the SageMaker framework containers (steps/inference.py says how and what was
   verified); this allowance is checked offline with botocore's Stubber only.
 - latency: a burst of single-row requests, p50/p95 and error rate against thresholds read
-  from config (`environments.<env>.tests` in config/project.json).
+  from config (`environments.<env>.tests` in config/project.json, `cfg.tests_for(env)`).
 
-Only the standard library is imported here, because the deploy job installs boto3 alone;
-the SageMaker invoker receives ready-made boto3 clients (or creates them lazily).
+Only the standard library and the package's config.py (standard library too) are imported
+here, because the deploy job installs boto3 alone; the SageMaker invoker receives ready-made
+boto3 clients (or creates them lazily).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from ..config import REPO_ROOT, TestThresholds, load_config
+
 CSV = "text/csv"
 JSON = "application/json"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -49,55 +52,30 @@ BURST_BUDGET_SECONDS = 120.0
 PROBABILITY_TOLERANCE = 1e-6
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """What the suite requires of an endpoint; tune per environment in config/project.json
-    under `environments.<env>.tests`.
+# What the suite requires of an endpoint: `environments.<env>.tests` in config/project.json,
+# parsed by config.py (`cfg.tests_for("local" | "qa" | "prod")`). Fields:
+# burst_requests: single-row requests in the latency burst (1..MAX_BURST_REQUESTS);
+# max_p50_ms / max_p95_ms: latency limits, measured by the caller (so they include the network);
+# max_error_rate: share of burst requests allowed to fail (0.0 = none);
+# min_accuracy: accuracy floor on the labelled samples (optional key, default 0.8).
+Thresholds = TestThresholds
 
-    burst_requests: single-row requests in the latency burst (1..1000).
-    max_p50_ms / max_p95_ms: latency limits, measured by the caller (so they include the network).
-    max_error_rate: share of burst requests allowed to fail (0.0 = none).
-    min_accuracy: accuracy floor on the labelled samples (optional key, default 0.8).
-    """
 
-    burst_requests: int
-    max_p50_ms: float
-    max_p95_ms: float
-    max_error_rate: float
-    min_accuracy: float = 0.8
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.burst_requests <= MAX_BURST_REQUESTS:
-            raise ValueError(f"burst_requests is {self.burst_requests}; expected 1 to {MAX_BURST_REQUESTS}")
-        if self.max_p50_ms <= 0 or self.max_p95_ms <= 0:
-            raise ValueError(
-                f"max_p50_ms/max_p95_ms must be positive, got {self.max_p50_ms}/{self.max_p95_ms}"
-            )
-        for name in ("max_error_rate", "min_accuracy"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} is {value}; expected a number from 0 to 1")
-
-    @classmethod
-    def from_config(cls, cfg: dict[str, Any], env_name: str) -> Thresholds:
-        """Thresholds of one environment (local, qa, prod); ValueError names a missing setting."""
-        try:
-            tests = cfg["environments"][env_name]["tests"]
-        except KeyError as exc:
-            known = ", ".join(sorted(cfg.get("environments", {})))
-            raise ValueError(f"config has no environments.{env_name}.tests; environments: {known}") from exc
-        missing = [
-            k for k in ("burst_requests", "max_p50_ms", "max_p95_ms", "max_error_rate") if k not in tests
-        ]
-        if missing:
-            raise ValueError(f"config environments.{env_name}.tests lacks {', '.join(missing)}")
-        return cls(
-            burst_requests=int(tests["burst_requests"]),
-            max_p50_ms=float(tests["max_p50_ms"]),
-            max_p95_ms=float(tests["max_p95_ms"]),
-            max_error_rate=float(tests["max_error_rate"]),
-            min_accuracy=float(tests.get("min_accuracy", 0.8)),
+def check_thresholds(thresholds: Thresholds) -> Thresholds:
+    """The thresholds unchanged, or ValueError when one is outside what the suite can run: the
+    burst is capped at MAX_BURST_REQUESTS whatever the config allows, and a value built in code
+    (not parsed from the config) gets the same range checks as the config's."""
+    if not 1 <= thresholds.burst_requests <= MAX_BURST_REQUESTS:
+        raise ValueError(f"burst_requests is {thresholds.burst_requests}; expected 1 to {MAX_BURST_REQUESTS}")
+    if thresholds.max_p50_ms <= 0 or thresholds.max_p95_ms <= 0:
+        raise ValueError(
+            f"max_p50_ms/max_p95_ms must be positive, got {thresholds.max_p50_ms}/{thresholds.max_p95_ms}"
         )
+    for name in ("max_error_rate", "min_accuracy"):
+        value = getattr(thresholds, name)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} is {value}; expected a number from 0 to 1")
+    return thresholds
 
 
 class Invoker(Protocol):
@@ -503,7 +481,9 @@ def run_suite(invoker: Invoker, samples: list[Sample], thresholds: Thresholds) -
     """Run every check against one server. It never raises for a misbehaving server: failures
     become failed checks. The number of requests is bounded: 2 batch requests, 3 bad-input
     requests, one ping and thresholds.burst_requests single-row requests (fewer if the burst
-    stops early)."""
+    stops early). It raises ValueError, before any request, for thresholds outside
+    check_thresholds' ranges or no samples."""
+    check_thresholds(thresholds)
     if not samples:
         raise ValueError("the suite needs at least one labelled sample")
     started = time.perf_counter()
@@ -589,15 +569,16 @@ def write_outputs(report: SuiteReport, summary: Path | None, json_path: Path | N
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the suite against a local server. It exits 1 when a check fails, 2 on bad arguments."""
-    from ..config import REPO_ROOT, load_config  # standard library only
-
+    """Run the suite against a local server. It exits 1 when a check fails, 2 on bad arguments
+    or config."""
     parser = argparse.ArgumentParser(
         prog=f"python -m {__package__}", description="Endpoint tests against a local model server."
     )
     parser.add_argument("--url", required=True, help="local server, e.g. http://127.0.0.1:8080")
     parser.add_argument(
-        "--env", default="local", help="thresholds from environments.<env>.tests (default local)"
+        "--env",
+        default="local",
+        help="thresholds of local, qa or prod (environments.<env>.tests; default local)",
     )
     parser.add_argument(
         "--samples", type=Path, default=REPO_ROOT / "data" / "sample.csv", help="labelled CSV"
@@ -611,8 +592,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         cfg = load_config()
-        thresholds = Thresholds.from_config(cfg, args.env)
-        samples = load_samples(args.samples, args.n, cfg["model"]["target_column"])
+        thresholds = check_thresholds(cfg.tests_for(args.env))
+        samples = load_samples(args.samples, args.n, cfg.model.target_column)
         invoker = HttpInvoker(args.url)
     except (OSError, ValueError) as exc:
         print(f"endpoint tests: {exc}", file=sys.stderr)

@@ -3,6 +3,7 @@
     python -m <package>.infra.bootstrap [--dry-run] [--profile ROLE=PROFILE ...]
                                          [--assume-role ROLE_NAME] [--oidc-provider auto|create|existing]
                                          [--prod-reviewer team:SLUG|user:LOGIN ...] [--output FILE]
+                                         [--allow-placeholders]
 
 Stacks, in dependency order (stack names start with the model name):
 
@@ -28,8 +29,14 @@ assuming `--assume-role NAME` in each account from the current credentials, or e
 current credentials for every account (single-account mode). The account of every session is
 checked with STS before anything is deployed.
 
+Placeholder answers: while config/project.json still holds the template's example accounts
+(111111111111 ... 444444444444) or GitHub owner (example-org), a dry run prints a WARNING block
+(stderr) naming each key and what to set, and a real run refuses before any AWS call unless
+`--allow-placeholders` is given (for simulated accounts, e.g. the tests' moto accounts).
+
 It exits 0 when every stack is in place, 1 when a stack operation fails (naming the stack and
-the first failure reason), and 2 for bad arguments, config, or credentials of the wrong account.
+the first failure reason), and 2 for bad arguments, config (placeholder answers in a real run
+included), or credentials of the wrong account.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .. import config
+from ..config import Config
 
 INFRA_DIR = config.REPO_ROOT / "infra"
 OIDC_STACK = "github-actions-oidc-provider"
@@ -56,6 +64,11 @@ NO_UPDATES = "No updates are to be performed"
 REVIEWER = re.compile(r"^(team|user):([A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?)$")
 # Output keys of the shared-services stack that later stacks take as parameters.
 KEY_ARN_OUTPUT = "ArtifactKeyArn"
+# The template's example answers (its default answers and README examples). A repository
+# still holding them would deploy into accounts that are not yours and trust a GitHub owner
+# that is not yours; see `placeholder_answers`.
+PLACEHOLDER_ACCOUNTS = frozenset({"111111111111", "222222222222", "333333333333", "444444444444"})
+PLACEHOLDER_GITHUB_OWNERS = frozenset({"example-org"})
 
 SessionFactory = Callable[[str, str], Any]
 
@@ -98,75 +111,53 @@ class StackSpec:
         return values
 
 
-def distinct_accounts(cfg: dict[str, Any]) -> dict[str, str]:
+def distinct_accounts(cfg: Config) -> dict[str, str]:
     """Each distinct account ID mapped to the first account role (config order) that names it."""
     accounts: dict[str, str] = {}
     for role in config.ACCOUNT_ROLES:
-        accounts.setdefault(config.account_id(cfg, role), role)
+        accounts.setdefault(cfg.account_id(role), role)
     return accounts
 
 
-def stack_name(cfg: dict[str, Any], suffix: str) -> str:
-    return f"{cfg['project']['model_name']}-{suffix}"
+def stack_name(cfg: Config, suffix: str) -> str:
+    # Stack names are bootstrap's own (no other code reads them); config.Names has none yet.
+    return f"{cfg.project.model_name}-{suffix}"
 
 
-def deploy_role_name(cfg: dict[str, Any], env: str) -> str:
-    """The GitHub deploy role of one environment (distinct per environment, even in one account)."""
-    return cfg["iam"][f"github_deploy_role_{env}"]
-
-
-def github_parameters(cfg: dict[str, Any]) -> dict[str, str]:
-    github = cfg["github"]
+def github_parameters(cfg: Config) -> dict[str, str]:
     return {
-        "GitHubOwner": github["owner"],
-        "GitHubRepo": github["repo"],
-        "GitHubOwnerId": str(github.get("owner_id", "")),
-        "GitHubRepoId": str(github.get("repo_id", "")),
+        "GitHubOwner": cfg.github.owner,
+        "GitHubRepo": cfg.github.repo,
+        "GitHubOwnerId": cfg.github.owner_id,
+        "GitHubRepoId": cfg.github.repo_id,
     }
 
 
-def environment_group(cfg: dict[str, Any], env: str) -> str:
-    """The registry group an environment deploys from; the templates grant exactly qa<-dev, prod<-prod."""
-    expected = {"qa": "dev", "prod": "prod"}[env]
-    kind = config.environment(cfg, env).get("model_package_group", expected)
-    if kind != expected:
-        raise UsageError(
-            f"environments.{env}.model_package_group is {kind!r}; the infrastructure grants {env} "
-            f"read access to the {expected!r} group only"
-        )
-    return config.model_package_group(cfg, kind)
-
-
-def workload_accounts(cfg: dict[str, Any]) -> dict[str, list[str]]:
+def workload_accounts(cfg: Config) -> dict[str, list[str]]:
     """Each distinct workload account mapped to the environments it hosts (qa, prod order)."""
     hosts: dict[str, list[str]] = {}
     for env in config.ENVIRONMENTS:
-        account = config.account_id(cfg, config.environment(cfg, env)["account"])
-        hosts.setdefault(account, []).append(env)
+        hosts.setdefault(cfg.environment(env).account, []).append(env)
     return hosts
 
 
-def plan(cfg: dict[str, Any]) -> list[StackSpec]:
+def plan(cfg: Config) -> list[StackSpec]:
     """The stacks to deploy, in dependency order, with their parameters (no AWS calls).
 
-    It raises UsageError when the config asks for something the templates cannot express
-    (an environment deploying from another group, two environments in one account with
-    different data-capture buckets).
+    Every name and account comes from the config (`cfg.names`, `cfg.environment(env)`,
+    `cfg.role_name`): each environment deploys from its `config.ENVIRONMENT_GROUPS` group, and
+    environments sharing an account share that account's capture bucket and key (the names
+    depend on the account only).
     """
-    region_accounts = distinct_accounts(cfg)
-    shared = config.account_id(cfg, "shared_services")
-    data_science = config.account_id(cfg, "data_science")
-    registry = cfg["registry"]
-    iam = cfg["iam"]
-    envs = cfg["github"]["environments"]
+    shared = cfg.account_id("shared_services")
+    data_science = cfg.account_id("data_science")
+    names = cfg.names
     github = github_parameters(cfg)
-    groups = {kind: config.model_package_group(cfg, kind) for kind in ("feature", "dev", "prod")}
-    env_accounts = {
-        env: config.account_id(cfg, config.environment(cfg, env)["account"]) for env in config.ENVIRONMENTS
-    }
+    envs = {env: cfg.environment(env) for env in config.ENVIRONMENTS}
+    endpoint_role = cfg.role_name("sagemaker_endpoint")
 
     specs: list[StackSpec] = []
-    for account, role in region_accounts.items():
+    for account, role in distinct_accounts(cfg).items():
         specs.append(
             StackSpec(f"oidc:{account}", OIDC_STACK, "github-oidc.yaml", role, account, {}, oidc=True)
         )
@@ -180,21 +171,21 @@ def plan(cfg: dict[str, Any]) -> list[StackSpec]:
             shared,
             {
                 "DataScienceAccountId": data_science,
-                "QaAccountId": env_accounts["qa"],
-                "ProdAccountId": env_accounts["prod"],
-                "ArtifactBucketName": registry["artifact_bucket"],
-                "KmsKeyAlias": registry["kms_key_alias"],
-                "FeatureGroupName": groups["feature"],
-                "DevGroupName": groups["dev"],
-                "ProdGroupName": groups["prod"],
-                "PipelineRoleName": iam["sagemaker_pipeline_role"],
-                "BuildRoleName": iam["github_build_role"],
-                "QaEndpointRoleName": iam["sagemaker_endpoint_role"],
-                "ProdEndpointRoleName": iam["sagemaker_endpoint_role"],
-                "RegistryRoleName": iam["github_registry_role"],
+                "QaAccountId": envs["qa"].account,
+                "ProdAccountId": envs["prod"].account,
+                "ArtifactBucketName": names.artifact_bucket,
+                "KmsKeyAlias": names.kms_key_alias,
+                "FeatureGroupName": cfg.group("feature"),
+                "DevGroupName": cfg.group("dev"),
+                "ProdGroupName": cfg.group("prod"),
+                "PipelineRoleName": cfg.role_name("sagemaker_pipeline"),
+                "BuildRoleName": cfg.role_name("github_build"),
+                "QaEndpointRoleName": endpoint_role,
+                "ProdEndpointRoleName": endpoint_role,
+                "RegistryRoleName": cfg.role_name("github_registry"),
                 **github,
-                "QaEnvironmentName": envs["qa"],
-                "ProdEnvironmentName": envs["prod"],
+                "QaEnvironmentName": envs["qa"].github_environment,
+                "ProdEnvironmentName": envs["prod"].github_environment,
                 "GitHubOidcProviderArn": "",
             },
         )
@@ -209,67 +200,122 @@ def plan(cfg: dict[str, Any]) -> list[StackSpec]:
             data_science,
             {
                 "SharedServicesAccountId": shared,
-                "ArtifactBucketName": registry["artifact_bucket"],
-                "FeatureGroupName": groups["feature"],
-                "DevGroupName": groups["dev"],
-                "FeaturePipelineName": cfg["pipeline"]["names"]["feature"],
-                "DevPipelineName": cfg["pipeline"]["names"]["dev"],
-                "PipelineRoleName": iam["sagemaker_pipeline_role"],
-                "BuildRoleName": iam["github_build_role"],
+                "ArtifactBucketName": names.artifact_bucket,
+                "FeatureGroupName": cfg.group("feature"),
+                "DevGroupName": cfg.group("dev"),
+                "FeaturePipelineName": names.pipelines["feature"],
+                "DevPipelineName": names.pipelines["dev"],
+                "PipelineRoleName": cfg.role_name("sagemaker_pipeline"),
+                "BuildRoleName": cfg.role_name("github_build"),
                 **github,
-                "BuildEnvironmentName": envs["build"],
+                "BuildEnvironmentName": cfg.github.environments["build"],
                 "GitHubOidcProviderArn": "",
             },
             dict(key_input),
         )
     )
     for account, hosted in workload_accounts(cfg).items():
-        buckets = {config.environment(cfg, env)["data_capture_bucket"] for env in hosted}
-        aliases = {config.environment(cfg, env)["data_capture_kms_key_alias"] for env in hosted}
-        if len(buckets) != 1 or len(aliases) != 1:
-            raise UsageError(
-                f"environments {' and '.join(hosted)} share account {account} but name different "
-                "data_capture_bucket/data_capture_kms_key_alias; one account has one capture bucket and key"
-            )
+        first = envs[hosted[0]]
         specs.append(
             StackSpec(
                 f"workload:{account}",
                 stack_name(cfg, "workload"),
                 "workload.yaml",
-                config.environment(cfg, hosted[0])["account"],
+                first.account_role,
                 account,
                 {
-                    "ArtifactBucketName": registry["artifact_bucket"],
-                    "EndpointRoleName": iam["sagemaker_endpoint_role"],
-                    "CaptureBucketName": buckets.pop(),
-                    "CaptureKeyAlias": aliases.pop(),
+                    "ArtifactBucketName": names.artifact_bucket,
+                    "EndpointRoleName": endpoint_role,
+                    "CaptureBucketName": first.capture_bucket,
+                    "CaptureKeyAlias": first.capture_key_alias,
                 },
                 dict(key_input),
             )
         )
-    for env in config.ENVIRONMENTS:
-        env_cfg = config.environment(cfg, env)
+    for env, settings in envs.items():
         specs.append(
             StackSpec(
                 f"deploy-{env}",
                 stack_name(cfg, f"deploy-{env}"),
                 "workload-deploy.yaml",
-                env_cfg["account"],
-                env_accounts[env],
+                settings.account_role,
+                settings.account,
                 {
                     "EnvironmentName": env,
-                    "GitHubEnvironmentName": env_cfg.get("github_environment", envs[env]),
-                    "DeployRoleName": deploy_role_name(cfg, env),
-                    "EndpointRoleName": iam["sagemaker_endpoint_role"],
-                    "EndpointName": env_cfg["endpoint_name"],
+                    "GitHubEnvironmentName": settings.github_environment,
+                    "DeployRoleName": cfg.role_name(cfg.deploy_role_key(env)),
+                    "EndpointRoleName": endpoint_role,
+                    "EndpointName": settings.endpoint_name,
                     "SharedServicesAccountId": shared,
-                    "ModelPackageGroupName": environment_group(cfg, env),
+                    "ModelPackageGroupName": settings.group,
                     **github,
                     "GitHubOidcProviderArn": "",
                 },
             )
         )
     return specs
+
+
+# --- Placeholder answers ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """A config value that is still the template's example: its key path, value and what to set."""
+
+    key: str
+    value: str
+    change_to: str
+
+
+def placeholder_answers(cfg: Config) -> list[Placeholder]:
+    """The config values that are still the template's examples, in config order."""
+    found = [
+        Placeholder(
+            f"aws.accounts.{role}",
+            cfg.account_id(role),
+            f"the 12-digit ID of your {role.replace('_', '-')} AWS account",
+        )
+        for role in config.ACCOUNT_ROLES
+        if cfg.account_id(role) in PLACEHOLDER_ACCOUNTS
+    ]
+    if cfg.github.owner.lower() in PLACEHOLDER_GITHUB_OWNERS:
+        found.append(
+            Placeholder(
+                "github.owner",
+                cfg.github.owner,
+                "the GitHub organisation or user that hosts this repository",
+            )
+        )
+    return found
+
+
+def placeholder_warning(found: list[Placeholder], source: str) -> str:
+    """The multi-line WARNING block a dry run prints for placeholder answers."""
+    rule = "!" * 78
+    return "\n".join(
+        [
+            rule,
+            f"WARNING: {source} still holds the template's placeholder answers:",
+            *(f"  {p.key} = {json.dumps(p.value)}  -> change to {p.change_to}" for p in found),
+            f"Edit these keys in {source}, then run the dry run again.",
+            "Every derived name (buckets, roles, groups) follows from them, and the GitHub OIDC",
+            "roles trust exactly github.owner/github.repo, so deploying them as they are would",
+            "target accounts and a GitHub owner that are not yours.",
+            "A real run refuses them (exit 2) unless --allow-placeholders is given.",
+            rule,
+        ]
+    )
+
+
+def placeholder_refusal(found: list[Placeholder], source: str) -> str:
+    """The one-line reason a real run stops on placeholder answers."""
+    keys = ", ".join(f"{p.key}={p.value}" for p in found)
+    return (
+        f"{source} still holds the template's placeholder answers ({keys}); set your AWS account IDs "
+        "and GitHub owner there (--dry-run lists what to change), or pass --allow-placeholders "
+        "for simulated accounts"
+    )
 
 
 # --- GitHub settings --------------------------------------------------------------------
@@ -286,7 +332,7 @@ def parse_reviewers(values: list[str]) -> list[tuple[str, str]]:
     return reviewers
 
 
-def github_manifest(cfg: dict[str, Any], reviewers: list[tuple[str, str]]) -> dict[str, Any]:
+def github_manifest(cfg: Config, reviewers: list[tuple[str, str]]) -> dict[str, Any]:
     """The GitHub environments the workflows rely on, as data.
 
     - build environment (data-science): deployable from the dev branch and feature branches only;
@@ -295,21 +341,20 @@ def github_manifest(cfg: dict[str, Any], reviewers: list[tuple[str, str]]) -> di
     OIDC trust names these environments, so these branch rules are what keeps each AWS role
     reachable only from the intended branches.
     """
-    envs = cfg["github"]["environments"]
-    branches = cfg["branches"]
+    branches = cfg.branches
     custom = {"protected_branches": False, "custom_branch_policies": True}
     return {
-        "repository": f"{cfg['github']['owner']}/{cfg['github']['repo']}",
+        "repository": cfg.github.repository,
         "environments": {
-            envs["build"]: {
+            cfg.github.environments["build"]: {
                 "settings": {"deployment_branch_policy": custom},
-                "deployment_branches": [branches["dev"], f"{branches['feature_prefix']}*"],
+                "deployment_branches": [branches.dev, f"{branches.feature_prefix}*"],
             },
-            envs["qa"]: {
+            cfg.environment("qa").github_environment: {
                 "settings": {"deployment_branch_policy": custom},
-                "deployment_branches": [branches["dev"]],
+                "deployment_branches": [branches.dev],
             },
-            envs["prod"]: {
+            cfg.environment("prod").github_environment: {
                 "settings": {
                     "wait_timer": 0,
                     "prevent_self_review": True,
@@ -318,7 +363,7 @@ def github_manifest(cfg: dict[str, Any], reviewers: list[tuple[str, str]]) -> di
                     ],
                     "deployment_branch_policy": custom,
                 },
-                "deployment_branches": [branches["prod"]],
+                "deployment_branches": [branches.prod],
             },
         },
     }
@@ -516,12 +561,12 @@ class Result:
         return sum(1 for value in self.outcomes.values() if value == outcome)
 
 
-def check_sessions(cfg: dict[str, Any], session_for: SessionFactory) -> dict[str, Any]:
+def check_sessions(cfg: Config, session_for: SessionFactory) -> dict[str, Any]:
     """One session per distinct account, each verified with STS; UsageError on a mismatch."""
     sessions = {}
     for account, role in distinct_accounts(cfg).items():
         session = session_for(role, account)
-        actual = session.client("sts", region_name=cfg["aws"]["region"]).get_caller_identity()["Account"]
+        actual = session.client("sts", region_name=cfg.region).get_caller_identity()["Account"]
         if actual != account:
             raise UsageError(
                 f"credentials for the {role} account resolve to account {actual}, expected {account}; "
@@ -532,7 +577,7 @@ def check_sessions(cfg: dict[str, Any], session_for: SessionFactory) -> dict[str
 
 
 def run(
-    cfg: dict[str, Any],
+    cfg: Config,
     session_for: SessionFactory,
     *,
     infra_dir: Path = INFRA_DIR,
@@ -546,10 +591,10 @@ def run(
     unless the account already has a provider made outside it, "create" always deploys it,
     "existing" requires a provider to exist and deploys no provider stack.
     """
-    region = cfg["aws"]["region"]
+    region = cfg.region
     specs = plan(cfg)
     sessions = check_sessions(cfg, session_for)
-    tags = {"project": cfg["project"]["slug"], "managed-by": "bootstrap"}
+    tags = {"project": cfg.project.slug, "managed-by": "bootstrap"}
     result = Result()
     provider_arns: dict[str, str] = {}
     for spec in specs:
@@ -586,7 +631,7 @@ def run(
     return result
 
 
-def role_outputs(cfg: dict[str, Any], result: Result) -> dict[str, str]:
+def role_outputs(cfg: Config, result: Result) -> dict[str, str]:
     """The ARNs and names the workflows and deploy code use, from the stacks' outputs."""
     shared = result.outputs.get("shared-services", {})
     data_science = result.outputs.get("data-science", {})
@@ -598,8 +643,7 @@ def role_outputs(cfg: dict[str, Any], result: Result) -> dict[str, str]:
         "artifact_kms_key_arn": shared.get("ArtifactKeyArn", ""),
     }
     for env in config.ENVIRONMENTS:
-        account = config.account_id(cfg, config.environment(cfg, env)["account"])
-        workload = result.outputs.get(f"workload:{account}", {})
+        workload = result.outputs.get(f"workload:{cfg.environment(env).account}", {})
         values[f"deploy_role_arn_{env}"] = result.outputs.get(f"deploy-{env}", {}).get("DeployRoleArn", "")
         values[f"endpoint_role_arn_{env}"] = workload.get("EndpointRoleArn", "")
         values[f"data_capture_bucket_{env}"] = workload.get("CaptureBucketName", "")
@@ -701,6 +745,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="required reviewer of the prod environment (repeatable)",
     )
     parser.add_argument("--output", type=Path, help="also write the JSON summary to this file")
+    parser.add_argument(
+        "--allow-placeholders",
+        action="store_true",
+        help="deploy even though the config holds the template's placeholder accounts or GitHub owner "
+        "(simulated accounts only)",
+    )
     return parser.parse_args(argv)
 
 
@@ -724,24 +774,30 @@ def main(
         reviewers = parse_reviewers(args.prod_reviewer)
         specs = plan(cfg)
         manifest = github_manifest(cfg, reviewers)
+        placeholders = placeholder_answers(cfg)
+        if placeholders and not (args.dry_run or args.allow_placeholders):
+            print(f"error: {placeholder_refusal(placeholders, cfg.source)}", file=sys.stderr)
+            return 2
+        if placeholders:
+            print(placeholder_warning(placeholders, cfg.source), file=sys.stderr, flush=True)
         if args.dry_run:
             summary: dict[str, Any] = {"dry_run": True, "stacks": describe_plan(specs), "github": manifest}
         else:
             profiles = parse_profiles(args.profile)
-            factory = session_for or session_factory(cfg["aws"]["region"], profiles, args.assume_role)
+            factory = session_for or session_factory(cfg.region, profiles, args.assume_role)
             result = run(cfg, factory, infra_dir=args.infra_dir, oidc_provider=args.oidc_provider, log=log)
             summary = {"stacks": result.outcomes, "outputs": role_outputs(cfg, result), "github": manifest}
     except (UsageError, config.ConfigError) as exc:
-        print(f"bootstrap: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     except BootstrapError as exc:
-        print(f"bootstrap: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:
         from botocore.exceptions import BotoCoreError, ClientError
 
         if isinstance(exc, ClientError | BotoCoreError):
-            print(f"bootstrap: AWS call failed: {exc}", file=sys.stderr)
+            print(f"error: AWS call failed: {exc}", file=sys.stderr)
             return 1
         raise
     text = json.dumps(summary, indent=2)

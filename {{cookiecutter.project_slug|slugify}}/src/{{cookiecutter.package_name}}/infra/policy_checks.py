@@ -34,7 +34,6 @@ cannot be read.
 from __future__ import annotations
 
 import argparse
-import copy
 import re
 import sys
 import zlib
@@ -44,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import config
+from ..config import Config
 from . import bootstrap
 
 GITHUB_PROVIDER = "token.actions.githubusercontent.com"
@@ -103,12 +103,14 @@ GROUP_REGISTER_ACTIONS = frozenset(
 )
 # What a workload account's deploy calls on the registry with its own credentials:
 # DescribeModelPackage, and CreateModel with ModelPackageName for the environments whose model
-# is created from the package ARN (the deploy code's registry.APPROVED_ONLY_ENVIRONMENTS; QA
-# creates its model from the package's containers in its own account).
+# is created from the package ARN (the config's `Environment.approved_only`, i.e. prod; QA
+# creates its model from the package's containers in its own account). Kept here as the
+# oracle's own statement; a test proves it equals the config's.
 GROUP_READ_ACTIONS = frozenset({"sagemaker:DescribeModelPackage"})
 CREATE_MODEL = "sagemaker:CreateModel"
 CREATE_FROM_PACKAGE_ENVIRONMENTS = frozenset({"prod"})
-WORKLOAD_ROLES = frozenset({"qa", "prod"})
+# Each deploy environment runs in the account role of the same name.
+WORKLOAD_ROLES = frozenset(config.ENVIRONMENTS)
 PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>[0-9]{12}):(?P<kind>root|role/.+|user/.+|.+)$")
 ACCOUNT = re.compile(r"^[0-9]{12}$")
 PLACEHOLDER_KEY_ID = "00000000-0000-0000-0000-000000000000"
@@ -146,32 +148,27 @@ class Context:
     # Model package group name -> kind (feature, dev, prod).
     group_kinds: dict[str, str] = field(default_factory=dict)
     # Environment (qa, prod) -> kind of the group it deploys from.
-    deploys_from: dict[str, str] = field(default_factory=lambda: {"qa": "dev", "prod": "prod"})
+    deploys_from: dict[str, str] = field(default_factory=lambda: dict(config.ENVIRONMENT_GROUPS))
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any]) -> Context:
-        envs = cfg["github"]["environments"]
-        iam = cfg["iam"]
+    def from_config(cls, cfg: Config) -> Context:
+        envs = {env: cfg.environment(env) for env in config.ENVIRONMENTS}
         roles = {
-            iam["github_build_role"]: {envs["build"]},
-            iam["github_registry_role"]: {envs["qa"], envs["prod"]},
+            cfg.role_name("github_build"): {cfg.github.environments["build"]},
+            cfg.role_name("github_registry"): {env.github_environment for env in envs.values()},
         }
-        for env in config.ENVIRONMENTS:
-            env_cfg = config.environment(cfg, env)
-            roles[bootstrap.deploy_role_name(cfg, env)] = {env_cfg.get("github_environment", envs[env])}
+        for name, env in envs.items():
+            roles[cfg.role_name(cfg.deploy_role_key(name))] = {env.github_environment}
         return cls(
-            region=cfg["aws"]["region"],
-            accounts={role: config.account_id(cfg, role) for role in config.ACCOUNT_ROLES},
-            owner=cfg["github"]["owner"],
-            repo=cfg["github"]["repo"],
-            owner_id=str(cfg["github"].get("owner_id", "")),
-            repo_id=str(cfg["github"].get("repo_id", "")),
+            region=cfg.region,
+            accounts={role: cfg.account_id(role) for role in config.ACCOUNT_ROLES},
+            owner=cfg.github.owner,
+            repo=cfg.github.repo,
+            owner_id=cfg.github.owner_id,
+            repo_id=cfg.github.repo_id,
             github_roles=roles,
-            group_kinds={config.model_package_group(cfg, k): k for k in ("feature", "dev", "prod")},
-            deploys_from={
-                env: config.environment(cfg, env).get("model_package_group", "dev" if env == "qa" else "prod")
-                for env in config.ENVIRONMENTS
-            },
+            group_kinds={cfg.group(kind): kind for kind in config.GROUP_KINDS},
+            deploys_from={name: env.group_kind for name, env in envs.items()},
         )
 
     def workload_group_actions(self, roles: set[str], kind: str) -> frozenset[str]:
@@ -748,17 +745,15 @@ def check_wildcard_comments(text: str, where: str) -> list[Finding]:
     return findings
 
 
-def variants(cfg: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def variants(cfg: Config) -> list[tuple[str, Config]]:
     """The configured accounts, plus four distinct placeholder accounts when they are not distinct."""
     result = [("configured accounts", cfg)]
-    if len({config.account_id(cfg, role) for role in config.ACCOUNT_ROLES}) < len(config.ACCOUNT_ROLES):
-        distinct = copy.deepcopy(cfg)
-        distinct["aws"]["accounts"] = dict(DISTINCT_ACCOUNTS)
-        result.append(("four distinct accounts", distinct))
+    if len({cfg.account_id(role) for role in config.ACCOUNT_ROLES}) < len(config.ACCOUNT_ROLES):
+        result.append(("four distinct accounts", cfg.with_accounts(DISTINCT_ACCOUNTS)))
     return result
 
 
-def check_directory(infra_dir: Path, cfg: dict[str, Any]) -> list[Finding]:
+def check_directory(infra_dir: Path, cfg: Config) -> list[Finding]:
     """Check every template in `infra_dir` as the bootstrap plan deploys it; findings in order."""
     findings: list[Finding] = []
     templates = sorted(infra_dir.glob("*.yaml"))
@@ -771,7 +766,7 @@ def check_directory(infra_dir: Path, cfg: dict[str, Any]) -> list[Finding]:
     used = set()
     for variant, variant_cfg in variants(cfg):
         ctx = Context.from_config(variant_cfg)
-        shared = config.account_id(variant_cfg, "shared_services")
+        shared = variant_cfg.account_id("shared_services")
         outputs = {
             "shared-services": {
                 bootstrap.KEY_ARN_OUTPUT: f"arn:aws:kms:{ctx.region}:{shared}:key/{PLACEHOLDER_KEY_ID}"
@@ -808,8 +803,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = config.load_config(args.config)
         findings = check_directory(args.infra_dir, cfg)
-    except (config.ConfigError, bootstrap.UsageError, FileNotFoundError, ValueError) as exc:
-        print(f"policy checks: {exc}", file=sys.stderr)
+    except (config.ConfigError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     for finding in findings:
         print(finding)

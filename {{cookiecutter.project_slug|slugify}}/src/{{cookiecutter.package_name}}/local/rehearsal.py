@@ -26,13 +26,12 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from ..config import REPO_ROOT, ConfigError, load_config
+from ..config import FRAMEWORKS, REPO_ROOT, Config, ConfigError, load_config
 from ..endpoint_tests.suite import (
     HttpInvoker,
     SuiteReport,
-    Thresholds,
     format_text,
     load_samples,
     run_suite,
@@ -44,7 +43,6 @@ STEP_TIMEOUT_SECONDS = 600
 STEP_NAMES = ("preprocess", "train", "package", "evaluate", "gate", "serve", "endpoint tests")
 # Folders and files of the work dir that a run owns and clears first; nothing else is deleted.
 OWNED = ("input", "data", "model", "output", "evaluation", "report.json", "report.md")
-FRAMEWORKS = ("sklearn", "xgboost")
 
 
 class StepFailed(Exception):
@@ -94,12 +92,12 @@ def apply_gate(value: float, threshold: float, metric: str) -> str:
     return f"{metric} {value:.6g} >= threshold {threshold:g}"
 
 
-def hyperparameter_args(cfg: dict[str, Any], framework: str) -> list[str]:
-    """Hyperparameters from config as `--key value` arguments, the way SageMaker passes them."""
-    try:
-        params = cfg["model"]["hyperparameters"][framework]
-    except KeyError as exc:
-        raise StepFailed(f"config model.hyperparameters has no {framework!r} entry") from exc
+def hyperparameter_args(cfg: Config, framework: str) -> list[str]:
+    """Hyperparameters from config as `--key value` arguments, the way SageMaker passes them.
+    `framework` may differ from the configured one (--framework); its settings must be there."""
+    params = cfg.model.hyperparameters.get(framework)
+    if not params:
+        raise StepFailed(f"config model.hyperparameters has no {framework!r} entry")
     args = ["--framework", framework]
     for key, value in params.items():
         args += [f"--{key}", str(value)]
@@ -112,7 +110,7 @@ class Rehearsal:
 
     def __init__(
         self,
-        cfg: dict[str, Any],
+        cfg: Config,
         work_dir: Path,
         data: Path,
         framework: str,
@@ -125,8 +123,8 @@ class Rehearsal:
         self.data = data
         self.framework = framework
         self.threshold = threshold
-        self.metric = cfg["pipeline"]["metric"]
-        self.target = cfg["model"]["target_column"]
+        self.metric = cfg.pipeline.metric
+        self.target = cfg.model.target_column
         self.n_samples = n_samples
         self.out = out
         self.steps = [StepResult(name) for name in STEP_NAMES]
@@ -239,7 +237,7 @@ class Rehearsal:
 
     def endpoint_tests(self) -> str:
         assert self.server is not None
-        thresholds = Thresholds.from_config(self.cfg, "local")
+        thresholds = self.cfg.tests_for("local")
         samples = load_samples(self.work / "data" / "test" / "test.csv", self.n_samples, self.target)
         self.suite = run_suite(HttpInvoker(self.server.url), samples, thresholds)
         ok = sum(c.passed for c in self.suite.checks)
@@ -380,12 +378,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"rehearsal failed: {exc}", file=sys.stderr)
         return 1
-    threshold = args.threshold if args.threshold is not None else float(cfg["pipeline"]["metric_threshold"])
+    threshold = args.threshold if args.threshold is not None else cfg.pipeline.metric_threshold
     rehearsal = Rehearsal(
         cfg,
         work_dir=args.work_dir.resolve(),
         data=args.data.resolve(),
-        framework=args.framework or cfg["model"]["framework"],
+        framework=args.framework or cfg.model.framework,
         threshold=threshold,
         n_samples=args.samples,
     )

@@ -17,7 +17,8 @@
 - `run` upserts, starts and waits, printing one line each time a step changes status.
 
 Defaults: --kind feature; --git-sha and --branch from GitHub Actions' environment or git;
---role-arn is the data-science account's pipeline role from config/project.json.
+--role-arn is the data-science account's `<model>-sagemaker-pipeline` role; --input-data-uri is
+`pipeline.input_data_uri`, or datasets/sample.csv on the artifact bucket when that is empty.
 
 Exit codes: 0 success; 1 the execution failed or was stopped, `run` gave up waiting after
 --wait-timeout (the execution keeps running), the input data is missing, or AWS refused a
@@ -43,9 +44,9 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..config import ConfigError, account_id, load_config, role_arn
+from ..config import PIPELINE_KINDS, Config, ConfigError, load_config
 
-KINDS = ("feature", "dev")
+KINDS = PIPELINE_KINDS
 TERMINAL = ("Succeeded", "Failed", "Stopped")
 DEFAULT_WAIT_TIMEOUT = 4 * 3600
 DEFAULT_POLL_SECONDS = 30.0
@@ -79,8 +80,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     common.add_argument("--kind", choices=KINDS, default="feature", help="branch kind (default: feature)")
     common.add_argument("--git-sha", help="commit recorded on the model package (default: GITHUB_SHA or git)")
     common.add_argument("--branch", help="branch recorded on the model package (default: GitHub env or git)")
-    common.add_argument("--role-arn", help="execution role (default: the config's sagemaker_pipeline_role)")
-    common.add_argument("--input-data-uri", help="S3 URI of the input CSV (default: pipeline.input_data_uri)")
+    common.add_argument("--role-arn", help="execution role (default: the config's sagemaker-pipeline role)")
+    common.add_argument(
+        "--input-data-uri", help="S3 URI of the input CSV (default: the config's pipeline input data URI)"
+    )
     common.add_argument("-v", "--verbose", action="store_true", help="show the SageMaker SDK's log messages")
     definition = sub.add_parser("definition", parents=[common], help="print the pipeline definition JSON")
     definition.add_argument(
@@ -154,17 +157,15 @@ def dataset_version(s3_client: Any, uri: str) -> str:
             digest.update(f"{obj['Key']} {obj['ETag']}\n".encode())
             found += 1
     if not found:
-        raise CliError(
-            f"input data {uri} not found; upload it (aws s3 cp data/sample.csv {uri}) or pass another"
-        )
+        raise CliError(f"input data {uri} not found; upload it (make upload-data) or pass another")
     return f"prefix-sha256:{digest.hexdigest()[:16]}"
 
 
-def check_artifact_bucket(s3_client: Any, cfg: dict[str, Any]) -> None:
+def check_artifact_bucket(s3_client: Any, cfg: Config) -> None:
     """Fail early, with one line, when the shared artifact bucket is missing or owned by another
     account (otherwise the SDK would try to create a bucket of that name in the caller's account)."""
-    bucket = cfg["registry"]["artifact_bucket"]
-    owner = account_id(cfg, "shared_services")
+    bucket = cfg.names.artifact_bucket
+    owner = cfg.account_id("shared_services")
     try:
         s3_client.head_bucket(Bucket=bucket, ExpectedBucketOwner=owner)
     except ClientError as exc:
@@ -270,9 +271,9 @@ def main(
         cfg = load_config()
         if args.input_data_uri:
             s3_parts(args.input_data_uri)
-            cfg["pipeline"]["input_data_uri"] = args.input_data_uri
+            cfg = cfg.with_input_data_uri(args.input_data_uri)
     except (ConfigError, CliError) as exc:
-        print(f"pipeline: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     # The SDK's client-side role check simulates a generic policy (it demands VPC network
     # interface permissions this pipeline does not use), so it would reject the least-privilege
@@ -280,18 +281,18 @@ def main(
     # Set SAGEMAKER_VALIDATE_ROLE=true to opt back in.
     os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
     # Parts of the SDK create boto clients from the default session; give them this repo's region.
-    os.environ.setdefault("AWS_DEFAULT_REGION", cfg["aws"]["region"])
+    os.environ.setdefault("AWS_DEFAULT_REGION", cfg.region)
     try:
         with _aws_context(args.command == "definition" and args.offline):
             return _run_command(args, cfg, boto_session, sagemaker_client, out, sleep, clock)
     except ConfigError as exc:
-        print(f"pipeline: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     except CliError as exc:
-        print(f"pipeline: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     except (BotoCoreError, ClientError) as exc:
-        print(f"pipeline: AWS call failed: {exc}", file=sys.stderr)
+        print(f"error: AWS call failed: {exc}", file=sys.stderr)
         return 1
 
 
@@ -304,12 +305,10 @@ def _aws_context(offline: bool) -> AbstractContextManager:
     return mock_aws()
 
 
-def start_execution(
-    client: Any, cfg: dict[str, Any], kind: str, data_uri: str, version: str, note: str
-) -> str:
+def start_execution(client: Any, cfg: Config, kind: str, data_uri: str, version: str, note: str) -> str:
     """Start the upserted pipeline of `kind` on `data_uri` and return the execution ARN."""
     response = client.start_pipeline_execution(
-        PipelineName=cfg["pipeline"]["names"][kind],
+        PipelineName=cfg.names.pipelines[kind],
         PipelineParameters=[
             {"Name": "InputDataUri", "Value": data_uri},
             {"Name": "InputDataVersion", "Value": version},
@@ -321,7 +320,7 @@ def start_execution(
 
 def _run_command(
     args: argparse.Namespace,
-    cfg: dict[str, Any],
+    cfg: Config,
     boto_session: Any,
     sagemaker_client: Any,
     out: TextIO,
@@ -330,12 +329,12 @@ def _run_command(
 ) -> int:
     import boto3
 
-    boto_session = boto_session or boto3.Session(region_name=cfg["aws"]["region"])
+    boto_session = boto_session or boto3.Session(region_name=cfg.region)
     client = sagemaker_client or boto_session.client("sagemaker")
     s3 = boto_session.client("s3")
     if not (args.command == "definition" and args.offline):
         check_artifact_bucket(s3, cfg)
-    data_uri = cfg["pipeline"]["input_data_uri"]
+    data_uri = cfg.pipeline.input_data_uri
     # Checked before anything is upserted, so a run never starts on missing data.
     version = dataset_version(s3, data_uri) if args.command in ("start", "run") else ""
     git_sha = args.git_sha or git_value(("GITHUB_SHA",), ["rev-parse", "HEAD"])
@@ -364,7 +363,7 @@ def _run_command(
 
 def _build_and_upsert(
     args: argparse.Namespace,
-    cfg: dict[str, Any],
+    cfg: Config,
     boto_session: Any,
     client: Any,
     git_sha: str,
@@ -375,7 +374,7 @@ def _build_and_upsert(
     # The SageMaker SDK is imported only here: `start` and the deploy code never load it.
     from .pipeline import get_pipeline, pipeline_session
 
-    role = args.role_arn or role_arn(cfg, "data_science", "sagemaker_pipeline_role")
+    role = args.role_arn or cfg.role_arn("data_science", "sagemaker_pipeline")
     with sdk_logging(args.verbose):
         pipeline = get_pipeline(
             cfg,
@@ -388,7 +387,7 @@ def _build_and_upsert(
         if args.command == "definition":
             print(json.dumps(json.loads(pipeline.definition()), indent=2), file=out)
             return 0
-        arn = pipeline.upsert(role_arn=role, description=cfg["project"]["description"])["PipelineArn"]
+        arn = pipeline.upsert(role_arn=role, description=cfg.project.description)["PipelineArn"]
     if args.command == "upsert":
         print(arn, file=out)
         return 0

@@ -1,0 +1,196 @@
+"""The one config: parsed once, every derived name computed in one place, one-line errors.
+
+Each refusal names the key path, the value found and what is expected; the derived names are
+checked against the limits AWS puts on them for the longest model name the template accepts.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+RAW = json.loads((Path(__file__).resolve().parents[1] / "config" / "project.json").read_text())
+config = importlib.import_module(f"{RAW['project']['package']}.config")
+S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+FOUR = {
+    "data_science": "111111111111",
+    "shared_services": "222222222222",
+    "qa": "333333333333",
+    "prod": "444444444444",
+}
+
+
+def raw(**changes) -> dict:
+    """The rendered config with dotted-path changes, e.g. raw(**{"aws.region": "eu-west-1"})."""
+    doc = copy.deepcopy(RAW)
+    for path, value in changes.items():
+        *parents, last = path.split(".")
+        node = doc
+        for key in parents:
+            node = node[key]
+        if value is DELETE:
+            del node[last]
+        else:
+            node[last] = value
+    return doc
+
+
+DELETE = object()
+
+
+def refusal(doc: dict) -> str:
+    with pytest.raises(config.ConfigError) as caught:
+        config.parse(doc)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def test_the_rendered_config_parses_into_frozen_values():
+    cfg = config.load_config()
+    assert cfg.project.model_name == RAW["project"]["model_name"]
+    with pytest.raises(AttributeError):
+        cfg.region = "eu-west-1"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        cfg.environment("prod").endpoint.autoscaling["enabled"] = False  # type: ignore[index]
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "ap-southeast-7", "eu-central-2"])
+def test_a_40_character_model_name_keeps_every_location_on_one_valid_bucket(region):
+    model = "m" * 38 + "-x"
+    cfg = config.parse(raw(**{"project.model_name": model, "aws.region": region, "aws.accounts": FOUR}))
+    names = cfg.names
+    assert S3_BUCKET.match(names.artifact_bucket), names.artifact_bucket
+    assert cfg.pipeline.input_data_uri == f"s3://{names.artifact_bucket}/datasets/sample.csv"
+    for bucket in names.capture_buckets.values():
+        assert S3_BUCKET.match(bucket), bucket
+    for name in [*names.groups.values(), *names.pipelines.values(), *names.endpoints.values()]:
+        assert SAGEMAKER_NAME.match(name), name
+    for role in names.roles.values():
+        assert len(role) <= 64, role
+    assert names.capture_buckets == {
+        "qa": f"{model}-capture-333333333333",
+        "prod": f"{model}-capture-444444444444",
+    }
+
+
+def test_derived_names_follow_the_accounts_and_region():
+    cfg = config.parse(raw(**{"aws.accounts": FOUR, "aws.region": "eu-west-1"}))
+    model = RAW["project"]["model_name"]
+    assert cfg.names.artifact_bucket == f"{model[:24]}-artifacts-222222222222-eu-west-1"
+    assert cfg.artifact_key() == f"arn:aws:kms:eu-west-1:222222222222:alias/{model}-artifacts"
+    assert (
+        cfg.github_role_arn("github_deploy_prod")
+        == f"arn:aws:iam::444444444444:role/{model}-github-deploy-prod"
+    )
+    assert cfg.group_arn("dev") == f"arn:aws:sagemaker:eu-west-1:222222222222:model-package-group/{model}-dev"
+    qa, prod = cfg.environment("qa"), cfg.environment("prod")
+    assert (qa.group_kind, qa.account, qa.approved_only) == ("dev", "333333333333", False)
+    assert (prod.group_kind, prod.account, prod.approved_only) == ("prod", "444444444444", True)
+    assert not cfg.single_account
+
+
+def test_an_explicit_input_uri_and_key_arn_win():
+    key = "arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    cfg = config.parse(
+        raw(**{"pipeline.input_data_uri": "s3://my-data/tables/", "registry.kms_key_arn": key})
+    )
+    assert cfg.pipeline.input_data_uri == "s3://my-data/tables/"
+    assert cfg.artifact_key() == key
+    assert cfg.with_input_data_uri("s3://other/x.csv").pipeline.input_data_uri == "s3://other/x.csv"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"aws.accounts.qa": "12345"}, 'aws.accounts.qa is "12345"; expected a 12-digit AWS account ID'),
+        ({"aws.region": "moon-1"}, 'aws.region is "moon-1"; expected an AWS region name'),
+        ({"project.model_name": "Churn_Model"}, 'project.model_name is "Churn_Model"; expected lowercase'),
+        ({"model.framework": "lightgbm"}, 'model.framework is "lightgbm"; expected one of sklearn, xgboost'),
+        (
+            {"pipeline.metric_threshold": 1.5},
+            "pipeline.metric_threshold is 1.5; expected a number from 0 to 1",
+        ),
+        ({"pipeline.metric_threshold": "0.9"}, 'pipeline.metric_threshold is "0.9"; expected a number'),
+        ({"pipeline.retry_attempts": 2.5}, "pipeline.retry_attempts is 2.5; expected a whole number"),
+        (
+            {"pipeline.input_data_uri": "data/x.csv"},
+            'pipeline.input_data_uri is "data/x.csv"; expected an s3://',
+        ),
+        ({"pipeline.training_instance_type": "m5.large"}, "pipeline.training_instance_type is"),
+        ({"iam": {}}, "iam is not a setting this repository reads"),
+        ({"environments.qa.endpoint_name": "x"}, "environments.qa.endpoint_name is not a setting"),
+        (
+            {"environments.prod.endpoint.alarms.typo": 1},
+            "environments.prod.endpoint.alarms.typo is not a setting",
+        ),
+        ({"environments.prod": DELETE}, "environments.prod is missing"),
+        ({"branches.prod": "dev"}, 'branches.dev and branches.prod are both "dev"'),
+        (
+            {"environments.prod.endpoint.type": "async"},
+            'environments.prod.endpoint.type is "async"; expected',
+        ),
+        (
+            {"environments.prod.endpoint.traffic_shifting.canary_percent": 80},
+            "environments.prod.endpoint.traffic_shifting.canary_percent must be 1-50",
+        ),
+        (
+            {"environments.prod.endpoint.autoscaling.min_capacity": 5},
+            "environments.prod.endpoint.autoscaling needs 1 <= min_capacity <= max_capacity",
+        ),
+        (
+            {
+                "environments.qa.endpoint.type": "serverless",
+                "environments.qa.endpoint.serverless.memory_mb": 1500,
+            },
+            "environments.qa.endpoint.serverless.memory_mb is 1500; expected 1024-6144 in steps of 1024",
+        ),
+        (
+            {
+                "environments.qa.endpoint.type": "serverless",
+                "environments.qa.endpoint.data_capture.enabled": True,
+            },
+            "environments.qa.endpoint.data_capture.enabled is true, but serverless endpoints do not support",
+        ),
+        (
+            {"environments.local.tests.max_error_rate": 2},
+            "environments.local.tests.max_error_rate is 2; expected",
+        ),
+        ({"registry.kms_key_arn": "alias/x"}, 'registry.kms_key_arn is "alias/x"; expected a KMS key ARN'),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_the_key_path_value_and_expectation(changes, message):
+    assert message in refusal(raw(**changes))
+
+
+def test_load_config_names_the_file(tmp_path):
+    path = tmp_path / "project.json"
+    path.write_text(json.dumps(raw(**{"aws.accounts.prod": "x"})))
+    with pytest.raises(config.ConfigError, match=rf"^{re.escape(str(path))}: aws.accounts.prod is \"x\""):
+        config.load_config(path)
+    path.write_text("{not json")
+    with pytest.raises(config.ConfigError, match="is not valid JSON"):
+        config.load_config(path)
+    with pytest.raises(config.ConfigError, match="not found"):
+        config.load_config(tmp_path / "missing.json")
+
+
+def test_the_config_command_prints_the_derived_names_or_one_error(tmp_path, capsys):
+    assert config.main([]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    cfg = config.load_config()
+    assert shown["artifact_bucket"] == cfg.names.artifact_bucket
+    assert shown["input_data_uri"].startswith(f"s3://{cfg.names.artifact_bucket}/")
+    assert shown["environments"]["prod"]["deploys_from"] == cfg.group("prod")
+    bad = tmp_path / "project.json"
+    bad.write_text(json.dumps(raw(**{"aws.region": 7})))
+    assert config.main([str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("error: ") and "aws.region is 7; expected a string" in captured.err
