@@ -98,12 +98,22 @@ def test_derived_names_follow_the_accounts_and_region():
 
 def test_an_explicit_input_uri_and_key_arn_win():
     key = "arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    cfg = config.parse(
-        raw(**{"pipeline.input_data_uri": "s3://my-data/tables/", "registry.kms_key_arn": key})
-    )
-    assert cfg.pipeline.input_data_uri == "s3://my-data/tables/"
+    bucket = config.parse(RAW).names.artifact_bucket
+    tables = f"s3://{bucket}/tables/"
+    cfg = config.parse(raw(**{"pipeline.input_data_uri": tables, "registry.kms_key_arn": key}))
+    assert cfg.pipeline.input_data_uri == tables
     assert cfg.artifact_key() == key
     assert cfg.with_input_data_uri("s3://other/x.csv").pipeline.input_data_uri == "s3://other/x.csv"
+
+
+def test_hyperparameters_are_exactly_what_the_train_script_takes():
+    """config.HYPERPARAMETERS restates train.py's arguments (train.py runs alone in the image): equal."""
+    train = importlib.import_module(f"{RAW['project']['package']}.steps.train")
+    parser_types = {a.dest: a.type for a in train.arguments()._actions if a.dest not in ("help", "framework")}
+    listed = {name: kind for params in config.HYPERPARAMETERS.values() for name, kind in params.items()}
+    assert listed == parser_types
+    for framework, params in RAW["model"]["hyperparameters"].items():
+        assert set(params) <= set(config.HYPERPARAMETERS[framework])
 
 
 @pytest.mark.parametrize(
@@ -121,8 +131,22 @@ def test_an_explicit_input_uri_and_key_arn_win():
         ({"pipeline.retry_attempts": 2.5}, "pipeline.retry_attempts is 2.5; expected a whole number"),
         (
             {"pipeline.input_data_uri": "data/x.csv"},
-            'pipeline.input_data_uri is "data/x.csv"; expected an s3://',
+            'pipeline.input_data_uri is "data/x.csv"; expected an object',
         ),
+        (
+            {"pipeline.input_data_uri": "s3://team-data/x/"},
+            "expected an object or prefix in the artifact bucket",
+        ),
+        (
+            {"model.hyperparameters.xgboost": {"num_rounds": 150}},
+            "model.hyperparameters.xgboost.num_rounds is not a setting this repository reads; "
+            "known keys here: eta, max_depth, num_round",
+        ),
+        ({"model.hyperparameters.sklearn.max_depth": "deep"}, 'sklearn.max_depth is "deep"; expected'),
+        ({"github.owner": ""}, 'github.owner is ""; expected a GitHub user or organisation name'),
+        ({"branches.feature_prefix": ""}, 'branches.feature_prefix is ""; expected a branch name'),
+        ({"registry.kms_key_arn": "arn:aws:s3:::bucket"}, 'registry.kms_key_arn is "arn:aws:s3:::bucket"'),
+        ({"project.model_name": "xn--aml"}, "S3 bucket names may not start with xn--"),
         ({"pipeline.training_instance_type": "m5.large"}, "pipeline.training_instance_type is"),
         ({"iam": {}}, "iam is not a setting this repository reads"),
         ({"environments.qa.endpoint_name": "x"}, "environments.qa.endpoint_name is not a setting"),
@@ -131,7 +155,7 @@ def test_an_explicit_input_uri_and_key_arn_win():
             "environments.prod.endpoint.alarms.typo is not a setting",
         ),
         ({"environments.prod": DELETE}, "environments.prod is missing"),
-        ({"branches.prod": "dev"}, 'branches.dev and branches.prod are both "dev"'),
+        ({"branches.prod": RAW["branches"]["dev"]}, "branches.dev and branches.prod are both"),
         (
             {"environments.prod.endpoint.type": "async"},
             'environments.prod.endpoint.type is "async"; expected',

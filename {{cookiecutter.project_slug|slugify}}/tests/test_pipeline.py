@@ -628,3 +628,21 @@ def test_cli_run_upserts_starts_and_exits_non_zero_when_the_gate_fails(moto_acco
         f"pipeline: started {EXECUTION_ARN} (input {CFG.pipeline.input_data_uri}, etag:"
     )
     assert lines[-1] == f"  MetricBelowThreshold: {GATE_FAILED}"
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"aws": "ap-southeast-7"}, "aws.region is 'ap-southeast-7'"),
+        ({"version": "9.9-9"}, "pipeline.framework_versions"),
+    ],
+)
+def test_an_image_the_sdk_does_not_know_is_one_config_error(pipeline_module, changes, named):
+    """A region or framework version without a SageMaker image fails with the keys named, not a traceback."""
+    raw = config.read_raw()
+    if "aws" in changes:
+        raw["aws"]["region"] = changes["aws"]
+    if "version" in changes:
+        raw["pipeline"]["framework_versions"][FRAMEWORK] = changes["version"]
+    with pytest.raises(pipeline_module.PipelineConfigError, match=re.escape(named)):
+        pipeline_module.images(config.parse(raw))

@@ -36,6 +36,15 @@ ENVIRONMENT_GROUPS = MappingProxyType({"qa": "dev", "prod": "prod"})
 GROUP_KINDS = ("feature", "dev", "prod")
 PIPELINE_KINDS = ("feature", "dev")
 FRAMEWORKS = ("sklearn", "xgboost")
+# The hyperparameters steps/train.py accepts per framework, with their types (a test keeps this
+# equal to train.py's own argument parser, which runs alone in the framework image).
+HYPERPARAMETERS = MappingProxyType(
+    {
+        "sklearn": MappingProxyType({"n_estimators": int, "max_depth": int, "learning_rate": float}),
+        "xgboost": MappingProxyType({"num_round": int, "max_depth": int, "eta": float}),
+    }
+)
+GITHUB_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$")
 REAL_TIME = "real-time"
 SERVERLESS = "serverless"
 TRAFFIC_SHIFTS = ("CANARY", "LINEAR", "ALL_AT_ONCE")
@@ -503,7 +512,7 @@ def parse(raw: Any, source: str = "config/project.json") -> Config:
     branches = _parse_branches(top.required_section("branches"))
     registry = top.section("registry")
     kms_key_arn = registry.text("kms_key_arn", default="")
-    if kms_key_arn and not kms_key_arn.startswith("arn:"):
+    if kms_key_arn and not re.match(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$", kms_key_arn):
         raise ConfigError(f'registry.kms_key_arn is {_show(kms_key_arn)}; expected a KMS key ARN or ""')
     registry.done()
     names = derive_names(project.model_name, region, accounts)
@@ -546,6 +555,11 @@ def parse(raw: Any, source: str = "config/project.json") -> Config:
 
 
 def _parse_project(s: _Section) -> Project:
+    model_name = s.data.get("model_name")
+    if isinstance(model_name, str) and model_name.startswith("xn--"):
+        raise ConfigError(
+            f"project.model_name is {_show(model_name)}; S3 bucket names may not start with xn--"
+        )
     project = Project(
         name=s.text("name"),
         description=s.text("description", default=""),
@@ -575,8 +589,8 @@ def _parse_github(s: _Section) -> GitHub:
     envs.done()
     digits = re.compile(r"^\d*$")
     github = GitHub(
-        owner=s.text("owner"),
-        repo=s.text("repo"),
+        owner=s.text("owner", pattern=GITHUB_NAME, expected="a GitHub user or organisation name"),
+        repo=s.text("repo", pattern=GITHUB_NAME, expected="a GitHub repository name"),
         owner_id=str(
             s.text("owner_id", default="", pattern=digits, expected='GitHub\'s numeric owner ID or ""')
         ),
@@ -604,7 +618,15 @@ def _reviewers(s: _Section) -> tuple[str, ...]:
 
 
 def _parse_branches(s: _Section) -> Branches:
-    branches = Branches(dev=s.text("dev"), prod=s.text("prod"), feature_prefix=s.text("feature_prefix"))
+    branch = re.compile(r"^[A-Za-z0-9._/-]+$")
+    expected = "a branch name (letters, digits, . _ / -)"
+    branches = Branches(
+        dev=s.text("dev", pattern=branch, expected=expected),
+        prod=s.text("prod", pattern=branch, expected=expected),
+        feature_prefix=s.text(
+            "feature_prefix", pattern=branch, expected=expected + "; an empty prefix would admit every branch"
+        ),
+    )
     s.done()
     if branches.dev == branches.prod:
         raise ConfigError(
@@ -620,9 +642,14 @@ def _parse_model(s: _Section) -> ModelSettings:
     params = {}
     for name in FRAMEWORKS:
         section = hyper.section(name)
-        params[name] = _frozen(dict(section.data))
-        section.read.update(section.data)
+        values = {}
+        for key, kind in HYPERPARAMETERS[name].items():
+            if key in section.data:
+                integer = kind is int
+                values[key] = section.number(key, 1e-12 if not integer else 1, 1e9, integer=integer)
+        section.read.update(HYPERPARAMETERS[name])  # list every valid name when refusing a typo
         section.done()
+        params[name] = MappingProxyType(values)
     hyper.done()
     if not params[framework]:
         raise ConfigError(
@@ -634,8 +661,12 @@ def _parse_model(s: _Section) -> ModelSettings:
 
 def _parse_pipeline(s: _Section, names: Names, framework: str) -> PipelineSettings:
     uri = s.text("input_data_uri", default="") or names.default_input_data_uri
-    if not uri.startswith("s3://") or len(uri) <= 5:
-        raise ConfigError(f"pipeline.input_data_uri is {_show(uri)}; expected an s3:// URI")
+    if not uri.startswith(f"s3://{names.artifact_bucket}/") or uri == f"s3://{names.artifact_bucket}/":
+        raise ConfigError(
+            f"pipeline.input_data_uri is {_show(uri)}; expected an object or prefix in the artifact "
+            f"bucket, s3://{names.artifact_bucket}/... (the pipeline role reads only that bucket; "
+            "make upload-data puts data there)"
+        )
     versions = s.required_section("framework_versions")
     framework_versions = MappingProxyType(
         {name: versions.text(name) for name in FRAMEWORKS if name in versions.data}

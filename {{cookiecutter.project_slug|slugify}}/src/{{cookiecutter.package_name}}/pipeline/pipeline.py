@@ -195,14 +195,26 @@ def images(cfg: Config) -> dict[str, str]:
     region = cfg.region
     version = cfg.pipeline.framework_versions[framework]
     instance_type = cfg.pipeline.training_instance_type
-    return {
-        "training": image_uris.retrieve(
-            framework, region=region, version=version, instance_type=instance_type
-        ),
-        "inference": image_uris.retrieve(
-            framework, region=region, version=version, instance_type=instance_type, image_scope="inference"
-        ),
-    }
+    try:
+        return {
+            "training": image_uris.retrieve(
+                framework, region=region, version=version, instance_type=instance_type
+            ),
+            "inference": image_uris.retrieve(
+                framework,
+                region=region,
+                version=version,
+                instance_type=instance_type,
+                image_scope="inference",
+            ),
+        }
+    except ValueError as exc:
+        # The SDK's image table knows which framework versions exist in which regions.
+        raise PipelineConfigError(
+            f"pipeline.framework_versions.{framework} is {version!r} and aws.region is {region!r}: "
+            f"the SageMaker SDK has no {framework} image for them ({exc}); expected a version and region "
+            "listed at https://docs.aws.amazon.com/sagemaker/latest/dg-ecr-paths/sagemaker-algo-docker-registry-paths.html"
+        ) from None
 
 
 def hyperparameters_metadata(cfg: Config) -> str:

@@ -60,7 +60,8 @@ def fit_xgboost(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarr
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def arguments() -> argparse.ArgumentParser:
+    """The hyperparameters this script takes (config.HYPERPARAMETERS must list the same, a test checks)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--framework", choices=FRAMEWORKS, default="sklearn")
     parser.add_argument("--n_estimators", type=int, default=150)
@@ -68,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning_rate", type=float, default=0.1)
     parser.add_argument("--num_round", type=int, default=150)
     parser.add_argument("--eta", type=float, default=0.1)
-    args, unknown = parser.parse_known_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, unknown = arguments().parse_known_args(argv)
     if unknown:
         print(f"train: ignoring unknown arguments {unknown}")
 
