@@ -7,7 +7,7 @@ dict. A bad file raises ConfigError with one line naming the key path, the value
 what is expected. Unknown keys are refused too, so a typo cannot be ignored silently.
 
 Every derived name (artifact bucket, KMS aliases, model package groups, pipelines, endpoints,
-IAM roles, stacks, capture buckets, the default input data URI) is computed here and nowhere
+IAM roles, capture buckets, the default input data URI) is computed here and nowhere
 else; `Config.names` holds them. Set MLOPS_CONFIG to read another file (tests do).
 
 Only the standard library is used: the deploy jobs install boto3 alone.
