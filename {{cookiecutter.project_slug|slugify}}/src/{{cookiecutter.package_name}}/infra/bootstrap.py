@@ -754,6 +754,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def error_exit(exc: Exception, failure: type[Exception]) -> int:
+    """One `error: ...` line on stderr and the exit status of the infra commands: 2 for a usage or
+    config error, 1 for `failure` or a failed AWS call. Anything else is a bug and is raised again."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, UsageError | config.ConfigError):
+        status, text = 2, str(exc)
+    elif isinstance(exc, failure):
+        status, text = 1, str(exc)
+    elif isinstance(exc, ClientError | BotoCoreError):
+        status, text = 1, f"AWS call failed: {exc}"
+    else:
+        raise exc
+    print(f"error: {text}", file=sys.stderr)
+    return status
+
+
 def main(
     argv: list[str] | None = None,
     *,
@@ -787,19 +804,8 @@ def main(
             factory = session_for or session_factory(cfg.region, profiles, args.assume_role)
             result = run(cfg, factory, infra_dir=args.infra_dir, oidc_provider=args.oidc_provider, log=log)
             summary = {"stacks": result.outcomes, "outputs": role_outputs(cfg, result), "github": manifest}
-    except (UsageError, config.ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except BootstrapError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     except Exception as exc:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        if isinstance(exc, ClientError | BotoCoreError):
-            print(f"error: AWS call failed: {exc}", file=sys.stderr)
-            return 1
-        raise
+        return error_exit(exc, BootstrapError)
     text = json.dumps(summary, indent=2)
     print(text, file=out)
     print("\n# Apply the GitHub settings (gh CLI, repository admin):", file=out)

@@ -536,19 +536,8 @@ def main(
         confirm(cfg, args.yes, len(listing.items), stdin or sys.stdin)
         deleted = delete(listing, clients, log)
         print(f"deleted {deleted} resources", file=out)
-    except (bootstrap.UsageError, config.ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except TeardownError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     except Exception as exc:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        if isinstance(exc, ClientError | BotoCoreError):
-            print(f"error: AWS call failed: {exc}", file=sys.stderr)
-            return 1
-        raise
+        return bootstrap.error_exit(exc, TeardownError)
     return 0
 
 
