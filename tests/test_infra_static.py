@@ -2,7 +2,8 @@
 
 The CloudFormation templates in `infra/` hold no Jinja, so every option set bakes the same
 files (asserted below); cfn-lint runs once for all baked regions, checkov once, and the product's
-own policy checks (`python -m <package>.infra.policy_checks infra`) for every option set,
+own policy checks (`python -m <package>.infra.policy_checks infra`, and the same through
+`python -m <package> infra check infra`) for every option set,
 because they resolve the templates with that repo's accounts and names.
 
 Tools: cfn-lint comes with moto[server] in requirements/test.txt. checkov pins dependencies
@@ -13,6 +14,7 @@ set CHECKOV_BIN to its `checkov` executable, or build `.venv-checkov/` in the te
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -109,6 +111,9 @@ def test_policy_checks_and_bootstrap_plan(baked: dict[str, Path], name: str) -> 
     checks = run([str(PYTHON), "-m", f"{package}.infra.policy_checks", "infra"], repo)
     assert checks.returncode == 0, checks.stdout + checks.stderr
     assert "no findings in 5 templates" in checks.stdout
+    # The same checks through the project's one command line (`<package> infra check`).
+    via_cli = run([str(PYTHON), "-m", package, "infra", "check", "infra"], repo)
+    assert via_cli.returncode == 0 and via_cli.stdout == checks.stdout, via_cli.stdout + via_cli.stderr
 
     plan = run([str(PYTHON), "-m", f"{package}.infra.bootstrap", "--dry-run"], repo)
     assert plan.returncode == 0, plan.stderr
@@ -121,3 +126,50 @@ def test_policy_checks_and_bootstrap_plan(baked: dict[str, Path], name: str) -> 
     assert len(summary["stacks"]) == distinct + 2 + workload + 2
     build = summary["github"]["environments"][cfg["github"]["environments"]["build"]]
     assert build["deployment_branches"] == [cfg["branches"]["dev"], cfg["branches"]["feature_prefix"] + "*"]
+    # The image-pulling stacks get AWS's image account for the bake's region, as the SDK knows it.
+    region = cfg["aws"]["region"]
+    pulling = [
+        row for row in summary["stacks"] if row["template"] in ("infra/data-science.yaml", "infra/workload.yaml")
+    ]
+    assert len(pulling) == 1 + workload
+    accounts = sdk_image_accounts(cfg["pipeline"]["framework_versions"])
+    assert {row["parameters"]["FrameworkImageAccountId"] for row in pulling} == {accounts[region]}
+
+
+def sdk_image_accounts(versions: dict[str, str]) -> dict[str, str]:
+    """region -> the account of the scikit-learn and XGBoost images at `versions`, from the
+    SageMaker SDK's image table (read without importing the SDK); regions where the accounts
+    differ or an image is missing are left out."""
+    spec = importlib.util.find_spec("sagemaker")
+    assert spec and spec.submodule_search_locations, "the SageMaker SDK is not installed in this venv"
+    folder = Path(next(iter(spec.submodule_search_locations))) / "core" / "image_uri_config"
+    found: dict[str, set[str]] = {}
+    counts: dict[str, int] = {}
+    for framework, version in versions.items():
+        data = json.loads((folder / f"{framework}.json").read_text())
+        for scope in ("training", "inference"):
+            for region, account in data[scope]["versions"][version]["registries"].items():
+                found.setdefault(region, set()).add(account)
+                counts[region] = counts.get(region, 0) + 1
+    full = 2 * len(versions)
+    return {
+        region: accounts.pop() for region, accounts in found.items() if counts[region] == full and len(accounts) == 1
+    }
+
+
+def test_image_table_covers_every_usable_region_the_bake_accepts(baked: dict[str, Path]) -> None:
+    """Every region the pre-generation hook accepts is either in the baked image table with the
+    SDK's account, or has no framework image (then bootstrap refuses it, tests/test_images.py)."""
+    hook_spec = importlib.util.spec_from_file_location("pre_gen_project", TEMPLATE / "hooks" / "pre_gen_project.py")
+    hook = importlib.util.module_from_spec(hook_spec)
+    hook_spec.loader.exec_module(hook)
+    accepted = set(hook.sagemaker_regions()) | set(hook.SAGEMAKER_REGIONS_FALLBACK)
+    repo = baked["sklearn-serverless-single"]
+    package = config(repo)["project"]["package"]
+    script = f"import json; from {package}.access import images; print(json.dumps(dict(images.IMAGE_ACCOUNTS)))"
+    result = run([str(PYTHON), "-c", script], repo)
+    assert result.returncode == 0, result.stderr
+    table = json.loads(result.stdout)
+    accounts = sdk_image_accounts(config(repo)["pipeline"]["framework_versions"])
+    sdk = {region: account for region, account in accounts.items() if region in accepted}
+    assert table == sdk, {"only in table": sorted(set(table) - set(sdk)), "only in SDK": sorted(set(sdk) - set(table))}

@@ -4,7 +4,7 @@ moto's CloudFormation runs the templates for real (parameters, conditions, !Sub,
 outputs; roles, inline policies, KMS key and alias, bucket), but moto 5.2.5 has no
 CloudFormation model for three resource types the templates use: AWS::IAM::OIDCProvider,
 AWS::S3::BucketPolicy and AWS::SageMaker::ModelPackageGroup, and its AWS::KMS::Key model breaks on a KeyPolicy
-written as a JSON object. `MotoShims` below registers minimal models for them that make the
+written as a JSON object. `MotoShims` (tests/moto_shims.py) registers minimal models for them that make the
 same moto backend calls CloudFormation would (create the OIDC provider, put the bucket
 policy, create the group, create the key with the policy as JSON text). moto has no
 model-package-group policy API at all, so the group shim keeps the resolved
@@ -18,7 +18,7 @@ rejected update) run against botocore's Stubber.
 
 from __future__ import annotations
 
-import copy
+import ast
 import datetime as dt
 import io
 import json
@@ -27,15 +27,17 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
 from deploy_helpers import FOUR_ACCOUNTS, REGION, Config, config, make_config, make_raw, module, write_config
+from moto_shims import MotoShims
 
 bootstrap = module("infra.bootstrap")
+access = module("access")
 # The moto accounts. FOUR are the template's own example IDs (placeholders), so real runs in
 # these tests pass --allow-placeholders; the placeholder tests below check the refusal.
 FOUR = FOUR_ACCOUNTS
@@ -43,150 +45,6 @@ SINGLE = dict.fromkeys(FOUR, "555555555555")
 LAYOUT_OF = {"four": FOUR, "single": SINGLE}
 OIDC_URL = "token.actions.githubusercontent.com"
 MUTATING_CFN = {"CreateStack", "UpdateStack", "DeleteStack"}
-
-
-class MotoShims:
-    """CloudFormation models for the resource types moto 5.2.5's CloudFormation lacks."""
-
-    installed: ClassVar[list[type]] = []
-
-    @classmethod
-    def install(cls) -> None:
-        if cls.installed:
-            return
-        from moto.cloudformation import parsing
-        from moto.core.common_models import CloudFormationModel
-        from moto.iam.models import iam_backends
-        from moto.kms.models import Key
-        from moto.s3.models import s3_backends
-        from moto.sagemaker.models import sagemaker_backends
-
-        def without_no_value(value: Any) -> Any:
-            # moto leaves `!Ref AWS::NoValue` inside lists as None; CloudFormation drops it.
-            if isinstance(value, dict):
-                return {k: without_no_value(v) for k, v in value.items() if v is not None}
-            if isinstance(value, list):
-                return [without_no_value(v) for v in value if v is not None]
-            return value
-
-        class Shim:
-            """Shared behaviour; each model below subclasses CloudFormationModel directly,
-            because moto finds models through CloudFormationModel.__subclasses__()."""
-
-            def __init__(self, physical_id: str) -> None:
-                self.physical_resource_id = physical_id
-
-            @staticmethod
-            def cloudformation_name_type() -> str:
-                return ""
-
-            @classmethod
-            def has_cfn_attr(cls, attr: str) -> bool:
-                return attr in ("Arn", "ModelPackageGroupArn")
-
-            def get_cfn_attribute(self, attribute_name: str) -> str:
-                return self.physical_resource_id
-
-            @classmethod
-            def update_from_cloudformation_json(
-                cls, original_resource: Any, *args: Any, **kwargs: Any
-            ) -> Any:
-                raise AssertionError("the bootstrap never updates a stack whose template is unchanged")
-
-            @classmethod
-            def delete_from_cloudformation_json(cls, *args: Any, **kwargs: Any) -> None:
-                return None
-
-            def is_created(self) -> bool:
-                return True
-
-        class OidcProvider(Shim, CloudFormationModel):
-            # moto files models by the second part of their module name.
-            __module__ = "shims.cloudformation"
-
-            @staticmethod
-            def cloudformation_type() -> str:
-                return "AWS::IAM::OIDCProvider"
-
-            @classmethod
-            def create_from_cloudformation_json(
-                cls, resource_name, cloudformation_json, account_id, region_name, **kw
-            ):
-                props = cloudformation_json["Properties"]
-                backend = iam_backends[account_id]["aws"]
-                provider = backend.create_open_id_connect_provider(
-                    props["Url"], props.get("ThumbprintList", []), props["ClientIdList"], []
-                )
-                return cls(provider.arn)
-
-        class BucketPolicy(Shim, CloudFormationModel):
-            # moto files models by the second part of their module name.
-            __module__ = "shims.cloudformation"
-
-            @staticmethod
-            def cloudformation_type() -> str:
-                return "AWS::S3::BucketPolicy"
-
-            @classmethod
-            def create_from_cloudformation_json(
-                cls, resource_name, cloudformation_json, account_id, region_name, **kw
-            ):
-                props = cloudformation_json["Properties"]
-                s3_backends[account_id]["aws"].put_bucket_policy(
-                    props["Bucket"], json.dumps(props["PolicyDocument"]).encode()
-                )
-                return cls(props["Bucket"])
-
-        class ModelPackageGroup(Shim, CloudFormationModel):
-            # moto files models by the second part of their module name.
-            __module__ = "shims.cloudformation"
-
-            @staticmethod
-            def cloudformation_type() -> str:
-                return "AWS::SageMaker::ModelPackageGroup"
-
-            @classmethod
-            def create_from_cloudformation_json(
-                cls, resource_name, cloudformation_json, account_id, region_name, **kw
-            ):
-                props = cloudformation_json["Properties"]
-                backend = sagemaker_backends[account_id][region_name]
-                name = props["ModelPackageGroupName"]
-                arn = backend.create_model_package_group(
-                    name, props.get("ModelPackageGroupDescription", ""), []
-                )
-                policy = props.get("ModelPackageGroupPolicy")
-                backend.model_package_groups[name].resource_policy = (
-                    without_no_value(policy) if policy else None
-                )
-                return cls(arn)
-
-        class KmsKey(Shim, CloudFormationModel):
-            """moto's own AWS::KMS::Key model stores a KeyPolicy given as a JSON object unparsed
-            and then fails on every call to the key; CloudFormation accepts either form, so
-            this passes the policy on as the JSON text the KMS API takes."""
-
-            __module__ = "shims.cloudformation"
-
-            @staticmethod
-            def cloudformation_type() -> str:
-                return "AWS::KMS::Key"
-
-            @classmethod
-            def create_from_cloudformation_json(
-                cls, resource_name, cloudformation_json, account_id, region_name, **kw
-            ):
-                resource = copy.deepcopy(cloudformation_json)
-                policy = resource["Properties"]["KeyPolicy"]
-                if not isinstance(policy, str):
-                    resource["Properties"]["KeyPolicy"] = json.dumps(policy)
-                return Key.create_from_cloudformation_json(
-                    resource_name, resource, account_id, region_name, **kw
-                )
-
-        cls.installed += [OidcProvider, BucketPolicy, ModelPackageGroup, KmsKey]
-        for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
-            cached.cache_clear()
 
 
 @pytest.fixture(scope="module")
@@ -287,6 +145,22 @@ def group_policy(account: str, name: str) -> Any:
     return sagemaker_backends[account][REGION].model_package_groups[name].resource_policy
 
 
+def image_pull_resources(iam: Any, role: str) -> list[str]:
+    """The resources of every ECR pull statement in a deployed role's inline policies."""
+    found = []
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        if isinstance(document, str):
+            # moto's CloudFormation stores an inline policy as the Python repr of the document.
+            document = ast.literal_eval(document)
+        for statement in document["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if "ecr:BatchGetImage" in actions:
+                resource = statement["Resource"]
+                found += resource if isinstance(resource, list) else [resource]
+    return sorted(found)
+
+
 def oidc_providers(session: boto3.Session) -> list[str]:
     providers = session.client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
     return [p["Arn"] for p in providers if p["Arn"].endswith(OIDC_URL)]
@@ -333,6 +207,10 @@ def test_four_accounts_then_second_run_changes_nothing(
     ds_iam = accounts.session(FOUR["data_science"]).client("iam")
     assert trust_subjects(ds_iam, cfg.role_name("github_build")) == [subject + envs["build"]]
     ds_iam.get_role(RoleName=cfg.role_name("sagemaker_pipeline"))
+    # Images are pulled only from AWS's image account for the region (access/images.py).
+    pulls = list(access.repository_arns(REGION))
+    assert all(f":{access.image_account(REGION)}:repository/sagemaker-" in arn for arn in pulls)
+    assert image_pull_resources(ds_iam, cfg.role_name("sagemaker_pipeline")) == pulls
     ss = accounts.session(FOUR["shared_services"])
     assert trust_subjects(ss.client("iam"), cfg.role_name("github_registry")) == [
         subject + envs["qa"],
@@ -342,6 +220,7 @@ def test_four_accounts_then_second_run_changes_nothing(
         env_iam = accounts.session(FOUR[env]).client("iam")
         assert trust_subjects(env_iam, cfg.role_name(cfg.deploy_role_key(env))) == [subject + envs[env]]
         env_iam.get_role(RoleName=cfg.role_name("sagemaker_endpoint"))
+        assert image_pull_resources(env_iam, cfg.role_name("sagemaker_endpoint")) == pulls
 
     # The shared key: rotation on, workload accounts decrypt only.
     kms = ss.client("kms")
@@ -746,7 +625,7 @@ def test_rollback_complete_stack_needs_a_person() -> None:
 
 
 def test_failed_creation_reports_the_first_failure(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bootstrap, "WAIT_DELAY_SECONDS", 0)
+    monkeypatch.setattr(module("infra.apply"), "WAIT_DELAY_SECONDS", 0)
     cf, stub = stubbed_cloudformation()
     stub.add_client_error(
         "describe_stacks", "ValidationError", "Stack with id s does not exist", expected_params=None

@@ -21,6 +21,14 @@ from deploy_helpers import FOUR_ACCOUNTS, LAYOUTS, ROOT, Config, config, make_co
 INFRA = ROOT / "infra"
 checks = module("infra.policy_checks")
 bootstrap = module("infra.bootstrap")
+access = module("access")
+
+
+def registry_module() -> Any:
+    """The module that ensures the registry's groups and their policies."""
+    return module("promotion.groups")
+
+
 FOUR = FOUR_ACCOUNTS
 SUB = "token.actions.githubusercontent.com:sub"
 AUD = "token.actions.githubusercontent.com:aud"
@@ -419,10 +427,10 @@ def test_create_model_for_qa_on_the_dev_group_fails() -> None:
 
 
 def test_create_model_from_package_environments_match_the_deploy_code() -> None:
-    """The check's CREATE_FROM_PACKAGE_ENVIRONMENTS are the environments whose model the deploy
-    code creates from the package ARN (`Environment.approved_only` in the config, and the ones
-    registry.workload_group_actions grants sagemaker:CreateModel)."""
-    registry = module("deploy.registry")
+    """The environments the checks let create a model from the package ARN are those whose model
+    the deploy code creates from it (`Environment.approved_only` in the config, the ones
+    registry.workload_group_actions grants sagemaker:CreateModel, and the access table's)."""
+    registry = registry_module()
     cfg = make_config("four")
     approved_only = {env for env in config.ENVIRONMENTS if cfg.environment(env).approved_only}
     create_model = {
@@ -430,8 +438,10 @@ def test_create_model_from_package_environments_match_the_deploy_code() -> None:
         for env in config.ENVIRONMENTS
         if "sagemaker:CreateModel" in registry.workload_group_actions(cfg.environment(env))
     }
-    assert checks.CREATE_FROM_PACKAGE_ENVIRONMENTS == approved_only == create_model == {"prod"}
-    assert checks.Context.from_config(cfg).deploys_from == dict(config.ENVIRONMENT_GROUPS)
+    in_table = {env for env in config.ENVIRONMENTS if access.creates_model_from_package(env)}
+    ctx = checks.Context.from_config(cfg)
+    assert ctx.create_from_package == approved_only == create_model == in_table == {"prod"}
+    assert ctx.deploys_from == dict(config.ENVIRONMENT_GROUPS)
 
 
 @pytest.mark.parametrize("env", ["qa", "prod"])
@@ -486,14 +496,104 @@ def test_data_science_write_on_prod_group_fails() -> None:
     assert_only(
         [str(f) for f in checks.check_group_policy("prod", policy, "prod", ctx)],
         "grants sagemaker:CreateModelPackage on the prod group to the data-science account",
+        # Describing prod versions is within the checks' limit, but the access table grants the
+        # data-science account nothing on the prod group.
+        "grants sagemaker:DescribeModelPackage on the prod group to the data-science account, "
+        "which the access table (access/table.py) does not grant",
     )
+
+
+# --- The access table -----------------------------------------------------------------------
+
+
+def test_group_grant_beyond_the_access_table_fails() -> None:
+    """Describing prod versions is within what the checks allow the data-science account, but the
+    access table grants it nothing on the prod group, so a template that does is a finding."""
+
+    def mutate(t: dict[str, Any]) -> None:
+        document = t["Resources"]["ProdModelPackageGroup"]["Properties"]["ModelPackageGroupPolicy"]["Fn::If"][
+            1
+        ]
+        extra = copy.deepcopy(statement(t, "ProdModelPackageGroup", "ProdDeploy"))
+        extra.update(Sid="DataScienceRead", Action=["sagemaker:DescribeModelPackage"])
+        extra["Principal"]["AWS"]["Fn::Sub"] = "arn:${AWS::Partition}:iam::${DataScienceAccountId}:root"
+        document["Statement"].append(extra)
+
+    assert findings_for("shared-services.yaml") == []
+    assert_only(
+        findings_for("shared-services.yaml", mutate),
+        "statement DataScienceRead: grants sagemaker:DescribeModelPackage on the prod group to the "
+        "data-science account, which the access table (access/table.py) does not grant",
+    )
+
+
+def test_role_grant_beyond_the_access_table_fails() -> None:
+    """An IAM role's grant on a shared resource (registry, artifact bucket or key) that the access
+    table does not make is a finding, even where no resource policy would let it through."""
+    cfg = make_config("four")
+
+    def register_into_prod(t: dict[str, Any]) -> None:
+        resources = statement(t, "PipelineRole", "RegisterIntoSharedGroups", "pipeline-jobs")["Resource"]
+        resources.append(
+            f"arn:aws:sagemaker:{cfg.region}:{FOUR['shared_services']}:model-package-group/{cfg.group('prod')}"
+        )
+
+    assert findings_for("data-science.yaml") == []
+    pipeline = cfg.role_name("sagemaker_pipeline")
+    assert_only(
+        findings_for("data-science.yaml", register_into_prod),
+        "statement RegisterIntoSharedGroups: grants sagemaker:CreateModelPackage on group:prod, "
+        "sagemaker:DescribeModelPackage on group:prod, sagemaker:DescribeModelPackageGroup on group:prod, "
+        f"sagemaker:ListModelPackages on group:prod to role {pipeline}, which the access table",
+    )
+
+    def qa_creates_from_package(t: dict[str, Any]) -> None:
+        t["Conditions"]["CreatesModelFromPackageArn"] = {"Fn::Equals": ["true", "true"]}
+
+    assert_only(
+        findings_for("workload-deploy.yaml", qa_creates_from_package, stack_key="deploy-qa"),
+        f"statement CreateModels: grants sagemaker:CreateModel on versions:dev to role "
+        f"{cfg.role_name('github_deploy_qa')}, which the access table (access/table.py) does not grant",
+    )
+
+
+def test_a_loose_access_table_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The templates are held to the table and the table to the checks' own limits, so a table
+    grown as loose as a template would be still fails the checks."""
+    cfg = make_config("four")
+    table = module("access.table")
+    assert checks.check_table(cfg) == []
+    qa = access.ENVIRONMENT_TABLE["qa"]
+    loose = (
+        access.Grant("qa", "github_deploy_qa", ("sagemaker:CreateModel",), ("versions:source",)),
+        access.Grant("qa", "sagemaker_endpoint", ("s3:PutObject",), ("objects",)),
+        access.Grant("qa", "sagemaker_endpoint", ("kms:Encrypt",), ("key",)),
+    )
+    monkeypatch.setattr(table, "ENVIRONMENT_TABLE", {**access.ENVIRONMENT_TABLE, "qa": qa + loose})
+    monkeypatch.setattr(
+        table,
+        "TABLE",
+        (
+            *access.TABLE,
+            access.Grant("data_science", "github_build", ("sagemaker:CreateModelPackage",), ("group:prod",)),
+        ),
+    )
+    assert_only(
+        [str(f) for f in checks.check_table(cfg)],
+        "access/table.py qa github_deploy_qa: grants sagemaker:CreateModel on versions:dev",
+        "access/table.py qa sagemaker_endpoint: grants s3:PutObject on objects",
+        "access/table.py qa sagemaker_endpoint: grants kms:Encrypt on key",
+        "access/table.py qa sagemaker_endpoint: key use via []; expected S3 or SageMaker only",
+        "access/table.py data_science github_build: grants sagemaker:CreateModelPackage on group:prod",
+    )
+    assert checks.check_directory(INFRA, cfg)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_deploy_code_group_policies_pass_and_match_the_template(layout: str) -> None:
     """The deploy code's registry.group_policy and the template build the same documents, and
     the same check accepts both (so `ensure_groups` never fights the CloudFormation stack)."""
-    registry = module("deploy.registry")
+    registry = registry_module()
     cfg = make_config(layout)
     ctx = checks.Context.from_config(cfg)
     spec = next(s for s in bootstrap.plan(cfg) if s.key == "shared-services")
@@ -543,3 +643,21 @@ def test_docs_list_every_statement_that_keeps_resource_star() -> None:
     rows = re.findall(r"^\| `([\w.-]+\.yaml)` \| `(\w+)` \| `(\w+)` \|", doc, flags=re.MULTILINE)
     assert set(rows) == in_templates
     assert len(rows) == len(set(rows))
+
+
+def test_infra_cli_runs_each_command_under_the_cli_contract(capsys: pytest.CaptureFixture[str]) -> None:
+    """`<package> infra check|bootstrap|teardown ...` runs the same mains; usage errors exit 2
+    with one `error:` line."""
+    cli = module("infra.cli")
+    assert cli.main(["check", str(INFRA)]) == 0
+    assert "no findings in 5 templates" in capsys.readouterr().out
+    assert cli.main(["check", "--bogus"]) == 2
+    assert capsys.readouterr().err.splitlines() == ["error: unrecognized arguments: --bogus"]
+    assert cli.main(["deploy"]) == 2
+    assert capsys.readouterr().err.startswith("error: unknown infra command 'deploy'")
+    assert cli.main([]) == 2
+    assert "usage: infra <command>" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--help"])
+    assert exc.value.code == 0 and "usage: infra <command>" in capsys.readouterr().out
+    assert set(cli.COMMANDS) == {"bootstrap", "teardown", "check"}

@@ -5,8 +5,9 @@ models, alarms and autoscaling made by the real deploy code, plus another model'
 resources that must survive. CloudFormation stacks are small stand-ins created with moto under
 the names and tags bootstrap uses (IAM roles, a retained bucket, an output naming the OIDC
 provider). moto 5.2.5 has no DeleteModelPackage or DeleteModelPackageGroup, so `RegistryShim`
-answers those two calls on moto's backend (refusing, as SageMaker does, a group that still has
-versions); a stack whose deletion fails, which moto cannot produce, runs against botocore's Stubber.
+(tests/moto_shims.py) answers those two calls on moto's backend (refusing, as SageMaker does, a
+group that still has versions); a stack whose deletion fails, which moto cannot produce, runs
+against botocore's Stubber.
 
 Every AWS call is logged per account by a botocore event hook (`CallLog`, the same event as
 deploy_helpers.Recorder), so the tests assert the exact order of the mutating calls and that
@@ -21,7 +22,6 @@ import json
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
@@ -44,6 +44,7 @@ from deploy_helpers import (
     stubbed,
     write_config,
 )
+from moto_shims import RegistryShim
 
 config = module("config")
 teardown = module("infra.teardown")
@@ -108,32 +109,6 @@ class CallLog:
 
     def clear(self) -> None:
         self.calls.clear()
-
-
-class RegistryShim:
-    """DeleteModelPackage / DeleteModelPackageGroup on moto's backend (moto 5.2.5 lacks both)."""
-
-    def __call__(self, session: Any, account: str) -> None:
-        from moto.sagemaker.models import sagemaker_backends
-
-        backend = sagemaker_backends[account][REGION]
-
-        def answer(model: Any, params: dict[str, Any], **_: Any) -> Any:
-            body = json.loads(params["body"])
-            if model.name == "DeleteModelPackage":
-                backend.model_packages.pop(body["ModelPackageName"])
-            else:
-                group = body["ModelPackageGroupName"]
-                if any(p.model_package_group_name == group for p in backend.model_packages.values()):
-                    raise ClientError(
-                        {"Error": {"Code": "ConflictException", "Message": f"group {group} has versions"}},
-                        model.name,
-                    )
-                backend.model_package_groups.pop(group)
-            return AWSResponse(None, 200, {}, None), {}
-
-        for operation in ("DeleteModelPackage", "DeleteModelPackageGroup"):
-            session.events.register(f"before-call.sagemaker.{operation}", answer)
 
 
 def other_names(cfg: Any) -> dict[str, str]:

@@ -1,0 +1,89 @@
+"""The one access table: who may do what on the shared model registry, artifact bucket and key.
+
+Each row (`Grant`, in `access/table.py`) says which IAM role, in which account, may call which
+actions on which shared resource. Every consumer derives what it needs from these rows and a
+`Config` (`access/derive.py`):
+
+- `group_policy(cfg, kind)`: a model package group's resource policy (the deploy code's
+  `registry.group_policy` and the shared-services template build exactly this);
+- `workload_group_actions(environment)`: the registry calls a deploy environment's account makes;
+- `key_policy(cfg)`, `bucket_policy(cfg)`: the Allow statements of the artifact key and bucket;
+- `role_grants(cfg)`: every role's (action, resource) pairs on the shared resources, which the
+  templates' identity policies hold exactly (tests/test_access.py proves it on every layout);
+- `shared_services_parameters(cfg)`, `deploy_parameters(cfg, env)`: what bootstrap passes the
+  templates for it.
+
+Apart from the shared resources, `access/images.py` says where the framework images may be pulled
+from: AWS's image account for the region (`IMAGE_ACCOUNTS`) and the exact repositories
+(`FRAMEWORK_REPOSITORIES`); `image_parameters(cfg)` is what bootstrap passes the templates whose
+roles pull them, and the policy checks hold every ECR pull grant to `repository_arns(region)`.
+
+The policy checks (`infra/checks`) hold the templates to this table and the table to their own
+ceilings (what a workload or data-science account may never hold).
+
+Standard library only: the deploy jobs import this with boto3 alone.
+"""
+
+from .derive import (
+    bucket_policy,
+    creates_model_from_package,
+    deploy_parameters,
+    grants_of_role,
+    group_policy,
+    key_policy,
+    resource_of,
+    role_grants,
+    shared_services_parameters,
+    workload_group_actions,
+)
+from .images import (
+    FRAMEWORK_REPOSITORIES,
+    IMAGE_ACCOUNTS,
+    PULL_ACTIONS,
+    image_account,
+    image_parameters,
+    is_framework_image,
+    repository_arns,
+)
+from .table import (
+    BUCKET_STATEMENTS,
+    CREATE_MODEL,
+    DESCRIBE_PACKAGE,
+    ENVIRONMENT_TABLE,
+    KEY_STATEMENTS,
+    TABLE,
+    Grant,
+    actions_of,
+    grants,
+    party_account,
+)
+
+__all__ = [
+    "BUCKET_STATEMENTS",
+    "CREATE_MODEL",
+    "DESCRIBE_PACKAGE",
+    "ENVIRONMENT_TABLE",
+    "FRAMEWORK_REPOSITORIES",
+    "IMAGE_ACCOUNTS",
+    "KEY_STATEMENTS",
+    "PULL_ACTIONS",
+    "TABLE",
+    "Grant",
+    "actions_of",
+    "bucket_policy",
+    "creates_model_from_package",
+    "deploy_parameters",
+    "grants",
+    "grants_of_role",
+    "group_policy",
+    "image_account",
+    "image_parameters",
+    "is_framework_image",
+    "key_policy",
+    "party_account",
+    "repository_arns",
+    "resource_of",
+    "role_grants",
+    "shared_services_parameters",
+    "workload_group_actions",
+]

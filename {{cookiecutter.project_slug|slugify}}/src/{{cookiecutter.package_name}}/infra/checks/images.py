@@ -1,0 +1,48 @@
+"""ECR pulls: only from AWS's framework image account for the region, only its framework repositories.
+
+Every Allow statement of an IAM policy that grants an image pull (`access.PULL_ACTIONS`) must
+name exactly `access.repository_arns(region)`: the region's image account from
+`access/images.py` and the scikit-learn and XGBoost repositories. Any account (`*`), a
+repository wildcard (`sagemaker-*`), another account or another repository is a finding, and so
+is a pull statement missing one of those repositories. `Resource: "*"` is left to the identity
+check (it is a finding there already).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ... import access
+from .base import Context, Finding, allowed_statements, as_list
+
+
+def check_image_pulls(where: str, policy: Any, ctx: Context) -> list[Finding]:
+    """The ECR pull statements of one identity policy name exactly the region's image repositories."""
+    findings = []
+    expected = access.repository_arns(ctx.region)
+    account = access.image_account(ctx.region)
+    for at, statement, actions in allowed_statements(where, policy):
+        pulls = sorted(actions & set(access.PULL_ACTIONS))
+        resources = [str(r) for r in as_list(statement.get("Resource"))]
+        if not pulls or "*" in resources:
+            continue
+        foreign = [r for r in resources if r not in expected]
+        if foreign:
+            findings.append(
+                Finding(
+                    at,
+                    f"grants {', '.join(pulls)} on {', '.join(foreign)}; image pulls are allowed only "
+                    f"from AWS's image account for {ctx.region} ({account}, access/images.py): "
+                    f"{', '.join(expected)}",
+                )
+            )
+        missing = [r for r in expected if r not in resources]
+        if missing:
+            findings.append(
+                Finding(
+                    at,
+                    f"grants {', '.join(pulls)} without {', '.join(missing)}; an image pull statement names "
+                    f"exactly the framework repositories of access/images.py: {', '.join(expected)}",
+                )
+            )
+    return findings

@@ -1,0 +1,220 @@
+"""The access table (access/table.py) is what the deploy code, the templates and bootstrap use.
+
+- `access.group_policy` is exactly what the deploy code's `registry.group_policy` builds;
+- the shared-services template's key, bucket and group policies resolve to the table's
+  statements, and every IAM role in the templates holds exactly the table's grants on the shared
+  resources, on the default (baked), four-account and single-account layouts;
+- bootstrap passes the templates the table's principals and per-environment registry access.
+
+The negative tests show the comparison catches a template that drifts from the table.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from deploy_helpers import LAYOUTS, ROOT, config, make_config, module
+
+access = module("access")
+checks = module("infra.policy_checks")
+plan_module = module("infra.plan")
+INFRA = ROOT / "infra"
+GROUP_RESOURCES = {
+    "feature": "FeatureModelPackageGroup",
+    "dev": "DevModelPackageGroup",
+    "prod": "ProdModelPackageGroup",
+}
+
+
+def registry_module() -> Any:
+    """The module that ensures the registry's groups and their policies."""
+    return module("promotion.groups")
+
+
+def as_set(value: Any) -> list[Any]:
+    return sorted(set(checks.as_list(value)))
+
+
+def normal(statement: dict[str, Any]) -> dict[str, Any]:
+    """A statement with every single-or-list value as a sorted list (IAM reads them as sets)."""
+    result = dict(statement)
+    for key in ("Action", "Resource"):
+        result[key] = as_set(statement.get(key))
+    result["Principal"] = {k: as_set(v) for k, v in (statement.get("Principal") or {}).items()}
+    result["Condition"] = {
+        op: {k: as_set(v) for k, v in values.items()}
+        for op, values in (statement.get("Condition") or {}).items()
+    }
+    return result
+
+
+def allowed(document: Any) -> list[dict[str, Any]]:
+    return [normal(s) for s in checks.statements(document) if s.get("Effect") == "Allow"]
+
+
+def resolved(
+    cfg: Any, template_file: str, mutate: Callable[[dict[str, Any]], None] | None = None
+) -> list[tuple[Any, Any, set[str]]]:
+    """(stack spec, resolver, artifact key ARNs) for every stack of the plan deploying the template."""
+    shared_spec = next(s for s in plan_module.plan(cfg) if s.key == "shared-services")
+    shared = checks.Resolver(
+        checks.load_template(INFRA / "shared-services.yaml"),
+        shared_spec.parameters,
+        shared_spec.account,
+        cfg.region,
+    )
+    key_arn = shared.value(shared.template["Outputs"]["ArtifactKeyArn"]["Value"])
+    found = []
+    for spec in plan_module.plan(cfg):
+        if spec.template != template_file:
+            continue
+        template = checks.load_template(INFRA / template_file)
+        if mutate:
+            mutate(template)
+        params = spec.resolved_parameters({"shared-services": {"ArtifactKeyArn": key_arn}})
+        found.append((spec, checks.Resolver(template, params, spec.account, cfg.region), {key_arn}))
+    return found
+
+
+def resource_policy_differences(
+    cfg: Any, mutate: Callable[[dict[str, Any]], None] | None = None
+) -> list[str]:
+    """Where the shared-services template's resource policies differ from the table's."""
+    [(_, resolver, _)] = resolved(cfg, "shared-services.yaml", mutate)
+    differences = []
+    key = allowed(resolver.properties("ArtifactKey")["KeyPolicy"])
+    if key != [normal(s) for s in access.key_policy(cfg)]:
+        differences.append(f"key policy: {key} != table {access.key_policy(cfg)}")
+    bucket = allowed(resolver.properties("ArtifactBucketPolicy")["PolicyDocument"])
+    if bucket != [normal(s) for s in access.bucket_policy(cfg)]:
+        differences.append(f"bucket policy: {bucket} != table {access.bucket_policy(cfg)}")
+    for kind, logical in GROUP_RESOURCES.items():
+        from_template = resolver.properties(logical).get("ModelPackageGroupPolicy")
+        if from_template != access.group_policy(cfg, kind):
+            differences.append(
+                f"{kind} group policy: {from_template} != table {access.group_policy(cfg, kind)}"
+            )
+    return differences
+
+
+def template_role_grants(cfg: Any, mutate: Callable[[dict[str, Any]], None] | None = None) -> dict[Any, set]:
+    """(account, role name) -> (action, resource symbol) pairs its inline policies hold on the
+    shared resources, over every stack of the plan."""
+    grants: dict[Any, set] = {}
+    for template_file in sorted({s.template for s in plan_module.plan(cfg)}):
+        for spec, resolver, key_arns in resolved(cfg, template_file, mutate):
+            for logical, resource in resolver.resources.items():
+                if resource["Type"] != "AWS::IAM::Role" or not resolver.active(logical):
+                    continue
+                props = resolver.properties(logical)
+                pairs = grants.setdefault((spec.account, props["RoleName"]), set())
+                for policy in props.get("Policies", []):
+                    for item in checks.statements(policy["PolicyDocument"]):
+                        for arn in checks.as_list(item.get("Resource")):
+                            symbol = access.resource_of(cfg, str(arn), key_arns)
+                            if symbol and item.get("Effect") == "Allow":
+                                pairs |= {(action, symbol) for action in checks.as_list(item["Action"])}
+    return grants
+
+
+def identity_differences(cfg: Any, mutate: Callable[[dict[str, Any]], None] | None = None) -> list[str]:
+    in_templates = template_role_grants(cfg, mutate)
+    differences = []
+    for (account, role), pairs in sorted(in_templates.items()):
+        expected = access.grants_of_role(cfg, account, role) or set()
+        if pairs != expected:
+            differences.append(
+                f"{role} in {account}: extra {sorted(pairs - expected)}, missing {sorted(expected - pairs)}"
+            )
+    for party, role in access.role_grants(cfg):
+        if (access.party_account(cfg, party), cfg.role_name(role)) not in in_templates:
+            differences.append(f"the table names {role} in the {party} account, which no template creates")
+    return differences
+
+
+# The registry code (promotion.groups) delegates to the table; test_registry.py holds the
+# resulting group policies to explicit statements, so the table is checked against an oracle there.
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_workload_actions_are_describe_and_create_model_only_where_the_config_says(layout: str) -> None:
+    cfg = make_config(layout)
+    expected = {
+        "qa": {"sagemaker:DescribeModelPackage"},
+        "prod": {"sagemaker:DescribeModelPackage", "sagemaker:CreateModel"},
+    }
+    for env in config.ENVIRONMENTS:
+        environment = cfg.environment(env)
+        assert set(access.workload_group_actions(environment)) == expected[env]
+        registry_actions = registry_module().workload_group_actions(environment)
+        assert registry_actions == access.workload_group_actions(environment)
+        assert access.creates_model_from_package(env) == environment.approved_only
+    assert {env for env in config.ENVIRONMENTS if access.creates_model_from_package(env)} == {"prod"}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_shared_services_resource_policies_are_the_table(layout: str) -> None:
+    """Statement by statement: the artifact key's and bucket's Allow statements and the three
+    group policies, resolved as bootstrap deploys them, equal the table's."""
+    assert resource_policy_differences(make_config(layout)) == []
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_every_role_holds_exactly_the_tables_grants(layout: str) -> None:
+    assert identity_differences(make_config(layout)) == []
+
+
+def test_a_template_that_drifts_from_the_table_is_caught() -> None:
+    cfg = make_config("four")
+
+    def drop_qa_read(t: dict[str, Any]) -> None:
+        statements = t["Resources"]["DevModelPackageGroup"]["Properties"]["ModelPackageGroupPolicy"][
+            "Fn::If"
+        ][1]
+        statements["Statement"] = statements["Statement"][:1]
+
+    def widen_workload_read(t: dict[str, Any]) -> None:
+        document = t["Resources"]["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]
+        [workload] = [s for s in document["Statement"] if s["Sid"] == "WorkloadReadObjects"]
+        workload["Action"] = [*workload["Action"], "s3:ListBucket"]
+
+    assert [d.split(":")[0] for d in resource_policy_differences(cfg, drop_qa_read)] == ["dev group policy"]
+    assert [d.split(":")[0] for d in resource_policy_differences(cfg, widen_workload_read)] == [
+        "bucket policy"
+    ]
+
+    def registry_role_writes_feature(t: dict[str, Any]) -> None:
+        props = t["Resources"].get("RegistryRole", {}).get("Properties")
+        if props:
+            document = props["Policies"][0]["PolicyDocument"]
+            [promote] = [s for s in document["Statement"] if s["Sid"] == "PromoteIntoProdGroup"]
+            promote["Resource"] = [*promote["Resource"], copy.deepcopy(promote["Resource"][0])]
+            promote["Resource"][-1]["Fn::Sub"] = promote["Resource"][-1]["Fn::Sub"].replace(
+                "ProdGroup", "FeatureGroup"
+            )
+
+    [difference] = identity_differences(cfg, registry_role_writes_feature)
+    assert "github-registry" in difference
+    assert "extra [('sagemaker:CreateModelPackage', 'group:feature')], missing []" in difference
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_bootstrap_passes_the_tables_principals_and_registry_access(layout: str) -> None:
+    cfg = make_config(layout)
+    specs = {spec.key: spec for spec in plan_module.plan(cfg)}
+    shared = specs["shared-services"].parameters
+    assert access.shared_services_parameters(cfg).items() <= shared.items()
+    # Every principal of the key and bucket statements is one of those parameters' accounts and roles.
+    names = set(shared.values())
+    for statement in access.key_policy(cfg) + access.bucket_policy(cfg):
+        for root in checks.as_list(statement["Principal"]["AWS"]):
+            assert root.split(":")[4] in names | {cfg.account_id("shared_services")}
+        for arn in statement.get("Condition", {}).get("StringEquals", {}).get("aws:PrincipalArn", []):
+            assert arn.rsplit("/", 1)[1] in names
+    for env in config.ENVIRONMENTS:
+        parameters = specs[f"deploy-{env}"].parameters
+        assert access.deploy_parameters(cfg, env).items() <= parameters.items()
+        assert parameters["ModelFromPackageArn"] == ("true" if env == "prod" else "false")
+        assert parameters["ModelPackageGroupName"] == cfg.group(config.ENVIRONMENT_GROUPS[env])
