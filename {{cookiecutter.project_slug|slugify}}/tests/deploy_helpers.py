@@ -1,4 +1,6 @@
-"""Shared by the registry, lock file, deploy, rollback and deploy CLI tests.
+"""Shared by the promotion, lock file, deploy, rollback and CLI tests (and imported by others).
+
+Fixtures built on these live in conftest.py.
 
 - Config variants of the rendered config/project.json: the baked accounts, four distinct
   accounts, or one account for everything. `make_raw` gives the JSON document (to mutate or
@@ -9,7 +11,9 @@
 - `Recorder`: every AWS operation a session or client makes, in order, from botocore's
   `before-parameter-build` event (it fires for moto and for Stubber alike).
 - `stubbed(...)`: real botocore clients behind Stubbers, for what moto lacks and for failures.
-- `package_description` / `plan_for`: a DescribeModelPackage answer and the plan built from it.
+- `stubbed_as(cfg, role, ...)`: the same with GetCallerIdentity answering that role's account.
+- `package_description` / `model_version` / `plan_for`: a DescribeModelPackage answer, the
+  `ModelVersion` resolved from it and the plan built from that.
 
 Cross-account reads: moto 5.2.5 does not model resource policies, so a QA or prod session
 cannot describe a package that lives in the shared-services account. Tests that deploy in
@@ -85,7 +89,7 @@ def new_session(**kwargs: Any) -> boto3.Session:
 
 
 def module(name: str) -> ModuleType:
-    """A module of the package under test, e.g. module("deploy.registry")."""
+    """A module of the package under test, e.g. module("promotion.version")."""
     return importlib.import_module(f"{PACKAGE}.{name}")
 
 
@@ -218,6 +222,24 @@ def stubbed(*services: str, recorder: Recorder | None = None) -> tuple[StubSessi
     return StubSession(clients), stubbers
 
 
+def stubbed_as(
+    cfg: Config, role: str, *services: str, recorder: Recorder | None = None
+) -> tuple[StubSession, dict[str, Stubber]]:
+    """`stubbed("sts", *services)` with GetCallerIdentity answering the account of `role`."""
+    session, stubs = stubbed("sts", *services, recorder=recorder)
+    stubs["sts"].add_response(
+        "get_caller_identity",
+        {"Account": cfg.account_id(role), "Arn": "arn:aws:sts::1:assumed-role/x/y", "UserId": "x"},
+    )
+    return session, stubs
+
+
+def assert_done(stubs: dict[str, Stubber]) -> None:
+    """Every queued Stubber response was used."""
+    for stub in stubs.values():
+        stub.assert_no_pending_responses()
+
+
 def not_found(stubber: Stubber, method: str, what: str = "resource") -> None:
     stubber.add_client_error(method, "ValidationException", f"Could not find {what}.", 400)
 
@@ -277,11 +299,18 @@ def package_description(
     }
 
 
+def model_version(arn: str, package: dict[str, Any]) -> Any:
+    """The `promotion.version.ModelVersion` of a DescribeModelPackage answer (ARN parsed, not
+    checked against a config: `endpoint.plan` checks it for the environment)."""
+    version = module("promotion.version")
+    return version.from_description(version.parse_package_arn(arn), package)
+
+
 def plan_for(cfg: Config, env: str, arn: str, approval: str | None = None) -> Any:
     """endpoint.plan for a version described as `approval` (default: Approved for prod,
     PendingManualApproval for QA, what the release path deploys to each)."""
     approval = approval or ("Approved" if env == "prod" else "PendingManualApproval")
-    return module("deploy.endpoint").plan(cfg, env, arn, package_description(arn, approval))
+    return module("deploy.endpoint").plan(cfg, env, model_version(arn, package_description(arn, approval)))
 
 
 def create_bucket(s3: Any, name: str, region: str) -> None:

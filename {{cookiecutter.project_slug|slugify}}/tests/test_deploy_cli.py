@@ -1,7 +1,8 @@
 """The whole release path through the CLI the workflows call, on moto, with one simulated
 account per role (and with a single account): register -> latest -> deploy QA -> lock ->
 compare -> approve -> promote -> deploy prod. Assertions are on the resulting AWS state and
-on what the commands write to $GITHUB_OUTPUT, not only on exit codes."""
+on what the commands write to $GITHUB_OUTPUT, not only on exit codes. Also: the CLI contract
+of deploy.cli (exit statuses, one error line, endpoint-test --url) and its boto3-only imports."""
 
 from __future__ import annotations
 
@@ -11,44 +12,56 @@ import subprocess
 import sys
 
 import pytest
-from moto import mock_aws
 
 from deploy_helpers import (
     INFERENCE_SPEC,
     PACKAGE,
     REAL_TIME_PROD,
     ROOT,
-    Accounts,
-    Recorder,
+    SAMPLE_CSV,
     create_groups,
-    fake_aws_env,
     make_config,
+    make_raw,
     module,
-    package_arn,
     passing_report,
     plan_for,
     register_version,
-    stubbed,
-    write_config,
 )
 
 cli = module("deploy.cli")
+promotion_cli = module("promotion.cli")
 
 PROD = REAL_TIME_PROD
 SHA = "89abcdef0123456789abcdef0123456789abcdef"
+pytestmark = pytest.mark.usefixtures("fake_aws")
 
 
-@pytest.fixture(autouse=True)
-def _fake_aws(monkeypatch):
-    fake_aws_env(monkeypatch)
+class _FailOnUse:
+    """A session no command may use (offline commands)."""
+
+    def client(self, *args, **kwargs):
+        raise AssertionError("no AWS client may be created")
+
+
+FAIL_ON_USE = _FailOnUse()
 
 
 class Runner:
-    def __init__(self, capsys):
+    """Runs a command as the workflows do: everything through deploy.cli (which forwards the
+    registry, lock and compare commands), or with `split` each command through its own CLI."""
+
+    def __init__(self, capsys, split=False):
         self.capsys = capsys
+        self.split = split
+
+    def main(self, args):
+        if self.split and args[0] in promotion_cli.COMMANDS:
+            return promotion_cli.main
+        return cli.main
 
     def __call__(self, session, *args, expect=0, registry=None):
-        code = cli.main(list(args), session=session, registry_session=registry)
+        kwargs = {"registry_session": registry} if registry is not None else {}
+        code = self.main(args)(list(args), session=session, **kwargs)
         out, err = self.capsys.readouterr()
         assert code == expect, f"{args[0]} exited {code}: {err}"
         return dict(
@@ -56,119 +69,87 @@ class Runner:
         ), err
 
 
-@pytest.mark.parametrize("layout", ["four", "single"])
-def test_release_path_from_registration_to_prod(tmp_path, monkeypatch, capsys, layout):
+@pytest.mark.parametrize(
+    ("layout", "split"), [("four", False), ("single", False), ("four", True)], ids=["four", "single", "split"]
+)
+def test_release_path_from_registration_to_prod(
+    configure, accounts, tmp_path, monkeypatch, capsys, layout, split
+):
     cfg = make_config(layout, prod=PROD)
-    write_config(cfg, tmp_path, monkeypatch)
+    configure(cfg)
     outputs = tmp_path / "github_output"
     monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
-    run = Runner(capsys)
-    with mock_aws():
-        accounts = Accounts(cfg)
-        shared, qa, prod = (accounts.session(r) for r in ("shared_services", "qa", "prod"))
-        if cfg.single_account:
-            run(shared, "ensure-groups")
-        else:
-            create_groups(shared, cfg)  # moto lacks the group-policy calls ensure-groups makes
-        register_version(shared, cfg, git_sha="1" * 40, metrics={"auc": 0.95})
-        dev_arn = register_version(shared, cfg, git_sha=SHA, metrics={"auc": 0.97, "accuracy": 0.93})
+    run = Runner(capsys, split)
+    aws = accounts(cfg)
+    shared, qa, prod = (aws.session(r) for r in ("shared_services", "qa", "prod"))
+    if cfg.single_account:
+        run(shared, "ensure-groups")
+    else:
+        create_groups(shared, cfg)  # moto lacks the group-policy calls ensure-groups makes
+    register_version(shared, cfg, git_sha="1" * 40, metrics={"auc": 0.95})
+    dev_arn = register_version(shared, cfg, git_sha=SHA, metrics={"auc": 0.97, "accuracy": 0.93})
 
-        latest, _ = run(shared, "latest", "--group", "dev", "--github-output")
-        assert latest == {"arn": dev_arn, "version": "2", "status": "PendingManualApproval"}
-        # The QA session reads the shared package through `shared`: moto has no resource
-        # policies (on AWS the dev group's policy lets the QA account describe it).
-        deploy_qa = ("deploy", "--env", "qa", "--arn", dev_arn, "--poll-interval", "0", "--github-output")
-        run(qa, *deploy_qa, registry=shared)
-        qa_plan = plan_for(cfg, "qa", dev_arn)
-        qa_sm = qa.client("sagemaker")
-        qa_live = qa_sm.describe_endpoint(EndpointName=qa_plan.settings.endpoint_name)
-        assert qa_live["EndpointConfigName"] == qa_plan.config_name
-        qa_model = qa_sm.describe_model(ModelName=qa_plan.model_name)
-        assert qa_model["Containers"] == INFERENCE_SPEC["Containers"]
-        qa_tags = {t["Key"]: t["Value"] for t in qa_sm.list_tags(ResourceArn=qa_model["ModelArn"])["Tags"]}
-        assert qa_tags["model-package-arn"] == dev_arn
+    latest, _ = run(shared, "latest", "--group", "dev", "--github-output")
+    assert latest == {"arn": dev_arn, "version": "2", "status": "PendingManualApproval"}
+    # The QA session reads the shared package through `shared`: moto has no resource
+    # policies (on AWS the dev group's policy lets the QA account describe it).
+    deploy_qa = ("deploy", "--env", "qa", "--arn", dev_arn, "--poll-interval", "0", "--github-output")
+    run(qa, *deploy_qa, registry=shared)
+    qa_plan = plan_for(cfg, "qa", dev_arn)
+    qa_sm = qa.client("sagemaker")
+    qa_live = qa_sm.describe_endpoint(EndpointName=qa_plan.settings.endpoint_name)
+    assert qa_live["EndpointConfigName"] == qa_plan.config_name
+    qa_model = qa_sm.describe_model(ModelName=qa_plan.model_name)
+    assert qa_model["Containers"] == INFERENCE_SPEC["Containers"]
+    qa_tags = {t["Key"]: t["Value"] for t in qa_sm.list_tags(ResourceArn=qa_model["ModelArn"])["Tags"]}
+    assert qa_tags["model-package-arn"] == dev_arn
 
-        report = tmp_path / "qa-report.json"
-        report.write_text(json.dumps(passing_report(qa_plan.settings.endpoint_name)))
-        run(shared, "lock", "write", "--arn", dev_arn, "--qa-report", str(report))
-        lock = json.loads((tmp_path / cfg.lock_file).read_text())
-        assert (lock["model_package_arn"], lock["version"], lock["git_sha"]) == (dev_arn, 2, SHA)
-        assert lock["metrics"] == {"accuracy": 0.93, "auc": 0.97}
-        verified, _ = run(None, "lock", "verify", "--github-output")
-        assert verified == {"arn": dev_arn, "version": "2", "git_sha": SHA}
+    report = tmp_path / "qa-report.json"
+    report.write_text(json.dumps(passing_report(qa_plan.settings.endpoint_name)))
+    run(shared, "lock", "write", "--arn", dev_arn, "--qa-report", str(report))
+    lock = json.loads((tmp_path / cfg.lock_file).read_text())
+    assert (lock["model_package_arn"], lock["version"], lock["git_sha"]) == (dev_arn, 2, SHA)
+    assert lock["metrics"] == {"accuracy": 0.93, "auc": 0.97}
+    verified, _ = run(None, "lock", "verify", "--github-output")
+    assert verified == {"arn": dev_arn, "version": "2", "git_sha": SHA}
 
-        first = cli.main(["compare", "--env", "prod"], session=shared)
-        markdown = capsys.readouterr().out
-        assert first == 0
-        assert "prod champion: none yet" in markdown
-        assert "| **auc** (gate) | 0.9700 | n/a | n/a |" in markdown
+    first = run.main(["compare"])(["compare", "--env", "prod"], session=shared)
+    markdown = capsys.readouterr().out
+    assert first == 0
+    assert "prod champion: none yet" in markdown
+    assert "| **auc** (gate) | 0.9700 | n/a | n/a |" in markdown
 
-        run(shared, "approve", "--arn", dev_arn, "--pr", "12", "--commit", SHA, "--actor", "octocat")
-        promoted, _ = run(shared, "promote", "--arn", dev_arn, "--github-output")
-        assert promoted["created"] == "true"
-        prod_arn = promoted["arn"]
-        run(prod, "deploy", "--env", "prod", "--arn", prod_arn, "--poll-interval", "0", registry=shared)
-        again, _ = run(shared, "promote", "--arn", dev_arn)
-        assert again == {"arn": prod_arn, "version": promoted["version"], "created": "false"}
+    run(shared, "approve", "--arn", dev_arn, "--pr", "12", "--commit", SHA, "--actor", "octocat")
+    promoted, _ = run(shared, "promote", "--arn", dev_arn, "--github-output")
+    assert promoted["created"] == "true"
+    prod_arn = promoted["arn"]
+    run(prod, "deploy", "--env", "prod", "--arn", prod_arn, "--poll-interval", "0", registry=shared)
+    again, _ = run(shared, "promote", "--arn", dev_arn)
+    assert again == {"arn": prod_arn, "version": promoted["version"], "created": "false"}
 
-        assert cli.main(["compare", "--env", "prod"], session=shared) == 0
-        markdown = capsys.readouterr().out
-        assert f"prod champion: `{prod_arn}` (promoted from `{dev_arn}`)" in markdown
-        assert "| **auc** (gate) | 0.9700 | 0.9700 | +0.0000 |" in markdown
+    assert run.main(["compare"])(["compare", "--env", "prod"], session=shared) == 0
+    markdown = capsys.readouterr().out
+    assert f"prod champion: `{prod_arn}` (promoted from `{dev_arn}`)" in markdown
+    assert "| **auc** (gate) | 0.9700 | 0.9700 | +0.0000 |" in markdown
 
-        registry = shared.client("sagemaker")
-        prod_group = cfg.group("prod")
-        versions = registry.list_model_packages(ModelPackageGroupName=prod_group)["ModelPackageSummaryList"]
-        assert [(v["ModelPackageArn"], v["ModelApprovalStatus"]) for v in versions] == [
-            (prod_arn, "Approved")
-        ]
-        source = registry.describe_model_package(ModelPackageName=dev_arn)
-        assert source["ApprovalDescription"] == f"Approved by octocat in pull request #12 at commit {SHA}"
-        prod_plan = plan_for(cfg, "prod", prod_arn)
-        prod_sm = prod.client("sagemaker")
-        prod_live = prod_sm.describe_endpoint(EndpointName=prod_plan.settings.endpoint_name)
-        assert prod_live["EndpointConfigName"] == prod_plan.config_name
-        assert prod_live["EndpointArn"].split(":")[4] == cfg.account_id("prod")
-        model = prod_sm.describe_model(ModelName=prod_plan.model_name)
-        assert model["Containers"] == [{"ModelPackageName": prod_arn}]
+    registry = shared.client("sagemaker")
+    prod_group = cfg.group("prod")
+    versions = registry.list_model_packages(ModelPackageGroupName=prod_group)["ModelPackageSummaryList"]
+    assert [(v["ModelPackageArn"], v["ModelApprovalStatus"]) for v in versions] == [(prod_arn, "Approved")]
+    source = registry.describe_model_package(ModelPackageName=dev_arn)
+    assert source["ApprovalDescription"] == f"Approved by octocat in pull request #12 at commit {SHA}"
+    prod_plan = plan_for(cfg, "prod", prod_arn)
+    prod_sm = prod.client("sagemaker")
+    prod_live = prod_sm.describe_endpoint(EndpointName=prod_plan.settings.endpoint_name)
+    assert prod_live["EndpointConfigName"] == prod_plan.config_name
+    assert prod_live["EndpointArn"].split(":")[4] == cfg.account_id("prod")
+    model = prod_sm.describe_model(ModelName=prod_plan.model_name)
+    assert model["Containers"] == [{"ModelPackageName": prod_arn}]
 
     written = outputs.read_text().splitlines()
     assert f"arn={dev_arn}" in written
     assert f"endpoint_config={qa_plan.config_name}" in written
     assert f"arn={prod_arn}" in written and "created=true" in written
-
-
-def test_lock_verify_fails_with_one_line_on_a_bad_lock(tmp_path, monkeypatch, capsys):
-    cfg = make_config("four")
-    write_config(cfg, tmp_path, monkeypatch)
-    (tmp_path / cfg.lock_file).write_text(json.dumps({"model_package_arn": "x"}))
-    assert cli.main(["lock", "verify"]) == 1
-    err = capsys.readouterr().err
-    assert err == f"error: {tmp_path / cfg.lock_file}: missing 'version'\n"
-
-
-def test_github_output_without_the_variable_fails(tmp_path, monkeypatch, capsys):
-    cfg = make_config("four")
-    write_config(cfg, tmp_path, monkeypatch)
-    with mock_aws():
-        shared = Accounts(cfg).session("shared_services")
-        arn = register_version(shared, cfg)
-        assert cli.main(["latest", "--group", "dev", "--github-output"], session=shared) == 1
-    out, err = capsys.readouterr()
-    assert out == f"arn={arn}\nversion=1\nstatus=PendingManualApproval\n"
-    assert err == "error: --github-output given but GITHUB_OUTPUT is not set\n"
-
-
-def test_registry_commands_refuse_workload_credentials(tmp_path, monkeypatch, capsys):
-    cfg = make_config("four")
-    write_config(cfg, tmp_path, monkeypatch)
-    with mock_aws():
-        qa = Accounts(cfg).session("qa")
-        assert cli.main(["promote", "--arn", "arn:aws:sagemaker:x"], session=qa) == 1
-    assert capsys.readouterr().err == (
-        "error: promote must run with credentials for the shared_services account 222222222222, "
-        "but the current credentials are for account 333333333333\n"
-    )
 
 
 def test_usage_errors_exit_2(capsys):
@@ -178,8 +159,63 @@ def test_usage_errors_exit_2(capsys):
     assert "invalid choice: 'staging'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["endpoint-test", "--env", "qa", "--url", "http://127.0.0.1:9"], "not allowed with argument"),
+        (["endpoint-test", "--url", "http://127.0.0.1:9", "--rollback-on-failure"], "needs --env"),
+        (["endpoint-test", "--env", "qa", "--rows", "0"], "'0' must be 1 or more"),
+        (["deploy", "--env", "qa", "--arn", "x", "--timeout", "-1"], "must be 0 seconds or more"),
+    ],
+    ids=["url and env", "url with rollback", "rows", "negative timeout"],
+)
+def test_option_errors_exit_2(capsys, args, message):
+    with pytest.raises(SystemExit) as caught:
+        cli.main(args)
+    assert caught.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("main", [cli.main, promotion_cli.main], ids=["deploy.cli", "promotion.cli"])
+def test_a_config_error_exits_2_with_one_line(configure, run_cli, main):
+    raw = make_raw("four")
+    raw["aws"]["region"] = "mars-1"
+    configure(raw)
+    args = ["deploy", "--env", "qa", "--arn", "x"] if main is cli.main else ["lock", "verify"]
+    code, out, err = run_cli(main, args, session=FAIL_ON_USE)
+    assert (code, out) == (2, "")
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert 'aws.region is "mars-1"; expected an AWS region name' in err
+
+
+def test_endpoint_test_url_runs_the_suite_locally_without_aws(configure, run_cli, tmp_path):
+    """--url tests a local server with the local thresholds and no AWS client: a server that
+    is not listening fails the checks (exit 1, one error line naming the URL)."""
+    configure(make_config("four"))
+    url = "http://127.0.0.1:9"
+    report = tmp_path / "report.json"
+    args = [
+        "endpoint-test",
+        "--url",
+        url,
+        "--samples",
+        str(SAMPLE_CSV),
+        "--rows",
+        "2",
+        "--report",
+        str(report),
+    ]
+    code, out, err = run_cli(cli.main, args, FAIL_ON_USE)
+    assert code == 1
+    assert "passed=false" in out.splitlines()
+    assert json.loads(report.read_text())["passed"] is False
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: endpoint tests failed against {url}: ")
+
+
 def test_the_deploy_commands_need_nothing_beyond_boto3():
-    """The deploy and release jobs install requirements/deploy.txt (boto3) only."""
+    """The deploy and release jobs install requirements/deploy.txt (boto3) only; the endpoint test
+    suite is imported only when endpoint-test runs."""
     code = f"""
 import importlib, sys
 HEAVY = ('sagemaker', 'pandas', 'numpy', 'sklearn', 'xgboost', 'joblib', 'scipy', 'moto')
@@ -188,8 +224,14 @@ class Block:
         if name.split(".")[0] in HEAVY:
             raise ImportError("deploy code imported " + name)
 sys.meta_path.insert(0, Block())
-for name in ("aws", "registry", "lockfile", "endpoint", "deploy", "rollback", "compare", "cli"):
+for name in ("aws", "endpoint", "deploy", "scaling", "rollback", "cli"):
     importlib.import_module("{PACKAGE}.deploy." + name)
+for name in ("cli", "cli_support", "access", "config"):
+    importlib.import_module("{PACKAGE}." + name)
+for name in ("version", "metadata", "groups", "lifecycle", "promote", "lockfile", "compare", "cli"):
+    importlib.import_module("{PACKAGE}.promotion." + name)
+lazy = sorted(name for name in sys.modules if name.startswith("{PACKAGE}.endpoint_tests"))
+assert not lazy, "imported before endpoint-test runs: " + ", ".join(lazy)
 sys.argv = ["cli", "--help"]
 importlib.import_module("{PACKAGE}.deploy.cli").main()
 """
@@ -207,38 +249,3 @@ importlib.import_module("{PACKAGE}.deploy.cli").main()
         "endpoint-test",
     ):
         assert command in result.stdout
-
-
-def test_stage_command_records_the_life_cycle_stage(tmp_path, monkeypatch, capsys):
-    cfg = make_config("four")
-    write_config(cfg, tmp_path, monkeypatch)
-    arn = package_arn(cfg, "dev", 3)
-    recorder = Recorder()
-    session, stubs = stubbed("sts", "sagemaker", recorder=recorder)
-    stubs["sts"].add_response(
-        "get_caller_identity",
-        {"Account": "222222222222", "Arn": "arn:aws:sts::1:assumed-role/x/y", "UserId": "x"},
-    )
-    stubs["sagemaker"].add_response(
-        "describe_model_package",
-        {
-            "ModelPackageName": "x",
-            "ModelPackageArn": arn,
-            "CreationTime": 0,
-            "ModelPackageStatus": "Completed",
-            "ModelPackageStatusDetails": {"ValidationStatuses": []},
-            "ModelLifeCycle": {"Stage": "Development", "StageStatus": "Approved"},
-        },
-    )
-    lifecycle = {"Stage": "QA", "StageStatus": "Approved", "StageDescription": "verified by endpoint tests"}
-    stubs["sagemaker"].add_response(
-        "update_model_package",
-        {"ModelPackageArn": arn},
-        {"ModelPackageArn": arn, "ModelLifeCycle": lifecycle},
-    )
-    args = ["stage", "--arn", arn, "--stage", "qa", "--description", "verified by endpoint tests"]
-    assert cli.main(args, session=session) == 0
-    assert capsys.readouterr().out.splitlines() == [f"arn={arn}", "stage=QA", "changed=true"]
-    assert recorder.operations == ["GetCallerIdentity", "DescribeModelPackage", "UpdateModelPackage"]
-    for stub in stubs.values():
-        stub.assert_no_pending_responses()

@@ -8,7 +8,7 @@ import pytest
 
 from deploy_helpers import NOW, make_config, module, package_arn, passing_report
 
-lockfile = module("deploy.lockfile")
+lockfile = module("promotion.lockfile")
 LockError = lockfile.LockError
 
 

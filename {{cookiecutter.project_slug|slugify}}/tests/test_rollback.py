@@ -16,16 +16,14 @@ from deploy_helpers import (
     REAL_TIME_PROD,
     REGION,
     SAMPLE_CSV,
-    Recorder,
+    assert_done,
     endpoint_response,
-    fake_aws_env,
     make_raw,
     module,
     not_found,
     package_arn,
     plan_for,
-    stubbed,
-    write_config,
+    stubbed_as,
 )
 
 config = module("config")
@@ -42,18 +40,14 @@ ROLLBACK_DEPLOYMENT = {
         "TerminationWaitInSeconds": 0,
     }
 }
-
-
-@pytest.fixture(autouse=True)
-def _fake_aws(monkeypatch):
-    fake_aws_env(monkeypatch)
+pytestmark = pytest.mark.usefixtures("fake_aws")
 
 
 @pytest.fixture
-def cfg(tmp_path, monkeypatch):
+def cfg(configure):
     raw = make_raw("four", prod=PROD)
     raw["environments"]["prod"]["tests"]["burst_requests"] = 3
-    write_config(raw, tmp_path, monkeypatch)
+    configure(raw)
     return config.parse(raw)
 
 
@@ -65,12 +59,7 @@ def names(cfg):
 
 
 def session_for(cfg, recorder, *services):
-    session, stubs = stubbed("sts", "sagemaker", *services, recorder=recorder)
-    stubs["sts"].add_response(
-        "get_caller_identity",
-        {"Account": cfg.account_id("prod"), "Arn": "arn:aws:sts::1:assumed-role/x/y", "UserId": "x"},
-    )
-    return session, stubs
+    return stubbed_as(cfg, "prod", "sagemaker", *services, recorder=recorder)
 
 
 def stub_rollback_start(sm, cfg, names, previous="old"):
@@ -112,8 +101,7 @@ def run(args, session, capsys):
 ROLLBACK_CALLS = ["DescribeEndpoint", "ListTags", "DescribeEndpointConfig", "UpdateEndpoint"]
 
 
-def test_rollback_returns_to_the_recorded_config(cfg, names, capsys):
-    recorder = Recorder()
+def test_rollback_returns_to_the_recorded_config(recorder, cfg, names, capsys):
     session, stubs = session_for(cfg, recorder)
     sm = stubs["sagemaker"]
     stub_rollback_start(sm, cfg, names)
@@ -133,8 +121,7 @@ def test_rollback_returns_to_the_recorded_config(cfg, names, capsys):
     assert f"rolled_back_from={names['new']}" in out.splitlines()
 
 
-def test_rollback_when_already_on_the_previous_config_changes_nothing(cfg, names, capsys):
-    recorder = Recorder()
+def test_rollback_when_already_on_the_previous_config_changes_nothing(recorder, cfg, names, capsys):
     session, stubs = session_for(cfg, recorder)
     sm = stubs["sagemaker"]
     sm.add_response("describe_endpoint", endpoint_response(cfg, "prod", names["old"], reason="Alarm fired"))
@@ -155,8 +142,7 @@ def test_rollback_when_already_on_the_previous_config_changes_nothing(cfg, names
         ("times out", [*ROLLBACK_CALLS, "DescribeEndpoint"], "timed out after 0 s"),
     ],
 )
-def test_a_failing_rollback_exits_non_zero_with_one_line(cfg, names, capsys, case, calls, message):
-    recorder = Recorder()
+def test_a_failing_rollback_exits_non_zero_with_one_line(recorder, cfg, names, capsys, case, calls, message):
     session, stubs = session_for(cfg, recorder)
     sm = stubs["sagemaker"]
     stub_rollback_start(sm, cfg, names, previous=None if case == "no record" else "old")
@@ -206,8 +192,7 @@ def model_error(stub, status, message="bad request"):
     )
 
 
-def test_passing_smoke_test_writes_the_report_and_exits_zero(cfg, names, tmp_path, capsys):
-    recorder = Recorder()
+def test_passing_smoke_test_writes_the_report_and_exits_zero(recorder, cfg, names, tmp_path, capsys):
     session, stubs = session_for(cfg, recorder, "sagemaker-runtime")
     runtime = stubs["sagemaker-runtime"]
     stubs["sagemaker"].add_response("describe_endpoint", endpoint_response(cfg, "prod", names["new"]))
@@ -239,8 +224,7 @@ def stub_failing_smoke(stubs, cfg, names):
         model_error(stubs["sagemaker-runtime"], 500, "model crashed")
 
 
-def test_failed_smoke_test_rolls_back_and_exits_non_zero(cfg, names, capsys):
-    recorder = Recorder()
+def test_failed_smoke_test_rolls_back_and_exits_non_zero(recorder, cfg, names, capsys):
     session, stubs = session_for(cfg, recorder, "sagemaker-runtime")
     stub_failing_smoke(stubs, cfg, names)
     sm = stubs["sagemaker"]
@@ -259,16 +243,14 @@ def test_failed_smoke_test_rolls_back_and_exits_non_zero(cfg, names, capsys):
     ]
     code, _, err = run(args, session, capsys)
     assert code == 1
-    for stub in stubs.values():
-        stub.assert_no_pending_responses()
+    assert_done(stubs)
     assert recorder.operations == [*SMOKE_FAILURE_CALLS, *ROLLBACK_CALLS, "DescribeEndpoint"]
     last = err.strip().splitlines()[-1]
     assert last.startswith("error: endpoint tests failed (CSV request, ")
     assert last.endswith(f"{names['endpoint']} is back on {names['old']}")
 
 
-def test_failed_smoke_test_and_failed_rollback_say_both(cfg, names, capsys):
-    recorder = Recorder()
+def test_failed_smoke_test_and_failed_rollback_say_both(recorder, cfg, names, capsys):
     session, stubs = session_for(cfg, recorder, "sagemaker-runtime")
     stub_failing_smoke(stubs, cfg, names)
     sm = stubs["sagemaker"]
@@ -295,8 +277,7 @@ def test_failed_smoke_test_and_failed_rollback_say_both(cfg, names, capsys):
     assert f"and rollback failed: endpoint {names['endpoint']} reverted to {names['new']}" in last
 
 
-def test_failed_smoke_test_without_rollback_only_reports(cfg, names, capsys):
-    recorder = Recorder()
+def test_failed_smoke_test_without_rollback_only_reports(recorder, cfg, names, capsys):
     session, stubs = session_for(cfg, recorder, "sagemaker-runtime")
     stub_failing_smoke(stubs, cfg, names)
     args = ["endpoint-test", "--env", "prod", "--rows", "2", "--samples", str(SAMPLE_CSV)]

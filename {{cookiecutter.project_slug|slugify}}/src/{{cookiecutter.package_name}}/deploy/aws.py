@@ -1,4 +1,4 @@
-"""AWS plumbing shared by the deploy modules: clients from an injected session, errors, logging.
+"""AWS plumbing shared by deploy and promotion: clients from an injected session, errors, logging.
 
 Every command works with exactly the credentials it is given (the workflow configures one
 OIDC role per account); clients are created from a boto3 Session passed in, never at import
@@ -7,12 +7,15 @@ time, so tests can hand in sessions for simulated accounts.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from ..config import Config
+from ..cli_support import EXIT_USAGE, UsageError, fail
+from ..config import Config, ConfigError
 
 
 class DeployError(RuntimeError):
@@ -91,3 +94,24 @@ def require_account(clients: Clients, cfg: Config, role: str, purpose: str) -> s
             f"but the current credentials are for account {actual}"
         )
     return actual
+
+
+def run_guarded(command: Callable[[], int], github_output: bool = False) -> int:
+    """Run one CLI command under the cli_support contract: its own status on success; on an
+    error one `error: ...` line and 2 for usage or config errors, 1 for everything that failed.
+
+    With `github_output`, $GITHUB_OUTPUT must be set: checked before the command runs, so a
+    job that could not record the results changes nothing.
+    """
+    try:
+        if github_output and not os.environ.get("GITHUB_OUTPUT"):
+            raise UsageError("--github-output given but GITHUB_OUTPUT is not set")
+        return command()
+    except (UsageError, ConfigError) as exc:
+        return fail(exc, EXIT_USAGE)
+    except DeployError as exc:
+        return fail(exc)
+    except ClientError as exc:
+        return fail(f"{exc.operation_name} failed: {error_code(exc)}: {error_message(exc)}")
+    except (BotoCoreError, OSError) as exc:
+        return fail(exc)

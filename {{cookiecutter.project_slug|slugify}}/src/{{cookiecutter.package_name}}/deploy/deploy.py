@@ -3,9 +3,10 @@
 The order, each step skipped when the resource already matches (so a re-run after a crash
 picks up where the last run stopped):
 
-0. `prepare`: DescribeModelPackage (with `clients.registry`) and the registry gate
-   (`registry.check_deployable`: right group and account, Completed, Approved for prod), then
-   the plan. A refused package stops here, before any mutating call.
+0. `prepare`: the version resolved once (`promotion.version.resolve`: one DescribeModelPackage
+   with `clients.registry`), the registry gate (`check_deployable`: right group and account,
+   Completed, Approved for prod), then the plan. A refused package stops here, before any
+   mutating call.
 1. DescribeEndpoint. If it already runs the planned endpoint config: done, no mutating call.
 2. CreateModel (prod: from the package ARN; QA: from the package's containers, tagged with
    the package ARN and version), CreateEndpointConfig (deterministic versioned names).
@@ -18,6 +19,8 @@ picks up where the last run stopped):
    a timeout raise DeployFailed.
 6. Real-time: target-tracking autoscaling; then delete endpoint configs (and their models)
    older than the newest two, never the running or the recorded previous one.
+
+Alarms and autoscaling (steps 3, 4 and 6) are in scaling.py.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..config import Config, EndpointSettings
+from ..config import Config
+from ..promotion.version import resolve
 from .aws import Clients, DeployError, error_message, is_not_found, log
-from .endpoint import SCALABLE_DIMENSION, VARIANT, DeployPlan, plan, scaling_resource_id
-from .registry import check_package, describe
+from .endpoint import DeployPlan, plan
+from .scaling import ensure_alarms, ensure_autoscaling, prepare_scaling_for_update
 
 PREVIOUS_CONFIG_TAG = "previous-endpoint-config"
 SETTLING = ("Creating", "Updating", "SystemUpdating", "RollingBack")
@@ -67,21 +71,17 @@ class Waiter:
 
 
 def prepare(cfg: Config, clients: Clients, env: str, package_arn: str) -> DeployPlan:
-    """Describe the package and plan its deploy to `env`; read-only.
+    """Resolve the version and plan its deploy to `env`; read-only.
 
-    The ARN is checked against the environment's group before any call; the package is then
-    described with `clients.registry` (the workload credentials unless a registry session was
-    given) and must pass `registry.check_deployable`. It raises DeployError naming what is
+    The ARN is checked against the environment's group before any call; the version is then
+    described once with `clients.registry` (the workload credentials unless a registry session
+    was given) and must pass `version.check_deployable`. It raises DeployError naming what is
     wrong (not in the expected group of the shared registry, missing, not Completed, not
     Approved for prod), so a refused package never reaches a mutating call.
     """
-    check_package(cfg, package_arn, cfg.environment(env).group_kind)
-    package = describe(clients.registry, package_arn)
-    log(
-        f"model package {package_arn}: {package.get('ModelApprovalStatus')}, "
-        f"{package.get('ModelPackageStatus')}"
-    )
-    return plan(cfg, env, package_arn, package)
+    version = resolve(cfg, clients.registry, package_arn, cfg.environment(env).group_kind)
+    log(f"model package {package_arn}: {version.approval or None}, {version.status or None}")
+    return plan(cfg, env, version)
 
 
 def describe_endpoint(clients: Clients, name: str) -> dict[str, Any] | None:
@@ -163,124 +163,6 @@ def ensure_endpoint_config(clients: Clients, plan: DeployPlan) -> bool:
         lambda: sm.create_endpoint_config(**plan.config_request),
         f"creating endpoint config {plan.config_name}",
     )
-
-
-ALARM_FIELDS = (
-    "MetricName",
-    "Namespace",
-    "Statistic",
-    "ExtendedStatistic",
-    "Period",
-    "EvaluationPeriods",
-    "DatapointsToAlarm",
-    "Threshold",
-    "ComparisonOperator",
-    "TreatMissingData",
-)
-
-
-def ensure_alarms(clients: Clients, plan: DeployPlan) -> int:
-    """Put the alarms that are missing or differ from the plan; return how many were put."""
-    if not plan.alarms:
-        return 0
-    cloudwatch = clients("cloudwatch")
-    names = [alarm["AlarmName"] for alarm in plan.alarms]
-    existing = {
-        a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNames=names).get("MetricAlarms", [])
-    }
-    put = 0
-    for alarm in plan.alarms:
-        current = existing.get(alarm["AlarmName"])
-        if current and all(current.get(k) == alarm.get(k) for k in ALARM_FIELDS):
-            continue
-        log(f"putting alarm {alarm['AlarmName']}")
-        cloudwatch.put_metric_alarm(**alarm)
-        put += 1
-    return put
-
-
-def _instance_type(clients: Clients, config_name: str) -> str | None:
-    try:
-        variants = clients.sagemaker.describe_endpoint_config(EndpointConfigName=config_name)[
-            "ProductionVariants"
-        ]
-    except ClientError as exc:
-        if is_not_found(exc):
-            return None
-        raise
-    return next((v.get("InstanceType") for v in variants if v["VariantName"] == VARIANT), None)
-
-
-def _scalable_target(clients: Clients, settings: EndpointSettings) -> dict[str, Any] | None:
-    targets = (
-        clients("application-autoscaling")
-        .describe_scalable_targets(
-            ServiceNamespace="sagemaker",
-            ResourceIds=[scaling_resource_id(settings)],
-            ScalableDimension=SCALABLE_DIMENSION,
-        )
-        .get("ScalableTargets", [])
-    )
-    return targets[0] if targets else None
-
-
-def _deregister_scaling(clients: Clients, settings: EndpointSettings) -> None:
-    log(f"deregistering the autoscaling target of {settings.endpoint_name}")
-    clients("application-autoscaling").deregister_scalable_target(
-        ServiceNamespace="sagemaker",
-        ResourceId=scaling_resource_id(settings),
-        ScalableDimension=SCALABLE_DIMENSION,
-    )
-
-
-def prepare_scaling_for_update(clients: Clients, plan: DeployPlan, running_config: str) -> None:
-    """SageMaker refuses an update that changes the instance type of an autoscaled variant;
-    deregister the target first in that case (it is registered again after the update)."""
-    if not plan.settings.real_time:
-        return
-    old_type = _instance_type(clients, running_config)
-    if old_type is None or old_type == plan.settings.instance_type:
-        return
-    if _scalable_target(clients, plan.settings):
-        _deregister_scaling(clients, plan.settings)
-
-
-def ensure_autoscaling(clients: Clients, plan: DeployPlan) -> int:
-    """Match the endpoint's autoscaling to the plan; return the number of mutating calls."""
-    if not plan.settings.real_time:
-        return 0
-    target = _scalable_target(clients, plan.settings)
-    if plan.autoscaling is None:
-        if target:
-            _deregister_scaling(clients, plan.settings)
-            return 1
-        return 0
-    wanted_target, wanted_policy = plan.autoscaling
-    autoscaling = clients("application-autoscaling")
-    calls = 0
-    if not target or (target["MinCapacity"], target["MaxCapacity"]) != (
-        wanted_target["MinCapacity"],
-        wanted_target["MaxCapacity"],
-    ):
-        log(
-            f"autoscaling {plan.settings.endpoint_name}: "
-            f"{wanted_target['MinCapacity']}-{wanted_target['MaxCapacity']} instances"
-        )
-        autoscaling.register_scalable_target(**wanted_target)
-        calls += 1
-    policies = autoscaling.describe_scaling_policies(
-        ServiceNamespace="sagemaker",
-        ResourceId=wanted_policy["ResourceId"],
-        ScalableDimension=wanted_policy["ScalableDimension"],
-        PolicyNames=[wanted_policy["PolicyName"]],
-    ).get("ScalingPolicies", [])
-    wanted = wanted_policy["TargetTrackingScalingPolicyConfiguration"]
-    current = policies[0].get("TargetTrackingScalingPolicyConfiguration", {}) if policies else {}
-    if not policies or any(current.get(k) != v for k, v in wanted.items()):
-        log(f"target tracking on {wanted['TargetValue']:g} invocations per instance")
-        autoscaling.put_scaling_policy(**wanted_policy)
-        calls += 1
-    return calls
 
 
 def _tags(clients: Clients, arn: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""What an endpoint should look like, computed from config and a described package (no AWS calls).
+"""What an endpoint should look like, computed from config and a resolved model version (no AWS calls).
 
 Every name is deterministic: the same package ARN with the same settings always gives the
 same model and endpoint-config names, which is how a repeated deploy recognises that there
@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Config, EndpointSettings, Environment
+from ..promotion.metadata import check_tags
+from ..promotion.version import ModelVersion, check_deployable
 from .aws import DeployError
-from .registry import PackageRef, check_deployable, check_tags
 
 VARIANT = "AllTraffic"
 NAME_LIMIT = 63
@@ -205,10 +206,8 @@ CONTAINER_FIELDS = (
 )
 
 
-def model_containers(
-    environment: Environment, package_arn: str, package: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """CreateModel `Containers` for deploying the described package `package` to `environment`.
+def model_containers(environment: Environment, version: ModelVersion) -> list[dict[str, Any]]:
+    """CreateModel `Containers` for deploying `version` to `environment`.
 
     Prod (`Environment.approved_only`): `[{"ModelPackageName": <ARN>}]`, so SageMaker itself
     checks at CreateModel that the version is Approved. Other environments deploy versions
@@ -216,9 +215,10 @@ def model_containers(
     package's InferenceSpecification containers instead (image, model data, environment).
     It raises DeployError when the package has no container with an image.
     """
+    package_arn = version.arn
     if environment.approved_only:
         return [{"ModelPackageName": package_arn}]
-    specified = (package.get("InferenceSpecification") or {}).get("Containers") or []
+    specified = version.containers()
     if not specified:
         raise DeployError(f"model package {package_arn} has no InferenceSpecification containers")
     containers = []
@@ -234,7 +234,7 @@ class DeployPlan:
     """Everything a deploy of one package to one environment will ask SageMaker for."""
 
     settings: EndpointSettings
-    package: PackageRef
+    package: ModelVersion
     role_arn: str
     model_name: str
     config_name: str
@@ -246,10 +246,10 @@ class DeployPlan:
     timeout: int = PROVISIONING_ALLOWANCE_SECONDS
 
 
-def plan(cfg: Config, env: str, package_arn: str, package: dict[str, Any]) -> DeployPlan:
-    """Compute the deploy of `package_arn` to `env` without calling AWS.
+def plan(cfg: Config, env: str, version: ModelVersion) -> DeployPlan:
+    """Compute the deploy of the resolved `version` to `env` without calling AWS.
 
-    `package` is the DescribeModelPackage answer for `package_arn`. Names are
+    Names are
     `<endpoint>-v<version>-<hash>`, hashed over the ARN, the execution role and the model's
     containers (model) or the variant settings (endpoint config), so the same ARN with the
     same settings always gives the same names. The model, its endpoint config and
@@ -260,19 +260,22 @@ def plan(cfg: Config, env: str, package_arn: str, package: dict[str, Any]) -> De
     """
     environment = cfg.environment(env)
     settings = environment.endpoint
-    ref = check_deployable(cfg, env, package_arn, package)
+    check_deployable(cfg, env, version)
+    package_arn = version.arn
     role = cfg.role_arn(environment.account_role, "sagemaker_endpoint")
     tags = check_tags(
         [
             {"Key": "project", "Value": cfg.project.slug},
             {"Key": "environment", "Value": env},
             {"Key": "model-package-arn", "Value": package_arn},
-            {"Key": "model-package-version", "Value": str(ref.version)},
+            {"Key": "model-package-version", "Value": str(version.version)},
         ],
         f"the {env} deploy of {package_arn}",
     )
-    containers = model_containers(environment, package_arn, package)
-    model_name = versioned_name(settings.endpoint_name, ref.version, digest([package_arn, role, containers]))
+    containers = model_containers(environment, version)
+    model_name = versioned_name(
+        settings.endpoint_name, version.version, digest([package_arn, role, containers])
+    )
     model_request = {
         "ModelName": model_name,
         "ExecutionRoleArn": role,
@@ -310,11 +313,11 @@ def plan(cfg: Config, env: str, package_arn: str, package: dict[str, Any]) -> De
                 "JsonContentTypes": ["application/json"],
             },
         }
-    config_name = versioned_name(settings.endpoint_name, ref.version, digest(config_request))
+    config_name = versioned_name(settings.endpoint_name, version.version, digest(config_request))
     config_request = {"EndpointConfigName": config_name, **config_request, "Tags": tags}
     return DeployPlan(
         settings=settings,
-        package=ref,
+        package=version,
         role_arn=role,
         model_name=model_name,
         config_name=config_name,

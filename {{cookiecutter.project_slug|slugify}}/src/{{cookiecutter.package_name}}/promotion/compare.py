@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Config
-from .aws import Clients
-from .registry import SOURCE_ARN_KEY, describe, latest_package, package_metrics
+from ..deploy.aws import Clients
+from .lifecycle import latest_package
+from .version import ModelVersion, parse_package_arn, resolve
 
 
 def _cell(value: Any) -> str:
@@ -21,16 +22,15 @@ def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def champion(cfg: Config, clients: Clients) -> dict[str, Any] | None:
+def champion(cfg: Config, clients: Clients) -> ModelVersion | None:
     """The newest Approved prod version with its metrics, or None before the first release."""
     summary = latest_package(clients, cfg.group("prod"), status="Approved")
     if summary is None:
         return None
-    package = describe(clients, summary["ModelPackageArn"])
-    return {"package": package, "metrics": package_metrics(clients, package)}
+    return resolve(cfg, clients, parse_package_arn(summary["ModelPackageArn"]), metrics=True)
 
 
-def comparison_markdown(cfg: Config, lock: dict[str, Any], current: dict[str, Any] | None) -> str:
+def comparison_markdown(cfg: Config, lock: dict[str, Any], current: ModelVersion | None) -> str:
     """Candidate vs champion table, the gate metric called out, and the QA test result."""
     gate = cfg.pipeline.metric
     candidate = lock["metrics"]
@@ -43,10 +43,9 @@ def comparison_markdown(cfg: Config, lock: dict[str, Any], current: dict[str, An
         lines += ["- prod champion: none yet (this is the first release)", ""]
         champion_metrics: dict[str, float] = {}
     else:
-        package = current["package"]
-        source = (package.get("CustomerMetadataProperties") or {}).get(SOURCE_ARN_KEY, "unknown source")
-        lines += [f"- prod champion: `{package['ModelPackageArn']}` (promoted from `{source}`)", ""]
-        champion_metrics = current["metrics"]
+        source = current.source_arn or "unknown source"
+        lines += [f"- prod champion: `{current.arn}` (promoted from `{source}`)", ""]
+        champion_metrics = dict(current.metrics or {})
     names = sorted(set(candidate) | set(champion_metrics), key=lambda n: (n != gate, n))
     lines += ["| metric | candidate | prod champion | change |", "|---|---|---|---|"]
     for name in names:

@@ -24,8 +24,8 @@ from typing import Any
 
 from .. import config
 from ..config import Config
-from .aws import DeployError
-from .registry import check_package
+from ..deploy.aws import DeployError
+from .version import ModelVersion, PackageRef, check_package
 
 REQUIRED = {
     "model_package_arn": str,
@@ -71,14 +71,15 @@ def summarise_report(report: dict[str, Any]) -> str:
 
 def build_lock(
     cfg: Config,
-    arn: str,
+    arn: str | PackageRef,
     git_sha: str,
     metrics: dict[str, float],
     qa_report: dict[str, Any],
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """The lock for a QA-verified version. It raises LockError if the QA report did not pass."""
-    ref = check_package(cfg, arn, "dev")
+    ref = arn if isinstance(arn, PackageRef) and arn.kind == "dev" else check_package(cfg, str(arn), "dev")
+    arn = ref.arn
     if qa_report.get("passed") is not True:
         raise LockError(
             f"the QA endpoint tests did not pass ({summarise_report(qa_report)}); refusing to lock {arn}"
@@ -97,6 +98,31 @@ def build_lock(
     }
     validate(cfg, lock, "lock")
     return lock
+
+
+def lock_for(
+    cfg: Config,
+    version: ModelVersion,
+    qa_report: dict[str, Any],
+    git_sha: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The lock for a resolved dev version (metrics read): its git SHA (or `git_sha`) and metrics.
+
+    It raises LockError when the version has no git SHA and none is given, or the QA report
+    did not pass.
+    """
+    sha = git_sha or version.git_sha
+    if not sha:
+        raise LockError(f"{version.arn} has no git_sha metadata; pass --git-sha")
+    if version.metrics is None:
+        raise LockError(f"the metrics of {version.arn} were not read; resolve it with metrics=True")
+    return build_lock(cfg, version.ref, sha, dict(version.metrics), qa_report, now)
+
+
+def locked_ref(cfg: Config, lock: dict[str, Any]) -> PackageRef:
+    """The dev version a validated lock names."""
+    return check_package(cfg, lock["model_package_arn"], "dev")
 
 
 def validate(cfg: Config, lock: Any, where: str) -> dict[str, Any]:
