@@ -72,13 +72,15 @@ def run_cookiecutter_cli(output_dir: Path, *answers: str) -> subprocess.Complete
 
 
 def baked_config(repo: Path):
-    """The baked repo's parsed config, through the repo's own config.py (standard library only).
+    """The baked repo's parsed config, through the repo's own config package (standard library only).
 
     Derived names (bucket, groups, pipelines, endpoints, roles) exist only there, so the template
     tests ask the baked code for them instead of restating the rules.
     """
-    [path] = (repo / "src").glob("*/config.py")
-    spec = importlib.util.spec_from_file_location(f"baked_config_{abs(hash(str(repo)))}", path)
+    [path] = (repo / "src").glob("*/config/__init__.py")
+    spec = importlib.util.spec_from_file_location(
+        f"baked_config_{abs(hash(str(repo)))}", path, submodule_search_locations=[str(path.parent)]
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while building classes
     spec.loader.exec_module(module)

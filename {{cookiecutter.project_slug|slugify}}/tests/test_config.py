@@ -9,13 +9,18 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-RAW = json.loads((Path(__file__).resolve().parents[1] / "config" / "project.json").read_text())
-config = importlib.import_module(f"{RAW['project']['package']}.config")
+ROOT = Path(__file__).resolve().parents[1]
+RAW = json.loads((ROOT / "config" / "project.json").read_text())
+PACKAGE = RAW["project"]["package"]
+config = importlib.import_module(f"{PACKAGE}.config")
 S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 FOUR = {
@@ -218,3 +223,35 @@ def test_the_config_command_prints_the_derived_names_or_one_error(tmp_path, caps
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.startswith("error: ") and "aws.region is 7; expected a string" in captured.err
+
+
+def test_the_config_command_keeps_the_cli_contract(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        config.main(["--help"])
+    assert exit_info.value.code == 0
+    assert "usage: config [-h] [file]" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        config.main(["--verbose"])
+    captured = capsys.readouterr()
+    assert (exit_info.value.code, captured.out) == (2, "")
+    assert captured.err == "error: unrecognized arguments: --verbose (see --help)\n"
+
+
+def test_python_m_config_runs_on_the_standard_library_alone():
+    """`python -m <package>.config` (make config) works, and importing the config loads nothing
+    outside the standard library and this package: the deploy jobs install boto3 alone."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env.pop("MLOPS_CONFIG", None)
+    command = [sys.executable, "-m", f"{PACKAGE}.config"]
+    shown = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    assert (shown.returncode, shown.stderr) == (0, "")
+    assert json.loads(shown.stdout)["artifact_bucket"] == config.load_config().names.artifact_bucket
+    script = (
+        f"import sys; before = set(sys.modules); import {PACKAGE}.config as c; c.load_config()\n"
+        "new = {m.split('.')[0] for m in set(sys.modules) - before}\n"
+        f"print(sorted(new - set(sys.stdlib_module_names) - set([{PACKAGE!r}])))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
+    )
+    assert (loaded.returncode, loaded.stdout.strip()) == (0, "[]"), loaded.stderr

@@ -1,4 +1,4 @@
-"""`python -m <package>.datasets upload`: training data to the pipeline's input URI.
+"""`python -m <package> data upload` (datasets.main): training data to the pipeline's input URI.
 
 moto plays the shared-services account (artifact bucket, KMS alias, STS); botocore's Stubber
 covers what moto does not check (ExpectedBucketOwner, refused calls). Each test asserts the
@@ -426,3 +426,28 @@ def test_a_bad_config_exits_2_naming_the_key(tmp_path, monkeypatch, capsys, no_a
     assert len(err) == 1
     assert err[0].startswith("error: ")
     assert "pipeline.input_data_url is not a setting this repository reads" in err[0]
+
+
+# --- the command-line contract (cli_support): --github-output --------------------------------------
+
+
+def test_github_output_appends_the_input_data_uri(tmp_path, monkeypatch, capsys):
+    cfg = use_config(tmp_path, monkeypatch)
+    target = tmp_path / "github-output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(target))
+    recorder = Recorder()
+    with mock_aws():
+        session = shared_services(cfg, recorder)
+        code, out, err = run(capsys, str(SAMPLE_CSV), "--github-output", session=session)
+    assert (code, err) == (0, [])
+    assert out[-1] == f"input_data_uri={cfg.pipeline.input_data_uri}"
+    assert target.read_text() == f"input_data_uri={cfg.pipeline.input_data_uri}\n"
+    assert recorder.operations == [*CHECKS, "HeadObject", "PutObject"]
+
+
+def test_github_output_without_its_file_exits_2_before_any_aws_call(tmp_path, monkeypatch, capsys, no_aws):
+    use_config(tmp_path, monkeypatch)
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
+    code, out, err = run(capsys, str(SAMPLE_CSV), "--github-output")
+    assert (code, out) == (2, [])
+    assert err == ["error: --github-output given but GITHUB_OUTPUT is not set"]

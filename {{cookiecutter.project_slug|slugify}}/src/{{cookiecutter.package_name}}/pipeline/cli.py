@@ -1,34 +1,38 @@
 """Drive the SageMaker pipeline: print its definition, upsert it, start it, or run it to the end.
 
-    python -m <package>.pipeline.cli definition [--kind feature|dev] [--offline]
-    python -m <package>.pipeline.cli upsert     [--kind ...] [--git-sha ...] [--branch ...] [--role-arn ...]
-    python -m <package>.pipeline.cli start      [--kind ...] [--input-data-uri s3://...]
-    python -m <package>.pipeline.cli run        [--kind ...] [--wait-timeout SECONDS] ...
+    python -m <package> pipeline definition [--kind feature|dev] [--offline]
+    python -m <package> pipeline upsert     [--kind ...] [--git-sha ...] [--branch ...] [--role-arn ...]
+    python -m <package> pipeline start      [--kind ...] [--input-data-uri s3://...]
+    python -m <package> pipeline run       [--kind ...] [--timeout SECONDS] [--github-output] ...
+
+(`python -m <package>.pipeline.cli ...` runs the same.)
 
 - `definition` prints the pipeline definition JSON. Building it uploads the step scripts
   to the artifact bucket (the definition names their S3 locations), so it needs AWS
   credentials; nothing else is written. `--offline` builds inside moto's in-process AWS
   mock instead: no account, no network, and the same JSON (only the timestamped S3 folder of
   the training code differs, as it does between any two builds).
-- `upsert` creates or updates the pipeline and prints its ARN.
+- `upsert` creates or updates the pipeline and prints `pipeline_arn=<ARN>`.
 - `start` starts an execution of the pipeline version last upserted (it does not build or
-  upload anything) and prints the execution ARN. It passes InputDataUri and
+  upload anything) and prints `execution_arn=<ARN>`. It passes InputDataUri and
   InputDataVersion (the S3 version ID or ETag of the input data, which must exist).
-- `run` upserts, starts and waits, printing one line each time a step changes status.
+- `run` upserts, starts and waits, printing one line each time a step changes status, then
+  `execution_arn=<ARN>` and `status=<last execution status>`.
 
+`--github-output` (upsert, start, run) also appends the key=value lines to $GITHUB_OUTPUT.
 Defaults: --kind feature; --git-sha and --branch from GitHub Actions' environment or git;
 --role-arn is the data-science account's `<model>-sagemaker-pipeline` role; --input-data-uri is
-`pipeline.input_data_uri`, or datasets/sample.csv on the artifact bucket when that is empty.
+`pipeline.input_data_uri`, or datasets/sample.csv on the artifact bucket when that is empty;
+--timeout 4 hours (0: look once, do not wait).
 
-Exit codes: 0 success; 1 the execution failed or was stopped, `run` gave up waiting after
---wait-timeout (the execution keeps running), the input data is missing, or AWS refused a
-call; 2 bad arguments or config.
+Exit status (cli_support): 0 success; 1 the execution failed or was stopped, `run` gave up
+waiting after --timeout (the execution keeps running), the input data is missing, or AWS
+refused a call; 2 bad arguments or config. Errors are one `error: ...` line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
@@ -38,23 +42,61 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, redirect_stdout
 from typing import Any, TextIO
-from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..cli_support import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Parser,
+    UsageError,
+    add_github_output,
+    add_timeout,
+    emit,
+    fail,
+    positive_number,
+)
 from ..config import PIPELINE_KINDS, Config, ConfigError, load_config
+from .execution import (
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_TIMEOUT,
+    TERMINAL,
+    CliError,
+    check_artifact_bucket,
+    dataset_version,
+    follow_execution,
+    list_steps,
+    s3_parts,
+    start_execution,
+    step_detail,
+    watch_execution,
+)
+
+__all__ = [
+    "DEFAULT_POLL_INTERVAL",
+    "DEFAULT_TIMEOUT",
+    "KINDS",
+    "TERMINAL",
+    "CliError",
+    "check_artifact_bucket",
+    "dataset_version",
+    "follow_execution",
+    "git_value",
+    "list_steps",
+    "main",
+    "parse_args",
+    "s3_parts",
+    "sdk_logging",
+    "start_execution",
+    "step_detail",
+    "watch_execution",
+]
 
 KINDS = PIPELINE_KINDS
-TERMINAL = ("Succeeded", "Failed", "Stopped")
-DEFAULT_WAIT_TIMEOUT = 4 * 3600
-DEFAULT_POLL_SECONDS = 30.0
 NOISY_LOGGERS = ("sagemaker", "botocore", "boto3", "urllib3", "moto")
-
-
-class CliError(Exception):
-    """A problem the user can fix; main() prints it as one line and exits 1."""
 
 
 def git_value(env_names: tuple[str, ...], git_args: list[str]) -> str:
@@ -74,7 +116,7 @@ def git_value(env_names: tuple[str, ...], git_args: list[str]) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="pipeline", description=__doc__.splitlines()[0])
+    parser = Parser(prog="pipeline", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--kind", choices=KINDS, default="feature", help="branch kind (default: feature)")
@@ -89,13 +131,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     definition.add_argument(
         "--offline", action="store_true", help="build inside moto's AWS mock (no account)"
     )
-    sub.add_parser("upsert", parents=[common], help="create or update the pipeline")
-    sub.add_parser("start", parents=[common], help="start an execution; prints its ARN")
+    upsert = sub.add_parser("upsert", parents=[common], help="create or update the pipeline")
+    start = sub.add_parser("start", parents=[common], help="start an execution; prints its ARN")
     run = sub.add_parser("run", parents=[common], help="upsert, start and wait with per-step progress")
+    add_timeout(run, DEFAULT_TIMEOUT, "the execution to finish")
     run.add_argument(
-        "--wait-timeout", type=float, default=DEFAULT_WAIT_TIMEOUT, help="seconds (default: 4 h)"
+        "--poll-interval", type=positive_number, default=DEFAULT_POLL_INTERVAL, help=argparse.SUPPRESS
     )
-    run.add_argument("--poll-seconds", type=float, default=DEFAULT_POLL_SECONDS, help=argparse.SUPPRESS)
+    for command in (upsert, start, run):
+        add_github_output(command)
     return parser.parse_args(argv)
 
 
@@ -125,156 +169,31 @@ def sdk_logging(verbose: bool) -> Iterator[None]:
             logger.setLevel(level)
 
 
-def s3_parts(uri: str) -> tuple[str, str]:
-    parsed = urlparse(uri)
-    if parsed.scheme != "s3" or not parsed.netloc:
-        raise CliError(f"input data URI {uri!r} is not an s3://bucket/key URI")
-    return parsed.netloc, parsed.path.lstrip("/")
-
-
-def dataset_version(s3_client: Any, uri: str) -> str:
-    """A version label for the input data: `version:<S3 version ID>`, `etag:<ETag>` for an
-    unversioned object, or `prefix-sha256:<digest of keys and ETags>` for a prefix.
-
-    It raises CliError when nothing exists at the URI, so a run never starts on missing data.
-    """
-    bucket, key = s3_parts(uri)
-    if key and not key.endswith("/"):
-        try:
-            head = s3_client.head_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
-                raise CliError(f"cannot read input data {uri}: {exc}") from exc
-        else:
-            version = head.get("VersionId")
-            if version and version != "null":
-                return f"version:{version}"
-            return f"etag:{head['ETag'].strip(chr(34))}"
-    digest = hashlib.sha256()
-    found = 0
-    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
-        for obj in page.get("Contents", []):
-            digest.update(f"{obj['Key']} {obj['ETag']}\n".encode())
-            found += 1
-    if not found:
-        raise CliError(f"input data {uri} not found; upload it (make upload-data) or pass another")
-    return f"prefix-sha256:{digest.hexdigest()[:16]}"
-
-
-def check_artifact_bucket(s3_client: Any, cfg: Config) -> None:
-    """Fail early, with one line, when the shared artifact bucket is missing or owned by another
-    account (otherwise the SDK would try to create a bucket of that name in the caller's account)."""
-    bucket = cfg.names.artifact_bucket
-    owner = cfg.account_id("shared_services")
-    try:
-        s3_client.head_bucket(Bucket=bucket, ExpectedBucketOwner=owner)
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code")
-        raise CliError(
-            f"artifact bucket {bucket} is not reachable ({code}); expected it in account {owner}: "
-            "deploy the bootstrap infrastructure or check the credentials"
-        ) from exc
-
-
-def step_detail(step: dict[str, Any]) -> str:
-    """The most useful fact about a step for a progress line: job ARN, gate outcome or error."""
-    meta = step.get("Metadata", {})
-    if step.get("FailureReason"):
-        return step["FailureReason"]
-    if step.get("CacheHitResult", {}).get("SourcePipelineExecutionArn"):
-        return f"cached from {step['CacheHitResult']['SourcePipelineExecutionArn']}"
-    for key in ("TrainingJob", "ProcessingJob", "RegisterModel", "Model"):
-        if meta.get(key, {}).get("Arn"):
-            return meta[key]["Arn"]
-    if "Condition" in meta:
-        return f"outcome: {meta['Condition'].get('Outcome')}"
-    if meta.get("Fail", {}).get("ErrorMessage"):
-        return meta["Fail"]["ErrorMessage"]
-    return ""
-
-
-def list_steps(client: Any, execution_arn: str) -> list[dict[str, Any]]:
-    steps: list[dict[str, Any]] = []
-    paginator = client.get_paginator("list_pipeline_execution_steps")
-    for page in paginator.paginate(PipelineExecutionArn=execution_arn, SortOrder="Ascending"):
-        steps.extend(page.get("PipelineExecutionSteps", []))
-    return steps
-
-
-def follow_execution(
-    client: Any,
-    execution_arn: str,
-    *,
-    timeout: float,
-    poll_seconds: float = DEFAULT_POLL_SECONDS,
-    out: TextIO = sys.stdout,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> int:
-    """Poll an execution, print a line whenever a step changes status, and return the exit code.
-
-    It returns 0 when the execution succeeds, 1 when it fails or is stopped (printing the
-    execution's and the failed steps' reasons) and 1 when `timeout` seconds pass first.
-    """
-    started = clock()
-    seen: dict[str, str] = {}
-    while True:
-        elapsed = clock() - started
-        for step in list_steps(client, execution_arn):
-            name, status = step["StepName"], step["StepStatus"]
-            if seen.get(name) != status:
-                seen[name] = status
-                print(
-                    f"[{elapsed:6.0f}s] {name:<22} {status:<10} {step_detail(step)}".rstrip(),
-                    file=out,
-                    flush=True,
-                )
-        execution = client.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
-        status = execution["PipelineExecutionStatus"]
-        if status == "Succeeded":
-            print(f"pipeline: execution Succeeded after {elapsed:.0f}s", file=out)
-            return 0
-        if status in TERMINAL:
-            print(f"pipeline: execution {status} after {elapsed:.0f}s: {execution_arn}", file=out)
-            if execution.get("FailureReason"):
-                print(f"  reason: {execution['FailureReason']}", file=out)
-            for step in list_steps(client, execution_arn):
-                if step["StepStatus"] in ("Failed", "Stopped") and step.get("FailureReason"):
-                    print(f"  {step['StepName']}: {step['FailureReason']}", file=out)
-            return 1
-        if elapsed >= timeout:
-            print(
-                f"pipeline: still {status} after {elapsed:.0f}s (--wait-timeout {timeout:.0f}); "
-                f"the execution keeps running: {execution_arn}",
-                file=out,
-            )
-            return 1
-        sleep(poll_seconds)
-
-
 def main(
     argv: list[str] | None = None,
     *,
     boto_session: Any = None,
     sagemaker_client: Any = None,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> int:
-    """Run one subcommand; see the module docstring for commands and exit codes.
+    """Run one subcommand; see the module docstring for commands, output and exit status.
 
     `boto_session` and `sagemaker_client` let callers (tests) supply AWS access, for
-    example a botocore Stubber on the SageMaker client.
+    example a botocore Stubber on the SageMaker client; `out` receives stdout.
     """
     args = parse_args(argv)
+    out = out or sys.stdout
     try:
         cfg = load_config()
         if args.input_data_uri:
             s3_parts(args.input_data_uri)
             cfg = cfg.with_input_data_uri(args.input_data_uri)
-    except (ConfigError, CliError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        if getattr(args, "github_output", False) and not os.environ.get("GITHUB_OUTPUT"):
+            raise UsageError("--github-output given but GITHUB_OUTPUT is not set")
+    except (ConfigError, CliError, UsageError) as exc:
+        return fail(exc, EXIT_USAGE)
     # The SDK's client-side role check simulates a generic policy (it demands VPC network
     # interface permissions this pipeline does not use), so it would reject the least-privilege
     # role defined in this repo. SageMaker still checks the role when it runs each job.
@@ -285,15 +204,12 @@ def main(
     try:
         with _aws_context(args.command == "definition" and args.offline):
             return _run_command(args, cfg, boto_session, sagemaker_client, out, sleep, clock)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except (ConfigError, UsageError) as exc:
+        return fail(exc, EXIT_USAGE)
     except CliError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return fail(exc, EXIT_FAILED)
     except (BotoCoreError, ClientError) as exc:
-        print(f"error: AWS call failed: {exc}", file=sys.stderr)
-        return 1
+        return fail(f"AWS call failed: {exc}", EXIT_FAILED)
 
 
 def _aws_context(offline: bool) -> AbstractContextManager:
@@ -305,17 +221,10 @@ def _aws_context(offline: bool) -> AbstractContextManager:
     return mock_aws()
 
 
-def start_execution(client: Any, cfg: Config, kind: str, data_uri: str, version: str, note: str) -> str:
-    """Start the upserted pipeline of `kind` on `data_uri` and return the execution ARN."""
-    response = client.start_pipeline_execution(
-        PipelineName=cfg.names.pipelines[kind],
-        PipelineParameters=[
-            {"Name": "InputDataUri", "Value": data_uri},
-            {"Name": "InputDataVersion", "Value": version},
-        ],
-        PipelineExecutionDescription=note,
-    )
-    return response["PipelineExecutionArn"]
+def _emit(out: TextIO, values: dict[str, str], github_output: bool) -> None:
+    """cli_support.emit, on `out`."""
+    with redirect_stdout(out):
+        emit(values, github_output)
 
 
 def _run_command(
@@ -347,18 +256,20 @@ def _run_command(
             return code
     execution_arn = start_execution(client, cfg, args.kind, data_uri, version, f"git {git_sha} on {branch}")
     if args.command == "start":
-        print(execution_arn, file=out)
-        return 0
+        _emit(out, {"execution_arn": execution_arn}, args.github_output)
+        return EXIT_OK
     print(f"pipeline: started {execution_arn} (input {data_uri}, {version})", file=out, flush=True)
-    return follow_execution(
+    status = watch_execution(
         client,
         execution_arn,
-        timeout=args.wait_timeout,
-        poll_seconds=args.poll_seconds,
+        timeout=args.timeout,
+        poll_interval=args.poll_interval,
         out=out,
         sleep=sleep,
         clock=clock,
     )
+    _emit(out, {"execution_arn": execution_arn, "status": status}, args.github_output)
+    return EXIT_OK if status == "Succeeded" else EXIT_FAILED
 
 
 def _build_and_upsert(
@@ -386,11 +297,11 @@ def _build_and_upsert(
         )
         if args.command == "definition":
             print(json.dumps(json.loads(pipeline.definition()), indent=2), file=out)
-            return 0
+            return EXIT_OK
         arn = pipeline.upsert(role_arn=role, description=cfg.project.description)["PipelineArn"]
     if args.command == "upsert":
-        print(arn, file=out)
-        return 0
+        _emit(out, {"pipeline_arn": arn}, args.github_output)
+        return EXIT_OK
     print(f"pipeline: upserted {arn}", file=out, flush=True)
     return None
 

@@ -1,0 +1,31 @@
+"""`python -m <package> config [FILE]`: validate the config and print every derived name as JSON.
+
+(`python -m <package>.config [FILE]` and `make config` run the same.) FILE defaults to
+$MLOPS_CONFIG, else config/project.json. Exit status (cli_support): 0 when the config is valid,
+2 with one `error: ...` line naming the key path, the value and what is expected when it is not.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..cli_support import EXIT_OK, EXIT_USAGE, Parser, fail
+from .fields import ConfigError
+from .loading import load_config
+from .parsed import describe
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = Parser(prog="config", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "file", nargs="?", type=Path, help="config file (default: $MLOPS_CONFIG or config/project.json)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        cfg = load_config(args.file)
+    except ConfigError as exc:
+        return fail(exc, EXIT_USAGE)
+    print(json.dumps(describe(cfg), indent=2))
+    return EXIT_OK

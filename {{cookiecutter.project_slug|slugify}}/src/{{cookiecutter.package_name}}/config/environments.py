@@ -1,0 +1,176 @@
+"""Per deploy environment (qa, prod) and for the local rehearsal: endpoint settings and test thresholds.
+
+`_parse_environment` reads `environments.<env>`; `_check_endpoint` holds the rules that join
+several endpoint settings (each error names the setting to change).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from .fields import INSTANCE_TYPE, ConfigError, _Section
+from .names import ENVIRONMENT_GROUPS, Names
+from .settings import (
+    MAX_BURST_REQUESTS,
+    REAL_TIME,
+    SERVERLESS,
+    TRAFFIC_SHIFTS,
+    EndpointSettings,
+    Environment,
+    GitHub,
+    TestThresholds,
+)
+
+
+def _parse_tests(s: _Section) -> TestThresholds:
+    tests = TestThresholds(
+        burst_requests=s.number("burst_requests", 1, MAX_BURST_REQUESTS, integer=True),
+        max_p50_ms=s.number("max_p50_ms", 1e-9, 3_600_000),
+        max_p95_ms=s.number("max_p95_ms", 1e-9, 3_600_000),
+        max_error_rate=s.number("max_error_rate", 0, 1),
+        min_accuracy=s.number("min_accuracy", 0, 1, default=0.8),
+    )
+    s.done()
+    return tests
+
+
+def _parse_environment(
+    s: _Section, env: str, names: Names, accounts: Mapping[str, str], github: GitHub, region: str
+) -> Environment:
+    endpoint = _parse_endpoint(s.required_section("endpoint"), env, names.endpoints[env])
+    tests = _parse_tests(s.required_section("tests"))
+    s.done()
+    kind = ENVIRONMENT_GROUPS[env]
+    return Environment(
+        name=env,
+        account_role=env,
+        account=accounts[env],
+        github_environment=github.environments[env],
+        group_kind=kind,
+        group=names.groups[kind],
+        endpoint_name=names.endpoints[env],
+        capture_bucket=names.capture_buckets[env],
+        capture_key_alias=names.capture_key_alias,
+        endpoint=endpoint,
+        tests=tests,
+        capture_key_region=region,
+    )
+
+
+def _sub(s: _Section, key: str, fields: Mapping[str, Callable[[_Section, str], Any]]) -> Mapping[str, Any]:
+    sub = s.section(key)
+    values = {name: read(sub, name) for name, read in fields.items() if name in sub.data}
+    sub.done()
+    return MappingProxyType(values)
+
+
+def _parse_endpoint(s: _Section, env: str, endpoint_name: str) -> EndpointSettings:
+    where = s.path
+    kind = s.choice("type", (REAL_TIME, SERVERLESS), default=REAL_TIME)
+    serverless = _sub(
+        s,
+        "serverless",
+        {
+            "memory_mb": lambda x, k: x.number(k, 1024, 6144, integer=True),
+            "max_concurrency": lambda x, k: x.number(k, 1, 200, integer=True),
+        },
+    )
+    autoscaling = _sub(
+        s,
+        "autoscaling",
+        {
+            "enabled": lambda x, k: x.flag(k, False),
+            "min_capacity": lambda x, k: x.number(k, 0, 1000, integer=True),
+            "max_capacity": lambda x, k: x.number(k, 0, 1000, integer=True),
+            "target_invocations_per_instance": lambda x, k: x.number(k, 0, 1e9),
+        },
+    )
+    capture = _sub(
+        s,
+        "data_capture",
+        {
+            "enabled": lambda x, k: x.flag(k, False),
+            "sampling_percent": lambda x, k: x.number(k, 0, 100, integer=True),
+        },
+    )
+    traffic = _sub(
+        s,
+        "traffic_shifting",
+        {
+            "type": lambda x, k: x.choice(k, TRAFFIC_SHIFTS),
+            "canary_percent": lambda x, k: x.number(k, 0, 100, integer=True),
+            "linear_step_percent": lambda x, k: x.number(k, 0, 100, integer=True),
+            "wait_seconds": lambda x, k: x.number(k, 0, 3600, integer=True),
+            "termination_wait_seconds": lambda x, k: x.number(k, 0, 3600, integer=True),
+        },
+    ) or MappingProxyType({"type": "ALL_AT_ONCE", "wait_seconds": 0})
+    alarms = _sub(
+        s,
+        "alarms",
+        {
+            "error_5xx_threshold": lambda x, k: x.number(k, 0, 1e9),
+            "model_latency_p99_ms": lambda x, k: x.number(k, 0, 1e9),
+        },
+    )
+    settings = EndpointSettings(
+        env=env,
+        endpoint_name=endpoint_name,
+        kind=kind,
+        instance_type=s.text("instance_type", default=""),
+        instance_count=s.number("instance_count", 0, 1000, default=1, integer=True),
+        serverless=serverless,
+        autoscaling=autoscaling or MappingProxyType({"enabled": False}),
+        data_capture=capture or MappingProxyType({"enabled": False}),
+        traffic=traffic,
+        alarms=alarms,
+    )
+    s.done()
+    _check_endpoint(settings, where)
+    return settings
+
+
+def _check_endpoint(settings: EndpointSettings, where: str) -> None:
+    """Rules that join several settings; each error names the setting to change."""
+    if settings.real_time:
+        if not INSTANCE_TYPE.match(settings.instance_type):
+            raise ConfigError(
+                f"{where}.instance_type {settings.instance_type!r} is not an ml.* instance type"
+            )
+        if settings.instance_count < 1:
+            raise ConfigError(f"{where}.instance_count must be at least 1")
+        traffic = settings.traffic
+        shift = traffic.get("type", "ALL_AT_ONCE")
+        if shift == "CANARY" and not 1 <= int(traffic.get("canary_percent", 0)) <= 50:
+            raise ConfigError(f"{where}.traffic_shifting.canary_percent must be 1-50 (percent of capacity)")
+        if shift == "LINEAR" and not 10 <= int(traffic.get("linear_step_percent", 0)) <= 50:
+            raise ConfigError(
+                f"{where}.traffic_shifting.linear_step_percent must be 10-50 (percent of capacity)"
+            )
+        for key in ("error_5xx_threshold", "model_latency_p99_ms"):
+            if settings.alarms.get(key, 0) <= 0:
+                raise ConfigError(f"{where}.alarms.{key} must be a positive number")
+        scaling = settings.autoscaling
+        if scaling.get("enabled"):
+            low, high = int(scaling.get("min_capacity", 0)), int(scaling.get("max_capacity", 0))
+            if not 1 <= low <= high:
+                raise ConfigError(f"{where}.autoscaling needs 1 <= min_capacity <= max_capacity")
+            if float(scaling.get("target_invocations_per_instance", 0)) <= 0:
+                raise ConfigError(f"{where}.autoscaling.target_invocations_per_instance must be positive")
+    else:
+        memory = settings.serverless.get("memory_mb", 0)
+        if memory % 1024:
+            raise ConfigError(
+                f"{where}.serverless.memory_mb is {memory}; expected 1024-6144 in steps of 1024"
+            )
+        if "memory_mb" not in settings.serverless or "max_concurrency" not in settings.serverless:
+            raise ConfigError(f"{where}.serverless needs memory_mb and max_concurrency")
+        for option in ("autoscaling", "data_capture"):
+            if getattr(settings, option).get("enabled"):
+                raise ConfigError(
+                    f"{where}.{option}.enabled is true, but serverless endpoints do not support it"
+                )
+    capture = settings.data_capture
+    if capture.get("enabled") and not 0 < int(capture.get("sampling_percent", 0)) <= 100:
+        raise ConfigError(f"{where}.data_capture.sampling_percent must be 1-100")

@@ -1,0 +1,80 @@
+"""Every derived resource name, computed from the model name, region and account IDs in one place.
+
+`derive_names` is the only place a bucket, KMS alias, model package group, pipeline, endpoint,
+capture bucket or IAM role name is built; `Config.names` holds its result. The constants say
+which accounts, environments, group kinds and pipeline kinds exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+ACCOUNT_ROLES = ("data_science", "shared_services", "qa", "prod")
+# Deploy environments, in release order. Each runs in the account of the same name and deploys
+# from one registry group: QA from dev (not yet approved versions), prod from prod.
+ENVIRONMENTS = ("qa", "prod")
+ENVIRONMENT_GROUPS = MappingProxyType({"qa": "dev", "prod": "prod"})
+# Registry groups and the pipelines that write them (prod is written by promotion only).
+GROUP_KINDS = ("feature", "dev", "prod")
+PIPELINE_KINDS = ("feature", "dev")
+# S3 bucket names are at most 63 characters: `<model[:24]>-artifacts-<12 digits>-<region>`
+# fits for every region name SageMaker has.
+BUCKET_MODEL_PREFIX = 24
+
+
+@dataclass(frozen=True)
+class Names:
+    """Every derived resource name; computed in `derive_names` only."""
+
+    artifact_bucket: str
+    kms_key_alias: str
+    capture_key_alias: str
+    groups: Mapping[str, str]
+    pipelines: Mapping[str, str]
+    endpoints: Mapping[str, str]
+    capture_buckets: Mapping[str, str]
+    roles: Mapping[str, str]
+    datasets_prefix: str
+    default_input_data_uri: str
+
+
+ROLE_SUFFIXES = MappingProxyType(
+    {
+        "github_build": "github-build",
+        "github_registry": "github-registry",
+        "github_deploy_qa": "github-deploy-qa",
+        "github_deploy_prod": "github-deploy-prod",
+        "sagemaker_pipeline": "sagemaker-pipeline",
+        "sagemaker_endpoint": "sagemaker-endpoint",
+    }
+)
+# The account each role lives in.
+ROLE_ACCOUNTS = MappingProxyType(
+    {
+        "github_build": "data_science",
+        "github_registry": "shared_services",
+        "github_deploy_qa": "qa",
+        "github_deploy_prod": "prod",
+        "sagemaker_pipeline": "data_science",
+    }
+)
+
+
+def derive_names(model: str, region: str, accounts: Mapping[str, str]) -> Names:
+    """All resource names from the model name, region and account IDs."""
+    bucket = f"{model[:BUCKET_MODEL_PREFIX]}-artifacts-{accounts['shared_services']}-{region}"
+    datasets = "datasets/"
+    return Names(
+        artifact_bucket=bucket,
+        kms_key_alias=f"alias/{model}-artifacts",
+        capture_key_alias=f"alias/{model}-capture",
+        groups=MappingProxyType({kind: f"{model}-{kind}" for kind in GROUP_KINDS}),
+        pipelines=MappingProxyType({kind: f"{model}-{kind}" for kind in PIPELINE_KINDS}),
+        endpoints=MappingProxyType({env: f"{model}-{env}" for env in ENVIRONMENTS}),
+        capture_buckets=MappingProxyType({env: f"{model}-capture-{accounts[env]}" for env in ENVIRONMENTS}),
+        roles=MappingProxyType({key: f"{model}-{suffix}" for key, suffix in ROLE_SUFFIXES.items()}),
+        datasets_prefix=datasets,
+        default_input_data_uri=f"s3://{bucket}/{datasets}sample.csv",
+    )

@@ -1,0 +1,161 @@
+"""The parsed settings of each config section, as frozen values (built by `loading`).
+
+`Project`, `GitHub`, `Branches`, `ModelSettings`, `PipelineSettings`; per deploy environment
+an `Environment` holding its `EndpointSettings` and `TestThresholds` (parsed in `environments`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+FRAMEWORKS = ("sklearn", "xgboost")
+# The hyperparameters steps/train.py accepts per framework, with their types (a test keeps this
+# equal to train.py's own argument parser, which runs alone in the framework image).
+HYPERPARAMETERS = MappingProxyType(
+    {
+        "sklearn": MappingProxyType({"n_estimators": int, "max_depth": int, "learning_rate": float}),
+        "xgboost": MappingProxyType({"num_round": int, "max_depth": int, "eta": float}),
+    }
+)
+REAL_TIME = "real-time"
+SERVERLESS = "serverless"
+TRAFFIC_SHIFTS = ("CANARY", "LINEAR", "ALL_AT_ONCE")
+# The endpoint suite's burst is one request per sample row at most this many.
+MAX_BURST_REQUESTS = 1000
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    description: str
+    slug: str
+    package: str
+    model_name: str
+
+
+@dataclass(frozen=True)
+class GitHub:
+    owner: str
+    repo: str
+    owner_id: str
+    repo_id: str
+    # GitHub environment names: build (data-science), qa, prod.
+    environments: Mapping[str, str]
+    # Who must approve a prod release: `@user` or `@org/team` handles (CODEOWNERS, the prod
+    # environment's required reviewers).
+    prod_reviewers: tuple[str, ...] = ()
+
+    @property
+    def repository(self) -> str:
+        return f"{self.owner}/{self.repo}"
+
+
+@dataclass(frozen=True)
+class Branches:
+    dev: str
+    prod: str
+    feature_prefix: str
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    framework: str
+    target_column: str
+    # Per framework; `params` gives the chosen framework's.
+    hyperparameters: Mapping[str, Mapping[str, Any]]
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        return self.hyperparameters[self.framework]
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    input_data_uri: str
+    processing_instance_type: str
+    training_instance_type: str
+    metric: str
+    metric_threshold: float
+    framework_versions: Mapping[str, str]
+    retry_attempts: int
+    cache_expire_after: str
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """One environment's endpoint (`environments.<env>.endpoint`), validated.
+
+    - type: "real-time" or "serverless" (serverless is the cheap QA option; it supports neither
+      autoscaling nor data capture);
+    - instance_type / instance_count (real-time), serverless.memory_mb / max_concurrency;
+    - autoscaling: target tracking on SageMakerVariantInvocationsPerInstance
+      (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling.html);
+    - data_capture: requests and responses to the environment's capture bucket
+      (https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture.html);
+    - traffic_shifting: blue/green CANARY, LINEAR or ALL_AT_ONCE
+      (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green.html);
+    - alarms: 5XX errors and p99 model latency; a real-time update rolls back when one fires.
+    """
+
+    env: str
+    endpoint_name: str
+    kind: str
+    instance_type: str
+    instance_count: int
+    serverless: Mapping[str, int]
+    autoscaling: Mapping[str, Any]
+    data_capture: Mapping[str, Any]
+    traffic: Mapping[str, Any]
+    alarms: Mapping[str, float]
+
+    @property
+    def real_time(self) -> bool:
+        return self.kind == REAL_TIME
+
+
+@dataclass(frozen=True)
+class TestThresholds:
+    """Endpoint test thresholds of one environment (`environments.<env>.tests`)."""
+
+    burst_requests: int
+    max_p50_ms: float
+    max_p95_ms: float
+    max_error_rate: float
+    min_accuracy: float = 0.8
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A deploy environment: where it runs, which group it deploys from, its endpoint and tests."""
+
+    name: str
+    account_role: str
+    account: str
+    github_environment: str
+    group_kind: str
+    group: str
+    endpoint_name: str
+    capture_bucket: str
+    capture_key_alias: str
+    endpoint: EndpointSettings
+    tests: TestThresholds
+    capture_key_region: str = ""
+
+    @property
+    def capture_uri(self) -> str:
+        """Where data capture writes: the capture bucket of the account that serves the endpoint."""
+        return f"s3://{self.capture_bucket}/data-capture/{self.name}"
+
+    @property
+    def capture_key_arn(self) -> str:
+        """The capture key's alias ARN in that account (a bare alias is looked up in the caller's)."""
+        return f"arn:aws:kms:{self.capture_key_region}:{self.account}:{self.capture_key_alias}"
+
+    @property
+    def approved_only(self) -> bool:
+        """Prod takes Approved versions only (SageMaker enforces it too for models built from a
+        versioned package ARN); QA runs the version the dev push has just registered."""
+        return self.group_kind == "prod"

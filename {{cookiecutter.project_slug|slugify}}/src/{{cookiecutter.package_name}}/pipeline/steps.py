@@ -1,0 +1,270 @@
+"""The pipeline's steps, one small builder each: Preprocess -> Train -> Evaluate -> gate -> Register | Fail.
+
+Each builder takes a `Build` (what `get_pipeline` resolved once: config, kind, name, role,
+session, bucket, key, images, parameters, caching, retries) and returns an SDK step object.
+Nothing here calls AWS. The step scripts are steps/*.py of this package: they run unchanged in
+the framework images and in the local rehearsal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.core.processing import ScriptProcessor
+from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
+from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig, SourceCode
+from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
+from sagemaker.core.workflow.execution_variables import ExecutionVariables
+from sagemaker.core.workflow.functions import Join, JsonGet
+from sagemaker.core.workflow.pipeline_context import PipelineSession
+from sagemaker.core.workflow.properties import PropertyFile
+from sagemaker.mlops.workflow.condition_step import ConditionStep
+from sagemaker.mlops.workflow.fail_step import FailStep
+from sagemaker.mlops.workflow.model_step import ModelStep
+from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
+from sagemaker.serve.model_builder import ModelBuilder
+from sagemaker.train import ModelTrainer
+
+from ..config import Config
+from ..promotion.metadata import metadata_value
+from .parameters import (
+    endpoint_instance_types,
+    hyperparameters,
+    hyperparameters_metadata,
+    metric_json_path,
+    register_retry_policies,
+)
+
+STEPS_DIR = Path(__file__).resolve().parents[1] / "steps"
+PROCESSING_BASE = "/opt/ml/processing"
+# Request and response types the inference handler (steps/inference.py) accepts.
+CONTENT_TYPES = ["text/csv", "application/json"]
+RESPONSE_TYPES = ["application/json"]
+
+# Step names: the CLI's progress lines, the tests and the workflows refer to them.
+PREPROCESS, TRAIN, EVALUATE, GATE, REGISTER, FAIL = (
+    "Preprocess",
+    "Train",
+    "Evaluate",
+    "MetricGate",
+    "Register",
+    "MetricBelowThreshold",
+)
+EVALUATION_OUTPUT = "evaluation"
+EVALUATION_FILE = "evaluation.json"
+
+
+@dataclass(frozen=True)
+class Build:
+    """What every step builder needs: the config, the kind and what `get_pipeline` resolved once."""
+
+    cfg: Config
+    kind: str
+    name: str
+    role_arn: str
+    session: PipelineSession
+    bucket: str
+    kms_key: str
+    images: dict[str, str]
+    params: dict[str, Any]
+    cache: CacheConfig
+    retries: list
+    git_sha: str
+    branch: str
+
+
+def _s3_output(name: str, step: str, bucket: str, pipeline: str) -> ProcessingOutput:
+    """A processing output under s3://<bucket>/<pipeline>/<execution id>/<step>/<name>."""
+    destination = Join(
+        on="/", values=["s3:/", bucket, pipeline, ExecutionVariables.PIPELINE_EXECUTION_ID, step, name]
+    )
+    return ProcessingOutput(
+        output_name=name,
+        s3_output=ProcessingS3Output(
+            s3_uri=destination, local_path=f"{PROCESSING_BASE}/{name}", s3_upload_mode="EndOfJob"
+        ),
+    )
+
+
+def _s3_input(name: str, source: Any, local_dir: str) -> ProcessingInput:
+    return ProcessingInput(
+        input_name=name,
+        s3_input=ProcessingS3Input(
+            s3_uri=source,
+            local_path=f"{PROCESSING_BASE}/{local_dir}",
+            s3_data_type="S3Prefix",
+            s3_input_mode="File",
+        ),
+    )
+
+
+def _processor(ctx: Build, step: str) -> ScriptProcessor:
+    return ScriptProcessor(
+        role=ctx.role_arn,
+        image_uri=ctx.images["training"],
+        command=["python3"],
+        instance_type=ctx.params["processing_instance_type"],
+        instance_count=1,
+        base_job_name=step.lower(),
+        output_kms_key=ctx.kms_key,
+        sagemaker_session=ctx.session,
+    )
+
+
+def _output_uri(step: ProcessingStep, name: str):
+    return step.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
+
+
+def preprocess_step(ctx: Build) -> ProcessingStep:
+    """Split the input CSV into train/validation/test with steps/preprocess.py."""
+    step_args = _processor(ctx, PREPROCESS).run(
+        code=str(STEPS_DIR / "preprocess.py"),
+        inputs=[_s3_input("input", ctx.params["input_data_uri"], "input")],
+        outputs=[
+            _s3_output(name, PREPROCESS, ctx.bucket, ctx.name) for name in ("train", "validation", "test")
+        ],
+        arguments=["--target", ctx.cfg.model.target_column],
+    )
+    return ProcessingStep(
+        name=PREPROCESS,
+        step_args=step_args,
+        cache_config=ctx.cache,
+        retry_policies=ctx.retries,
+    )
+
+
+def train_step(ctx: Build, preprocess: ProcessingStep) -> TrainingStep:
+    """Fit the model with steps/train.py (the steps/ folder is the source dir) on the train split.
+
+    ModelTrainer runs it through the SDK's script driver in the framework image: hyperparameters
+    arrive as `--name value` arguments, channels in SM_CHANNEL_TRAIN / SM_CHANNEL_VALIDATION.
+    """
+    trainer = ModelTrainer(
+        sagemaker_session=ctx.session,
+        role=ctx.role_arn,
+        training_image=ctx.images["training"],
+        source_code=SourceCode(source_dir=str(STEPS_DIR), entry_script="train.py"),
+        compute=Compute(instance_type=ctx.params["training_instance_type"], instance_count=1),
+        hyperparameters=hyperparameters(ctx.cfg),
+        # Code is staged under s3://<bucket>/<pipeline>/train-<timestamp>/input/ (kept short so
+        # the SDK never truncates the timestamp and two builds never share a folder).
+        base_job_name=TRAIN.lower(),
+        input_s3_key_prefix=ctx.name,
+        output_data_config=OutputDataConfig(
+            s3_output_path=f"s3://{ctx.bucket}/{ctx.name}/{TRAIN}", kms_key_id=ctx.kms_key
+        ),
+    )
+    step_args = trainer.train(
+        input_data_config=[
+            InputData(
+                channel_name=channel, data_source=_output_uri(preprocess, channel), content_type="text/csv"
+            )
+            for channel in ("train", "validation")
+        ]
+    )
+    return TrainingStep(name=TRAIN, step_args=step_args, cache_config=ctx.cache, retry_policies=ctx.retries)
+
+
+def evaluate_step(
+    ctx: Build, preprocess: ProcessingStep, train: TrainingStep
+) -> tuple[ProcessingStep, PropertyFile]:
+    """Score model.tar.gz on the test split with steps/evaluate.py; evaluation.json is a PropertyFile."""
+    report = PropertyFile(name="EvaluationReport", output_name=EVALUATION_OUTPUT, path=EVALUATION_FILE)
+    step_args = _processor(ctx, EVALUATE).run(
+        code=str(STEPS_DIR / "evaluate.py"),
+        inputs=[
+            _s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts, "model"),
+            _s3_input("test", _output_uri(preprocess, "test"), "test"),
+        ],
+        outputs=[_s3_output(EVALUATION_OUTPUT, EVALUATE, ctx.bucket, ctx.name)],
+    )
+    step = ProcessingStep(
+        name=EVALUATE,
+        step_args=step_args,
+        property_files=[report],
+        cache_config=ctx.cache,
+        retry_policies=ctx.retries,
+    )
+    return step, report
+
+
+def register_step(ctx: Build, train: TrainingStep, evaluate: ProcessingStep) -> ModelStep:
+    """Register model.tar.gz in the shared registry's group for this kind, with metrics and metadata."""
+    cfg = ctx.cfg
+    params = ctx.params
+    evaluation_uri = Join(on="/", values=[_output_uri(evaluate, EVALUATION_OUTPUT), EVALUATION_FILE])
+    endpoint_types = endpoint_instance_types(cfg)
+    builder = ModelBuilder(
+        s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
+        image_uri=ctx.images["inference"],
+        role_arn=ctx.role_arn,
+        sagemaker_session=ctx.session,
+        instance_type=endpoint_types[0],
+        # The framework containers serve with the handler packed in model.tar.gz under code/.
+        env_vars={
+            "SAGEMAKER_PROGRAM": "inference.py",
+            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+            "SAGEMAKER_REGION": cfg.region,
+        },
+        # Nothing to package: model.tar.gz already holds the handler. (A non-empty value makes
+        # the builder stage code in S3 while the pipeline is being built.)
+        dependencies={},
+        # Leave logging alone (the default sets the SDK's shared logger to DEBUG).
+        log_level=None,
+    )
+    step_args = builder.register(
+        model_package_group_name=cfg.group_arn(ctx.kind),
+        content_types=CONTENT_TYPES,
+        response_types=RESPONSE_TYPES,
+        inference_instances=endpoint_types,
+        transform_instances=endpoint_types,
+        approval_status=params["approval_status"],
+        model_metrics=ModelMetrics(
+            model_statistics=MetricsSource(content_type="application/json", s3_uri=evaluation_uri)
+        ),
+        customer_metadata_properties={
+            "git_sha": metadata_value(ctx.git_sha),
+            "branch": metadata_value(ctx.branch),
+            "dataset_uri": params["input_data_uri"],
+            "dataset_version": params["input_data_version"],
+            "framework": cfg.model.framework,
+            "hyperparameters": hyperparameters_metadata(cfg),
+            "pipeline_execution_id": ExecutionVariables.PIPELINE_EXECUTION_ID,
+        },
+        domain="MACHINE_LEARNING",
+        task="CLASSIFICATION",
+    )
+    return ModelStep(name=REGISTER, step_args=step_args, retry_policies=register_retry_policies(cfg))
+
+
+def gate_step(
+    ctx: Build, evaluate: ProcessingStep, report: PropertyFile, register: ModelStep
+) -> ConditionStep:
+    """Register when the evaluation metric reaches the threshold, else fail with metric vs threshold."""
+    cfg = ctx.cfg
+    metric = cfg.pipeline.metric
+    threshold = ctx.params["metric_threshold"]
+    metric_value = JsonGet(step_name=evaluate.name, property_file=report, json_path=metric_json_path(cfg))
+    fail = FailStep(
+        name=FAIL,
+        error_message=Join(
+            on=" ",
+            values=[
+                f"Evaluation {metric}",
+                metric_value,
+                "is below the threshold",
+                threshold,
+                "- not registered.",
+            ],
+        ),
+    )
+    return ConditionStep(
+        name=GATE,
+        conditions=[ConditionGreaterThanOrEqualTo(left=metric_value, right=threshold)],
+        if_steps=[register],
+        else_steps=[fail],
+    )
