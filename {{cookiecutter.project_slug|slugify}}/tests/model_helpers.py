@@ -11,8 +11,8 @@ from types import ModuleType
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# The one package under src/ (the folder holding config.py).
-PACKAGE = next(path.parent.name for path in (ROOT / "src").glob("*/config.py"))
+# The one package under src/ (the folder holding __init__.py and config).
+PACKAGE = next(path.parent.name for path in sorted((ROOT / "src").glob("*/__init__.py")))
 config = importlib.import_module(f"{PACKAGE}.config")
 CFG = config.load_config(ROOT / "config" / "project.json")
 FRAMEWORK = CFG.model.framework

@@ -28,6 +28,8 @@ from botocore.stub import Stubber
 from model_helpers import CFG, PACKAGE, ROOT, TARGET, config, module, pack, split_sample, train_model
 
 suite = module("endpoint_tests.suite")
+checks_module = module("endpoint_tests.checks")
+suite_cli = module("endpoint_tests.cli")
 server_module = module("local.server")
 ModelServer = server_module.ModelServer
 Thresholds = suite.Thresholds
@@ -83,6 +85,10 @@ def predict_fn(input_data, model):
     return _real_predict_fn(input_data, model)[:1]
 """,
 }
+
+
+# One worker trains the module's model once (pytest-xdist --dist loadgroup) instead of one per worker.
+pytestmark = pytest.mark.xdist_group("endpoint-suite")
 
 
 @pytest.fixture(scope="module")
@@ -218,16 +224,68 @@ def test_suite_cli_exit_codes_and_outputs(archives, tmp_path, capsys):
     summary, report_json = tmp_path / "summary.md", tmp_path / "report.json"
     summary.write_text("# earlier job output\n")
     with ModelServer(archives["good"]) as server:
-        assert suite.main(["--url", server.url, "--summary", str(summary), "--json", str(report_json)]) == 0
+        assert (
+            suite_cli.main(["--url", server.url, "--summary", str(summary), "--report", str(report_json)])
+            == 0
+        )
     assert summary.read_text().startswith("# earlier job output\n### Endpoint tests PASSED")
     assert json.loads(report_json.read_text())["passed"] is True
     with ModelServer(archives["flipped labels"]) as server:
-        assert suite.main(["--url", server.url, "--json", str(report_json)]) == 1
+        assert suite_cli.main(["--url", server.url, "--report", str(report_json)]) == 1
     assert json.loads(report_json.read_text())["passed"] is False
-    assert suite.main(["--url", "http://192.0.2.1:8080"]) == 2
+    assert suite_cli.main(["--url", "http://192.0.2.1:8080"]) == 2
     assert "must look like http://127.0.0.1:PORT" in capsys.readouterr().err
-    assert suite.main(["--url", "http://127.0.0.1:8080", "--env", "staging"]) == 2
+    assert suite_cli.main(["--url", "http://127.0.0.1:8080", "--env", "staging"]) == 2
     assert "unknown environment 'staging'" in capsys.readouterr().err
+    # suite.main is the same command line (older callers import it from there).
+    assert suite.main(["--url", "http://127.0.0.1:8080", "--env", "staging"]) == 2
+    capsys.readouterr()
+
+
+def test_suite_cli_follows_the_cli_contract(archives, tmp_path, capsys):
+    """--samples is a labelled CSV, --rows how many of its rows, --report the JSON; one `error:` line."""
+    samples_csv = tmp_path / "labelled.csv"
+    samples_csv.write_text(
+        "\n".join(ROOT.joinpath("data", "sample.csv").read_text().splitlines()[:41]) + "\n"
+    )
+    report_json = tmp_path / "out" / "report.json"
+    with ModelServer(archives["good"]) as server:
+        args = [
+            "--url",
+            server.url,
+            "--samples",
+            str(samples_csv),
+            "--rows",
+            "30",
+            "--report",
+            str(report_json),
+        ]
+        assert suite_cli.main(args) == 0
+        capsys.readouterr()
+        batch = next(c for c in json.loads(report_json.read_text())["checks"] if c["name"] == "CSV request")
+        assert batch["detail"].startswith("30 predictions")
+        assert suite_cli.main(["--url", server.url, "--samples", str(tmp_path / "missing.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: endpoint tests: ") and "missing.csv" in err[0]
+    for old in (["--n", "5"], ["--json", str(report_json)]):  # the options before the contract
+        with pytest.raises(SystemExit) as exit_info:
+            suite_cli.main(["--url", "http://127.0.0.1:8080", *old])
+        assert exit_info.value.code == 2
+    with pytest.raises(SystemExit) as exit_info:
+        suite_cli.main(["--url", "http://127.0.0.1:8080", "--rows", "0"])
+    assert exit_info.value.code == 2
+    assert "must be 1 or more" in capsys.readouterr().err
+
+
+def test_python_m_endpoint_tests_runs_the_cli(tmp_path):
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
+    }
+    command = [sys.executable, "-m", f"{PACKAGE}.endpoint_tests", "--url", "http://192.0.2.1:8080"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: endpoint tests: url 'http://192.0.2.1:8080' must look like")
 
 
 # --- pieces ------------------------------------------------------------------------------
@@ -389,7 +447,7 @@ def container_traceback(last_line: str) -> str:
 
 
 def bad_input_checks(invoker, samples) -> list:
-    return [suite._check_bad_input(invoker, *case) for case in suite._bad_inputs(samples[0][0])]
+    return [checks_module.check_bad_input(invoker, *case) for case in checks_module.bad_inputs(samples[0][0])]
 
 
 JSON = "application/json"
@@ -447,7 +505,7 @@ def test_the_suite_knows_the_handlers_input_error_texts(model_dir, samples):
     """The text each bad-input case expects is what the packaged handler really says."""
     handler = module("steps.inference")
     model = handler.model_fn(str(model_dir))
-    for _name, body, content_type, expected in suite._bad_inputs(samples[0][0]):
+    for _name, body, content_type, expected in checks_module.bad_inputs(samples[0][0]):
         with pytest.raises(handler.InputError) as caught:
             handler.predict_fn(handler.input_fn(body, content_type), model)
         assert expected in str(caught.value)
@@ -492,6 +550,24 @@ def test_server_rejects_archives_it_cannot_serve(model_dir, tmp_path):
         tar.add(model_dir / "model_info.json", arcname="model_info.json")
     with pytest.raises(server_module.ServerError, match=r"no code/inference.py"):
         ModelServer(no_code).load()
+
+
+def test_server_command_line_errors_follow_the_cli_contract(model_dir, tmp_path, capsys):
+    """2 and one `error:` line for no archive there; 1 for an archive that cannot be served."""
+    assert server_module.main(["--model", str(tmp_path / "missing.tar.gz"), "--port", "0"]) == 2
+    assert (
+        capsys.readouterr().err == f"error: server: model archive {tmp_path / 'missing.tar.gz'} not found\n"
+    )
+    no_code = tmp_path / "no-code.tar.gz"
+    with tarfile.open(no_code, "w:gz") as tar:
+        tar.add(model_dir / "model_info.json", arcname="model_info.json")
+    assert server_module.main(["--model", str(no_code), "--port", "0"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("error: server: no code/inference.py")
+    with pytest.raises(SystemExit) as exit_info:
+        server_module.main(["--model", str(no_code), "--port", "70000"])
+    assert exit_info.value.code == 2
+    assert "port 70000 is outside 0-65535" in capsys.readouterr().err
 
 
 @pytest.mark.slow

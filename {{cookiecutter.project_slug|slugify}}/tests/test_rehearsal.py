@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
 import subprocess
@@ -21,10 +22,9 @@ MODEL_FILE = {"sklearn": "model.joblib", "xgboost": "xgboost-model.json"}
 UNREACHABLE = "0.9999"
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, Path]]:
-    """A default rehearsal and one whose gate cannot pass, side by side: each spends most of its
-    seconds importing ML libraries in the step subprocesses, so running them together saves time."""
+def rehearse(root: Path) -> dict[str, tuple[subprocess.CompletedProcess, Path]]:
+    """A default rehearsal and one whose gate cannot pass, side by side under root, each run the
+    way the Makefile runs it."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
@@ -32,7 +32,7 @@ def runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, Path]
     extra = {"default": [], "gate": ["--threshold", UNREACHABLE]}
     started = {}
     for name, args in extra.items():
-        work = tmp_path_factory.mktemp(f"rehearsal-{name}")
+        work = root / f"rehearsal-{name}"
         command = [sys.executable, "-m", f"{PACKAGE}.local.rehearsal", "--work-dir", str(work), *args]
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -43,6 +43,33 @@ def runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, Path]
         out, err = process.communicate(timeout=600)
         results[name] = (subprocess.CompletedProcess(command, process.returncode, out, err), work)
     return results
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, Path]]:
+    """The two rehearsals, run once per test session: under pytest-xdist the first worker that
+    needs them runs them and any other reads its results (a lock file in the session's shared
+    temporary folder), so two workers never rehearse the same thing twice at once."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return rehearse(tmp_path_factory.mktemp("rehearsals"))
+    shared = tmp_path_factory.getbasetemp().parent
+    with (shared / "rehearsals.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        saved = shared / "rehearsals.json"
+        if saved.is_file():
+            return {
+                name: (
+                    subprocess.CompletedProcess(r["args"], r["returncode"], r["stdout"], r["stderr"]),
+                    Path(work),
+                )
+                for name, (r, work) in json.loads(saved.read_text()).items()
+            }
+        (shared / "rehearsals").mkdir(exist_ok=True)
+        results = rehearse(shared / "rehearsals")
+        saved.write_text(
+            json.dumps({name: (vars(done), str(work)) for name, (done, work) in results.items()})
+        )
+        return results
 
 
 @pytest.mark.slow
@@ -71,6 +98,8 @@ def test_rehearsal_passes_end_to_end(runs):
     assert {k: suite["thresholds"][k] for k in local} == local
     assert suite["latency"]["requests"] == local["burst_requests"]
     assert "## Local rehearsal PASSED" in (work / "report.md").read_text()
+    # The server ran as `python -m <package>.local.server` and stopped cleanly with the rehearsal.
+    assert (work / "server.log").read_text().startswith(f"serving {work / 'output' / 'model.tar.gz'} at http")
 
     # model.tar.gz is laid out as SageMaker packs SM_MODEL_DIR: the files at the archive root.
     with tarfile.open(work / "output" / "model.tar.gz") as tar:
@@ -87,7 +116,7 @@ def test_a_failed_gate_exits_non_zero_with_metric_and_threshold(runs):
 
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == (
-        f"rehearsal failed: metric {METRIC} = {value:.6g} < threshold {UNREACHABLE}"
+        f"error: rehearsal failed: metric {METRIC} = {value:.6g} < threshold {UNREACHABLE}"
     )
     report = json.loads((work / "report.json").read_text())
     assert report["passed"] is False
@@ -117,19 +146,44 @@ def test_missing_data_fails_with_the_reason_and_keeps_unowned_files(tmp_path, ca
     (tmp_path / "report.json").write_text("stale")
     code = rehearsal.main(["--data", str(tmp_path / "nope.csv"), "--work-dir", str(tmp_path)])
     assert code == 1
-    assert capsys.readouterr().err.strip() == f"rehearsal failed: data file {tmp_path / 'nope.csv'} not found"
+    assert (
+        capsys.readouterr().err.strip()
+        == f"error: rehearsal failed: data file {tmp_path / 'nope.csv'} not found"
+    )
     assert (tmp_path / "notes.txt").read_text() == "mine"
     assert json.loads((tmp_path / "report.json").read_text())["passed"] is False
 
 
-def test_a_failing_step_script_stops_the_rehearsal_with_its_error(tmp_path, capsys):
+@pytest.mark.parametrize("runner", ["warm worker", "fresh processes"])
+def test_a_failing_step_script_stops_the_rehearsal_with_its_error(tmp_path, capsys, runner):
     no_target = tmp_path / "no_target.csv"
     pd.read_csv(SAMPLE_CSV).drop(columns=[TARGET]).to_csv(no_target, index=False)
-    code = rehearsal.main(["--data", str(no_target), "--work-dir", str(tmp_path / "work")])
+    args = ["--data", str(no_target), "--work-dir", str(tmp_path / "work")]
+    code = rehearsal.main([*args, *(["--fresh-processes"] if runner == "fresh processes" else [])])
     assert code == 1
     reason = capsys.readouterr().err.strip()
     assert reason.startswith(
-        f"rehearsal failed: preprocess.py exited 1: preprocess: target column '{TARGET}' not in"
+        f"error: rehearsal failed: preprocess.py exited 1: preprocess: target column '{TARGET}' not in"
     )
     steps = json.loads((tmp_path / "work" / "report.json").read_text())["steps"]
     assert [s["status"] for s in steps[:2]] == ["FAILED", "skipped"]
+
+
+def test_options_follow_the_cli_contract(tmp_path, capsys, monkeypatch):
+    """--rows is the count of test rows (--samples is a CSV path everywhere, so not a count here);
+    a config error exits 2 with one `error:` line."""
+    assert rehearsal.parser().parse_args(["--rows", "7"]).rows == 7
+    assert rehearsal.parser().parse_args([]).rows == rehearsal.DEFAULT_ROWS == 100
+    for bad in (["--samples", "5"], ["--rows", "0"], ["--threshold", "high"]):
+        with pytest.raises(SystemExit) as exit_info:
+            rehearsal.main(bad)
+        assert exit_info.value.code == 2
+    capsys.readouterr()
+    (tmp_path / "project.json").write_text("{")
+    monkeypatch.setenv("MLOPS_CONFIG", str(tmp_path / "project.json"))
+    assert rehearsal.main(["--work-dir", str(tmp_path / "work")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        f"error: config file {tmp_path / 'project.json'} is not valid JSON"
+    )
+    assert not (tmp_path / "work").exists()

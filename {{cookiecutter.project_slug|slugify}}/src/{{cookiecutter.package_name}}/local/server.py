@@ -6,10 +6,10 @@ is loaded; POST /invocations runs input_fn -> predict_fn -> output_fn. The handl
 InputError becomes HTTP 400 with a JSON error, any other exception HTTP 500, an unknown path
 404. Standard library only (the handler itself brings its framework).
 
-    with ModelServer("build/local/model/model.tar.gz") as server:
+    with ModelServer("build/local/output/model.tar.gz") as server:
         print(server.url)          # http://127.0.0.1:<ephemeral port>
 
-    python -m <package>.local.server --model build/local/model/model.tar.gz --port 8080
+    python -m <package>.local.server --model build/local/output/model.tar.gz --port 8080
 """
 
 from __future__ import annotations
@@ -24,11 +24,14 @@ import tarfile
 import tempfile
 import threading
 import traceback
+from collections.abc import Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from .. import cli_support
 
 HOST = "127.0.0.1"
 # SageMaker real-time endpoints accept request payloads up to 6 MB.
@@ -227,31 +230,44 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Serve until Ctrl-C or SIGTERM, then stop cleanly (exit 0). It exits 1 when the archive
-    cannot be served."""
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {value} is outside 0-65535")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until Ctrl-C or SIGTERM, then stop cleanly (exit 0). Exit status (cli_support): 1 when
+    the archive cannot be served or the port not bound, 2 for bad arguments or no archive there."""
     parser = argparse.ArgumentParser(
         prog=f"python -m {__package__}.server", description="Serve a model.tar.gz on 127.0.0.1."
     )
-    parser.add_argument("--model", type=Path, required=True, help="path to model.tar.gz")
-    parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0 = any free port)")
+    parser.add_argument("--model", type=Path, required=True, metavar="PATH", help="path to model.tar.gz")
+    parser.add_argument("--port", type=_port, default=8080, help="port on 127.0.0.1 (0 = any free port)")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(None if argv is None else list(argv))
+    if not args.model.is_file():
+        return cli_support.fail(f"server: model archive {args.model} not found", cli_support.EXIT_USAGE)
     server = ModelServer(args.model, port=args.port, verbose=not args.quiet)
     try:
         server.start()
     except (ServerError, OSError) as exc:
-        print(f"server: {exc}", file=sys.stderr)
-        return 1
+        return cli_support.fail(f"server: {exc}")
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops as cleanly as Ctrl-C
-    print(f"serving {args.model} at {server.url} (GET /ping, POST /invocations); Ctrl-C stops", flush=True)
-    try:
+    try:  # a signal right after the line below (a client saw it) still takes the clean path
+        print(
+            f"serving {args.model} at {server.url} (GET /ping, POST /invocations); Ctrl-C stops", flush=True
+        )
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
-    return 0
+    return cli_support.EXIT_OK
 
 
 if __name__ == "__main__":

@@ -1,0 +1,60 @@
+"""`python -m <package>.endpoint_tests --url http://127.0.0.1:PORT`: the suite against a local server.
+
+SageMaker endpoints are tested through `<package> endpoint-test` (deploy.cli), which assumes the
+workload account's role first. Options and exit status follow cli_support: `--samples PATH` (a
+labelled CSV), `--rows N`, `--report PATH` (the JSON report); 0 every check passed, 1 a check
+failed (or the report could not be written), 2 bad arguments, config or samples.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from .. import cli_support
+from ..config import REPO_ROOT, load_config
+from .invokers import HttpInvoker
+from .report import format_text, write_outputs
+from .samples import load_samples
+from .suite import check_thresholds, run_suite
+
+DEFAULT_ROWS = 50
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {__package__}", description="Endpoint tests against a local model server."
+    )
+    parser.add_argument("--url", required=True, help="local server, e.g. http://127.0.0.1:8080")
+    parser.add_argument(
+        "--env",
+        default="local",
+        help="thresholds of local, qa or prod (environments.<env>.tests; default local)",
+    )
+    cli_support.add_samples(parser, REPO_ROOT / "data" / "sample.csv", DEFAULT_ROWS)
+    parser.add_argument(
+        "--summary", type=Path, metavar="PATH", help="append markdown tables here (e.g. $GITHUB_STEP_SUMMARY)"
+    )
+    parser.add_argument("--report", type=Path, metavar="PATH", help="write the report JSON here")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the suite against a local server: exit 0 when every check passed, 1 when one failed,
+    2 on bad arguments, config or samples."""
+    args = parser().parse_args(None if argv is None else list(argv))
+    try:
+        cfg = load_config()
+        thresholds = check_thresholds(cfg.tests_for(args.env))
+        samples = load_samples(args.samples, args.rows, cfg.model.target_column)
+        invoker = HttpInvoker(args.url)
+    except (OSError, ValueError) as exc:  # config.ConfigError is a ValueError
+        return cli_support.fail(f"endpoint tests: {exc}", cli_support.EXIT_USAGE)
+    report = run_suite(invoker, samples, thresholds)
+    print(format_text(report))
+    try:
+        write_outputs(report, args.summary, args.report)
+    except OSError as exc:
+        return cli_support.fail(f"endpoint tests: cannot write the report: {exc}")
+    return cli_support.EXIT_OK if report.passed else cli_support.EXIT_FAILED
