@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -139,6 +142,10 @@ def test_longest_names_still_fit_aws_limits(tmp_path):
     from conftest import bake
 
     repo = bake(tmp_path, model_name="m" * 38 + "-x", aws_region="ap-southeast-7", **FOUR_ACCOUNTS)
+    check_names(repo)
+
+
+def check_names(repo: Path) -> None:
     derived = baked_config(repo).names
     buckets = [derived.artifact_bucket, *derived.capture_buckets.values()]
     for bucket in buckets:
@@ -148,6 +155,48 @@ def test_longest_names_still_fit_aws_limits(tmp_path):
         assert SAGEMAKER_NAME.match(value), value
     for value in derived.roles.values():
         assert len(value) <= 64, value
+
+
+def test_a_long_model_name_keeps_every_pipeline_location_on_the_one_bucket(tmp_path):
+    """Every S3 location in the pipeline definition of a 40-character model name is on the artifact bucket.
+
+    The bucket is derived once (config.derive_names); a second rule built from the full name once
+    pointed the pipeline's input at a bucket that does not exist.
+    """
+    from conftest import bake
+
+    model_name = "m" * 38 + "-x"
+    repo = bake(tmp_path, model_name=model_name, aws_region="ap-southeast-4", **FOUR_ACCOUNTS)
+    check_names(repo)
+    package = json.loads((repo / "config" / "project.json").read_text())["project"]["package"]
+    env = {**os.environ, "PYTHONPATH": str(repo / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    cmd = [sys.executable, "-m", package, "pipeline", "definition", "--offline"]
+    result = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    definition = json.loads(result.stdout)
+    text = json.dumps(definition)
+    literal = re.findall(r"s3://([^/\"]*)", text)
+    joined = [join["Values"][1] for join in s3_joins(definition)]
+    bucket = baked_config(repo).names.artifact_bucket
+    assert literal and joined, (literal, joined)
+    assert set(literal) | set(joined) == {bucket}, sorted(set(literal) | set(joined))
+    assert text.count('"s3:/"') == len(joined)  # every joined location was seen
+    assert S3_BUCKET.match(bucket) and model_name not in bucket, bucket
+
+
+def s3_joins(node: object) -> list[dict]:
+    """Every Std:Join in a pipeline definition that builds an s3:// URI from parts."""
+    found = []
+    if isinstance(node, dict):
+        join = node.get("Std:Join")
+        if isinstance(join, dict) and join.get("Values", [None])[0] == "s3:/":
+            found.append(join)
+        for value in node.values():
+            found += s3_joins(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += s3_joins(value)
+    return found
 
 
 def test_default_answers_give_single_account_mode(baked):

@@ -151,7 +151,7 @@ def test_code_in_the_project_name_is_only_data(tmp_path):
     marker = tmp_path / "pwned"
     name = f'x"""); __import__("os").system("touch {marker}"); ("""'
     out = tmp_path / "out"
-    result = run_cookiecutter_cli(out, f"project_name={name}", "model_name=x-model")
+    result = run_cookiecutter_cli(out, f"project_name={name}", "model_name=x-model", "github_repo=x-repo")
     assert not marker.exists()
     assert result.returncode == 0, result.stderr
     [repo] = list(out.iterdir())

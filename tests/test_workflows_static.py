@@ -158,7 +158,7 @@ def deploy_job_problems(name: str, text: str) -> list[str]:
         caches = [s["with"].get("cache-dependency-path") for s in steps(job) if uses(s) == "actions/setup-python"]
         if "requirements/dev.txt" in code or caches not in (["requirements/deploy.txt"], [None]):
             problems.append(f"{name}/{job_id}: a qa/prod job must install requirements/deploy.txt only")
-        if "pipeline.cli" in code:
+        if re.search(r'python -m "\$PACKAGE" pipeline\b', code):
             problems.append(f"{name}/{job_id}: a qa/prod job must not need the SageMaker SDK")
         concurrency = job.get("concurrency") or {}
         if name != "release-pr.yml" and concurrency.get("cancel-in-progress") is not False:
@@ -382,8 +382,15 @@ def test_rules_catch_a_heavy_or_cancellable_deploy_job(default_repo):
         "      group: deploy-prod\n      cancel-in-progress: false",
         "      group: deploy-prod\n      cancel-in-progress: true",
     )
+    sdk = mutate(
+        default_repo,
+        "release.yml",
+        'python -m "$PACKAGE" deploy --env prod',
+        'python -m "$PACKAGE" pipeline definition --offline && python -m "$PACKAGE" deploy --env prod',
+    )
     assert deploy_job_problems("release.yml", heavy["release.yml"]) != []
     assert deploy_job_problems("release.yml", cancel["release.yml"]) != []
+    assert deploy_job_problems("release.yml", sdk["release.yml"]) != []
 
 
 def test_rules_catch_wrong_triggers(default_repo):

@@ -1,0 +1,120 @@
+"""The one command line: every command reachable, one exit-status and error contract, lazy imports.
+
+`python -m <package> <command>` dispatches to the module that owns the command. These tests hold
+the contract the workflows and the Makefile rely on: a bad config is exit 2 with exactly one
+`error:` line on stderr from every command that reads it (before any AWS call or training); an
+unknown command or option is exit 2; and the commands the deploy and release jobs run import
+neither the SageMaker SDK nor pandas, numpy or scikit-learn (those jobs install boto3 only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from deploy_helpers import PACKAGE, ROOT, fake_aws_env, module
+
+cli = module("cli")
+
+# A config that parses as JSON but names an account that cannot exist.
+BROKEN = {"message": "aws.accounts.qa", "edit": ("aws", "accounts", "qa"), "value": "12345"}
+
+ARN = "arn:aws:sagemaker:us-east-1:111111111111:model-package/m/1"
+# Every command that reads the config, with arguments that are otherwise valid.
+READS_CONFIG = {
+    "config": ["config"],
+    "data": ["data", "upload", "data/sample.csv", "--dry-run"],
+    "pipeline": ["pipeline", "definition", "--offline"],
+    "local": ["local"],
+    "registry": ["registry", "latest", "--group", "dev"],
+    "lock": ["lock", "show"],
+    "compare": ["compare", "--env", "prod"],
+    "deploy": ["deploy", "--env", "qa", "--arn", ARN],
+    "rollback": ["rollback", "--env", "qa"],
+    "endpoint-test": ["endpoint-test", "--env", "qa"],
+    "infra": ["infra", "bootstrap", "--dry-run"],
+}
+
+# What the qa and prod jobs run (.github/workflows/dev.yml deploy-qa, release.yml): boto3 only.
+DEPLOY_JOB_COMMANDS = [
+    ["registry", "--help"],
+    ["lock", "--help"],
+    ["compare", "--help"],
+    ["deploy", "--help"],
+    ["rollback", "--help"],
+    ["endpoint-test", "--help"],
+]
+HEAVY = ("sagemaker", "pandas", "numpy", "sklearn", "xgboost", "scipy")
+
+
+def test_every_command_has_a_main_and_help(capsys):
+    for name, command in cli.COMMANDS.items():
+        target = module(command.module)
+        assert callable(getattr(target, "main", None)), f"{name}: {command.module} has no main()"
+        with pytest.raises(SystemExit) as exc:
+            target.main([name, "--help"] if command.keep_name else ["--help"])
+        assert exc.value.code == 0, name
+    listing = capsys.readouterr()
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in cli.COMMANDS:
+        assert f"  {name} " in out, name
+    assert listing.out  # each --help printed its usage
+
+
+def test_no_command_or_an_unknown_one_is_a_usage_error(capsys):
+    assert cli.main([]) == 2
+    assert "usage:" in capsys.readouterr().err
+    assert cli.main(["deploi", "--env", "qa"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [err[0]] and err[0].startswith("error: unknown command 'deploi'"), err
+    assert "deploy" in err[0]
+
+
+def test_an_unknown_option_is_a_usage_error(capsys):
+    for argv in (["deploy"], ["registry", "latest"], ["pipeline", "run"], ["infra", "check"], ["data"]):
+        assert cli.main([*argv, "--no-such-option"]) == 2, argv
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("name", sorted(READS_CONFIG))
+def test_a_bad_config_is_exit_2_with_one_error_line(name, tmp_path, monkeypatch, capsys):
+    raw = json.loads((ROOT / "config" / "project.json").read_text())
+    section = raw
+    *parents, leaf = BROKEN["edit"]
+    for key in parents:
+        section = section[key]
+    section[leaf] = BROKEN["value"]
+    path = tmp_path / "project.json"
+    path.write_text(json.dumps(raw))
+    monkeypatch.setenv("MLOPS_CONFIG", str(path))
+    monkeypatch.chdir(ROOT)
+    fake_aws_env(monkeypatch)
+    code = cli.main(READS_CONFIG[name])
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert code == 2, (name, code, captured.err)
+    assert len(lines) == 1 and lines[0].startswith("error: "), (name, lines)
+    assert BROKEN["message"] in lines[0] and BROKEN["value"] in lines[0], lines[0]
+    assert captured.out == "", (name, captured.out)
+
+
+def test_deploy_job_commands_import_no_sdk_or_dataframe_library():
+    script = (
+        "import sys, contextlib, io\n"
+        f"from {PACKAGE} import cli\n"
+        f"for argv in {DEPLOY_JOB_COMMANDS!r}:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        assert cli.main(argv) == 0, argv\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", result.stdout
