@@ -15,7 +15,17 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from deploy_helpers import Accounts, Config, Recorder, fake_aws_env, write_config
+from deploy_helpers import REGION, Accounts, Config, Recorder, fake_aws_env, write_config
+
+
+@pytest.fixture(scope="module")
+def aws_env():
+    """For the SageMaker SDK (pipeline tests): the region, no IAM role validation, no profile."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_DEFAULT_REGION", REGION)
+        mp.setenv("SAGEMAKER_VALIDATE_ROLE", "false")
+        mp.delenv("AWS_PROFILE", raising=False)
+        yield
 
 
 @pytest.fixture

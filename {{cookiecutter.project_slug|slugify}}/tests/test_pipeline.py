@@ -39,16 +39,6 @@ BRANCH = "feature-better-model"
 
 
 @pytest.fixture(scope="module")
-def aws_env():
-    """Region, no role validation through IAM, no profile: the settings the CLI and tests assume."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_DEFAULT_REGION", REGION)
-        mp.setenv("SAGEMAKER_VALIDATE_ROLE", "false")
-        mp.delenv("AWS_PROFILE", raising=False)
-        yield
-
-
-@pytest.fixture(scope="module")
 def pipeline_module(aws_env):
     return importlib.import_module(f"{PACKAGE}.pipeline.pipeline")
 

@@ -35,16 +35,6 @@ GIT_SHA = "0123456789abcdef0123456789abcdef01234567"
 BRANCH = "feature-better-model"
 
 
-@pytest.fixture(scope="module")
-def aws_env():
-    """Region, no role validation through IAM, no profile: the settings the CLI and tests assume."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_DEFAULT_REGION", REGION)
-        mp.setenv("SAGEMAKER_VALIDATE_ROLE", "false")
-        mp.delenv("AWS_PROFILE", raising=False)
-        yield
-
-
 @pytest.fixture
 def moto_account(aws_env):
     """moto with the artifact bucket and the sample data at the configured input URI."""

@@ -50,12 +50,16 @@ def fail(message: object, status: int = EXIT_FAILED) -> int:
     return status
 
 
+def _parsed(text: str, cast: Any, what: str) -> Any:
+    try:
+        return cast(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+
+
 def positive_number(text: str) -> float:
     """argparse type for durations: a number of seconds above zero."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    value = _parsed(text, float, "a number of seconds")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be above 0 seconds")
     return value
@@ -63,10 +67,7 @@ def positive_number(text: str) -> float:
 
 def seconds(text: str) -> float:
     """argparse type for waits: a number of seconds, 0 or more (0 = check once, do not wait)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    value = _parsed(text, float, "a number of seconds")
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be 0 seconds or more")
     return value
@@ -74,10 +75,7 @@ def seconds(text: str) -> float:
 
 def positive_int(text: str) -> int:
     """argparse type for counts: a whole number above zero."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    value = _parsed(text, int, "a whole number")
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
     return value
