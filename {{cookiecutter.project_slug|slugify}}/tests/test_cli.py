@@ -118,3 +118,25 @@ def test_deploy_job_commands_import_no_sdk_or_dataframe_library():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]", result.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage"),
+    [
+        (["registry", "--help"], "registry"),
+        (["lock", "--help"], "lock"),
+        (["deploy", "--help"], "deploy"),
+        (["pipeline", "--help"], "pipeline"),
+        (["local", "--help"], "local"),
+        (["infra", "bootstrap", "--help"], "infra bootstrap"),
+        (["infra", "check", "--help"], "infra check"),
+        (["config", "--help"], "config"),
+    ],
+)
+def test_help_names_the_command_as_typed(argv, usage, capsys):
+    """`<slug> registry --help` says `usage: <slug> registry ...`, not a module path."""
+    assert cli.main(argv) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith(f"usage: {PACKAGE.replace('_', '-')} {usage} "), first
+    # Outside the dispatcher the module names itself again.
+    assert module("cli_support").prog("fallback") == "fallback"

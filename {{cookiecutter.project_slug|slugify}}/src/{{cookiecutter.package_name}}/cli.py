@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from .cli_support import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error
+from .cli_support import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error, invoked_as
 
 
 class Command(NamedTuple):
@@ -74,8 +74,11 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         return EXIT_USAGE
     module = importlib.import_module(f"{__package__}.{command.module}")
     sub_argv = [name, *rest] if command.keep_name else rest
+    # A module whose parser has the command as a subcommand adds the word itself.
+    words = (prog,) if command.keep_name else (prog, name)
     try:
-        return int(module.main(sub_argv) or 0)
+        with invoked_as(*words):
+            return int(module.main(sub_argv) or 0)
     except SystemExit as exc:  # argparse exits 2 on usage errors and 0 after --help
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or EXIT_OK

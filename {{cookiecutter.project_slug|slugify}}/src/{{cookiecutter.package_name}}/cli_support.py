@@ -15,13 +15,36 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+
+
+# How the running command was invoked ("<slug> registry"), set by the dispatchers (cli.py,
+# infra/cli.py) so every parser's usage line names what the user typed; None when a module runs
+# on its own (`python -m <package>.deploy.cli`).
+_invoked_as: list[str] = []
+
+
+def prog(default: str) -> str:
+    """The program name for a parser's usage line: how the command was invoked, else `default`."""
+    return " ".join(_invoked_as) if _invoked_as else default
+
+
+@contextmanager
+def invoked_as(*words: str) -> Iterator[None]:
+    """Within the block, parsers name `words` (appended to what is already set) as their program."""
+    before = list(_invoked_as)
+    _invoked_as.extend(words)
+    try:
+        yield
+    finally:
+        _invoked_as[:] = before
 
 
 class UsageError(ValueError):

@@ -11,14 +11,14 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..cli_support import EXIT_OK, EXIT_USAGE, Parser, fail
+from ..cli_support import EXIT_OK, EXIT_USAGE, Parser, fail, prog
 from .fields import ConfigError
 from .loading import load_config
 from .parsed import describe
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = Parser(prog="config", description=__doc__.splitlines()[0])
+    parser = Parser(prog=prog("config"), description=__doc__.splitlines()[0])
     parser.add_argument(
         "file", nargs="?", type=Path, help="config file (default: $MLOPS_CONFIG or config/project.json)"
     )

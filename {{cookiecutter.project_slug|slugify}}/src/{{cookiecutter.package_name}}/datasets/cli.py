@@ -47,13 +47,23 @@ from pathlib import Path
 from typing import Any
 
 from .. import config
-from ..cli_support import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser, UsageError, add_github_output, emit, fail
+from ..cli_support import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Parser,
+    UsageError,
+    add_github_output,
+    emit,
+    fail,
+    prog,
+)
 from .plan import DEFAULT_PATH, destination, plan
 from .upload import UploadError, check_access, upload_one
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = Parser(prog="data", description=__doc__.splitlines()[0])
+    parser = Parser(prog=prog("data"), description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     upload = sub.add_parser("upload", help="upload a data file or folder to the pipeline's input URI")
     upload.add_argument(

@@ -136,7 +136,8 @@ def cmd_endpoint_test(args: argparse.Namespace, cfg: Config, clients: Clients | 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=f"python -m {__package__}.cli", description="Deploy, rollback and endpoint test commands."
+        prog=cli_support.prog(f"python -m {__package__}.cli"),
+        description="Deploy, rollback and endpoint test commands.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
 

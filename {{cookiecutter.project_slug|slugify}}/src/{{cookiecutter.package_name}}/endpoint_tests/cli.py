@@ -24,7 +24,8 @@ DEFAULT_ROWS = 50
 
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=f"python -m {__package__}", description="Endpoint tests against a local model server."
+        prog=cli_support.prog(f"python -m {__package__}"),
+        description="Endpoint tests against a local model server.",
     )
     parser.add_argument("--url", required=True, help="local server, e.g. http://127.0.0.1:8080")
     parser.add_argument(

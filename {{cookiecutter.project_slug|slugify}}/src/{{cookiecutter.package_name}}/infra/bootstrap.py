@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .. import config
-from ..cli_support import EXIT_USAGE, error
+from ..cli_support import EXIT_USAGE, error, prog
 from .apply import (  # noqa: F401 - the bootstrap API in one place
     CAPABILITIES,
     NO_UPDATES,
@@ -92,7 +92,7 @@ from .sessions import SessionFactory, check_sessions, parse_profiles, session_fa
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = Parser(
-        prog=f"python -m {__spec__.name if __spec__ else __name__}",
+        prog=prog(f"python -m {__spec__.name if __spec__ else __name__}"),
         description="Deploy the infra/ CloudFormation stacks into the accounts in config/project.json.",
     )
     parser.add_argument(

@@ -14,7 +14,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from ..cli_support import EXIT_OK, EXIT_USAGE, error
+from ..cli_support import EXIT_OK, EXIT_USAGE, _invoked_as, error, invoked_as, prog
 
 COMMANDS = {
     "bootstrap": ("bootstrap", "deploy the infra/ stacks into the configured accounts"),
@@ -24,7 +24,8 @@ COMMANDS = {
 
 
 def usage() -> str:
-    lines = ["usage: infra <command> [options]   (infra <command> --help for its options)", ""]
+    me = prog("infra")
+    lines = [f"usage: {me} <command> [options]   ({me} <command> --help for its options)", ""]
     lines += [f"  {name:<10} {summary}" for name, (_, summary) in COMMANDS.items()]
     return "\n".join(lines)
 
@@ -43,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         error(f"unknown infra command {name!r}; expected one of: {', '.join(COMMANDS)}")
         return EXIT_USAGE
     module = importlib.import_module(f"{__package__}.{COMMANDS[name][0]}")
-    return int(module.main(rest) or 0)
+    with invoked_as(*(() if _invoked_as else ("infra",)), name):
+        return int(module.main(rest) or 0)
 
 
 if __name__ == "__main__":

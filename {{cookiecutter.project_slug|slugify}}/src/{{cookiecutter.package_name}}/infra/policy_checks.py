@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import config
-from ..cli_support import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error
+from ..cli_support import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error, prog
 from ..config import Config
 from .cfn import Resolver, load_template
 from .checks.base import NO_RESOURCE_LEVEL_ACTIONS, Context, Finding, as_list, statements
@@ -200,7 +200,7 @@ def check_directory(infra_dir: Path, cfg: Config) -> list[Finding]:
 def main(argv: list[str] | None = None) -> int:
     """Run the checks; exit codes as in the module docstring."""
     parser = Parser(
-        prog=f"python -m {__spec__.name if __spec__ else __name__}", description=__doc__.splitlines()[0]
+        prog=prog(f"python -m {__spec__.name if __spec__ else __name__}"), description=__doc__.splitlines()[0]
     )
     parser.add_argument("infra_dir", nargs="?", type=Path, default=INFRA_DIR)
     parser.add_argument(

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .. import config
+from ..cli_support import prog
 from ..deploy.aws import Clients
 from .errors import Parser, TeardownError, UsageError, error_exit
 from .sessions import SessionFactory, check_sessions, parse_profiles, session_factory
@@ -80,7 +81,7 @@ from .teardown_stacks import (  # noqa: F401
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = Parser(
-        prog=f"python -m {__spec__.name if __spec__ else __name__}", description=__doc__.split("\n")[0]
+        prog=prog(f"python -m {__spec__.name if __spec__ else __name__}"), description=__doc__.split("\n")[0]
     )
     parser.add_argument(
         "--env", choices=(*config.ENVIRONMENTS, "all"), default="all", help="whose endpoints (default all)"

@@ -274,7 +274,7 @@ def _fraction(text: str) -> float:
 
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=f"python -m {__package__}.rehearsal", description=__doc__.splitlines()[0]
+        prog=cli_support.prog(f"python -m {__package__}.rehearsal"), description=__doc__.splitlines()[0]
     )
     parser.add_argument(
         "--work-dir",

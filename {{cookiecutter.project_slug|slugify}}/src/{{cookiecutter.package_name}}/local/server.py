@@ -244,7 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Serve until Ctrl-C or SIGTERM, then stop cleanly (exit 0). Exit status (cli_support): 1 when
     the archive cannot be served or the port not bound, 2 for bad arguments or no archive there."""
     parser = argparse.ArgumentParser(
-        prog=f"python -m {__package__}.server", description="Serve a model.tar.gz on 127.0.0.1."
+        prog=cli_support.prog(f"python -m {__package__}.server"),
+        description="Serve a model.tar.gz on 127.0.0.1.",
     )
     parser.add_argument("--model", type=Path, required=True, metavar="PATH", help="path to model.tar.gz")
     parser.add_argument("--port", type=_port, default=8080, help="port on 127.0.0.1 (0 = any free port)")

@@ -58,6 +58,7 @@ from ..cli_support import (
     emit,
     fail,
     positive_number,
+    prog,
 )
 from ..config import PIPELINE_KINDS, Config, ConfigError, load_config
 from .execution import (
@@ -116,7 +117,7 @@ def git_value(env_names: tuple[str, ...], git_args: list[str]) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = Parser(prog="pipeline", description=__doc__.splitlines()[0])
+    parser = Parser(prog=prog("pipeline"), description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--kind", choices=KINDS, default="feature", help="branch kind (default: feature)")
