@@ -75,10 +75,31 @@ def test_no_command_or_an_unknown_one_is_a_usage_error(capsys):
     assert "deploy" in err[0]
 
 
-def test_an_unknown_option_is_a_usage_error(capsys):
-    for argv in (["deploy"], ["registry", "latest"], ["pipeline", "run"], ["infra", "check"], ["data"]):
-        assert cli.main([*argv, "--no-such-option"]) == 2, argv
-    capsys.readouterr()
+# One usage error per command, in the shape its parser sees it.
+BAD_OPTION = [
+    ["config", "--no-such-option"],
+    ["data", "upload", "--no-such-option"],
+    ["infra", "check", "--no-such-option"],
+    ["local", "--threshold", "x"],
+    ["serve", "--model", "m.tar.gz", "--port", "abc"],
+    ["pipeline", "run", "--no-such-option"],
+    ["registry", "latest", "--no-such-option"],
+    ["lock", "show", "--no-such-option"],
+    ["compare", "--no-such-option"],
+    ["deploy", "--no-such-option"],
+    ["rollback", "--env", "dev"],
+    ["endpoint-test", "--rows", "0"],
+]
+
+
+def test_a_usage_error_is_exit_2_with_one_error_line(capsys):
+    assert {argv[0] for argv in BAD_OPTION} == set(cli.COMMANDS)
+    for argv in BAD_OPTION:
+        assert cli.main(argv) == 2, argv
+        captured = capsys.readouterr()
+        lines = [line for line in captured.err.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: "), (argv, lines)
+        assert captured.out == "", argv
 
 
 @pytest.mark.parametrize("name", sorted(READS_CONFIG))

@@ -73,7 +73,8 @@ def fail(message: object, status: int = EXIT_FAILED) -> int:
     return status
 
 
-def _parsed(text: str, cast: Any, what: str) -> Any:
+def parse_number(text: str, cast: Any, what: str) -> Any:
+    """`cast(text)`, or the argparse error "'<text>' is not <what>" (for an option's type)."""
     try:
         return cast(text)
     except ValueError:
@@ -82,7 +83,7 @@ def _parsed(text: str, cast: Any, what: str) -> Any:
 
 def positive_number(text: str) -> float:
     """argparse type for durations: a number of seconds above zero."""
-    value = _parsed(text, float, "a number of seconds")
+    value = parse_number(text, float, "a number of seconds")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be above 0 seconds")
     return value
@@ -90,7 +91,7 @@ def positive_number(text: str) -> float:
 
 def seconds(text: str) -> float:
     """argparse type for waits: a number of seconds, 0 or more (0 = check once, do not wait)."""
-    value = _parsed(text, float, "a number of seconds")
+    value = parse_number(text, float, "a number of seconds")
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be 0 seconds or more")
     return value
@@ -98,7 +99,7 @@ def seconds(text: str) -> float:
 
 def positive_int(text: str) -> int:
     """argparse type for counts: a whole number above zero."""
-    value = _parsed(text, int, "a whole number")
+    value = parse_number(text, int, "a whole number")
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
     return value

@@ -135,7 +135,7 @@ def cmd_endpoint_test(args: argparse.Namespace, cfg: Config, clients: Clients | 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cli_support.Parser(
         prog=cli_support.prog(f"python -m {__package__}.cli"),
         description="Deploy, rollback and endpoint test commands.",
     )

@@ -23,7 +23,7 @@ DEFAULT_ROWS = 50
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cli_support.Parser(
         prog=cli_support.prog(f"python -m {__package__}"),
         description="Endpoint tests against a local model server.",
     )

@@ -263,17 +263,14 @@ class Rehearsal:
 
 
 def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"threshold {text!r} is not a number") from None
+    value = cli_support.parse_number(text, float, "a number")
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"threshold {text} is not between 0 and 1")
     return value
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cli_support.Parser(
         prog=cli_support.prog(f"python -m {__package__}.rehearsal"), description=__doc__.splitlines()[0]
     )
     parser.add_argument(

@@ -231,10 +231,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    value = cli_support.parse_number(text, int, "a port number")
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port {value} is outside 0-65535")
     return value
@@ -243,7 +240,7 @@ def _port(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until Ctrl-C or SIGTERM, then stop cleanly (exit 0). Exit status (cli_support): 1 when
     the archive cannot be served or the port not bound, 2 for bad arguments or no archive there."""
-    parser = argparse.ArgumentParser(
+    parser = cli_support.Parser(
         prog=cli_support.prog(f"python -m {__package__}.server"),
         description="Serve a model.tar.gz on 127.0.0.1.",
     )

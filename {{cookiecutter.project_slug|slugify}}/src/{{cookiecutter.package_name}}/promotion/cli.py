@@ -131,7 +131,7 @@ def cmd_compare(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cli_support.Parser(
         prog=prog or cli_support.prog(f"python -m {__package__}.cli"),
         description="Model registry, lock file and release comparison commands.",
     )
