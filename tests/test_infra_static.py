@@ -124,8 +124,13 @@ def test_policy_checks_and_bootstrap_plan(baked: dict[str, Path], name: str) -> 
     # One OIDC provider stack per distinct account, shared services, data science, one workload
     # stack per workload account, one deploy-role stack per environment.
     assert len(summary["stacks"]) == distinct + 2 + workload + 2
-    build = summary["github"]["environments"][cfg["github"]["environments"]["build"]]
-    assert build["deployment_branches"] == [cfg["branches"]["dev"], cfg["branches"]["feature_prefix"] + "*"]
+    # Each GitHub role is trusted by one environment: feature branches reach only the feature
+    # environment, the dev branch the build environment.
+    environments = summary["github"]["environments"]
+    build = environments[cfg["github"]["environments"]["build"]]
+    assert build["deployment_branches"] == [cfg["branches"]["dev"]]
+    feature = environments[cfg["github"]["environments"]["feature"]]
+    assert feature["deployment_branches"] == [cfg["branches"]["feature_prefix"] + "**"]
     # The image-pulling stacks get AWS's image account for the bake's region, as the SDK knows it.
     region = cfg["aws"]["region"]
     pulling = [

@@ -2,9 +2,12 @@
 
 - `access.group_policy` is exactly what the deploy code's `registry.group_policy` builds;
 - the shared-services template's key, bucket and group policies resolve to the table's
-  statements, and every IAM role in the templates holds exactly the table's grants on the shared
-  resources, on the default (baked), four-account and single-account layouts;
-- bootstrap passes the templates the table's principals and per-environment registry access.
+  statements, and every IAM role in the templates holds exactly the table's grants on the table's
+  resources (Allow and Deny, each with its condition), on the default (baked), four-account and
+  single-account layouts;
+- the key and bucket statements group only roles that hold the same grants, cover every grant
+  another account (or the key) needs, and no statement names every object of the bucket;
+- bootstrap passes the templates the table's principals, prefixes and per-environment access.
 
 The negative tests show the comparison catches a template that drifts from the table.
 """
@@ -12,6 +15,7 @@ The negative tests show the comparison catches a template that drifts from the t
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -56,13 +60,23 @@ def allowed(document: Any) -> list[dict[str, Any]]:
     return [normal(s) for s in checks.statements(document) if s.get("Effect") == "Allow"]
 
 
+@functools.cache
+def _loaded(template_file: str) -> dict[str, Any]:
+    return checks.load_template(INFRA / template_file)
+
+
+def template_of(template_file: str) -> dict[str, Any]:
+    """A fresh copy of a template of infra/ (parsed once per test session)."""
+    return copy.deepcopy(_loaded(template_file))
+
+
 def resolved(
     cfg: Any, template_file: str, mutate: Callable[[dict[str, Any]], None] | None = None
 ) -> list[tuple[Any, Any, set[str]]]:
     """(stack spec, resolver, artifact key ARNs) for every stack of the plan deploying the template."""
     shared_spec = next(s for s in plan_module.plan(cfg) if s.key == "shared-services")
     shared = checks.Resolver(
-        checks.load_template(INFRA / "shared-services.yaml"),
+        template_of("shared-services.yaml"),
         shared_spec.parameters,
         shared_spec.account,
         cfg.region,
@@ -72,7 +86,7 @@ def resolved(
     for spec in plan_module.plan(cfg):
         if spec.template != template_file:
             continue
-        template = checks.load_template(INFRA / template_file)
+        template = template_of(template_file)
         if mutate:
             mutate(template)
         params = spec.resolved_parameters({"shared-services": {"ArtifactKeyArn": key_arn}})
@@ -102,8 +116,8 @@ def resource_policy_differences(
 
 
 def template_role_grants(cfg: Any, mutate: Callable[[dict[str, Any]], None] | None = None) -> dict[Any, set]:
-    """(account, role name) -> (action, resource symbol) pairs its inline policies hold on the
-    shared resources, over every stack of the plan."""
+    """(account, role name) -> (effect, action, resource symbol, condition) entries its inline
+    policies hold on the table's resources, over every stack of the plan."""
     grants: dict[Any, set] = {}
     for template_file in sorted({s.template for s in plan_module.plan(cfg)}):
         for spec, resolver, key_arns in resolved(cfg, template_file, mutate):
@@ -111,13 +125,17 @@ def template_role_grants(cfg: Any, mutate: Callable[[dict[str, Any]], None] | No
                 if resource["Type"] != "AWS::IAM::Role" or not resolver.active(logical):
                     continue
                 props = resolver.properties(logical)
-                pairs = grants.setdefault((spec.account, props["RoleName"]), set())
+                entries = grants.setdefault((spec.account, props["RoleName"]), set())
                 for policy in props.get("Policies", []):
                     for item in checks.statements(policy["PolicyDocument"]):
+                        condition = access.condition_text(item.get("Condition"))
                         for arn in checks.as_list(item.get("Resource")):
                             symbol = access.resource_of(cfg, str(arn), key_arns)
-                            if symbol and item.get("Effect") == "Allow":
-                                pairs |= {(action, symbol) for action in checks.as_list(item["Action"])}
+                            if symbol:
+                                entries |= {
+                                    (item["Effect"], action, symbol, condition)
+                                    for action in checks.as_list(item["Action"])
+                                }
     return grants
 
 
@@ -177,7 +195,7 @@ def test_a_template_that_drifts_from_the_table_is_caught() -> None:
 
     def widen_workload_read(t: dict[str, Any]) -> None:
         document = t["Resources"]["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]
-        [workload] = [s for s in document["Statement"] if s["Sid"] == "WorkloadReadObjects"]
+        [workload] = [s for s in document["Statement"] if s["Sid"] == "QaReadObjects"]
         workload["Action"] = [*workload["Action"], "s3:ListBucket"]
 
     assert [d.split(":")[0] for d in resource_policy_differences(cfg, drop_qa_read)] == ["dev group policy"]
@@ -186,7 +204,7 @@ def test_a_template_that_drifts_from_the_table_is_caught() -> None:
     ]
 
     def registry_role_writes_feature(t: dict[str, Any]) -> None:
-        props = t["Resources"].get("RegistryRole", {}).get("Properties")
+        props = t["Resources"].get("RegistryProdRole", {}).get("Properties")
         if props:
             document = props["Policies"][0]["PolicyDocument"]
             [promote] = [s for s in document["Statement"] if s["Sid"] == "PromoteIntoProdGroup"]
@@ -196,8 +214,61 @@ def test_a_template_that_drifts_from_the_table_is_caught() -> None:
             )
 
     [difference] = identity_differences(cfg, registry_role_writes_feature)
-    assert "github-registry" in difference
-    assert "extra [('sagemaker:CreateModelPackage', 'group:feature')], missing []" in difference
+    assert "github-registry-prod" in difference
+    assert "extra [('Allow', 'sagemaker:CreateModelPackage', 'group:feature', '')], missing []" in difference
+
+    def qa_may_approve(t: dict[str, Any]) -> None:
+        props = t["Resources"].get("RegistryQaRole", {}).get("Properties")
+        if props:
+            document = props["Policies"][0]["PolicyDocument"]
+            document["Statement"] = [s for s in document["Statement"] if s["Sid"] != "NeverApprove"]
+
+    [difference] = identity_differences(cfg, qa_may_approve)
+    assert "github-registry-qa" in difference
+    assert "extra [], missing [('Deny', 'sagemaker:UpdateModelPackage', 'versions:dev', " in difference
+
+    def pass_role_unconditionally(t: dict[str, Any]) -> None:
+        props = t["Resources"].get("FeatureBuildRole", {}).get("Properties")
+        if props:
+            document = props["Policies"][0]["PolicyDocument"]
+            [passing] = [s for s in document["Statement"] if s["Sid"] == "PassOwnPipelineRole"]
+            del passing["Condition"]
+
+    [difference] = identity_differences(cfg, pass_role_unconditionally)
+    assert "github-feature" in difference
+    assert "extra [('Allow', 'iam:PassRole', 'role:sagemaker_feature', '')]" in difference
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_key_and_bucket_statements_group_equal_grants_and_cover_every_cross_account_grant(
+    layout: str,
+) -> None:
+    """A key or bucket statement lists several roles only when they hold the same actions (and
+    key services) on it, so it widens none of them; every Allow another account needs on the
+    bucket, and every key use, has its statement; no statement names every object."""
+    cfg = make_config(layout)
+    rows = [g for g in access.grants(cfg) if g.allow]
+    layouts = [(sid, parties, roles, r, "key") for sid, parties, roles, r in access.KEY_STATEMENTS]
+    layouts += [(sid, parties, roles, r, "bucket") for sid, parties, roles, r in access.BUCKET_STATEMENTS]
+    covered = set()
+    for sid, parties, roles, resource, _policy in layouts:
+        if resource.endswith(":source"):
+            resource = resource.replace(":source", ":" + cfg.environment(parties[0]).group_kind)
+        held = [g for g in rows if g.party in parties and g.role in roles and resource in g.resources]
+        assert {(g.party, g.role) for g in held} == {
+            (p, r) for p in parties for r in roles if (p, r) in {(g.party, g.role) for g in rows}
+        }
+        assert len({(g.actions, g.via) for g in held}) == 1, f"{sid} unions different grants: {held}"
+        covered |= {(g.party, g.role, resource) for g in held}
+    needed = {
+        (g.party, g.role, r)
+        for g in rows
+        for r in g.resources
+        if r == "key" or (r.startswith(("objects", "bucket")) and g.party != "shared_services")
+    }
+    assert needed <= covered, sorted(needed - covered)
+    every_object = access.objects_arn(cfg)
+    assert all(s["Resource"] != every_object for s in access.bucket_policy(cfg))
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

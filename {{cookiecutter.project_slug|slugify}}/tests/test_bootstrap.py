@@ -161,6 +161,45 @@ def image_pull_resources(iam: Any, role: str) -> list[str]:
     return sorted(found)
 
 
+def _inline_statements(iam: Any, role: str) -> list[dict[str, Any]]:
+    """Every statement of a deployed role's inline policies. moto's CloudFormation keeps an
+    `!If [..., ..., !Ref AWS::NoValue]` that resolves to NoValue as None (CloudFormation drops
+    it), so Nones are left out here."""
+    found = []
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        if isinstance(document, str):
+            document = ast.literal_eval(document)
+        found += [statement for statement in document["Statement"] if statement]
+    return found
+
+
+def _object_resources(iam: Any, role: str, action: str) -> list[str]:
+    """The artifact-object resources of every Allow statement of a deployed role granting `action`."""
+    found = []
+    for statement in _inline_statements(iam, role):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        if statement["Effect"] == "Allow" and action in actions:
+            found += [
+                r
+                for r in resources
+                if r and r.startswith("arn:aws:s3:::") and "/" in r and "capture" not in r
+            ]
+    return sorted(found)
+
+
+def object_write_resources(iam: Any, role: str) -> list[str]:
+    return _object_resources(iam, role, "s3:PutObject")
+
+
+def object_read_resources(iam: Any, role: str) -> list[str]:
+    """Objects of the artifact bucket the role reads, the input data (datasets/) left out."""
+    return [r for r in _object_resources(iam, role, "s3:GetObject") if not r.endswith("/datasets/*")]
+
+
 def oidc_providers(session: boto3.Session) -> list[str]:
     providers = session.client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
     return [p["Arn"] for p in providers if p["Arn"].endswith(OIDC_URL)]
@@ -191,8 +230,12 @@ def test_four_accounts_then_second_run_changes_nothing(
     outputs = summary["outputs"]
     # The deployed roles are the ARNs the config gives the workflows, each in its own account.
     for output, key, role in (
+        ("feature_build_role_arn", "github_feature", "data_science"),
         ("build_role_arn", "github_build", "data_science"),
-        ("registry_role_arn", "github_registry", "shared_services"),
+        ("feature_pipeline_role_arn", "sagemaker_feature", "data_science"),
+        ("pipeline_role_arn", "sagemaker_pipeline", "data_science"),
+        ("registry_qa_role_arn", "github_registry_qa", "shared_services"),
+        ("registry_prod_role_arn", "github_registry_prod", "shared_services"),
         ("deploy_role_arn_qa", "github_deploy_qa", "qa"),
         ("deploy_role_arn_prod", "github_deploy_prod", "prod"),
     ):
@@ -200,27 +243,47 @@ def test_four_accounts_then_second_run_changes_nothing(
         assert outputs[output].split(":")[4] == FOUR[role]
     assert "gh api --method PUT repos/" in text
 
-    # One GitHub OIDC provider per account; roles trust exactly their environments.
+    # One GitHub OIDC provider per account; each GitHub role trusts exactly one environment.
     for account in FOUR.values():
         assert len(oidc_providers(accounts.session(account))) == 1
     subject = f"repo:{owner}/{repo}:environment:"
     ds_iam = accounts.session(FOUR["data_science"]).client("iam")
+    assert trust_subjects(ds_iam, cfg.role_name("github_feature")) == [subject + envs["feature"]]
     assert trust_subjects(ds_iam, cfg.role_name("github_build")) == [subject + envs["build"]]
-    ds_iam.get_role(RoleName=cfg.role_name("sagemaker_pipeline"))
     # Images are pulled only from AWS's image account for the region (access/images.py).
     pulls = list(access.repository_arns(REGION))
     assert all(f":{access.image_account(REGION)}:repository/sagemaker-" in arn for arn in pulls)
-    assert image_pull_resources(ds_iam, cfg.role_name("sagemaker_pipeline")) == pulls
+    for jobs in ("sagemaker_feature", "sagemaker_pipeline"):
+        assert image_pull_resources(ds_iam, cfg.role_name(jobs)) == pulls
+    # Each data-science role writes only its own prefix (the deployed policies, as moto stores them).
+    prefixes = cfg.names.artifact_prefixes
+    bucket_arn = f"arn:aws:s3:::{cfg.names.artifact_bucket}"
+    for key, kind in (
+        ("github_feature", "feature"),
+        ("sagemaker_feature", "feature"),
+        ("github_build", "dev"),
+        ("sagemaker_pipeline", "dev"),
+    ):
+        assert object_write_resources(ds_iam, cfg.role_name(key)) == [f"{bucket_arn}/{prefixes[kind]}*"]
     ss = accounts.session(FOUR["shared_services"])
-    assert trust_subjects(ss.client("iam"), cfg.role_name("github_registry")) == [
-        subject + envs["qa"],
-        subject + envs["prod"],
+    assert trust_subjects(ss.client("iam"), cfg.role_name("github_registry_qa")) == [subject + envs["qa"]]
+    assert trust_subjects(ss.client("iam"), cfg.role_name("github_registry_prod")) == [subject + envs["prod"]]
+    assert object_write_resources(ss.client("iam"), cfg.role_name("github_registry_qa")) == []
+    assert object_write_resources(ss.client("iam"), cfg.role_name("github_registry_prod")) == [
+        f"{bucket_arn}/{prefixes['prod']}*"
     ]
-    for env in ("qa", "prod"):
+    for env, source in (("qa", "dev"), ("prod", "prod")):
         env_iam = accounts.session(FOUR[env]).client("iam")
         assert trust_subjects(env_iam, cfg.role_name(cfg.deploy_role_key(env))) == [subject + envs[env]]
         env_iam.get_role(RoleName=cfg.role_name("sagemaker_endpoint"))
         assert image_pull_resources(env_iam, cfg.role_name("sagemaker_endpoint")) == pulls
+        # Each endpoint role reads only the prefix its environment deploys from; only prod's
+        # deploy role reads objects (the artifact's checksum before serving it).
+        assert object_read_resources(env_iam, cfg.role_name("sagemaker_endpoint")) == [
+            f"{bucket_arn}/{prefixes[source]}*"
+        ]
+        deploy_reads = object_read_resources(env_iam, cfg.role_name(cfg.deploy_role_key(env)))
+        assert deploy_reads == ([f"{bucket_arn}/{prefixes['prod']}*"] if env == "prod" else [])
 
     # The shared key: rotation on, workload accounts decrypt only.
     kms = ss.client("kms")
@@ -242,7 +305,13 @@ def test_four_accounts_then_second_run_changes_nothing(
     bucket_policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
     sids = {s["Sid"]: s for s in bucket_policy["Statement"]}
     assert sids["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert sids["WorkloadReadObjects"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert sids["QaReadObjects"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert sids["QaReadObjects"]["Resource"] == f"{bucket_arn}/{prefixes['dev']}*"
+    assert sids["ProdReadObjects"]["Resource"] == f"{bucket_arn}/{prefixes['prod']}*"
+    # No statement names every object of the bucket.
+    assert all(
+        s["Resource"] != f"{bucket_arn}/*" for s in bucket_policy["Statement"] if s["Effect"] == "Allow"
+    )
 
     # The model package groups and their resource policies.
     sagemaker = ss.client("sagemaker")
@@ -293,18 +362,8 @@ def test_single_account_mode_deploys_everything_once(
     session = accounts.session(account)
     assert len(oidc_providers(session)) == 1
     roles = {r["RoleName"] for r in session.client("iam").list_roles()["Roles"]}
-    expected = {
-        cfg.role_name(key)
-        for key in (
-            "github_build",
-            "github_registry",
-            "github_deploy_qa",
-            "github_deploy_prod",
-            "sagemaker_pipeline",
-            "sagemaker_endpoint",
-        )
-    }
-    assert expected <= roles and len(expected) == 6
+    expected = {cfg.role_name(key) for key in config.ROLE_SUFFIXES}
+    assert expected <= roles and len(expected) == 9
     # Inside one account IAM policies decide; the groups get no resource policy.
     for kind in config.GROUP_KINDS:
         assert group_policy(account, cfg.group(kind)) is None
@@ -540,10 +599,10 @@ def test_gh_commands_apply_the_manifest(tmp_path: Path) -> None:
     assert repo == cfg.github.repository
     assert branch_rules == sorted(
         [
+            f"api --method POST repos/{repo}/environments/{envs['feature']}/deployment-branch-policies "
+            f"-f name={branches.feature_prefix}** -f type=branch",
             f"api --method POST repos/{repo}/environments/{envs['build']}/deployment-branch-policies "
             f"-f name={branches.dev} -f type=branch",
-            f"api --method POST repos/{repo}/environments/{envs['build']}/deployment-branch-policies "
-            f"-f name={branches.feature_prefix}* -f type=branch",
             f"api --method POST repos/{repo}/environments/{envs['qa']}/deployment-branch-policies "
             f"-f name={branches.dev} -f type=branch",
             f"api --method POST repos/{repo}/environments/{envs['prod']}/deployment-branch-policies "

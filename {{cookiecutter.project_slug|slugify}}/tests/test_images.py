@@ -34,6 +34,7 @@ plan_module = module("infra.plan")
 VERSIONS = CONFIG["pipeline"]["framework_versions"]
 SCOPES = ("training", "inference")
 PULLERS = (
+    ("data-science.yaml", "FeaturePipelineRole", "pipeline-jobs"),
     ("data-science.yaml", "PipelineRole", "pipeline-jobs"),
     ("workload.yaml", "EndpointRole", "endpoint-runtime"),
 )

@@ -165,7 +165,7 @@ def test_string_like_fails() -> None:
 
 def test_for_all_values_fails() -> None:
     def mutate(t: dict[str, Any]) -> None:
-        condition = statement(t, "RegistryRole", "GitHubQaAndProdEnvironments", "trust")["Condition"]
+        condition = statement(t, "RegistryQaRole", "GitHubQaEnvironment", "trust")["Condition"]
         condition["ForAllValues:StringEquals"] = {SUB: ["repo:example/x:environment:qa"]}
 
     assert_only(
@@ -287,7 +287,7 @@ def test_service_wildcard_action_fails() -> None:
 
 def test_star_action_fails() -> None:
     def mutate(t: dict[str, Any]) -> None:
-        statement(t, "PipelineRole", "ReadWriteArtifacts", "pipeline-jobs")["Action"] = "*"
+        statement(t, "PipelineRole", "ReadWriteOwnArtifacts", "pipeline-jobs")["Action"] = "*"
 
     assert_only(findings_for("data-science.yaml", mutate), "grants wildcard action '*'")
 
@@ -351,15 +351,18 @@ def test_kms_data_science_limited_and_rotation_on() -> None:
 
 
 def test_bucket_workload_write_and_missing_tls_deny_fail() -> None:
+    cfg = make_config("four")
+    endpoint = cfg.role_name("sagemaker_endpoint")
+
     def mutate(t: dict[str, Any]) -> None:
-        statement(t, "ArtifactBucketPolicy", "WorkloadReadObjects")["Action"].append("s3:PutObject")
+        statement(t, "ArtifactBucketPolicy", "QaReadObjects")["Action"].append("s3:PutObject")
         document = t["Resources"]["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]
         document["Statement"] = [s for s in document["Statement"] if s["Sid"] != "DenyInsecureTransport"]
 
     assert_only(
         findings_for("shared-services.yaml", mutate),
         "grants s3:PutObject to workload account 333333333333 (qa)",
-        "grants s3:PutObject to workload account 444444444444 (prod)",
+        f"statement QaReadObjects: role {endpoint} may write the dev prefix (s3:PutObject on ",
         "no Deny of s3:* when aws:SecureTransport is false",
     )
 
@@ -533,7 +536,7 @@ def test_role_grant_beyond_the_access_table_fails() -> None:
     cfg = make_config("four")
 
     def register_into_prod(t: dict[str, Any]) -> None:
-        resources = statement(t, "PipelineRole", "RegisterIntoSharedGroups", "pipeline-jobs")["Resource"]
+        resources = statement(t, "PipelineRole", "RegisterIntoOwnGroup", "pipeline-jobs")["Resource"]
         resources.append(
             f"arn:aws:sagemaker:{cfg.region}:{FOUR['shared_services']}:model-package-group/{cfg.group('prod')}"
         )
@@ -542,9 +545,11 @@ def test_role_grant_beyond_the_access_table_fails() -> None:
     pipeline = cfg.role_name("sagemaker_pipeline")
     assert_only(
         findings_for("data-science.yaml", register_into_prod),
-        "statement RegisterIntoSharedGroups: grants sagemaker:CreateModelPackage on group:prod, "
+        "statement RegisterIntoOwnGroup: grants sagemaker:CreateModelPackage on group:prod, "
         "sagemaker:DescribeModelPackage on group:prod, sagemaker:DescribeModelPackageGroup on group:prod, "
         f"sagemaker:ListModelPackages on group:prod to role {pipeline}, which the access table",
+        f"PipelineRole: role {pipeline} may register versions into the prod group",
+        f"PipelineRole: role {pipeline} may register an Approved version into the prod group",
     )
 
     def qa_creates_from_package(t: dict[str, Any]) -> None:
@@ -566,7 +571,7 @@ def test_a_loose_access_table_is_caught(monkeypatch: pytest.MonkeyPatch) -> None
     qa = access.ENVIRONMENT_TABLE["qa"]
     loose = (
         access.Grant("qa", "github_deploy_qa", ("sagemaker:CreateModel",), ("versions:source",)),
-        access.Grant("qa", "sagemaker_endpoint", ("s3:PutObject",), ("objects",)),
+        access.Grant("qa", "sagemaker_endpoint", ("s3:PutObject",), ("objects:source",)),
         access.Grant("qa", "sagemaker_endpoint", ("kms:Encrypt",), ("key",)),
     )
     monkeypatch.setattr(table, "ENVIRONMENT_TABLE", {**access.ENVIRONMENT_TABLE, "qa": qa + loose})
@@ -578,13 +583,17 @@ def test_a_loose_access_table_is_caught(monkeypatch: pytest.MonkeyPatch) -> None
             access.Grant("data_science", "github_build", ("sagemaker:CreateModelPackage",), ("group:prod",)),
         ),
     )
+    build, endpoint = cfg.role_name("github_build"), cfg.role_name("sagemaker_endpoint")
     assert_only(
         [str(f) for f in checks.check_table(cfg)],
         "access/table.py qa github_deploy_qa: grants sagemaker:CreateModel on versions:dev",
-        "access/table.py qa sagemaker_endpoint: grants s3:PutObject on objects",
+        "access/table.py qa sagemaker_endpoint: grants s3:PutObject on objects:dev",
         "access/table.py qa sagemaker_endpoint: grants kms:Encrypt on key",
         "access/table.py qa sagemaker_endpoint: key use via []; expected S3 or SageMaker only",
+        f"access/table.py qa sagemaker_endpoint: role {endpoint} may write the dev prefix",
         "access/table.py data_science github_build: grants sagemaker:CreateModelPackage on group:prod",
+        f"access/table.py data_science github_build: role {build} may register versions into the prod group",
+        f"access/table.py data_science github_build: role {build} may register an Approved version",
     )
     assert checks.check_directory(INFRA, cfg)
 
@@ -660,4 +669,4 @@ def test_infra_cli_runs_each_command_under_the_cli_contract(capsys: pytest.Captu
     with pytest.raises(SystemExit) as exc:
         cli.main(["--help"])
     assert exc.value.code == 0 and "usage: infra <command>" in capsys.readouterr().out
-    assert set(cli.COMMANDS) == {"bootstrap", "teardown", "check"}
+    assert set(cli.COMMANDS) == {"bootstrap", "teardown", "check", "github"}

@@ -456,8 +456,8 @@ def stand_in_template(cfg: Any, spec: Any, retain: bool = True) -> str:
         )
     body = "Resources:\n"
     roles = {
-        "shared-services": ["github_registry"],
-        "data-science": ["github_build", "sagemaker_pipeline"],
+        "shared-services": ["github_registry_qa", "github_registry_prod"],
+        "data-science": ["github_feature", "github_build", "sagemaker_feature", "sagemaker_pipeline"],
     }.get(spec.key, [])
     if spec.key.startswith("deploy-"):
         roles = [cfg.deploy_role_key(spec.key.removeprefix("deploy-"))]

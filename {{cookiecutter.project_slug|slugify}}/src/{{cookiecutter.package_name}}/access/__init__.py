@@ -8,10 +8,13 @@ actions on which shared resource. Every consumer derives what it needs from thes
   `registry.group_policy` and the shared-services template build exactly this);
 - `workload_group_actions(environment)`: the registry calls a deploy environment's account makes;
 - `key_policy(cfg)`, `bucket_policy(cfg)`: the Allow statements of the artifact key and bucket;
-- `role_grants(cfg)`: every role's (action, resource) pairs on the shared resources, which the
-  templates' identity policies hold exactly (tests/test_access.py proves it on every layout);
-- `shared_services_parameters(cfg)`, `deploy_parameters(cfg, env)`: what bootstrap passes the
-  templates for it.
+- `role_grants(cfg)`: every role's (effect, action, resource, condition) entries on the table's
+  resources, which the templates' identity policies hold exactly, Denies included
+  (tests/test_access.py proves it on every layout; `infra/checks` holds every template to it);
+- `shared_services_parameters(cfg)`, `deploy_parameters(cfg, env)`, `workload_parameters(cfg,
+  envs)`: what bootstrap passes the templates for it;
+- `resource_arns`, `resource_of` (`access/resources.py`): the table's resource symbols as ARNs
+  and back.
 
 Apart from the shared resources, `access/images.py` says where the framework images may be pulled
 from: AWS's image account for the region (`IMAGE_ACCOUNTS`) and the exact repositories
@@ -19,22 +22,25 @@ from: AWS's image account for the region (`IMAGE_ACCOUNTS`) and the exact reposi
 roles pull them, and the policy checks hold every ECR pull grant to `repository_arns(region)`.
 
 The policy checks (`infra/checks`) hold the templates to this table and the table to their own
-ceilings (what a workload or data-science account may never hold).
+ceilings (what a workload or data-science account may never hold, and who may write which
+prefix, pipeline and group: `infra/checks/authority.py`).
 
 Standard library only: the deploy jobs import this with boto3 alone.
 """
 
 from .derive import (
     bucket_policy,
+    condition_text,
     creates_model_from_package,
     deploy_parameters,
     grants_of_role,
     group_policy,
     key_policy,
-    resource_of,
     role_grants,
     shared_services_parameters,
+    source_prefix,
     workload_group_actions,
+    workload_parameters,
 )
 from .images import (
     FRAMEWORK_REPOSITORIES,
@@ -45,6 +51,7 @@ from .images import (
     is_framework_image,
     repository_arns,
 )
+from .resources import objects_arn, pipeline_arns, prefixes, resource_arns, resource_of
 from .table import (
     BUCKET_STATEMENTS,
     CREATE_MODEL,
@@ -71,6 +78,7 @@ __all__ = [
     "Grant",
     "actions_of",
     "bucket_policy",
+    "condition_text",
     "creates_model_from_package",
     "deploy_parameters",
     "grants",
@@ -80,10 +88,16 @@ __all__ = [
     "image_parameters",
     "is_framework_image",
     "key_policy",
+    "objects_arn",
     "party_account",
+    "pipeline_arns",
+    "prefixes",
     "repository_arns",
+    "resource_arns",
     "resource_of",
     "role_grants",
     "shared_services_parameters",
+    "source_prefix",
     "workload_group_actions",
+    "workload_parameters",
 ]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Iterable
 from typing import Any
 
 from .. import config
 from ..config import Config, Environment
-from . import table
+from . import resources, table
 from .table import CREATE_MODEL, KEY_ADMIN_ACTIONS, Grant, actions_of, grants, party_account
 
 
@@ -71,14 +71,18 @@ def group_policy(cfg: Config, kind: str) -> dict[str, Any] | None:
 
 
 def _resource_statements(
-    cfg: Config, layout: Iterable[tuple[str, tuple[str, ...], str]]
+    cfg: Config, layout: Iterable[tuple[str, tuple[str, ...], tuple[str, ...], str]]
 ) -> list[dict[str, Any]]:
-    rows = grants(cfg)
-    bucket = cfg.names.artifact_bucket
-    arns = {"key": "*", "objects": f"arn:aws:s3:::{bucket}/*", "bucket": f"arn:aws:s3:::{bucket}"}
+    """One statement per layout entry: the Allow rows of its parties and roles on its resource
+    (`objects:source` is the prefix of the one party's environment)."""
+    rows = [g for g in grants(cfg) if g.allow]
+    arns = {"key": "*", "bucket": f"arn:aws:s3:::{cfg.names.artifact_bucket}"}
     statements = []
-    for sid, parties, resource in layout:
-        held = [g for g in rows if g.party in parties and resource in g.resources]
+    for sid, parties, roles, resource in layout:
+        if resource.endswith(":source"):
+            (party,) = parties
+            resource = resource.replace(":source", ":" + cfg.environment(party).group_kind)
+        held = [g for g in rows if g.party in parties and g.role in roles and resource in g.resources]
         condition: dict[str, Any] = {}
         via = sorted({f"{service}.{cfg.region}.amazonaws.com" for g in held for service in g.via})
         if via:
@@ -90,7 +94,7 @@ def _resource_statements(
                 "Effect": "Allow",
                 "Principal": {"AWS": [_root(party_account(cfg, p)) for p in parties]},
                 "Action": list(actions_of(held, (resource,))),
-                "Resource": arns[resource],
+                "Resource": arns.get(resource) or resources.resource_arns(cfg, resource, parties[0])[0],
                 "Condition": {"StringEquals": condition},
             }
         )
@@ -110,70 +114,108 @@ def key_policy(cfg: Config) -> list[dict[str, Any]]:
 
 
 def bucket_policy(cfg: Config) -> list[dict[str, Any]]:
-    """The artifact bucket policy's Allow statements (the TLS-only Deny is the checks' concern)."""
+    """The artifact bucket policy's Allow statements (the TLS-only Deny is the checks' concern).
+    Each names one key prefix: no statement grants anything on every object of the bucket."""
     return _resource_statements(cfg, table.BUCKET_STATEMENTS)
 
 
 # --- identity policies and stack parameters --------------------------------------------------
 
 
-def resource_of(cfg: Config, arn: str, key_arns: Iterable[str] = ()) -> str | None:
-    """The symbol of a shared resource's ARN (None for anything else). The key's ID is generated,
-    so the caller names the ARNs that are the artifact key (`key_arns`)."""
-    registry = f"arn:aws[a-z-]*:sagemaker:{re.escape(cfg.region)}:{cfg.account_id('shared_services')}"
-    for kind in config.GROUP_KINDS:
-        group = re.escape(cfg.group(kind))
-        if re.fullmatch(f"{registry}:model-package-group/{group}", arn):
-            return f"group:{kind}"
-        if re.fullmatch(f"{registry}:model-package/{group}/\\*", arn):
-            return f"versions:{kind}"
-    bucket = re.escape(cfg.names.artifact_bucket)
-    if re.fullmatch(f"arn:aws[a-z-]*:s3:::{bucket}/\\*", arn):
-        return "objects"
-    if re.fullmatch(f"arn:aws[a-z-]*:s3:::{bucket}", arn):
-        return "bucket"
-    return "key" if arn in set(key_arns) else None
+def condition_text(document: Any) -> str:
+    """A statement's Condition as canonical text (values as sorted lists; "" for none), so
+    conditions from the table and from a template compare equal when IAM reads them the same."""
+    if not document:
+        return ""
+    normal = {
+        operator: {
+            key: sorted(map(str, v if isinstance(v, list | tuple) else [v])) for key, v in values.items()
+        }
+        for operator, values in document.items()
+    }
+    return json.dumps(normal, sort_keys=True)
 
 
-def role_grants(cfg: Config) -> dict[tuple[str, str], set[tuple[str, str]]]:
-    """(party, role key) -> its (action, resource symbol) pairs on the shared resources."""
-    result: dict[tuple[str, str], set[tuple[str, str]]] = {}
+def role_grants(cfg: Config) -> dict[tuple[str, str], set[tuple[str, str, str, str]]]:
+    """(party, role key) -> its (effect, action, resource symbol, condition text) entries."""
+    result: dict[tuple[str, str], set[tuple[str, str, str, str]]] = {}
     for grant in grants(cfg):
-        pairs = result.setdefault((grant.party, grant.role), set())
-        pairs.update((action, resource) for action in grant.actions for resource in grant.resources)
+        entries = result.setdefault((grant.party, grant.role), set())
+        condition = condition_text(grant.condition_document())
+        entries.update(
+            (grant.effect, action, resource, condition)
+            for action in grant.actions
+            for resource in grant.resources
+        )
     return result
 
 
-def grants_of_role(cfg: Config, account: str, role_name: str) -> set[tuple[str, str]] | None:
-    """The (action, resource) pairs the table grants an IAM role of an account (its rows under
-    every party in that account), or None when the table names no such role."""
+def grants_of_role(cfg: Config, account: str, role_name: str) -> set[tuple[str, str, str, str]] | None:
+    """The (effect, action, resource, condition) entries the table gives an IAM role of an
+    account (its rows under every party in that account), or None when it names no such role."""
     found = [
-        pairs
-        for (party, role), pairs in role_grants(cfg).items()
+        entries
+        for (party, role), entries in role_grants(cfg).items()
         if party_account(cfg, party) == account and cfg.role_name(role) == role_name
     ]
     return set().union(*found) if found else None
 
 
 def shared_services_parameters(cfg: Config) -> dict[str, str]:
-    """The principals of the shared-services stack's key, bucket and group policies."""
+    """The principals and prefixes of the shared-services stack's key, bucket and group policies."""
     endpoint = cfg.role_name("sagemaker_endpoint")
+    names = cfg.names
     return {
         "DataScienceAccountId": cfg.account_id("data_science"),
         "QaAccountId": cfg.environment("qa").account,
         "ProdAccountId": cfg.environment("prod").account,
-        "PipelineRoleName": cfg.role_name("sagemaker_pipeline"),
+        "FeatureBuildRoleName": cfg.role_name("github_feature"),
         "BuildRoleName": cfg.role_name("github_build"),
+        "FeaturePipelineRoleName": cfg.role_name("sagemaker_feature"),
+        "PipelineRoleName": cfg.role_name("sagemaker_pipeline"),
         "QaEndpointRoleName": endpoint,
         "ProdEndpointRoleName": endpoint,
-        "RegistryRoleName": cfg.role_name("github_registry"),
+        "ProdDeployRoleName": cfg.role_name("github_deploy_prod"),
+        "RegistryQaRoleName": cfg.role_name("github_registry_qa"),
+        "RegistryProdRoleName": cfg.role_name("github_registry_prod"),
+        "FeaturePrefix": names.artifact_prefixes["feature"],
+        "DevArtifactPrefix": names.artifact_prefixes["dev"],
+        "ProdArtifactPrefix": names.artifact_prefixes["prod"],
+        "DatasetsPrefix": names.datasets_prefix,
     }
 
 
+def reads_source_objects(env: str, role: str) -> bool:
+    """Whether `role` of environment `env` reads the artifacts of the prefix `env` deploys from."""
+    return any(
+        g.allow and g.role == role and "objects:source" in g.resources and "s3:GetObject" in g.actions
+        for g in table.ENVIRONMENT_TABLE[env]
+    )
+
+
+def source_prefix(cfg: Config, env: str) -> str:
+    """The artifact prefix environment `env` deploys from (that of its group)."""
+    return cfg.names.artifact_prefixes[cfg.environment(env).group_kind]
+
+
 def deploy_parameters(cfg: Config, env: str) -> dict[str, str]:
-    """What an environment's deploy-role stack grants on the registry: the group it reads, and
-    whether it creates models from the package ARN."""
+    """What an environment's deploy-role stack grants on the shared resources: the group it reads,
+    whether it creates models from the package ARN, and the artifact prefix it reads ("" none)."""
+    reads = reads_source_objects(env, cfg.deploy_role_key(env))
     return {
         "ModelPackageGroupName": cfg.environment(env).group,
         "ModelFromPackageArn": "true" if creates_model_from_package(env) else "false",
+        "SourceArtifactPrefix": source_prefix(cfg, env) if reads else "",
+    }
+
+
+def workload_parameters(cfg: Config, hosted: Iterable[str]) -> dict[str, str]:
+    """What the workload stack of an account hosting the environments `hosted` passes its
+    endpoint role: the artifact prefix each environment deploys from ("" when not hosted)."""
+    hosted = set(hosted)
+    return {
+        f"{env.capitalize()}SourcePrefix": source_prefix(cfg, env)
+        if env in hosted and reads_source_objects(env, "sagemaker_endpoint")
+        else ""
+        for env in config.ENVIRONMENTS
     }

@@ -1,8 +1,29 @@
-"""The access table's rows: which role, in which account, may call which actions on which shared resource.
+"""The access table's rows: which role, in which account, may call which actions on which resource.
 
-Resources are symbols: `group:<kind>` and `versions:<kind>` (a model package group and its
-versions; kind `source` is the group the row's environment deploys from), `objects` (every object
-of the artifact bucket), `bucket` (the bucket itself, for listing) and `key` (the artifact key).
+Resources are symbols (`access/resources.py` turns them into ARNs and back):
+
+- `group:<kind>`, `versions:<kind>`: a model package group of the shared registry and its
+  versions (kind feature, dev or prod; `source` in an environment's rows is the group that
+  environment deploys from);
+- `objects:<scope>`: the objects under one key prefix of the artifact bucket
+  (`cfg.names.artifact_prefixes`: feature, dev, prod; `datasets` for the input data; `source`
+  in an environment's rows is the prefix of the group it deploys from). `objects` alone, the
+  whole bucket, is granted to no role;
+- `bucket` (the bucket itself, for listing) and `key` (the artifact key);
+- `pipelines:<kind>`: the pipelines of a kind and their executions (the dev pipeline, or every
+  per-branch feature pipeline `<model>-feature-*`), in the data-science account;
+- `role:<role key>`: an execution role, as the resource of iam:PassRole.
+
+A row is an Allow unless `effect` is "Deny"; `condition` is the identity policy statement's
+Condition (operator, key, values); `via` limits the row's key use to those services in the
+key policy (kms:ViaService).
+
+Least authority, per identity: each pipeline kind's build role (feature branches or the dev
+branch) and job role write only that kind's prefix, run only that kind's pipelines, pass only
+that kind's job role, and register only into that kind's group as PendingManualApproval. The QA
+registry role reads dev versions and artifacts and records the QA result on dev versions, but
+may not approve (a Deny) or write any object. Only the prod registry role approves, registers
+into the prod group and writes the prod prefix (the copy of the artifact prod serves).
 """
 
 from __future__ import annotations
@@ -10,12 +31,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from .. import config
 from ..config import Config
 
 DESCRIBE_PACKAGE = "sagemaker:DescribeModelPackage"
 CREATE_MODEL = "sagemaker:CreateModel"
+CREATE_PACKAGE = "sagemaker:CreateModelPackage"
+UPDATE_PACKAGE = "sagemaker:UpdateModelPackage"
+PASS_ROLE = "iam:PassRole"  # noqa: S105 - an IAM action, not a password
 REGISTER = (
     "sagemaker:CreateModelPackage",
     "sagemaker:DescribeModelPackage",
@@ -27,8 +52,24 @@ READ_REGISTRY = (
     "sagemaker:DescribeModelPackageGroup",
     "sagemaker:ListModelPackages",
 )
+READ_VERSIONS = ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages")
 READ_OBJECTS = ("s3:GetObject", "s3:GetObjectVersion")
+WRITE_OBJECTS = ("s3:AbortMultipartUpload", "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject")
 LIST_BUCKET = ("s3:GetBucketLocation", "s3:ListBucket")
+DATA_SCIENCE_KEY = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
+# What the build roles do with their pipelines (upsert, start, watch, stop).
+PIPELINE_ACTIONS = (
+    "sagemaker:AddTags",
+    "sagemaker:CreatePipeline",
+    "sagemaker:DescribePipeline",
+    "sagemaker:DescribePipelineExecution",
+    "sagemaker:ListPipelineExecutionSteps",
+    "sagemaker:ListPipelineExecutions",
+    "sagemaker:ListTags",
+    "sagemaker:StartPipelineExecution",
+    "sagemaker:StopPipelineExecution",
+    "sagemaker:UpdatePipeline",
+)
 # Key use by other accounts goes through these services only (kms:ViaService).
 S3_AND_SAGEMAKER = ("s3", "sagemaker")
 KEY_ADMIN_ACTIONS = (
@@ -49,6 +90,15 @@ KEY_ADMIN_ACTIONS = (
     "kms:UntagResource",
     "kms:UpdateKeyDescription",
 )
+APPROVAL_STATUS_KEY = "sagemaker:ModelApprovalStatus"
+# Conditions: (operator, key, values).
+Condition = tuple[tuple[str, str, tuple[str, ...]], ...]
+PASSED_TO_SAGEMAKER: Condition = (("StringEquals", "iam:PassedToService", ("sagemaker.amazonaws.com",)),)
+# A version registered as anything but PendingManualApproval (or with no status: IfExists is
+# true when the key is absent) is denied, so no pipeline job can register an Approved version.
+UNLESS_PENDING: Condition = (("StringNotEqualsIfExists", APPROVAL_STATUS_KEY, ("PendingManualApproval",)),)
+# Setting a version Approved.
+WHEN_APPROVED: Condition = (("StringEquals", APPROVAL_STATUS_KEY, ("Approved",)),)
 
 
 def _on(prefix: str, kinds: Iterable[str]) -> tuple[str, ...]:
@@ -57,112 +107,188 @@ def _on(prefix: str, kinds: Iterable[str]) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Grant:
-    """One row: the `role` (a config.ROLE_SUFFIXES key) in the `party` account may call `actions`
-    on `resources`; `via` limits key use to those services."""
+    """One row: the `role` (a config.ROLE_SUFFIXES key) in the `party` account may (or, with
+    effect "Deny", may not) call `actions` on `resources`, under `condition`; `via` limits key
+    use to those services."""
 
     party: str
     role: str
     actions: tuple[str, ...]
     resources: tuple[str, ...]
     via: tuple[str, ...] = ()
+    effect: str = "Allow"
+    condition: Condition = ()
+
+    @property
+    def allow(self) -> bool:
+        return self.effect == "Allow"
+
+    def condition_document(self) -> dict[str, dict[str, Any]]:
+        """The Condition element of the statement this row is (empty: none)."""
+        document: dict[str, dict[str, Any]] = {}
+        for operator, key, values in self.condition:
+            document.setdefault(operator, {})[key] = values[0] if len(values) == 1 else list(values)
+        return document
 
 
-# The groups the pipelines write (feature, dev), with their versions.
-PIPELINE_GROUPS = _on("group", config.PIPELINE_KINDS) + _on("versions", config.PIPELINE_KINDS)
+def _pipeline_kind(kind: str) -> tuple[Grant, ...]:
+    """The rows of one pipeline kind: its build role (GitHub) and its job role (SageMaker)."""
+    build, jobs = config.PIPELINE_STARTERS[kind], config.PIPELINE_ROLES[kind]
+    own = (f"group:{kind}", f"versions:{kind}")
+    return (
+        # The jobs register versions into their own group, PendingManualApproval only, and read
+        # and write artifacts under their own prefix; they pass their own role to their jobs.
+        Grant("data_science", jobs, REGISTER, own),
+        Grant("data_science", jobs, (CREATE_PACKAGE,), own, effect="Deny", condition=UNLESS_PENDING),
+        Grant("data_science", jobs, WRITE_OBJECTS, (f"objects:{kind}",)),
+        Grant("data_science", jobs, READ_OBJECTS, ("objects:datasets",)),
+        Grant("data_science", jobs, LIST_BUCKET, ("bucket",)),
+        Grant("data_science", jobs, DATA_SCIENCE_KEY, ("key",), S3_AND_SAGEMAKER),
+        Grant("data_science", jobs, (PASS_ROLE,), (f"role:{jobs}",), condition=PASSED_TO_SAGEMAKER),
+        # The build upserts and runs its kind's pipelines with its kind's job role, uploads their
+        # code under its prefix, checks the input data and reads versions and reports for summaries.
+        Grant("data_science", build, PIPELINE_ACTIONS, (f"pipelines:{kind}",)),
+        Grant("data_science", build, (PASS_ROLE,), (f"role:{jobs}",), condition=PASSED_TO_SAGEMAKER),
+        Grant("data_science", build, READ_REGISTRY, own),
+        Grant("data_science", build, WRITE_OBJECTS, (f"objects:{kind}",)),
+        Grant("data_science", build, READ_OBJECTS, ("objects:datasets",)),
+        Grant("data_science", build, LIST_BUCKET, ("bucket",)),
+        Grant("data_science", build, DATA_SCIENCE_KEY, ("key",), S3_AND_SAGEMAKER),
+    )
+
 
 # Accounts that are not a deploy environment.
 TABLE: tuple[Grant, ...] = (
-    # The pipeline's jobs register versions into the feature and dev groups and read and write artifacts.
-    Grant("data_science", "sagemaker_pipeline", REGISTER, PIPELINE_GROUPS),
+    *_pipeline_kind("feature"),
+    *_pipeline_kind("dev"),
+    # QA (GitHub environment qa): reads dev and prod versions (latest, lock, compare), records the
+    # QA result and stage on dev versions but may never set Approved, and reads dev artifacts to
+    # hash the one it tested. No object write anywhere.
     Grant(
-        "data_science",
-        "sagemaker_pipeline",
-        ("s3:AbortMultipartUpload", *READ_OBJECTS, "s3:PutObject"),
-        ("objects",),
+        "shared_services",
+        "github_registry_qa",
+        ("sagemaker:DescribeModelPackageGroup",),
+        ("group:dev", "group:prod"),
     ),
-    Grant("data_science", "sagemaker_pipeline", LIST_BUCKET, ("bucket",)),
+    Grant("shared_services", "github_registry_qa", READ_VERSIONS, ("versions:dev", "versions:prod")),
+    Grant("shared_services", "github_registry_qa", (UPDATE_PACKAGE,), ("versions:dev",)),
     Grant(
-        "data_science",
-        "sagemaker_pipeline",
-        ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"),
+        "shared_services",
+        "github_registry_qa",
+        (UPDATE_PACKAGE,),
+        ("versions:dev",),
+        effect="Deny",
+        condition=WHEN_APPROVED,
+    ),
+    Grant("shared_services", "github_registry_qa", READ_OBJECTS, ("objects:dev",)),
+    Grant("shared_services", "github_registry_qa", ("kms:Decrypt",), ("key",), ("s3",)),
+    # Prod release (GitHub environment prod, required reviewers): approves the locked dev
+    # version, copies its artifact into the prod prefix (and hashes the copy), registers the prod
+    # version on the copy and records its stage (or rejects it after a failed release).
+    Grant(
+        "shared_services",
+        "github_registry_prod",
+        ("sagemaker:DescribeModelPackageGroup",),
+        ("group:dev", "group:prod"),
+    ),
+    Grant("shared_services", "github_registry_prod", READ_VERSIONS, ("versions:dev", "versions:prod")),
+    Grant("shared_services", "github_registry_prod", (UPDATE_PACKAGE,), ("versions:dev", "versions:prod")),
+    Grant("shared_services", "github_registry_prod", (CREATE_PACKAGE,), ("group:prod", "versions:prod")),
+    Grant("shared_services", "github_registry_prod", READ_OBJECTS, ("objects:dev",)),
+    # The copy it makes, read back to hash it.
+    Grant("shared_services", "github_registry_prod", (*READ_OBJECTS, "s3:PutObject"), ("objects:prod",)),
+    Grant(
+        "shared_services",
+        "github_registry_prod",
+        ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"),
         ("key",),
-        S3_AND_SAGEMAKER,
+        ("s3",),
     ),
-    # The build jobs upload pipeline code and read versions and reports for the summaries.
-    Grant("data_science", "github_build", READ_REGISTRY, PIPELINE_GROUPS),
-    Grant("data_science", "github_build", ("s3:GetObject", "s3:PutObject"), ("objects",)),
-    Grant("data_science", "github_build", LIST_BUCKET, ("bucket",)),
-    Grant("data_science", "github_build", ("kms:Decrypt", "kms:GenerateDataKey"), ("key",), S3_AND_SAGEMAKER),
-    # The registry role (QA and prod jobs) approves, records stages and promotes into the prod group.
-    Grant(
-        "shared_services",
-        "github_registry",
-        ("sagemaker:DescribeModelPackageGroup", "sagemaker:GetModelPackageGroupPolicy"),
-        _on("group", config.GROUP_KINDS),
-    ),
-    Grant(
-        "shared_services",
-        "github_registry",
-        ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"),
-        _on("versions", config.GROUP_KINDS),
-    ),
-    Grant(
-        "shared_services",
-        "github_registry",
-        ("sagemaker:UpdateModelPackage",),
-        ("versions:dev", "versions:prod"),
-    ),
-    Grant(
-        "shared_services",
-        "github_registry",
-        ("sagemaker:CreateModelPackage",),
-        ("group:prod", "versions:prod"),
-    ),
-    Grant("shared_services", "github_registry", ("s3:GetObject",), ("objects",)),
-    Grant("shared_services", "github_registry", ("kms:Decrypt",), ("key",), ("s3",)),
 )
 
-# Per deploy environment. The deploy role describes the version it deploys; prod also creates its
-# model from the package ARN (SageMaker then checks the version is Approved), while QA builds its
-# model from the package's containers in its own account, so it never needs CreateModel on the
-# registry. The endpoint role reads (decrypts) the model artifacts.
+# Per deploy environment. The deploy role describes the version it deploys and passes the
+# endpoint role; prod also creates its model from the package ARN (SageMaker then checks the
+# version is Approved) and reads the artifact to check its checksum before serving it, while QA
+# builds its model from the package's containers in its own account, so it never needs
+# CreateModel on the registry. The endpoint role reads (decrypts) the artifacts of the prefix
+# its environment deploys from.
 ENVIRONMENT_TABLE: Mapping[str, tuple[Grant, ...]] = MappingProxyType(
     {
         "qa": (
             Grant("qa", "github_deploy_qa", (DESCRIBE_PACKAGE,), ("versions:source",)),
-            Grant("qa", "sagemaker_endpoint", READ_OBJECTS, ("objects",)),
+            Grant(
+                "qa",
+                "github_deploy_qa",
+                (PASS_ROLE,),
+                ("role:sagemaker_endpoint",),
+                condition=PASSED_TO_SAGEMAKER,
+            ),
+            Grant("qa", "sagemaker_endpoint", READ_OBJECTS, ("objects:source",)),
             Grant("qa", "sagemaker_endpoint", ("kms:Decrypt",), ("key",), S3_AND_SAGEMAKER),
         ),
         "prod": (
             Grant("prod", "github_deploy_prod", (DESCRIBE_PACKAGE,), ("versions:source",)),
             Grant("prod", "github_deploy_prod", (CREATE_MODEL,), ("versions:source",)),
-            Grant("prod", "sagemaker_endpoint", READ_OBJECTS, ("objects",)),
+            Grant(
+                "prod",
+                "github_deploy_prod",
+                (PASS_ROLE,),
+                ("role:sagemaker_endpoint",),
+                condition=PASSED_TO_SAGEMAKER,
+            ),
+            Grant("prod", "github_deploy_prod", READ_OBJECTS, ("objects:source",)),
+            Grant("prod", "github_deploy_prod", ("kms:Decrypt",), ("key",), S3_AND_SAGEMAKER),
+            Grant("prod", "sagemaker_endpoint", READ_OBJECTS, ("objects:source",)),
             Grant("prod", "sagemaker_endpoint", ("kms:Decrypt",), ("key",), S3_AND_SAGEMAKER),
         ),
     }
 )
 
-# How the resource policies group the rows into statements: (Sid, parties, resource).
+# How the key and bucket policies group the rows into statements: (Sid, parties, roles,
+# resource). Every role of one statement holds the same actions (and key services) on it, so a
+# statement never widens one role to another's grants (the access tests prove it).
+DATA_SCIENCE_ROLES = ("github_feature", "github_build", "sagemaker_feature", "sagemaker_pipeline")
 KEY_STATEMENTS = (
-    ("DataScienceEncryptDecrypt", ("data_science",), "key"),
-    ("WorkloadDecryptOnly", config.ENVIRONMENTS, "key"),
-    ("RegistryRoleDecrypt", ("shared_services",), "key"),
+    ("DataScienceEncryptDecrypt", ("data_science",), DATA_SCIENCE_ROLES, "key"),
+    ("WorkloadDecryptOnly", config.ENVIRONMENTS, ("sagemaker_endpoint", "github_deploy_prod"), "key"),
+    ("RegistryQaDecrypt", ("shared_services",), ("github_registry_qa",), "key"),
+    ("RegistryProdEncryptDecrypt", ("shared_services",), ("github_registry_prod",), "key"),
 )
+# The registry roles live in the bucket's own account, where their IAM policies decide.
 BUCKET_STATEMENTS = (
-    ("DataScienceReadWriteObjects", ("data_science",), "objects"),
-    ("DataScienceListBucket", ("data_science",), "bucket"),
-    ("WorkloadReadObjects", config.ENVIRONMENTS, "objects"),
+    (
+        "FeatureReadWriteObjects",
+        ("data_science",),
+        ("github_feature", "sagemaker_feature"),
+        "objects:feature",
+    ),
+    ("DevReadWriteObjects", ("data_science",), ("github_build", "sagemaker_pipeline"), "objects:dev"),
+    ("DataScienceReadDatasets", ("data_science",), DATA_SCIENCE_ROLES, "objects:datasets"),
+    ("DataScienceListBucket", ("data_science",), DATA_SCIENCE_ROLES, "bucket"),
+    ("QaReadObjects", ("qa",), ("sagemaker_endpoint",), "objects:source"),
+    ("ProdReadObjects", ("prod",), ("sagemaker_endpoint", "github_deploy_prod"), "objects:source"),
 )
 
 
 def grants(cfg: Config) -> list[Grant]:
-    """Every row for this config, `versions:source`/`group:source` resolved to the group kind."""
+    """Every row for this config, `:source` resolved to the group kind (and artifact prefix) the
+    row's environment deploys from."""
     rows = list(TABLE)
     for env in config.ENVIRONMENTS:
         kind = cfg.environment(env).group_kind
         for grant in ENVIRONMENT_TABLE[env]:
             resources = tuple(r.replace(":source", f":{kind}") for r in grant.resources)
-            rows.append(Grant(grant.party, grant.role, grant.actions, resources, grant.via))
+            rows.append(
+                Grant(
+                    grant.party,
+                    grant.role,
+                    grant.actions,
+                    resources,
+                    grant.via,
+                    grant.effect,
+                    grant.condition,
+                )
+            )
     return rows
 
 
@@ -170,15 +296,7 @@ def party_account(cfg: Config, party: str) -> str:
     return cfg.account_id(party)
 
 
-def _root(account: str) -> str:
-    return f"arn:aws:iam::{account}:root"
-
-
-def _role_arn(cfg: Config, grant: Grant) -> str:
-    return f"arn:aws:iam::{party_account(cfg, grant.party)}:role/{cfg.role_name(grant.role)}"
-
-
 def actions_of(rows: Iterable[Grant], resources: Iterable[str]) -> tuple[str, ...]:
-    """The sorted union of the rows' actions on any of `resources`."""
+    """The sorted union of the Allow rows' actions on any of `resources`."""
     wanted = set(resources)
-    return tuple(sorted({a for g in rows if wanted & set(g.resources) for a in g.actions}))
+    return tuple(sorted({a for g in rows if g.allow and wanted & set(g.resources) for a in g.actions}))

@@ -37,29 +37,46 @@ class Names:
     capture_buckets: Mapping[str, str]
     roles: Mapping[str, str]
     datasets_prefix: str
+    # Key prefixes of the artifact bucket per registry group kind: each pipeline kind writes only
+    # its own (a feature pipeline's prefix is its per-branch pipeline name), promotion alone
+    # writes the prod one. IAM resources append `*`.
+    artifact_prefixes: Mapping[str, str]
     default_input_data_uri: str
 
 
+# IAM roles, one per identity: `<model>-<suffix>`. Each GitHub role is trusted by exactly one
+# GitHub environment (feature branches, the dev build, qa, prod), each pipeline role runs the jobs
+# of one pipeline kind; what each may do is the access table's (access/table.py). The longest
+# suffix with a 40-character model name stays within IAM's 64 characters.
 ROLE_SUFFIXES = MappingProxyType(
     {
+        "github_feature": "github-feature",
         "github_build": "github-build",
-        "github_registry": "github-registry",
+        "github_registry_qa": "github-registry-qa",
+        "github_registry_prod": "github-registry-prod",
         "github_deploy_qa": "github-deploy-qa",
         "github_deploy_prod": "github-deploy-prod",
+        "sagemaker_feature": "sagemaker-feature",
         "sagemaker_pipeline": "sagemaker-pipeline",
         "sagemaker_endpoint": "sagemaker-endpoint",
     }
 )
-# The account each role lives in.
+# The account each role lives in (the endpoint role lives in every workload account).
 ROLE_ACCOUNTS = MappingProxyType(
     {
+        "github_feature": "data_science",
         "github_build": "data_science",
-        "github_registry": "shared_services",
+        "github_registry_qa": "shared_services",
+        "github_registry_prod": "shared_services",
         "github_deploy_qa": "qa",
         "github_deploy_prod": "prod",
+        "sagemaker_feature": "data_science",
         "sagemaker_pipeline": "data_science",
     }
 )
+# The role that runs the jobs of each pipeline kind, and the GitHub role that upserts and starts it.
+PIPELINE_ROLES = MappingProxyType({"feature": "sagemaker_feature", "dev": "sagemaker_pipeline"})
+PIPELINE_STARTERS = MappingProxyType({"feature": "github_feature", "dev": "github_build"})
 
 
 def derive_names(model: str, region: str, accounts: Mapping[str, str]) -> Names:
@@ -76,5 +93,8 @@ def derive_names(model: str, region: str, accounts: Mapping[str, str]) -> Names:
         capture_buckets=MappingProxyType({env: f"{model}-capture-{accounts[env]}" for env in ENVIRONMENTS}),
         roles=MappingProxyType({key: f"{model}-{suffix}" for key, suffix in ROLE_SUFFIXES.items()}),
         datasets_prefix=datasets,
+        artifact_prefixes=MappingProxyType(
+            {"feature": f"{model}-feature-", "dev": f"{model}-dev/", "prod": f"{model}-prod/"}
+        ),
         default_input_data_uri=f"s3://{bucket}/{datasets}sample.csv",
     )

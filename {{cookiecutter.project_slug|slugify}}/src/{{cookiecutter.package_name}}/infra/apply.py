@@ -218,9 +218,12 @@ def role_outputs(cfg: Config, result: Result) -> dict[str, str]:
     shared = result.outputs.get("shared-services", {})
     data_science = result.outputs.get("data-science", {})
     values = {
+        "feature_build_role_arn": data_science.get("FeatureBuildRoleArn", ""),
         "build_role_arn": data_science.get("BuildRoleArn", ""),
+        "feature_pipeline_role_arn": data_science.get("FeaturePipelineRoleArn", ""),
         "pipeline_role_arn": data_science.get("PipelineRoleArn", ""),
-        "registry_role_arn": shared.get("RegistryRoleArn", ""),
+        "registry_qa_role_arn": shared.get("RegistryQaRoleArn", ""),
+        "registry_prod_role_arn": shared.get("RegistryProdRoleArn", ""),
         "artifact_bucket": shared.get("ArtifactBucketName", ""),
         "artifact_kms_key_arn": shared.get("ArtifactKeyArn", ""),
     }

@@ -84,7 +84,8 @@ def plan(cfg: Config) -> list[StackSpec]:
     """The stacks to deploy, in dependency order, with their parameters (no AWS calls).
 
     Every name and account comes from the config (`cfg.names`, `cfg.environment(env)`,
-    `cfg.role_name`): each environment deploys from its `config.ENVIRONMENT_GROUPS` group, and
+    `cfg.role_name`): each environment deploys from its `config.ENVIRONMENT_GROUPS` group (and
+    reads the artifacts under that group's prefix, `access.workload_parameters`), and
     environments sharing an account share that account's capture bucket and key (the names
     depend on the account only).
     """
@@ -137,12 +138,17 @@ def plan(cfg: Config) -> list[StackSpec]:
                 "ArtifactBucketName": names.artifact_bucket,
                 "FeatureGroupName": cfg.group("feature"),
                 "DevGroupName": cfg.group("dev"),
-                "FeaturePipelineName": names.pipelines["feature"],
+                "FeaturePrefix": names.artifact_prefixes["feature"],
                 "DevPipelineName": names.pipelines["dev"],
+                "DevArtifactPrefix": names.artifact_prefixes["dev"],
+                "DatasetsPrefix": names.datasets_prefix,
                 **images,
+                "FeaturePipelineRoleName": cfg.role_name("sagemaker_feature"),
                 "PipelineRoleName": cfg.role_name("sagemaker_pipeline"),
+                "FeatureBuildRoleName": cfg.role_name("github_feature"),
                 "BuildRoleName": cfg.role_name("github_build"),
                 **github,
+                "FeatureEnvironmentName": cfg.github.environments["feature"],
                 "BuildEnvironmentName": cfg.github.environments["build"],
                 "GitHubOidcProviderArn": "",
             },
@@ -163,6 +169,7 @@ def plan(cfg: Config) -> list[StackSpec]:
                     "EndpointRoleName": endpoint_role,
                     "CaptureBucketName": first.capture_bucket,
                     "CaptureKeyAlias": first.capture_key_alias,
+                    **access.workload_parameters(cfg, hosted),
                     **images,
                 },
                 dict(key_input),
@@ -183,10 +190,12 @@ def plan(cfg: Config) -> list[StackSpec]:
                     "EndpointRoleName": endpoint_role,
                     "EndpointName": settings.endpoint_name,
                     "SharedServicesAccountId": shared,
+                    "ArtifactBucketName": names.artifact_bucket,
                     **access.deploy_parameters(cfg, env),
                     **github,
                     "GitHubOidcProviderArn": "",
                 },
+                dict(key_input),
             )
         )
     return specs

@@ -23,6 +23,15 @@ templates keep the accounts apart), and checks:
   (`kms:ViaService`); no other account.
 - Bucket policies: a TLS-only deny; the data-science account may read and write objects,
   workload accounts may only read; buckets encrypted with KMS, versioned, public access blocked.
+- Who may write what (`checks/authority.py`), for every IAM role, every bucket policy statement
+  and every role of the access table: no role writes the whole artifact bucket or the datasets
+  prefix; the feature and dev prefixes are written only by that kind's build and job roles, the
+  prod prefix only by the prod registry role; a kind's pipelines are changed and started only by
+  its build role, and its job role passed only by that build role and itself; each group is
+  registered into only by its kind's job role (prod: the prod registry role), only the prod
+  registry role registers or sets Approved, and the QA registry role updates dev versions only.
+  Each limit is a concrete request probed against the role's Allow and Deny statements, so a
+  wildcard resource or a missing Deny is found however it is written.
 - Model package group policies (from the template or from any other builder, see
   `check_group_policy`): account-root principals only, explicit actions, the data-science
   account may register and read (never into the prod group); a workload account may only
@@ -30,9 +39,10 @@ templates keep the accounts apart), and checks:
   them only where just Approved versions are deployed (`Environment.approved_only`: prod).
   sagemaker:CreateModel granted to the QA account (on the dev group or anywhere else) is a finding.
 - The access table (`access/table.py`, who may do what on the registry, bucket and key): within the
-  limits above, every grant of a key, bucket or group policy, and every grant of an IAM role on
-  those shared resources, must be one the table makes (`checks/table.py` holds the table itself
-  to the same limits, so a loose table cannot make a loose template pass).
+  limits above, every grant of a key, bucket or group policy, and every statement of an IAM role
+  on the table's resources (with its condition; the table's Denies must be there too), must be
+  one the table makes (`checks/table.py` holds the table itself to the same limits, so a loose
+  table cannot make a loose template pass).
 
 Each concern is one module of `infra/checks/`; the templates are read by `infra/cfn.py`.
 
@@ -51,6 +61,7 @@ from .. import config
 from ..cli_support import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error, prog
 from ..config import Config
 from .cfn import Resolver, load_template
+from .checks.authority import check_authority, probes, role_statements
 from .checks.base import NO_RESOURCE_LEVEL_ACTIONS, Context, Finding, as_list, statements
 from .checks.buckets import bucket_settings, check_bucket_policy
 from .checks.groups import check_group_policy
@@ -69,6 +80,7 @@ __all__ = [
     "Resolver",
     "as_list",
     "bucket_settings",
+    "check_authority",
     "check_bucket_policy",
     "check_directory",
     "check_group_policy",
@@ -82,6 +94,8 @@ __all__ = [
     "check_wildcard_comments",
     "load_template",
     "main",
+    "probes",
+    "role_statements",
     "statements",
     "variants",
 ]
@@ -122,6 +136,9 @@ def check_template(
                 findings += check_identity_policy(inline_at, inline.get("PolicyDocument"))
                 findings += check_image_pulls(inline_at, inline.get("PolicyDocument"), ctx)
             findings += check_role_grants(at, role_name, account, props.get("Policies", []), ctx, key_arns)
+            if ctx.cfg is not None:
+                items = role_statements(props.get("Policies", []))
+                findings += check_authority(at, f"role {role_name}", ctx.role_key(role_name), items, ctx.cfg)
             if props.get("ManagedPolicyArns"):
                 findings.append(
                     Finding(at, "attaches managed policies; keep permissions inline and reviewable")

@@ -7,8 +7,10 @@
   explicit: a role principal or `"Action": "*"` makes a group undiscoverable from other
   accounts (https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry-ram.html).
 - `workload_group_actions`: what a workload account needs on the group it deploys from.
-- `ensure_groups` creates the feature/dev/prod groups and their policies (idempotent); it runs
-  as the registry role in the shared-services account.
+- `ensure_groups` creates the feature/dev/prod groups and their policies (idempotent). The
+  shared-services stack normally owns them; `ensure_groups` needs credentials of that account
+  that may create groups and put their policies (an administrator's, as bootstrap uses): no
+  GitHub role holds those actions, so no workflow job can change who may use a group.
 """
 
 from __future__ import annotations

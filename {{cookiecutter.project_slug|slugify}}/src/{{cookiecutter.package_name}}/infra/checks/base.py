@@ -118,9 +118,12 @@ class Context:
     @classmethod
     def from_config(cls, cfg: Config) -> Context:
         envs = {env: cfg.environment(env) for env in config.ENVIRONMENTS}
+        # Every GitHub role is trusted by exactly one GitHub environment.
         roles = {
+            cfg.role_name("github_feature"): {cfg.github.environments["feature"]},
             cfg.role_name("github_build"): {cfg.github.environments["build"]},
-            cfg.role_name("github_registry"): {env.github_environment for env in envs.values()},
+            cfg.role_name("github_registry_qa"): {envs["qa"].github_environment},
+            cfg.role_name("github_registry_prod"): {envs["prod"].github_environment},
         }
         for name, env in envs.items():
             roles[cfg.role_name(cfg.deploy_role_key(name))] = {env.github_environment}
@@ -155,6 +158,12 @@ class Context:
             return None
         rows = [g for g in access.grants(self.cfg) if access.party_account(self.cfg, g.party) == account]
         return frozenset(access.actions_of(rows, resources))
+
+    def role_key(self, role_name: str) -> str | None:
+        """The config.ROLE_SUFFIXES key of an IAM role name (None: not one of this repo's roles)."""
+        if self.cfg is None:
+            return None
+        return next((key for key, name in self.cfg.names.roles.items() if name == role_name), None)
 
     def roles_of(self, account: str) -> set[str]:
         return {role for role, value in self.accounts.items() if value == account}

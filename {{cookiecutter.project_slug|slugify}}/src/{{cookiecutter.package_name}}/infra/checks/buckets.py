@@ -1,11 +1,15 @@
-"""Buckets: a TLS-only deny, data science reads and writes, workload accounts only read;
-KMS encryption, versioning and a full public access block.
+"""Buckets: a TLS-only deny, data science reads and writes, workload accounts only read, and
+every statement within the "who may write what" limits (`checks/authority.py`: no principal
+writes the whole bucket, each prefix only by its roles); KMS encryption, versioning and a full
+public access block.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ... import access
+from .authority import check_authority, principal_roles
 from .base import (
     BUCKET_DATA_SCIENCE_ACTIONS,
     BUCKET_READ_ACTIONS,
@@ -21,6 +25,9 @@ from .base import (
     statements,
 )
 
+# The table's symbols of the artifact bucket: the bucket, its prefixes and (never granted) every object.
+BUCKET_RESOURCES = ("bucket", "objects", *(f"objects:{scope}" for scope in access.resources.SCOPES))
+
 
 def check_bucket_policy(where: str, policy: Any, bucket_account: str, ctx: Context) -> list[Finding]:
     """A bucket policy: TLS-only deny; data-science read/write; workload accounts read only."""
@@ -34,7 +41,14 @@ def check_bucket_policy(where: str, policy: Any, bucket_account: str, ctx: Conte
     )
     if not tls_deny:
         findings.append(Finding(where, "no Deny of s3:* when aws:SecureTransport is false (TLS-only)"))
+    denies = [s for s in statements(policy) if s.get("Effect") == "Deny"]
     for at, statement, actions in allowed_statements(where, policy):
+        if ctx.cfg is not None:
+            accounts = ", ".join(str(text) for text, _, _ in principal_accounts(statement))
+            for role in principal_roles(statement):
+                who = f"role {role}" if role else f"every principal of {accounts}"
+                key = ctx.role_key(role) if role else None
+                findings += check_authority(at, who, key, [statement, *denies], ctx.cfg)
         for text, account, _kind in principal_accounts(statement):
             if account is None:
                 findings.append(Finding(at, f"principal {text!r} is not an account or IAM ARN"))
@@ -42,9 +56,7 @@ def check_bucket_policy(where: str, policy: Any, bucket_account: str, ctx: Conte
             if account == bucket_account:
                 continue
             limit, who = account_limit(ctx, account, BUCKET_DATA_SCIENCE_ACTIONS, BUCKET_READ_ACTIONS)
-            findings += excess_grant(
-                at, actions, limit, who, ctx.table_actions(account, ["objects", "bucket"])
-            )
+            findings += excess_grant(at, actions, limit, who, ctx.table_actions(account, BUCKET_RESOURCES))
     return findings
 
 

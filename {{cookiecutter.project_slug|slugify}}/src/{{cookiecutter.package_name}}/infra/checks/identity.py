@@ -1,5 +1,5 @@
 """IAM identity policies: explicit actions, `Resource: "*"` only where needed and explained,
-and every grant on a shared resource one the access table makes.
+and a role's statements on the table's resources exactly the access table's (Denies included).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from .base import (
     NO_RESOURCE_LEVEL_ACTIONS,
     Context,
     Finding,
-    allowed_statements,
     as_list,
     basic_findings,
     label,
@@ -38,41 +37,65 @@ def check_identity_policy(where: str, policy: Any) -> list[Finding]:
     return findings
 
 
+def _entries(statement: dict[str, Any], cfg: Any, key_arns: Iterable[str]) -> set[tuple[str, str, str, str]]:
+    """A statement's (effect, action, resource symbol, condition text) entries on the table's resources."""
+    condition = access.condition_text(statement.get("Condition"))
+    entries = set()
+    for resource in as_list(statement.get("Resource")):
+        symbol = access.resource_of(cfg, str(resource), key_arns)
+        if symbol is None:
+            continue
+        entries |= {
+            (str(statement.get("Effect")), str(action), symbol, condition)
+            for action in as_list(statement.get("Action"))
+            if not re.search(r"[*?]", str(action))
+        }
+    return entries
+
+
+def _describe(entries: Iterable[tuple[str, str, str, str]]) -> str:
+    return ", ".join(
+        f"{action} on {symbol}" + (f" when {condition}" if condition else "")
+        for _, action, symbol, condition in sorted(entries, key=lambda e: (e[1], e[2], e[3]))
+    )
+
+
 def check_role_grants(
     where: str, role_name: str, account: str, policies: Iterable[Any], ctx: Context, key_arns: Iterable[str]
 ) -> list[Finding]:
-    """A role's grants on the shared resources (registry groups and versions, artifact bucket and
-    key) are ones the access table makes to that role; `key_arns` are the ARNs of the artifact key
-    as this stack sees it. Wildcard actions and `Resource: "*"` are the other checks' findings."""
+    """A role's statements on the table's resources (registry groups and versions, the artifact
+    bucket's prefixes and key, pipelines, the roles it passes) are exactly the access table's for
+    that role: every Allow one the table makes (with the same condition), and every Deny the
+    table gives the role present. `key_arns` are the ARNs of the artifact key as this stack sees
+    it. Wildcard actions and `Resource: "*"` are the other checks' findings."""
     if ctx.cfg is None:
         return []
-    allowed = access.grants_of_role(ctx.cfg, account, role_name)
+    table = access.grants_of_role(ctx.cfg, account, role_name)
+    who = f"role {role_name}" + ("" if table is not None else " (a role the access table does not name)")
     findings = []
+    held: set[tuple[str, str, str, str]] = set()
     for policy in policies:
-        for at, statement, actions in allowed_statements(
-            f"{where} policy {policy.get('PolicyName')}", policy.get("PolicyDocument")
-        ):
-            extra = set()
-            for resource in as_list(statement.get("Resource")):
-                symbol = access.resource_of(ctx.cfg, str(resource), key_arns)
-                if symbol is None:
-                    continue
-                extra |= {
-                    f"{action} on {symbol}"
-                    for action in actions
-                    if not re.search(r"[*?]", str(action)) and (action, symbol) not in (allowed or set())
-                }
+        for index, statement in enumerate(statements(policy.get("PolicyDocument"))):
+            at = f"{where} policy {policy.get('PolicyName')} {label(index, statement)}"
+            entries = _entries(statement, ctx.cfg, key_arns)
+            held |= entries
+            extra = {e for e in entries if e[0] == "Allow" and e not in (table or set())}
             if extra:
-                who = f"role {role_name}" + (
-                    "" if allowed is not None else " (a role the access table does not name)"
-                )
                 findings.append(
                     Finding(
                         at,
-                        f"grants {', '.join(sorted(extra))} to {who}, "
+                        f"grants {_describe(extra)} to {who}, "
                         "which the access table (access/table.py) does not grant",
                     )
                 )
+    missing = {e for e in (table or set()) if e[0] == "Deny" and e not in held}
+    if missing:
+        findings.append(
+            Finding(
+                where,
+                f"lacks the access table's Deny of {_describe(missing)} for {who} (access/table.py)",
+            )
+        )
     return findings
 
 
