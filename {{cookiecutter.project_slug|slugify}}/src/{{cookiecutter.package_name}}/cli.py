@@ -35,8 +35,18 @@ _TABLE: dict[str, list[tuple[str, str, bool, str]]] = {
         ("pipeline", "pipeline.cli", False, "print, upsert or run the SageMaker pipeline"),
     ],
     "promote": [
-        ("registry", "promotion.cli", False, "registry: ensure-groups, latest, approve, stage, promote"),
-        ("lock", "promotion.cli", True, "write, verify or show model.lock.json (the QA-passed version)"),
+        (
+            "registry",
+            "promotion.cli",
+            False,
+            "registry: ensure-groups, latest, digest, record-qa, approve, promote, released, reject",
+        ),
+        (
+            "lock",
+            "promotion.cli",
+            True,
+            "write, verify, check or show model.lock.json (the QA-passed version)",
+        ),
         ("compare", "promotion.cli", True, "markdown: the locked candidate next to the prod champion"),
     ],
     "deploy": [

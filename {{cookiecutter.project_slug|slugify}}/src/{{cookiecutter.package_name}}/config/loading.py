@@ -150,7 +150,12 @@ def _parse_github(s: _Section) -> GitHub:
     environments = MappingProxyType(
         {
             key: envs.text(key, default=default)
-            for key, default in (("build", "data-science"), ("qa", "qa"), ("prod", "prod"))
+            for key, default in (
+                ("feature", "feature"),
+                ("build", "data-science"),
+                ("qa", "qa"),
+                ("prod", "prod"),
+            )
         }
     )
     envs.done()
@@ -225,10 +230,11 @@ def _parse_model(s: _Section) -> ModelSettings:
 
 def _parse_pipeline(s: _Section, names: Names, framework: str) -> PipelineSettings:
     uri = s.text("input_data_uri", default="") or names.default_input_data_uri
-    if not uri.startswith(f"s3://{names.artifact_bucket}/") or uri == f"s3://{names.artifact_bucket}/":
+    datasets = f"s3://{names.artifact_bucket}/{names.datasets_prefix}"
+    if not uri.startswith(datasets) or uri == datasets:
         raise ConfigError(
             f"pipeline.input_data_uri is {_show(uri)}; expected an object or prefix in the artifact "
-            f"bucket, s3://{names.artifact_bucket}/... (the pipeline role reads only that bucket; "
+            f"bucket's datasets folder, {datasets}... (the pipeline roles read only that prefix; "
             "make upload-data puts data there)"
         )
     versions = s.required_section("framework_versions")

@@ -4,14 +4,16 @@
                                          [--assume-role ROLE_NAME] [--oidc-provider auto|create|existing]
                                          [--prod-reviewer team:SLUG|user:LOGIN ...] [--output FILE]
                                          [--allow-placeholders]
+                                         [--github-token-env NAME [--github-api-url URL]]
 
 Stacks, in dependency order (stack names start with the model name):
 
 1. `github-actions-oidc-provider` (github-oidc.yaml) in every distinct account, unless the
    account already has a GitHub OIDC provider that was made some other way (then it is reused).
 2. `<model>-shared-services` (shared-services.yaml): KMS key, artifact bucket, model package
-   groups, GitHub registry role.
-3. `<model>-data-science` (data-science.yaml): pipeline execution role, GitHub build role.
+   groups, the GitHub QA registry role (`qa` environment) and prod registry role (`prod`).
+3. `<model>-data-science` (data-science.yaml): the feature and dev pipeline execution roles,
+   the GitHub feature role (`feature` environment) and build role (`data-science`).
 4. `<model>-workload` (workload.yaml) once per distinct workload account: endpoint execution
    role, data-capture bucket and key.
 5. `<model>-deploy-qa`, `<model>-deploy-prod` (workload-deploy.yaml): the GitHub deploy role of
@@ -20,8 +22,14 @@ Stacks, in dependency order (stack names start with the model name):
 Each stack is created, or updated when it exists; "No updates are to be performed" counts as
 success. Every operation is waited for. Afterwards it prints (stdout) one JSON document with
 the stacks' outcomes, the role ARNs the workflows need and the GitHub settings to apply
-(environments, deployment branch rules, required reviewers on prod), followed by the `gh api`
-commands that apply them. Progress goes to stderr.
+(environments, deployment branch rules, required reviewers on prod). Progress goes to stderr.
+
+GitHub settings: with `--github-token-env NAME` (the environment variable holding a token with
+repository administration rights), bootstrap then applies them through GitHub's REST API and
+verifies them, as `infra github apply` does (github_cli.py); a missing variable is a usage error
+before any AWS or GitHub call. Without it, it prints the `gh api` commands that create them and
+the `infra github apply` command. The prod reviewers are the `--prod-reviewer` flags, else
+`github.prod_reviewers` of the config.
 
 Credentials: each account's stacks are deployed with a session for that account, from
 `--profile data_science=NAME` (and shared_services=, qa=, prod=) named profiles, or by
@@ -34,8 +42,9 @@ Placeholder answers: while config/project.json still holds the template's exampl
 (stderr) naming each key and what to set, and a real run refuses before any AWS call unless
 `--allow-placeholders` is given (for simulated accounts, e.g. the tests' moto accounts).
 
-It exits 0 when every stack is in place, 1 when a stack operation fails (naming the stack and
-the first failure reason), and 2 for bad arguments, config (placeholder answers in a real run
+It exits 0 when every stack is in place (and the GitHub settings, when applied, match), 1 when a
+stack operation or a GitHub call fails (naming the stack or the call and the first failure
+reason) or GitHub still differs, and 2 for bad arguments, config (placeholder answers in a real run
 included), or credentials of the wrong account.
 """
 
@@ -66,7 +75,16 @@ from .apply import (  # noqa: F401 - the bootstrap API in one place
     run,
 )
 from .errors import BootstrapError, Parser, UsageError, error_exit  # noqa: F401
-from .github_settings import REVIEWER, gh_commands, github_manifest, parse_reviewers  # noqa: F401
+from .github_api import DEFAULT_API_URL, GitHubApi, GitHubError, token_from_env
+from .github_cli import apply_and_verify
+from .github_settings import (  # noqa: F401
+    REVIEWER,
+    gh_commands,
+    github_manifest,
+    parse_reviewers,
+    prod_reviewers,
+)
+from .github_sync import check_manifest
 from .placeholders import (  # noqa: F401
     PLACEHOLDER_ACCOUNTS,
     PLACEHOLDER_GITHUB_OWNERS,
@@ -120,6 +138,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="team:SLUG|user:LOGIN",
         help="required reviewer of the prod environment (repeatable)",
     )
+    parser.add_argument(
+        "--github-token-env",
+        metavar="NAME",
+        help="after the stacks, apply and verify the GitHub settings through the API with the token in "
+        "this environment variable (repository admin); without it the gh commands are printed",
+    )
+    parser.add_argument(
+        "--github-api-url",
+        default=DEFAULT_API_URL,
+        metavar="URL",
+        help=f"GitHub API base URL for --github-token-env (default {DEFAULT_API_URL})",
+    )
     parser.add_argument("--output", type=Path, help="also write the JSON summary to this file")
     parser.add_argument(
         "--allow-placeholders",
@@ -147,9 +177,12 @@ def main(
     try:
         args = parse_args(argv)
         cfg = config.load_config(args.config)
-        reviewers = parse_reviewers(args.prod_reviewer)
+        manifest = github_manifest(cfg, prod_reviewers(cfg, args.prod_reviewer))
+        github = None
+        if args.github_token_env:
+            check_manifest(manifest)
+            github = GitHubApi(token_from_env(args.github_token_env), args.github_api_url)
         specs = plan(cfg)
-        manifest = github_manifest(cfg, reviewers)
         placeholders = placeholder_answers(cfg)
         if placeholders and not (args.dry_run or args.allow_placeholders):
             error(placeholder_refusal(placeholders, cfg.source))
@@ -167,10 +200,23 @@ def main(
         return error_exit(exc, BootstrapError)
     text = json.dumps(summary, indent=2)
     print(text, file=out)
-    print("\n# Apply the GitHub settings (gh CLI, repository admin):", file=out)
-    print("\n".join(gh_commands(manifest)), file=out)
     if args.output:
         args.output.write_text(text + "\n")
+    if github is not None and not args.dry_run:
+        print("\n# GitHub settings, applied through the API and verified:", file=out)
+        try:
+            return apply_and_verify(github, manifest, out, log)
+        except GitHubError as exc:
+            return error_exit(exc, GitHubError)
+    print("\n# Apply the GitHub settings (gh CLI, repository admin):", file=out)
+    print("\n".join(gh_commands(manifest)), file=out)
+    package = __package__.rsplit(".", 1)[0]
+    print(
+        "\n# Or apply and verify them through the REST API (token of a repository admin in GITHUB_TOKEN):"
+        f"\n#   python -m {package} infra github apply --token-env GITHUB_TOKEN"
+        "\n# (or rerun bootstrap with --github-token-env GITHUB_TOKEN; see docs/github.md)",
+        file=out,
+    )
     return 0
 
 

@@ -3,6 +3,8 @@
     bootstrap ...   deploy the infra/ stacks (infra/bootstrap.py)
     teardown ...    list, confirm and delete what this repository created (infra/teardown.py)
     check ...       the policy checks on infra/*.yaml (infra/policy_checks.py)
+    github apply|verify ...
+                    apply or verify the GitHub environments through the REST API (infra/github_cli.py)
 
 Each keeps the cli_support contract: exit 0 success, 1 failure, 2 usage or config error, one
 `error:` line on stderr.
@@ -20,6 +22,7 @@ COMMANDS = {
     "bootstrap": ("bootstrap", "deploy the infra/ stacks into the configured accounts"),
     "teardown": ("teardown", "delete what this repository created, after a listing and a confirmation"),
     "check": ("policy_checks", "the policy checks on the CloudFormation templates"),
+    "github": ("github_cli", "apply or verify the GitHub environments (apply|verify)"),
 }
 
 

@@ -1,5 +1,6 @@
-"""The GitHub environments, branch rules and reviewers the workflows rely on, and the `gh api`
-commands that apply them.
+"""The GitHub environments, branch rules and reviewers the workflows rely on (`github_manifest`),
+and the `gh api` commands that create them (`gh_commands`). `github_sync.py` applies and verifies
+the same manifest through the REST API (`<slug> infra github apply|verify`).
 """
 
 from __future__ import annotations
@@ -25,49 +26,87 @@ def parse_reviewers(values: list[str]) -> list[tuple[str, str]]:
     return reviewers
 
 
-def github_manifest(cfg: Config, reviewers: list[tuple[str, str]]) -> dict[str, Any]:
-    """The GitHub environments the workflows rely on, as data.
+def config_reviewers(cfg: Config) -> list[tuple[str, ...]]:
+    """`github.prod_reviewers` (`@user`, `@org/team`) as (kind, name) or ("team", slug, org)."""
+    reviewers: list[tuple[str, ...]] = []
+    for handle in cfg.github.prod_reviewers:
+        org, _, team = handle[1:].partition("/")
+        reviewers.append(("team", team, org) if team else ("user", org))
+    return reviewers
 
-    - build environment (data-science): deployable from the dev branch and feature branches only;
+
+def prod_reviewers(cfg: Config, flags: list[str]) -> list[tuple[str, ...]]:
+    """The prod environment's required reviewers: the `--prod-reviewer` flags when given, else
+    `github.prod_reviewers` from the config."""
+    return parse_reviewers(flags) if flags else config_reviewers(cfg)
+
+
+def github_manifest(cfg: Config, reviewers: list[tuple[str, ...]]) -> dict[str, Any]:
+    """The GitHub environments the workflows rely on, as data (the wanted state).
+
+    - feature: deployable from `<feature prefix>**` branches only. GitHub matches branch-name
+      patterns with Ruby's File.fnmatch, where `*` does not match `/`; `**` is used so that
+      nested names (`feature-x/y`) are meant too. Every pattern starts with the prefix, so no
+      other branch can match it;
+    - build (data-science): from the dev branch only;
     - qa: from the dev branch only;
-    - prod: from the prod branch only, with required reviewers who may not approve their own run.
-    OIDC trust names these environments, so these branch rules are what keeps each AWS role
-    reachable only from the intended branches.
+    - prod: from the prod branch only, with required reviewers who may not approve their own
+      run, and no wait timer. A reviewer is (kind, name), or ("team", slug, org) for a team of
+      another organisation than the repository owner (which GitHub refuses: see check_manifest).
+    No environment lets administrators bypass its rules (`can_admins_bypass` false). OIDC trust
+    names these environments, so these branch rules are what keeps each AWS role reachable
+    only from the intended branches.
     """
     branches = cfg.branches
-    custom = {"protected_branches": False, "custom_branch_policies": True}
+    names = {key: cfg.github.environments[key] for key in ("feature", "build", "qa", "prod")}
+    seen: dict[str, str] = {}
+    for key, name in names.items():
+        if name in seen:
+            raise UsageError(
+                f"github.environments.{seen[name]} and github.environments.{key} are both {name!r}; "
+                "expected a distinct GitHub environment for each"
+            )
+        seen[name] = key
+
+    def settings(**extra: Any) -> dict[str, Any]:
+        custom = {"protected_branches": False, "custom_branch_policies": True}
+        return {**extra, "can_admins_bypass": False, "deployment_branch_policy": custom}
+
     return {
         "repository": cfg.github.repository,
         "environments": {
-            cfg.github.environments["build"]: {
-                "settings": {"deployment_branch_policy": custom},
-                "deployment_branches": [branches.dev, f"{branches.feature_prefix}*"],
+            names["feature"]: {
+                "settings": settings(),
+                "deployment_branches": [f"{branches.feature_prefix}**"],
             },
-            cfg.environment("qa").github_environment: {
-                "settings": {"deployment_branch_policy": custom},
-                "deployment_branches": [branches.dev],
-            },
-            cfg.environment("prod").github_environment: {
-                "settings": {
-                    "wait_timer": 0,
-                    "prevent_self_review": True,
-                    "reviewers": [
-                        {"type": kind.capitalize(), "login_or_slug": name} for kind, name in reviewers
-                    ],
-                    "deployment_branch_policy": custom,
-                },
+            names["build"]: {"settings": settings(), "deployment_branches": [branches.dev]},
+            names["qa"]: {"settings": settings(), "deployment_branches": [branches.dev]},
+            names["prod"]: {
+                "settings": settings(
+                    wait_timer=0,
+                    prevent_self_review=True,
+                    reviewers=[_reviewer(cfg.github.owner, *reviewer) for reviewer in reviewers],
+                ),
                 "deployment_branches": [branches.prod],
             },
         },
     }
 
 
+def _reviewer(owner: str, kind: str, name: str, org: str | None = None) -> dict[str, str]:
+    entry = {"type": kind.capitalize(), "login_or_slug": name}
+    if kind == "team":
+        entry["org"] = org or owner
+    return entry
+
+
 def gh_commands(manifest: dict[str, Any]) -> list[str]:
     """Shell lines that apply the manifest with the GitHub CLI (`gh api`).
 
     Reviewer IDs are looked up by name first; with no reviewer given, the prod command stops
-    with a message until PROD_REVIEWER_TEAM_ID is set. Re-running them is safe except that
-    GitHub answers an existing deployment branch rule with an error, which can be ignored.
+    with a message until PROD_REVIEWER_TEAM_ID is set. They only add: GitHub answers an existing
+    deployment branch rule with an error, and rules that should not be there stay.
+    `<slug> infra github apply` makes the rules exactly these, and `verify` checks them.
     """
     repo = manifest["repository"]
     owner = repo.split("/")[0]
@@ -87,7 +126,7 @@ def gh_commands(manifest: dict[str, Any]) -> list[str]:
             for index, reviewer in enumerate(reviewers, start=1):
                 var = f"PROD_REVIEWER_{index}"
                 path = (
-                    f"orgs/{owner}/teams/{reviewer['login_or_slug']}"
+                    f"orgs/{reviewer.get('org', owner)}/teams/{reviewer['login_or_slug']}"
                     if reviewer["type"] == "Team"
                     else f"users/{reviewer['login_or_slug']}"
                 )
