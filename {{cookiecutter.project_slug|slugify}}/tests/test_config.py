@@ -101,10 +101,24 @@ def test_derived_names_follow_the_accounts_and_region():
     assert not cfg.single_account
 
 
+@pytest.mark.parametrize("where", ["tables/x.csv", "datasets/", "model-dev/run/x.csv"])
+def test_input_data_outside_the_datasets_prefix_is_refused(where):
+    bucket = config.parse(RAW).names.artifact_bucket
+    with pytest.raises(config.ConfigError) as caught:
+        config.parse(raw(**{"pipeline.input_data_uri": f"s3://{bucket}/{where}"}))
+    message = str(caught.value)
+    assert message.startswith("pipeline.input_data_uri is ") and "\n" not in message
+    assert message.endswith(
+        "; expected an object or prefix in the artifact bucket's datasets folder, "
+        f"s3://{bucket}/datasets/... (the pipeline roles read only that prefix; "
+        "make upload-data puts data there)"
+    )
+
+
 def test_an_explicit_input_uri_and_key_arn_win():
     key = "arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     bucket = config.parse(RAW).names.artifact_bucket
-    tables = f"s3://{bucket}/tables/"
+    tables = f"s3://{bucket}/datasets/tables/"
     cfg = config.parse(raw(**{"pipeline.input_data_uri": tables, "registry.kms_key_arn": key}))
     assert cfg.pipeline.input_data_uri == tables
     assert cfg.artifact_key() == key

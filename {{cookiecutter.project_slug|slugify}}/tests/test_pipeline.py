@@ -19,7 +19,7 @@ import pytest
 import requests
 from moto import mock_aws
 
-from deploy_helpers import create_bucket, new_session
+from deploy_helpers import FOUR_ACCOUNTS, create_bucket, new_session
 from model_helpers import PACKAGE, config
 from model_helpers import ROOT as REPO
 
@@ -28,14 +28,27 @@ from model_helpers import ROOT as REPO
 pytestmark = pytest.mark.xdist_group("sagemaker-sdk")
 
 cli = importlib.import_module(f"{PACKAGE}.pipeline.cli")
+names = importlib.import_module(f"{PACKAGE}.pipeline.names")
 registry = importlib.import_module(f"{PACKAGE}.promotion.metadata")
 
-CFG = config.load_config()
+# The baked config; across accounts with the artifact key's ARN set, as the jobs need it there.
+RAW = config.read_raw(REPO / "config" / "project.json")
+if len(set(RAW["aws"]["accounts"].values())) > 1:
+    RAW["registry"]["kms_key_arn"] = (
+        f"arn:aws:kms:{RAW['aws']['region']}:{RAW['aws']['accounts']['shared_services']}:key/5678abcd-12ab"
+    )
+CFG = config.parse(RAW)
 REGION = CFG.region
 FRAMEWORK = CFG.model.framework
 JOB_STEPS = ("Preprocess", "Train", "Evaluate")
 GIT_SHA = "0123456789abcdef0123456789abcdef01234567"
-BRANCH = "feature-better-model"
+BRANCH = f"{CFG.branches.feature_prefix}better-model"
+# The start parameters: none of them decides whether or how a model is registered.
+PARAMETERS = {"InputDataUri", "InputDataVersion", "ProcessingInstanceType", "TrainingInstanceType"}
+
+
+def pipeline_of(kind: str, cfg=CFG) -> str:
+    return names.pipeline_name(cfg, kind, BRANCH)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +83,7 @@ def build(pipeline_module, cfg, kind: str) -> dict:
         pipeline = pipeline_module.get_pipeline(
             cfg,
             kind,
-            role_arn=cfg.role_arn("data_science", "sagemaker_pipeline"),
+            role_arn=names.execution_role_arn(cfg, kind),
             session=session,
             git_sha=GIT_SHA,
             branch=BRANCH,
@@ -181,7 +194,8 @@ def test_gate_compares_the_evaluation_property_file_with_the_threshold(definitio
             "Path": f"binary_classification_metrics.{CFG.pipeline.metric}.value",
         }
     }
-    assert condition["RightValue"] == {"Get": "Parameters.MetricThreshold"}
+    # The config's threshold, as a literal: no start parameter can lower it.
+    assert condition["RightValue"] == float(CFG.pipeline.metric_threshold)
 
 
 def test_fail_step_message_shows_metric_and_threshold(definition):
@@ -189,14 +203,14 @@ def test_fail_step_message_shows_metric_and_threshold(definition):
     values = fail["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
     gate = steps_by_name(definition)["MetricGate"]["Arguments"]["Conditions"][0]
     assert gate["LeftValue"] in values
-    assert {"Get": "Parameters.MetricThreshold"} in values
+    assert f"{float(CFG.pipeline.metric_threshold):g}" in values
     assert any(CFG.pipeline.metric in v for v in values if isinstance(v, str))
 
 
-def test_register_step_targets_the_kinds_group_with_parameterised_approval(definition, kind):
+def test_register_step_targets_the_kinds_group_pending_manual_approval(definition, kind):
     register = steps_by_name(definition)["Register"]["Arguments"]
     assert register["ModelPackageGroupName"] == CFG.group_arn(kind)
-    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    assert register["ModelApprovalStatus"] == "PendingManualApproval"
     [container] = register["InferenceSpecification"]["Containers"]
     assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
@@ -230,13 +244,7 @@ def test_parameters_and_defaults(definition):
     assert params["InputDataUri"]["DefaultValue"] == pipe.input_data_uri
     assert params["ProcessingInstanceType"]["DefaultValue"] == pipe.processing_instance_type
     assert params["TrainingInstanceType"]["DefaultValue"] == pipe.training_instance_type
-    assert params["MetricThreshold"] == {
-        "Name": "MetricThreshold",
-        "Type": "Float",
-        "DefaultValue": float(pipe.metric_threshold),
-    }
-    assert params["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
-    assert "Approved" in params["ModelApprovalStatus"]["EnumValues"]
+    assert set(params) == PARAMETERS
     steps = steps_by_name(definition)
     for name in ("Preprocess", "Evaluate"):
         cluster = steps[name]["Arguments"]["ProcessingResources"]["ClusterConfig"]
@@ -245,6 +253,21 @@ def test_parameters_and_defaults(definition):
     assert resources["InstanceType"] == {"Get": "Parameters.TrainingInstanceType"}
     preprocess_input = steps["Preprocess"]["Arguments"]["ProcessingInputs"][0]["S3Input"]
     assert preprocess_input["S3Uri"] == {"Get": "Parameters.InputDataUri"}
+
+
+def test_no_start_parameter_reaches_the_gate_or_the_approval_status(definition):
+    """What a branch job could pass at start time cannot lower the bar or approve: the gate and
+    the registration's status reference no parameter at all."""
+    steps = steps_by_name(definition)
+    assert references(steps["MetricGate"]["Arguments"]["Conditions"]) == {
+        f"Steps.Evaluate.PropertyFiles.{steps['Evaluate']['PropertyFiles'][0]['PropertyFileName']}"
+    }
+    register = steps["Register"]["Arguments"]
+    assert register["ModelApprovalStatus"] == "PendingManualApproval"
+    used = {ref.split(".", 1)[1] for ref in references(definition["Steps"]) if ref.startswith("Parameters.")}
+    assert used <= PARAMETERS, used
+    assert "Threshold" not in json.dumps(definition["Parameters"])
+    assert "Approval" not in json.dumps(definition["Parameters"])
 
 
 def test_job_steps_cache_and_retry(definition):
@@ -270,7 +293,7 @@ def test_get_pipeline_calls_no_aws_and_definition_only_writes_code_to_s3(built, 
 def test_jobs_run_the_step_scripts_uploaded_to_the_artifact_bucket(built, kind):
     definition, keys = built[kind]["definition"], built[kind]["keys"]
     steps = steps_by_name(definition)
-    name = CFG.names.pipelines[kind]
+    name = pipeline_of(kind)
     for step, script in (("Preprocess", "preprocess.py"), ("Evaluate", "evaluate.py")):
         app = steps[step]["Arguments"]["AppSpecification"]
         assert app["ContainerEntrypoint"] == ["python3", f"/opt/ml/processing/input/code/{script}"]
@@ -288,9 +311,10 @@ def test_jobs_run_the_step_scripts_uploaded_to_the_artifact_bucket(built, kind):
 
 def test_outputs_are_encrypted_with_the_shared_artifact_key(definition):
     steps = steps_by_name(definition)
-    # The alias ARN in the shared-services account (a bare alias would resolve in the caller's).
-    key_arn = CFG.alias_arn("shared_services", CFG.names.kms_key_alias)
-    assert key_arn.startswith(f"arn:aws:kms:{REGION}:{CFG.account_id('shared_services')}:alias/")
+    # The jobs' key: the key ARN when set or when the jobs write across accounts, else the alias
+    # ARN in the shared-services account (a bare alias would resolve in the caller's).
+    key_arn = names.job_kms_key(CFG)
+    assert key_arn.startswith(f"arn:aws:kms:{REGION}:{CFG.account_id('shared_services')}:")
     assert steps["Preprocess"]["Arguments"]["ProcessingOutputConfig"]["KmsKeyId"] == key_arn
     assert steps["Evaluate"]["Arguments"]["ProcessingOutputConfig"]["KmsKeyId"] == key_arn
     assert steps["Train"]["Arguments"]["OutputDataConfig"]["KmsKeyId"] == key_arn
@@ -302,7 +326,21 @@ def test_each_kind_gets_its_own_name_and_group(built):
     for kind, b in built.items():
         first_output = steps_by_name(b["definition"])["Preprocess"]["Arguments"]["ProcessingOutputConfig"]
         destination = first_output["Outputs"][0]["S3Output"]["S3Uri"]["Std:Join"]["Values"]
-        assert CFG.names.pipelines[kind] in destination
+        assert pipeline_of(kind) in destination
+
+
+def test_each_kind_writes_only_below_its_own_artifact_prefix(built, kind):
+    """Every S3 location a job writes (outputs, training output, staged code) and every key the
+    build uploaded is below the pipeline's name, so below the kind's prefix (what its role may write)."""
+    definition, keys = built[kind]["definition"], built[kind]["keys"]
+    allowed = CFG.names.artifact_prefixes[kind]
+    own = names.s3_prefix(pipeline_of(kind))
+    assert own.startswith(allowed)
+    written = [key for key in s3_keys(definition) if not key.startswith(CFG.names.datasets_prefix)]
+    assert len(written) >= 5, written  # 3 + 1 processing outputs, the training output, the code
+    assert keys
+    for key in [*written, *keys]:
+        assert key.startswith(own), key
 
 
 def test_building_sends_no_sdk_telemetry(built, outbound_http):
@@ -313,7 +351,28 @@ def test_building_sends_no_sdk_telemetry(built, outbound_http):
 
 LONG_MODEL_NAME = "a-model-name-of-forty-characters-exactly"
 S3_URI = re.compile(r"s3://([^/\s]*)")
+S3_URI_KEY = re.compile(r"s3://(\S*)")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def s3_keys(value) -> list[str]:
+    """The key (or the literal key prefix of a joined location) of every S3 location in a
+    definition, in the same walk as s3_buckets."""
+    if isinstance(value, dict):
+        join = value.get("Std:Join")
+        if isinstance(join, dict) and join.get("On") == "/" and join["Values"][:1] == ["s3:/"]:
+            literal = []
+            for part in join["Values"][2:]:
+                if not isinstance(part, str):
+                    break
+                literal.append(part)
+            return ["/".join(literal) + "/"]
+        return [key for item in value.values() for key in s3_keys(item)]
+    if isinstance(value, list):
+        return [key for item in value for key in s3_keys(item)]
+    if isinstance(value, str):
+        return [match.split("/", 1)[1] if "/" in match else "" for match in S3_URI_KEY.findall(value)]
+    return []
 
 
 def s3_buckets(value) -> list[str]:
@@ -333,10 +392,11 @@ def s3_buckets(value) -> list[str]:
 
 @pytest.fixture(scope="module")
 def long_name(pipeline_module, outbound_http):
-    """The feature pipeline of a config whose model name has the maximum 40 characters, with
-    its own artifact key ARN set: (config, build)."""
+    """The feature pipeline of a four-account config whose model name has the maximum 40
+    characters, with the artifact key ARN set: (config, build)."""
     raw = config.read_raw(REPO / "config" / "project.json")
     raw["project"]["model_name"] = LONG_MODEL_NAME
+    raw["aws"]["accounts"] = dict(FOUR_ACCOUNTS)
     shared = raw["aws"]["accounts"]["shared_services"]
     raw["registry"]["kms_key_arn"] = (
         f"arn:aws:kms:{raw['aws']['region']}:{shared}:key/1234abcd-12ab-34cd-56ef"
@@ -358,14 +418,16 @@ def test_a_long_model_name_keeps_every_s3_location_on_one_valid_bucket(long_name
     assert set(buckets) == {bucket}, buckets
     params = {p["Name"]: p for p in definition["Parameters"]}
     assert params["InputDataUri"]["DefaultValue"] == cfg.names.default_input_data_uri
-    assert all(key.startswith(f"{cfg.names.pipelines['feature']}/") for key in result["keys"])
+    assert all(key.startswith(names.s3_prefix(pipeline_of("feature", cfg))) for key in result["keys"])
 
 
-def test_outputs_use_the_configured_artifact_key_arn(long_name):
+def test_jobs_writing_across_accounts_use_the_key_arn_not_the_alias(long_name):
     cfg, result = long_name
+    assert cfg.account_id("data_science") != cfg.account_id("shared_services")
     steps = steps_by_name(result["definition"])
-    key = cfg.artifact_key()
+    key = cfg.kms_key_arn
     assert key.endswith(":key/1234abcd-12ab-34cd-56ef")
+    assert ":alias/" not in json.dumps(result["definition"])
     assert steps["Preprocess"]["Arguments"]["ProcessingOutputConfig"]["KmsKeyId"] == key
     assert steps["Evaluate"]["Arguments"]["ProcessingOutputConfig"]["KmsKeyId"] == key
     assert steps["Train"]["Arguments"]["OutputDataConfig"]["KmsKeyId"] == key
@@ -379,7 +441,8 @@ def test_unknown_kind_is_rejected(pipeline_module):
 # --- CLI: the definition it prints is the one built above ---------------------------------
 
 
-def test_cli_definition_offline_prints_the_definition(aws_env, built, capsys):
+def test_cli_definition_offline_prints_the_definition(aws_env, built, configure, capsys):
+    configure(RAW)
     out = io.StringIO()
     code = cli.main(
         ["definition", "--offline", "--kind", "dev", "--git-sha", GIT_SHA, "--branch", BRANCH], out=out
@@ -409,3 +472,21 @@ def test_an_image_the_sdk_does_not_know_is_one_config_error(pipeline_module, cha
         raw["pipeline"]["framework_versions"][FRAMEWORK] = changes["version"]
     with pytest.raises(pipeline_module.PipelineConfigError, match=re.escape(named)):
         pipeline_module.images(config.parse(raw))
+
+
+def test_offline_definition_across_accounts_without_the_key_arn_warns(aws_env, configure, capsys):
+    """It runs no job and writes nothing, so it prints the definition (naming the alias) with
+    one warning; upsert and run refuse the same config (test_pipeline_cli.py)."""
+    raw = config.read_raw(REPO / "config" / "project.json")
+    raw["aws"]["accounts"] = dict(FOUR_ACCOUNTS)
+    raw["registry"]["kms_key_arn"] = ""
+    configure(raw)
+    out = io.StringIO()
+    code = cli.main(["definition", "--offline", "--kind", "dev", "--branch", BRANCH], out=out)
+    err = capsys.readouterr().err
+    assert code == 0
+    assert err.startswith("warning: this definition names the key alias; upsert and run refuse: ")
+    assert "registry.kms_key_arn is empty" in err and err.count("\n") == 1
+    cfg = config.parse(raw)
+    train = steps_by_name(json.loads(out.getvalue()))["Train"]["Arguments"]
+    assert train["OutputDataConfig"]["KmsKeyId"] == cfg.alias_arn("shared_services", cfg.names.kms_key_alias)

@@ -1,15 +1,14 @@
 """The pipeline CLI's AWS commands (upsert, start, run) and the execution watch, offline.
 
 moto holds the artifact bucket and the input data; a botocore Stubber on the SageMaker client,
-injected through `main()`, covers what moto cannot execute (an execution's step progress).
-Each test asserts the exit status, the output lines and the calls made.
+injected through `main()`, gives the exact call sequence of `run` and an execution's step
+progress (moto can execute neither). Each test asserts the exit status, the output lines and the
+calls made. Pinned and idempotent starts are in test_pipeline_start.py.
 """
 
 from __future__ import annotations
 
-import importlib
 import io
-import json
 import re
 from datetime import UTC, datetime
 
@@ -18,61 +17,36 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from deploy_helpers import create_bucket, new_session
-from model_helpers import PACKAGE, config
-from model_helpers import ROOT as REPO
+from deploy_helpers import new_session
+from pipeline_helpers import (
+    BRANCH,
+    CFG,
+    CI_RUN,
+    FEATURE,
+    FEATURE_ROLE,
+    GIT_SHA,
+    REGION,
+    account_with_input,
+    cli,
+    names,
+    start_args,
+    use_project,
+)
 
-# upsert and run build the pipeline with the SageMaker SDK: one xdist worker imports it
+# run builds the pipeline with the SageMaker SDK: one xdist worker imports it
 # (with `--dist loadgroup`; without it the mark does nothing).
 pytestmark = pytest.mark.xdist_group("sagemaker-sdk")
 
-cli = importlib.import_module(f"{PACKAGE}.pipeline.cli")
 
-CFG = config.load_config()
-REGION = CFG.region
-PIPELINE_ROLE = CFG.role_arn("data_science", "sagemaker_pipeline")
-GIT_SHA = "0123456789abcdef0123456789abcdef01234567"
-BRANCH = "feature-better-model"
+@pytest.fixture(autouse=True)
+def project(configure, monkeypatch):
+    use_project(configure, monkeypatch)
 
 
 @pytest.fixture
 def moto_account(aws_env):
-    """moto with the artifact bucket and the sample data at the configured input URI."""
-    with mock_aws():
-        session = new_session(region_name=REGION)
-        bucket, key = cli.s3_parts(CFG.pipeline.input_data_uri)
-        s3 = session.client("s3")
-        create_bucket(s3, CFG.names.artifact_bucket, REGION)
-        if bucket != CFG.names.artifact_bucket:
-            create_bucket(s3, bucket, REGION)
-        s3.put_object(Bucket=bucket, Key=key, Body=(REPO / "data" / "sample.csv").read_bytes())
+    with account_with_input() as session:
         yield session
-
-
-def test_cli_upsert_then_start_passes_the_dataset_version(moto_account):
-    args = ["--kind", "dev", "--git-sha", GIT_SHA, "--branch", BRANCH]
-    out = io.StringIO()
-    assert cli.main(["upsert", *args], boto_session=moto_account, out=out) == 0
-    [line] = out.getvalue().splitlines()
-    pipeline_arn = line.removeprefix("pipeline_arn=")
-    assert line == f"pipeline_arn={pipeline_arn}"
-    assert pipeline_arn.endswith(f":pipeline/{CFG.names.pipelines['dev']}")
-    out = io.StringIO()
-    assert cli.main(["start", *args], boto_session=moto_account, out=out) == 0
-    [line] = out.getvalue().splitlines()
-    execution_arn = line.removeprefix("execution_arn=")
-    assert line == f"execution_arn={execution_arn}"
-    assert execution_arn.startswith(f"{pipeline_arn}/execution/")
-    sagemaker = moto_account.client("sagemaker")
-    params = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=execution_arn)
-    values = {p["Name"]: p["Value"] for p in params["PipelineParameters"]}
-    bucket, key = cli.s3_parts(CFG.pipeline.input_data_uri)
-    etag = moto_account.client("s3").head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
-    assert values == {"InputDataUri": CFG.pipeline.input_data_uri, "InputDataVersion": f"etag:{etag}"}
-    stored = json.loads(
-        sagemaker.describe_pipeline(PipelineName=CFG.names.pipelines["dev"])["PipelineDefinition"]
-    )
-    assert [s["Name"] for s in stored["Steps"]] == ["Preprocess", "Train", "Evaluate", "MetricGate"]
 
 
 def test_cli_start_refuses_missing_input_data(moto_account, capsys):
@@ -80,7 +54,7 @@ def test_cli_start_refuses_missing_input_data(moto_account, capsys):
     client = moto_account.client("sagemaker")
     with Stubber(client):  # no responses queued: any SageMaker call would fail the test
         code = cli.main(
-            ["start", "--input-data-uri", missing],
+            [*start_args(), "--input-data-uri", missing],
             boto_session=moto_account,
             sagemaker_client=client,
             out=io.StringIO(),
@@ -92,7 +66,7 @@ def test_cli_start_refuses_missing_input_data(moto_account, capsys):
 def test_cli_stops_when_the_artifact_bucket_is_missing(aws_env, capsys):
     with mock_aws():
         session = new_session(region_name=REGION)
-        code = cli.main(["upsert"], boto_session=session, out=io.StringIO())
+        code = cli.main(["upsert", "--branch", BRANCH], boto_session=session, out=io.StringIO())
         buckets = session.client("s3").list_buckets()["Buckets"]
     assert code == 1
     assert f"artifact bucket {CFG.names.artifact_bucket} is not reachable" in capsys.readouterr().err
@@ -100,7 +74,7 @@ def test_cli_stops_when_the_artifact_bucket_is_missing(aws_env, capsys):
 
 
 def test_cli_rejects_a_bad_input_uri(capsys):
-    assert cli.main(["start", "--input-data-uri", "/tmp/data.csv"]) == 2
+    assert cli.main([*start_args(), "--input-data-uri", "/tmp/data.csv"]) == 2
     assert "is not an s3://bucket/key URI" in capsys.readouterr().err
 
 
@@ -212,25 +186,31 @@ def test_follow_execution_gives_up_after_the_timeout():
     assert out.getvalue().splitlines()[-1].startswith("pipeline: still Executing after 60s (--timeout 60)")
 
 
-def test_cli_run_upserts_starts_and_exits_non_zero_when_the_gate_fails(moto_account):
-    """`run` end to end: build, upsert, start, follow. SageMaker calls go to a Stubber; S3 to moto."""
+def test_cli_run_upserts_starts_and_exits_non_zero_when_the_gate_fails(moto_account, monkeypatch):
+    """`run` end to end in a CI run: build, upsert, start the stored version with the run's token,
+    follow. The exact SageMaker call sequence goes to a Stubber; S3 to moto."""
+    for key, value in CI_RUN.items():
+        monkeypatch.setenv(key, value)
     client = moto_account.client("sagemaker")
-    name = CFG.names.pipelines["feature"]
+    name = FEATURE
     pipeline_arn = f"arn:aws:sagemaker:{REGION}:111111111111:pipeline/{name}"
+    upsert = {
+        "PipelineName": name,
+        "RoleArn": FEATURE_ROLE,
+        "PipelineDefinition": ANY,
+        "PipelineDescription": CFG.project.description,
+    }
     clock = FakeClock()
     out = io.StringIO()
     with Stubber(client) as stub:
-        stub.add_client_error("create_pipeline", "ResourceInUse", f"Pipeline {name} already exists")
-        stub.add_response(
-            "update_pipeline",
-            {"PipelineArn": pipeline_arn},
-            {
-                "PipelineName": name,
-                "RoleArn": PIPELINE_ROLE,
-                "PipelineDefinition": ANY,
-                "PipelineDescription": ANY,
-            },
+        stub.add_client_error(
+            "create_pipeline",
+            "ValidationException",
+            "Pipeline names must be unique within an AWS account and region. "
+            f"Pipeline with name ({name}) already exists.",
+            expected_params=upsert,
         )
+        stub.add_response("update_pipeline", {"PipelineArn": pipeline_arn, "PipelineVersionId": 7}, upsert)
         data_uri = CFG.pipeline.input_data_uri
         stub.add_response(
             "start_pipeline_execution",
@@ -242,6 +222,8 @@ def test_cli_run_upserts_starts_and_exits_non_zero_when_the_gate_fails(moto_acco
                     {"Name": "InputDataVersion", "Value": ANY},
                 ],
                 "PipelineExecutionDescription": f"git {GIT_SHA} on {BRANCH}",
+                "PipelineVersionId": 7,
+                "ClientRequestToken": names.start_token("octo/models", GIT_SHA, "9876543210", "1", name),
             },
         )
         poll(stub, FAILED_STEPS, "Failed", FailureReason="Step failure: One or multiple steps failed.")
@@ -257,7 +239,7 @@ def test_cli_run_upserts_starts_and_exits_non_zero_when_the_gate_fails(moto_acco
         stub.assert_no_pending_responses()
     lines = out.getvalue().splitlines()
     assert code == 1
-    assert lines[0] == f"pipeline: upserted {pipeline_arn}"
+    assert lines[0] == f"pipeline: upserted {pipeline_arn} (version 7)"
     assert lines[1].startswith(
         f"pipeline: started {EXECUTION_ARN} (input {CFG.pipeline.input_data_uri}, etag:"
     )
@@ -285,10 +267,23 @@ def test_start_with_github_output_appends_the_execution_arn(moto_account, tmp_pa
                     {"Name": "InputDataVersion", "Value": ANY},
                 ],
                 "PipelineExecutionDescription": f"git {GIT_SHA} on {BRANCH}",
+                "PipelineVersionId": 4,
+                # No CI run: no token of ours (botocore adds a random one after this check).
             },
         )
         code = cli.main(
-            ["start", "--kind", "dev", "--git-sha", GIT_SHA, "--branch", BRANCH, "--github-output"],
+            [
+                "start",
+                "--kind",
+                "dev",
+                "--git-sha",
+                GIT_SHA,
+                "--branch",
+                BRANCH,
+                "--pipeline-version-id",
+                "4",
+                "--github-output",
+            ],
             boto_session=moto_account,
             sagemaker_client=client,
             out=out,

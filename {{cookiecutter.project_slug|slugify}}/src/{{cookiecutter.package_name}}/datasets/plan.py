@@ -69,7 +69,11 @@ def destination(cfg: Config, uri: str, source: str) -> Destination:
     if parsed.netloc != cfg.names.artifact_bucket:
         return Destination(parsed.netloc, key)
     return Destination(
-        parsed.netloc, key, owner=cfg.account_id("shared_services"), kms_key=cfg.artifact_key()
+        parsed.netloc,
+        key,
+        owner=cfg.account_id("shared_services"),
+        # The key ARN when configured: an alias resolves in the uploader's account.
+        kms_key=cfg.kms_key_arn or cfg.artifact_key(),
     )
 
 

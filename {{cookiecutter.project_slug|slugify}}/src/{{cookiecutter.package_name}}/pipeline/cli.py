@@ -2,47 +2,59 @@
 
     python -m <package> pipeline definition [--kind feature|dev] [--offline]
     python -m <package> pipeline upsert     [--kind ...] [--git-sha ...] [--branch ...] [--role-arn ...]
-    python -m <package> pipeline start      [--kind ...] [--input-data-uri s3://...]
-    python -m <package> pipeline run       [--kind ...] [--timeout SECONDS] [--github-output] ...
+    python -m <package> pipeline start      --pipeline-version-id N [--kind ...] [--input-data-uri s3://...]
+    python -m <package> pipeline run        [--kind ...] [--timeout SECONDS] [--github-output] ...
 
 (`python -m <package>.pipeline.cli ...` runs the same.)
+
+Which pipeline: `--kind dev` is `<model>-dev`; `--kind feature` is the branch's own pipeline,
+`<model>-feature-<branch slug>` (pipeline/names.py has the rule), so two feature branches never
+share one. Feature pipelines run as `<model>-sagemaker-feature`, the dev pipeline as
+`<model>-sagemaker-pipeline`.
 
 - `definition` prints the pipeline definition JSON. Building it uploads the step scripts
   to the artifact bucket (the definition names their S3 locations), so it needs AWS
   credentials; nothing else is written. `--offline` builds inside moto's in-process AWS
   mock instead: no account, no network, and the same JSON (only the timestamped S3 folder of
   the training code differs, as it does between any two builds).
-- `upsert` creates or updates the pipeline and prints `pipeline_arn=<ARN>`.
-- `start` starts an execution of the pipeline version last upserted (it does not build or
-  upload anything) and prints `execution_arn=<ARN>`. It passes InputDataUri and
-  InputDataVersion (the S3 version ID or ETag of the input data, which must exist).
-- `run` upserts, starts and waits, printing one line each time a step changes status, then
-  `execution_arn=<ARN>` and `status=<last execution status>`.
+- `upsert` stores the definition as a new version of the pipeline and prints
+  `pipeline_arn=<ARN>` and `pipeline_version_id=<N>`.
+- `start` starts version `--pipeline-version-id` (what `upsert` printed; it builds and uploads
+  nothing) and prints `execution_arn=<ARN>`. It passes InputDataUri and InputDataVersion (the S3
+  version ID or ETag of the input data, which must exist).
+- `run` upserts, starts the version it stored and waits, printing one line each time a step
+  changes status, then `execution_arn=<ARN>` and `status=<last execution status>`.
+
+Starts are pinned and idempotent: StartPipelineExecution names the PipelineVersionId, so a later
+upsert (another push) cannot change what runs, and, inside a CI run, a ClientRequestToken from
+the repository, commit, run ID, run attempt and pipeline, so starting again in the same run
+attempt starts no second execution. Nothing a start passes can change the gate (the config's
+metric and threshold) or the approval status (always PendingManualApproval): both are fixed in
+the definition.
 
 `--github-output` (upsert, start, run) also appends the key=value lines to $GITHUB_OUTPUT.
 Defaults: --kind feature; --git-sha and --branch from GitHub Actions' environment or git;
---role-arn is the data-science account's `<model>-sagemaker-pipeline` role; --input-data-uri is
-`pipeline.input_data_uri`, or datasets/sample.csv on the artifact bucket when that is empty;
---timeout 4 hours (0: look once, do not wait).
+--role-arn the kind's execution role; --repository, --run-id and --run-attempt from
+GITHUB_REPOSITORY, GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT (no run ID: no token, every start is a
+new execution); --input-data-uri is `pipeline.input_data_uri`, or datasets/sample.csv on the
+artifact bucket when that is empty; --timeout 4 hours (0: look once, do not wait).
 
 Exit status (cli_support): 0 success; 1 the execution failed or was stopped, `run` gave up
 waiting after --timeout (the execution keeps running), the input data is missing, or AWS
-refused a call; 2 bad arguments or config. Errors are one `error: ...` line on stderr.
+refused a call; 2 bad arguments or config (among them a multi-account config without
+`registry.kms_key_arn`, or a feature run whose branch is unknown), before any AWS call.
+Errors are one `error: ...` line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
-import shutil
-import subprocess
 import sys
 import time
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext, redirect_stdout
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext, redirect_stdout
 from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -61,6 +73,7 @@ from ..cli_support import (
     prog,
 )
 from ..config import PIPELINE_KINDS, Config, ConfigError, load_config
+from .context import Target, git_value, resolve_target, sdk_logging
 from .execution import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
@@ -73,6 +86,7 @@ from .execution import (
     s3_parts,
     start_execution,
     step_detail,
+    upsert_pipeline,
     watch_execution,
 )
 
@@ -93,27 +107,11 @@ __all__ = [
     "sdk_logging",
     "start_execution",
     "step_detail",
+    "upsert_pipeline",
     "watch_execution",
 ]
 
 KINDS = PIPELINE_KINDS
-NOISY_LOGGERS = ("sagemaker", "botocore", "boto3", "urllib3", "moto")
-
-
-def git_value(env_names: tuple[str, ...], git_args: list[str]) -> str:
-    """First non-empty environment variable of env_names, else `git <git_args>`, else "unknown"."""
-    for name in env_names:
-        if os.environ.get(name):
-            return os.environ[name]
-    git = shutil.which("git")
-    if git:
-        try:
-            # Fixed arguments, no shell: nothing user-controlled reaches the command line.
-            out = subprocess.run([git, *git_args], capture_output=True, text=True, check=True, timeout=10)  # noqa: S603
-        except (OSError, subprocess.SubprocessError):
-            return "unknown"
-        return out.stdout.strip() or "unknown"
-    return "unknown"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -122,8 +120,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--kind", choices=KINDS, default="feature", help="branch kind (default: feature)")
     common.add_argument("--git-sha", help="commit recorded on the model package (default: GITHUB_SHA or git)")
-    common.add_argument("--branch", help="branch recorded on the model package (default: GitHub env or git)")
-    common.add_argument("--role-arn", help="execution role (default: the config's sagemaker-pipeline role)")
+    common.add_argument(
+        "--branch", help="names the feature pipeline, recorded on the package (default: GitHub env or git)"
+    )
+    common.add_argument(
+        "--role-arn", help="execution role (default: sagemaker-feature or sagemaker-pipeline, by kind)"
+    )
     common.add_argument(
         "--input-data-uri", help="S3 URI of the input CSV (default: the config's pipeline input data URI)"
     )
@@ -139,35 +141,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     run.add_argument(
         "--poll-interval", type=positive_number, default=DEFAULT_POLL_INTERVAL, help=argparse.SUPPRESS
     )
+    start.add_argument(
+        "--pipeline-version-id",
+        type=_version_id,
+        required=True,
+        help="the version to start (what upsert printed as pipeline_version_id)",
+    )
+    for command in (start, run):
+        command.add_argument(
+            "--repository", help="owner/repo in the start token (default: GITHUB_REPOSITORY)"
+        )
+        command.add_argument("--run-id", help="CI run ID in the start token (default: GITHUB_RUN_ID)")
+        command.add_argument(
+            "--run-attempt", help="CI run attempt in the start token (default: GITHUB_RUN_ATTEMPT)"
+        )
     for command in (upsert, start, run):
         add_github_output(command)
     return parser.parse_args(argv)
 
 
-@contextmanager
-def sdk_logging(verbose: bool) -> Iterator[None]:
-    """Keep the SDK's INFO and WARNING chatter (and its PipelineSession notice) off the terminal
-    unless --verbose. Enter it after importing the SDK: it quiets the loggers that exist then
-    (the SDK sets levels on its own loggers) and restores their levels on exit."""
-    if verbose:
-        if not logging.getLogger().handlers:
-            logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        yield
-        return
-    names = [
-        *NOISY_LOGGERS,
-        *(n for n in logging.root.manager.loggerDict if n.split(".")[0] in NOISY_LOGGERS),
-    ]
-    saved = [(logger, logger.level) for logger in map(logging.getLogger, names)]
-    try:
-        for logger, _ in saved:
-            logger.setLevel(logging.ERROR)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Running within a PipelineSession")
-            yield
-    finally:
-        for logger, level in saved:
-            logger.setLevel(level)
+def _version_id(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a pipeline version ID (a number from 1)")
+    return int(text)
 
 
 def main(
@@ -193,6 +189,7 @@ def main(
             cfg = cfg.with_input_data_uri(args.input_data_uri)
         if getattr(args, "github_output", False) and not os.environ.get("GITHUB_OUTPUT"):
             raise UsageError("--github-output given but GITHUB_OUTPUT is not set")
+        target = resolve_target(args, cfg)
     except (ConfigError, CliError, UsageError) as exc:
         return fail(exc, EXIT_USAGE)
     # The SDK's client-side role check simulates a generic policy (it demands VPC network
@@ -204,7 +201,7 @@ def main(
     os.environ.setdefault("AWS_DEFAULT_REGION", cfg.region)
     try:
         with _aws_context(args.command == "definition" and args.offline):
-            return _run_command(args, cfg, boto_session, sagemaker_client, out, sleep, clock)
+            return _run_command(args, cfg, target, boto_session, sagemaker_client, out, sleep, clock)
     except (ConfigError, UsageError) as exc:
         return fail(exc, EXIT_USAGE)
     except CliError as exc:
@@ -231,6 +228,7 @@ def _emit(out: TextIO, values: dict[str, str], github_output: bool) -> None:
 def _run_command(
     args: argparse.Namespace,
     cfg: Config,
+    target: Target,
     boto_session: Any,
     sagemaker_client: Any,
     out: TextIO,
@@ -246,20 +244,21 @@ def _run_command(
         check_artifact_bucket(s3, cfg)
     data_uri = cfg.pipeline.input_data_uri
     # Checked before anything is upserted, so a run never starts on missing data.
-    version = dataset_version(s3, data_uri) if args.command in ("start", "run") else ""
-    git_sha = args.git_sha or git_value(("GITHUB_SHA",), ["rev-parse", "HEAD"])
-    branch = args.branch or git_value(
-        ("GITHUB_HEAD_REF", "GITHUB_REF_NAME"), ["rev-parse", "--abbrev-ref", "HEAD"]
+    data_version = dataset_version(s3, data_uri) if args.command in ("start", "run") else ""
+    if args.command == "start":
+        version_id = args.pipeline_version_id
+    else:
+        version_id = _build_and_upsert(args, cfg, target, boto_session, client, out)
+        if version_id is None:
+            return EXIT_OK
+    note = f"git {target.git_sha} on {target.branch}"
+    execution_arn = start_execution(
+        client, target.name, version_id, target.token, data_uri, data_version, note
     )
-    if args.command != "start":
-        code = _build_and_upsert(args, cfg, boto_session, client, git_sha, branch, out)
-        if code is not None:
-            return code
-    execution_arn = start_execution(client, cfg, args.kind, data_uri, version, f"git {git_sha} on {branch}")
     if args.command == "start":
         _emit(out, {"execution_arn": execution_arn}, args.github_output)
         return EXIT_OK
-    print(f"pipeline: started {execution_arn} (input {data_uri}, {version})", file=out, flush=True)
+    print(f"pipeline: started {execution_arn} (input {data_uri}, {data_version})", file=out, flush=True)
     status = watch_execution(
         client,
         execution_arn,
@@ -276,35 +275,38 @@ def _run_command(
 def _build_and_upsert(
     args: argparse.Namespace,
     cfg: Config,
+    target: Target,
     boto_session: Any,
     client: Any,
-    git_sha: str,
-    branch: str,
     out: TextIO,
 ) -> int | None:
-    """`definition` and `upsert`: do it and return 0. `run`: upsert and return None to go on."""
+    """`definition` and `upsert`: do it and return None (done). `run`: upsert and return the
+    PipelineVersionId to start."""
     # The SageMaker SDK is imported only here: `start` and the deploy code never load it.
     from .pipeline import get_pipeline, pipeline_session
 
-    role = args.role_arn or cfg.role_arn("data_science", "sagemaker_pipeline")
     with sdk_logging(args.verbose):
         pipeline = get_pipeline(
             cfg,
-            args.kind,
-            role_arn=role,
+            target.kind,
+            role_arn=target.role_arn,
             session=pipeline_session(cfg, boto_session=boto_session, sagemaker_client=client),
-            git_sha=git_sha,
-            branch=branch,
+            git_sha=target.git_sha,
+            branch=target.branch,
+            kms_key=target.kms_key,
         )
-        if args.command == "definition":
-            print(json.dumps(json.loads(pipeline.definition()), indent=2), file=out)
-            return EXIT_OK
-        arn = pipeline.upsert(role_arn=role, description=cfg.project.description)["PipelineArn"]
+        definition = pipeline.definition()
+    if args.command == "definition":
+        print(json.dumps(json.loads(definition), indent=2), file=out)
+        return None
+    arn, version_id = upsert_pipeline(
+        client, target.name, definition, target.role_arn, cfg.project.description
+    )
     if args.command == "upsert":
-        _emit(out, {"pipeline_arn": arn}, args.github_output)
-        return EXIT_OK
-    print(f"pipeline: upserted {arn}", file=out, flush=True)
-    return None
+        _emit(out, {"pipeline_arn": arn, "pipeline_version_id": str(version_id)}, args.github_output)
+        return None
+    print(f"pipeline: upserted {arn} (version {version_id})", file=out, flush=True)
+    return version_id
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""A pipeline execution on AWS: its input checked, started, and watched to the end.
+"""A pipeline on AWS: its input checked, its definition stored, an execution started and watched.
 
 boto3 only (no SageMaker SDK): `start` and the watch never load the SDK.
 
 - `check_artifact_bucket` and `dataset_version` run before anything is upserted or started, so a
   run never starts against a missing bucket or missing input data;
-- `start_execution` passes InputDataUri and InputDataVersion;
+- `upsert_pipeline` stores a definition and returns the PipelineVersionId that holds it;
+- `start_execution` starts exactly that version (PipelineVersionId), with a ClientRequestToken
+  when the run has one, and passes InputDataUri and InputDataVersion;
 - `watch_execution` prints one line each time a step changes status and returns the last
   execution status; `follow_execution` turns that into an exit status.
 """
@@ -82,17 +84,71 @@ def check_artifact_bucket(s3_client: Any, cfg: Config) -> None:
         ) from exc
 
 
-def start_execution(client: Any, cfg: Config, kind: str, data_uri: str, version: str, note: str) -> str:
-    """Start the upserted pipeline of `kind` on `data_uri` and return the execution ARN."""
-    response = client.start_pipeline_execution(
-        PipelineName=cfg.names.pipelines[kind],
-        PipelineParameters=[
-            {"Name": "InputDataUri", "Value": data_uri},
-            {"Name": "InputDataVersion", "Value": version},
-        ],
-        PipelineExecutionDescription=note,
+def _already_exists(exc: ClientError) -> bool:
+    error = exc.response.get("Error", {})
+    message = str(error.get("Message", ""))
+    return error.get("Code") in ("ValidationException", "ResourceInUse", "ConflictException") and (
+        "already exist" in message or "must be unique" in message
     )
-    return response["PipelineExecutionArn"]
+
+
+def upsert_pipeline(
+    client: Any, name: str, definition: str, role_arn: str, description: str
+) -> tuple[str, int]:
+    """Store `definition` as the newest version of pipeline `name`; return (pipeline ARN, the
+    PipelineVersionId of that version).
+
+    Always CreatePipeline (an "already exists" refusal is expected and ignored), then
+    UpdatePipeline with the same definition. UpdatePipeline is the one call that answers with the
+    version ID of the definition it stored: CreatePipeline returns only the ARN, DescribePipeline
+    names no version ID, and ListPipelineVersions could return a version another job stored in
+    between. A new pipeline therefore gets two identical versions, and the second one is started.
+    The SageMaker SDK's `Pipeline.upsert` is not used: it returns CreatePipeline's answer for a
+    new pipeline and builds (and uploads) the definition again for the update.
+    """
+    request = {
+        "PipelineName": name,
+        "PipelineDefinition": definition,
+        "RoleArn": role_arn,
+        "PipelineDescription": description,
+    }
+    try:
+        client.create_pipeline(**request)
+    except ClientError as exc:
+        if not _already_exists(exc):
+            raise
+    response = client.update_pipeline(**request)
+    if response.get("PipelineVersionId") is None:
+        raise CliError(f"UpdatePipeline of {name} returned no PipelineVersionId; cannot pin the execution")
+    return response["PipelineArn"], int(response["PipelineVersionId"])
+
+
+def start_execution(
+    client: Any,
+    name: str,
+    version_id: int,
+    token: str | None,
+    data_uri: str,
+    data_version: str,
+    note: str,
+) -> str:
+    """Start version `version_id` of pipeline `name` on `data_uri` and return the execution ARN.
+
+    `token` is the ClientRequestToken (`names.start_token`): the same token starts one execution
+    only. Without one (no CI run), botocore sends a random token and every call starts a new one.
+    """
+    request: dict[str, Any] = {
+        "PipelineName": name,
+        "PipelineVersionId": version_id,
+        "PipelineParameters": [
+            {"Name": "InputDataUri", "Value": data_uri},
+            {"Name": "InputDataVersion", "Value": data_version},
+        ],
+        "PipelineExecutionDescription": note,
+    }
+    if token:
+        request["ClientRequestToken"] = token
+    return client.start_pipeline_execution(**request)["PipelineExecutionArn"]
 
 
 def step_detail(step: dict[str, Any]) -> str:

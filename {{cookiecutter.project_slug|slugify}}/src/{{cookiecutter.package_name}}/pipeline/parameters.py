@@ -1,7 +1,10 @@
 """What the pipeline takes from the config: its name, parameters, caching, retries, hyperparameters.
 
 - `parameters(cfg)`: the pipeline parameters (each overridable per execution), with defaults
-  from `pipeline.*` of config/project.json;
+  from `pipeline.*` of config/project.json. What decides whether a model is registered and how
+  is not among them: the gate's metric and threshold (`pipeline.metric`,
+  `pipeline.metric_threshold`) and the approval status (`APPROVAL_STATUS`) are fixed in the
+  definition, so no execution can start with a lower bar or register an approved version;
 - `cache_config(cfg)` and `job_retry_policies(cfg)`: `pipeline.cache_expire_after` and
   `pipeline.retry_attempts`
   (https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-caching.html,
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sagemaker.core.workflow.parameters import ParameterFloat, ParameterString
+from sagemaker.core.workflow.parameters import ParameterString
 from sagemaker.mlops.workflow.retry import (
     SageMakerJobExceptionTypeEnum,
     SageMakerJobStepRetryPolicy,
@@ -25,25 +28,28 @@ from sagemaker.mlops.workflow.steps import CacheConfig
 
 from ..config import PIPELINE_KINDS, Config, ConfigError
 from ..promotion.metadata import check_customer_metadata
+from . import names
 
 KINDS = PIPELINE_KINDS
-APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+# The only status the pipeline registers with: approval is a reviewed step outside it.
+APPROVAL_STATUS = "PendingManualApproval"
 
 
 class PipelineConfigError(ConfigError):
     """The config or the arguments do not describe a pipeline that can be built."""
 
 
-def pipeline_name(cfg: Config, kind: str) -> str:
-    """Pipeline name for a branch kind (feature or dev); PipelineConfigError for another kind
-    (a thin check over `cfg.names.pipelines`, which has no entry for prod)."""
+def pipeline_name(cfg: Config, kind: str, branch: str) -> str:
+    """Pipeline name for a branch kind (feature or dev) and branch (`names.pipeline_name`: one
+    feature pipeline per branch); PipelineConfigError for another kind."""
     if kind not in KINDS:
         raise PipelineConfigError(f"unknown pipeline kind {kind!r}; expected one of {', '.join(KINDS)}")
-    return cfg.names.pipelines[kind]
+    return names.pipeline_name(cfg, kind, branch)
 
 
 def parameters(cfg: Config) -> dict[str, Any]:
-    """Pipeline parameters (overridable per execution), with defaults from the config."""
+    """Pipeline parameters (overridable per execution), with defaults from the config. The gate
+    and the approval status are deliberately not parameters (see the module docstring)."""
     pipe = cfg.pipeline
     return {
         "input_data_uri": ParameterString("InputDataUri", default_value=pipe.input_data_uri),
@@ -55,10 +61,6 @@ def parameters(cfg: Config) -> dict[str, Any]:
         "training_instance_type": ParameterString(
             "TrainingInstanceType", default_value=pipe.training_instance_type
         ),
-        "metric_threshold": ParameterFloat("MetricThreshold", default_value=pipe.metric_threshold),
-        "approval_status": ParameterString(
-            "ModelApprovalStatus", default_value="PendingManualApproval", enum_values=list(APPROVAL_STATUSES)
-        ),
     }
 
 
@@ -69,7 +71,7 @@ def cache_config(cfg: Config) -> CacheConfig:
     include the S3 locations of the step code. Processing code goes to content-hashed paths,
     so Preprocess and Evaluate hit the cache across upserts. ModelTrainer stages the training
     code under a new timestamped folder on every build, so Train hits the cache only for
-    executions of the same upserted version (e.g. `start` again with another MetricThreshold).
+    executions of the same upserted version (e.g. `start` again on other input data).
     """
     return CacheConfig(enable_caching=True, expire_after=cfg.pipeline.cache_expire_after)
 

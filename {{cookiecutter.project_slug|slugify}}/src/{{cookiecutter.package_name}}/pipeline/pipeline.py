@@ -15,10 +15,12 @@ Built with the SageMaker Python SDK v3 (`sagemaker.mlops.workflow`, `sagemaker.t
 https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-sdk.html.
 
 Knobs a user tunes live in config/project.json, not here:
-- `pipeline.processing_instance_type`, `pipeline.training_instance_type`, `pipeline.metric`,
-  `pipeline.metric_threshold`, `pipeline.input_data_uri`: defaults of the pipeline parameters
-  (`parameters.py`; each can be overridden per execution). An empty `input_data_uri` means
+- `pipeline.processing_instance_type`, `pipeline.training_instance_type`,
+  `pipeline.input_data_uri`: defaults of the pipeline parameters (`parameters.py`; each can be
+  overridden per execution). An empty `input_data_uri` means
   `s3://<artifact bucket>/datasets/sample.csv` (`config.derive_names` derives it).
+- `pipeline.metric`, `pipeline.metric_threshold`: the gate, fixed in the definition (no
+  execution can override it); the registration is always PendingManualApproval.
 - `pipeline.framework_versions`: SageMaker framework container versions per framework
   (https://docs.aws.amazon.com/sagemaker/latest/dg-ecr-paths/sagemaker-algo-docker-registry-paths.html).
 - `pipeline.cache_expire_after` (ISO 8601 duration) and `pipeline.retry_attempts`
@@ -33,8 +35,9 @@ from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.mlops.workflow.pipeline import Pipeline
 
 from ..config import Config
+from .names import job_kms_key
 from .parameters import (
-    APPROVAL_STATUSES,
+    APPROVAL_STATUS,
     KINDS,
     PipelineConfigError,
     cache_config,
@@ -69,7 +72,7 @@ from .steps import (
 )
 
 __all__ = [
-    "APPROVAL_STATUSES",
+    "APPROVAL_STATUS",
     "CONTENT_TYPES",
     "EVALUATE",
     "EVALUATION_FILE",
@@ -115,22 +118,26 @@ def get_pipeline(
     default_bucket: str | None = None,
     git_sha: str = "unknown",
     branch: str = "unknown",
+    kms_key: str | None = None,
 ) -> Pipeline:
     """Build the pipeline for a branch kind ("feature" or "dev") without calling AWS.
 
-    Name and model package group come from the config (`cfg.names.pipelines[kind]`, the
-    group `cfg.group_arn(kind)` in the shared-services account). `role_arn` is the execution
-    role the jobs run as. Code and artifacts go to `default_bucket` (default: the shared
-    artifact bucket `cfg.names.artifact_bucket`, which also holds the default input data),
-    encrypted with the artifact KMS key (`cfg.artifact_key()`); `session` defaults to
-    `pipeline_session(cfg, default_bucket=...)`, and a session passed in should have that same
-    default bucket. `git_sha` and `branch` become customer metadata of the registered model package.
+    The name is `names.pipeline_name(cfg, kind, branch)` (the dev pipeline, or the branch's own
+    feature pipeline); the model package group is `cfg.group_arn(kind)` in the shared-services
+    account. `role_arn` is the execution role the jobs run as (`names.execution_role_arn`).
+    Code and artifacts go to `default_bucket` (default: the shared artifact bucket
+    `cfg.names.artifact_bucket`, which also holds the default input data) under the pipeline's
+    name, encrypted with `kms_key` (default: `names.job_kms_key`, the key ARN when the jobs
+    write across accounts); `session` defaults to `pipeline_session(cfg, default_bucket=...)`,
+    and a session passed in should have that same default bucket. `git_sha` and `branch` become
+    customer metadata of the registered model package.
 
     ModelTrainer validates `role_arn` through IAM unless SAGEMAKER_VALIDATE_ROLE=false
-    (the CLI sets that default; see cli.py). It raises PipelineConfigError for an unknown kind;
-    everything else the config could lack was refused when it was parsed.
+    (the CLI sets that default; see cli.py). It raises PipelineConfigError for an unknown kind
+    and ConfigError for an artifact key the jobs cannot use (`names.job_kms_key`); everything
+    else the config could lack was refused when it was parsed.
     """
-    name = pipeline_name(cfg, kind)
+    name = pipeline_name(cfg, kind, branch)
     silence_sdk_telemetry()
     bucket = default_bucket or cfg.names.artifact_bucket
     session = session or pipeline_session(cfg, default_bucket=bucket)
@@ -142,7 +149,7 @@ def get_pipeline(
         role_arn=role_arn,
         session=session,
         bucket=bucket,
-        kms_key=cfg.artifact_key(),
+        kms_key=kms_key or job_kms_key(cfg),
         images=images(cfg),
         params=params,
         cache=cache_config(cfg),

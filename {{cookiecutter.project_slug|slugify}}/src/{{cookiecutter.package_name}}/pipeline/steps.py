@@ -31,6 +31,7 @@ from sagemaker.train import ModelTrainer
 from ..config import Config
 from ..promotion.metadata import metadata_value
 from .parameters import (
+    APPROVAL_STATUS,
     endpoint_instance_types,
     hyperparameters,
     hyperparameters_metadata,
@@ -222,7 +223,8 @@ def register_step(ctx: Build, train: TrainingStep, evaluate: ProcessingStep) -> 
         response_types=RESPONSE_TYPES,
         inference_instances=endpoint_types,
         transform_instances=endpoint_types,
-        approval_status=params["approval_status"],
+        # Fixed, not a parameter: an execution cannot register an approved version.
+        approval_status=APPROVAL_STATUS,
         model_metrics=ModelMetrics(
             model_statistics=MetricsSource(content_type="application/json", s3_uri=evaluation_uri)
         ),
@@ -244,10 +246,14 @@ def register_step(ctx: Build, train: TrainingStep, evaluate: ProcessingStep) -> 
 def gate_step(
     ctx: Build, evaluate: ProcessingStep, report: PropertyFile, register: ModelStep
 ) -> ConditionStep:
-    """Register when the evaluation metric reaches the threshold, else fail with metric vs threshold."""
+    """Register when the evaluation metric reaches the threshold, else fail with metric vs threshold.
+
+    The metric and the threshold are the config's (`pipeline.metric`, `pipeline.metric_threshold`),
+    written into the definition as literals: no start parameter can lower the bar.
+    """
     cfg = ctx.cfg
     metric = cfg.pipeline.metric
-    threshold = ctx.params["metric_threshold"]
+    threshold = float(cfg.pipeline.metric_threshold)
     metric_value = JsonGet(step_name=evaluate.name, property_file=report, json_path=metric_json_path(cfg))
     fail = FailStep(
         name=FAIL,
@@ -257,7 +263,7 @@ def gate_step(
                 f"Evaluation {metric}",
                 metric_value,
                 "is below the threshold",
-                threshold,
+                f"{threshold:g}",
                 "- not registered.",
             ],
         ),
