@@ -8,10 +8,9 @@ Fixtures built on these live in conftest.py.
 - Simulated accounts under moto: `Accounts.session(role)` assumes a role in that account;
   moto 5 keys its state by the account of the assumed-role credentials, so each session sees
   only its own account's resources, as real cross-account credentials would.
-- `Recorder`: every AWS operation a session or client makes, in order, from botocore's
-  `before-parameter-build` event (it fires for moto and for Stubber alike).
-- `stubbed(...)`: real botocore clients behind Stubbers, for what moto lacks and for failures.
-- `stubbed_as(cfg, role, ...)`: the same with GetCallerIdentity answering that role's account.
+- `Recorder` (every AWS operation, parameters checked against botocore's service model) and
+  `stubbed(...)` (real clients behind Stubbers, for what moto lacks and for failures) come
+  from recording.py; `stubbed_as(cfg, role, ...)` adds GetCallerIdentity for role's account.
 - `package_description` / `model_version` / `plan_for`: a DescribeModelPackage answer, the
   `ModelVersion` resolved from it and the plan built from that.
 
@@ -32,9 +31,17 @@ from types import ModuleType
 from typing import Any
 
 import boto3
-import botocore.session
 import pytest
 from botocore.stub import Stubber
+
+# Re-exported: the tests import these from here.
+from recording import READ_PREFIXES as READ_PREFIXES
+from recording import Recorder as Recorder
+from recording import StubSession as StubSession
+from recording import assert_done as assert_done
+from recording import new_session as new_session
+from recording import not_found as not_found
+from recording import stubbed_in
 
 ROOT = Path(__file__).resolve().parents[1]
 # The rendered config/project.json as plain JSON (never mutate it: make_raw copies it).
@@ -51,12 +58,7 @@ FOUR_ACCOUNTS = {
     "prod": "444444444444",
 }
 LAYOUTS = ("baked", "four", "single")
-# Read-only operation prefixes; everything else changes something.
-READ_PREFIXES = ("Describe", "List", "Get", "Invoke")
 NOW = dt.datetime(2025, 1, 31, 12, 0, tzinfo=dt.UTC)
-# One loader for every session the tests create: parsing the SageMaker service model once,
-# not once per session, keeps the suite fast.
-_LOADER = botocore.session.get_session().get_component("data_loader")
 
 
 # A prod-like real-time endpoint: canary shifting, autoscaling, data capture.
@@ -80,12 +82,6 @@ REAL_TIME_PROD = {
     },
     "alarms": {"error_5xx_threshold": 1, "model_latency_p99_ms": 500},
 }
-
-
-def new_session(**kwargs: Any) -> boto3.Session:
-    core = botocore.session.get_session()
-    core.register_component("data_loader", _LOADER)
-    return boto3.Session(botocore_session=core, **kwargs)
 
 
 def module(name: str) -> ModuleType:
@@ -144,33 +140,6 @@ def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
 
 
-class Recorder:
-    """The operations made through the sessions/clients it is attached to, in call order."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str]] = []
-
-    def __call__(self, event_name: str, **kwargs: Any) -> None:
-        _, service, operation = event_name.split(".", 2)
-        self.calls.append((service, operation))
-
-    def attach(self, target: Any) -> Any:
-        events = target.events if hasattr(target, "events") else target.meta.events
-        events.register("before-parameter-build.*.*", self)
-        return target
-
-    @property
-    def operations(self) -> list[str]:
-        return [operation for _, operation in self.calls]
-
-    @property
-    def mutating(self) -> list[str]:
-        return [op for op in self.operations if not op.startswith(READ_PREFIXES)]
-
-    def clear(self) -> None:
-        self.calls.clear()
-
-
 class Accounts:
     """Sessions for simulated accounts inside one mock_aws() context."""
 
@@ -198,28 +167,9 @@ class Accounts:
         return self.session_for_account(self.cfg.account_id(role))
 
 
-class StubSession:
-    """Stands in for a boto3 Session: hands out pre-built (stubbed) clients by service name."""
-
-    def __init__(self, clients: dict[str, Any]) -> None:
-        self.clients = clients
-
-    def client(self, service: str, region_name: str | None = None, **kwargs: Any) -> Any:
-        if service not in self.clients:
-            raise AssertionError(f"unexpected client {service!r}; stubbed: {sorted(self.clients)}")
-        return self.clients[service]
-
-
 def stubbed(*services: str, recorder: Recorder | None = None) -> tuple[StubSession, dict[str, Stubber]]:
-    """Real clients (fake credentials, never sent) behind activated Stubbers."""
-    base = new_session(aws_access_key_id="stub", aws_secret_access_key="stub", region_name=REGION)
-    if recorder:
-        recorder.attach(base)
-    clients = {service: base.client(service) for service in services}
-    stubbers = {service: Stubber(client) for service, client in clients.items()}
-    for stubber in stubbers.values():
-        stubber.activate()
-    return StubSession(clients), stubbers
+    """Real clients in the baked region (fake credentials, never sent) behind activated Stubbers."""
+    return stubbed_in(REGION, *services, recorder=recorder)
 
 
 def stubbed_as(
@@ -232,16 +182,6 @@ def stubbed_as(
         {"Account": cfg.account_id(role), "Arn": "arn:aws:sts::1:assumed-role/x/y", "UserId": "x"},
     )
     return session, stubs
-
-
-def assert_done(stubs: dict[str, Stubber]) -> None:
-    """Every queued Stubber response was used."""
-    for stub in stubs.values():
-        stub.assert_no_pending_responses()
-
-
-def not_found(stubber: Stubber, method: str, what: str = "resource") -> None:
-    stubber.add_client_error(method, "ValidationException", f"Could not find {what}.", 400)
 
 
 def endpoint_response(

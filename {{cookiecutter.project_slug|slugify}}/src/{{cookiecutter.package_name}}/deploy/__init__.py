@@ -2,9 +2,12 @@
 
 Modules: `aws` (clients from an injected session, errors, the CLI error mapping), `endpoint`
 (names and request bodies from a resolved `promotion.version.ModelVersion`, no AWS calls),
-`deploy` (create-or-update and wait), `scaling` (alarms, autoscaling), `rollback` and `cli` (deploy, rollback,
-endpoint-test; it forwards the registry, lock and compare commands to `promotion.cli`).
-Nothing here
+`update_policy` (traffic shifting, alarm, timeout and autoscaling request bodies), `deploy`
+(create-or-update), `state` (waiting, verifying, the previous-config tag), `scaling` (alarms,
+autoscaling, releasing and re-applying it around instance-type changes), `rollback` (rollback,
+and deploy-or-roll-back), `artifact` (prod: the served artifact's sha256 against the lock) and
+`cli` (deploy, rollback, endpoint-test; it forwards the registry, lock and compare commands to
+`promotion.cli`). Nothing here
 imports the SageMaker SDK, pandas or numpy: the deploy and release jobs install
 requirements/deploy.txt only.
 """

@@ -14,19 +14,21 @@ picks up where the last run stopped):
 4. CreateEndpoint, or (recording the running config on the endpoint's
    `previous-endpoint-config` tag first) UpdateEndpoint with blue/green traffic shifting and
    the alarms as auto-rollback triggers.
+   A real-time update to another instance type first deregisters the variant's scalable
+   target (SageMaker refuses the update otherwise).
 5. Poll DescribeEndpoint until it settles or the timeout passes. Success means InService on
    the requested config with no FailureReason; Failed, a silent revert to the old config or
-   a timeout raise DeployFailed.
+   a timeout raise DeployFailed (UpdateFailed, naming the recorded config, for an update).
 6. Real-time: target-tracking autoscaling; then delete endpoint configs (and their models)
    older than the newest two, never the running or the recorded previous one.
 
-Alarms and autoscaling (steps 3, 4 and 6) are in scaling.py.
+Alarms and autoscaling (steps 3, 4 and 6) are in scaling.py; waiting, the check and the
+previous-config tag in state.py. `rollback.deploy_or_roll_back` rolls a failed update back.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,19 +37,40 @@ from botocore.exceptions import ClientError
 
 from ..config import Config
 from ..promotion.version import resolve
-from .aws import Clients, DeployError, error_message, is_not_found, log
+from .aws import Clients, DeployError, error_code, error_message, is_not_found, log
 from .endpoint import DeployPlan, plan
 from .scaling import ensure_alarms, ensure_autoscaling, prepare_scaling_for_update
+from .state import (
+    BROKEN,
+    DEFAULT_POLL_SECONDS,
+    SETTLING,
+    DeployFailed,
+    UpdateFailed,
+    Waiter,
+    describe_endpoint,
+    previous_config,
+    record_previous,
+    verify,
+    wait_until_settled,
+)
 
-PREVIOUS_CONFIG_TAG = "previous-endpoint-config"
-SETTLING = ("Creating", "Updating", "SystemUpdating", "RollingBack")
-BROKEN = ("Failed", "OutOfService", "Deleting", "UpdateRollbackFailed")
-DEFAULT_POLL_SECONDS = 30.0
+# Also imported from here by the CLI and the tests, though state.py defines them.
+__all__ = [
+    "DEFAULT_POLL_SECONDS",
+    "DeployFailed",
+    "DeployResult",
+    "UpdateFailed",
+    "Waiter",
+    "cleanup",
+    "deploy",
+    "ensure_endpoint_config",
+    "ensure_model",
+    "prepare",
+    "previous_config",
+    "record_previous",
+]
+
 KEEP_CONFIGS = 2
-
-
-class DeployFailed(DeployError):
-    """The endpoint did not end up InService on the requested config."""
 
 
 @dataclass
@@ -58,16 +81,6 @@ class DeployResult:
     previous_config: str | None
     changed: bool
     action: str  # "unchanged", "created" or "updated"
-
-
-@dataclass
-class Waiter:
-    """Polls DescribeEndpoint; `sleep` and `clock` are injectable so tests do not wait."""
-
-    timeout: float
-    poll_seconds: float = DEFAULT_POLL_SECONDS
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
 
 
 def prepare(cfg: Config, clients: Clients, env: str, package_arn: str) -> DeployPlan:
@@ -82,56 +95,6 @@ def prepare(cfg: Config, clients: Clients, env: str, package_arn: str) -> Deploy
     version = resolve(cfg, clients.registry, package_arn, cfg.environment(env).group_kind)
     log(f"model package {package_arn}: {version.approval or None}, {version.status or None}")
     return plan(cfg, env, version)
-
-
-def describe_endpoint(clients: Clients, name: str) -> dict[str, Any] | None:
-    try:
-        return clients.sagemaker.describe_endpoint(EndpointName=name)
-    except ClientError as exc:
-        if is_not_found(exc):
-            return None
-        raise
-
-
-def wait_until_settled(clients: Clients, name: str, waiter: Waiter) -> dict[str, Any]:
-    """Describe the endpoint until its status is no longer Creating/Updating/...; return it.
-
-    It raises DeployFailed when the timeout passes first, naming the last status seen.
-    """
-    start = waiter.clock()
-    while True:
-        endpoint = describe_endpoint(clients, name)
-        if endpoint is None:
-            raise DeployFailed(f"endpoint {name} disappeared while waiting for it")
-        status = endpoint["EndpointStatus"]
-        elapsed = waiter.clock() - start
-        if status not in SETTLING:
-            return endpoint
-        if elapsed >= waiter.timeout:
-            raise DeployFailed(
-                f"timed out after {elapsed:.0f} s waiting for endpoint {name}: still {status} "
-                f"(on {endpoint.get('EndpointConfigName')}); "
-                "raise --timeout or check the endpoint in the console"
-            )
-        log(f"  {name}: {status} ({elapsed:.0f} s)")
-        waiter.sleep(waiter.poll_seconds)
-
-
-def verify(endpoint: dict[str, Any], config_name: str) -> None:
-    """Success only if InService on `config_name` with no FailureReason; else DeployFailed."""
-    name = endpoint["EndpointName"]
-    status = endpoint["EndpointStatus"]
-    running = endpoint.get("EndpointConfigName")
-    reason = endpoint.get("FailureReason")
-    if status != "InService":
-        raise DeployFailed(f"endpoint {name} ended {status}, not InService: {reason or 'no reason given'}")
-    if running != config_name:
-        raise DeployFailed(
-            f"endpoint {name} reverted to {running} instead of running {config_name}: "
-            f"{reason or 'SageMaker rolled the update back (an alarm fired or the new fleet failed)'}"
-        )
-    if reason:
-        raise DeployFailed(f"endpoint {name} runs {config_name} but reports a failure: {reason}")
 
 
 def _create_unless_present(describe: Callable[[], Any], create: Callable[[], Any], message: str) -> bool:
@@ -163,24 +126,6 @@ def ensure_endpoint_config(clients: Clients, plan: DeployPlan) -> bool:
         lambda: sm.create_endpoint_config(**plan.config_request),
         f"creating endpoint config {plan.config_name}",
     )
-
-
-def _tags(clients: Clients, arn: str) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in clients.sagemaker.list_tags(ResourceArn=arn).get("Tags", [])}
-
-
-def previous_config(clients: Clients, endpoint: dict[str, Any]) -> str | None:
-    """The config recorded on the endpoint before its last update, if any."""
-    return _tags(clients, endpoint["EndpointArn"]).get(PREVIOUS_CONFIG_TAG)
-
-
-def record_previous(clients: Clients, endpoint: dict[str, Any]) -> str:
-    running = endpoint["EndpointConfigName"]
-    if previous_config(clients, endpoint) != running:
-        clients.sagemaker.add_tags(
-            ResourceArn=endpoint["EndpointArn"], Tags=[{"Key": PREVIOUS_CONFIG_TAG, "Value": running}]
-        )
-    return running
 
 
 def cleanup(clients: Clients, plan: DeployPlan, keep: set[str]) -> list[str]:
@@ -242,13 +187,33 @@ def cleanup(clients: Clients, plan: DeployPlan, keep: set[str]) -> list[str]:
     return deleted
 
 
+def wait_and_verify(clients: Clients, plan: DeployPlan, waiter: Waiter) -> None:
+    """Wait until the endpoint settles; DeployFailed unless it runs the planned config."""
+    verify(wait_until_settled(clients, plan.settings.endpoint_name, waiter), plan.config_name)
+    log(f"endpoint {plan.settings.endpoint_name} is InService on {plan.config_name}")
+
+
+def update(clients: Clients, plan: DeployPlan, previous: str, waiter: Waiter) -> None:
+    """Update the running endpoint (off `previous`) to the planned config and wait for it."""
+    name = plan.settings.endpoint_name
+    prepare_scaling_for_update(clients, plan, previous)
+    log(f"updating endpoint {name}: {previous} -> {plan.config_name}")
+    request: dict[str, Any] = {"EndpointName": name, "EndpointConfigName": plan.config_name}
+    if plan.deployment_config:
+        request["DeploymentConfig"] = plan.deployment_config
+    clients.sagemaker.update_endpoint(**request)
+    wait_and_verify(clients, plan, waiter)
+
+
 def deploy(clients: Clients, plan: DeployPlan, waiter: Waiter | None = None) -> DeployResult:
     """Make the endpoint serve `plan` and wait until it does.
 
     It returns without any mutating call when the endpoint already runs the planned config.
     It raises DeployFailed when the endpoint ends Failed, reverts to its old config, or does
     not settle within the timeout, and DeployError when the endpoint is in a state that
-    cannot be updated.
+    cannot be updated. A failure once the running config is recorded (the update refused,
+    or not ending InService on the new config) is an UpdateFailed naming that config:
+    `rollback.deploy_or_roll_back` then puts the endpoint back on it.
     """
     waiter = waiter or Waiter(timeout=plan.timeout)
     settings = plan.settings
@@ -281,19 +246,18 @@ def deploy(clients: Clients, plan: DeployPlan, waiter: Waiter | None = None) -> 
             "Tags": plan.config_request["Tags"],
         }
         clients.sagemaker.create_endpoint(**request)
+        wait_and_verify(clients, plan, waiter)
         action = "created"
     else:
         previous = record_previous(clients, endpoint)
-        prepare_scaling_for_update(clients, plan, previous)
-        log(f"updating endpoint {name}: {previous} -> {plan.config_name}")
-        update: dict[str, Any] = {"EndpointName": name, "EndpointConfigName": plan.config_name}
-        if plan.deployment_config:
-            update["DeploymentConfig"] = plan.deployment_config
-        clients.sagemaker.update_endpoint(**update)
+        try:
+            update(clients, plan, previous, waiter)
+        except DeployFailed as exc:
+            raise UpdateFailed(str(exc), previous) from exc
+        except ClientError as exc:
+            message = f"{exc.operation_name} failed: {error_code(exc)}: {error_message(exc)}"
+            raise UpdateFailed(message, previous) from exc
         action = "updated"
-    settled = wait_until_settled(clients, name, waiter)
-    verify(settled, plan.config_name)
-    log(f"endpoint {name} is InService on {plan.config_name}")
     ensure_autoscaling(clients, plan)
     cleanup(clients, plan, {plan.config_name, *([previous] if previous else [])})
     return DeployResult(name, plan.config_name, plan.model_name, previous, True, action)
