@@ -8,10 +8,17 @@ AWS accounts (see tests/act/aws_emulator.py for what is emulated and how):
 2. push to the dev branch    -> dev.yml registers into <model>-dev, deploys QA, tests it,
                                 commits model.lock.json to the dev branch
 3. pull request dev -> prod  -> release-pr.yml summarises candidate vs prod champion
-4. push to the prod branch   -> release.yml approves, promotes, deploys prod, smoke tests
+4. push to the prod branch   -> release.yml verifies the GitHub settings and the lock, approves,
+                                promotes onto a prod copy, deploys prod, smoke tests, records it
 5. a feature branch whose name is a shell injection runs nothing it should not
 6. push to the dev branch with a broken model -> QA endpoint tests fail, QA is rolled back to
-   the previous config, the run fails and no lock is committed.
+   the previous config, the version is rejected, the run fails and no lock is committed
+7. a forged lock pushed to the prod branch -> the release fails before any mutating call
+8. a revert pushed to the prod branch without a pull request -> releases the already
+   approved version and records "no pull request".
+
+GitHub's REST API is a local fake (the generated repository's tests/fake_github.py) on
+127.0.0.1, with the environments applied by `infra github apply`; the release verifies them.
 
 Each scenario asserts the resulting AWS state (registry, endpoints, stages), the git state of
 the bare origin and what the stub actions received, not only act's exit status; each prints
@@ -22,10 +29,12 @@ triggers are asserted in test_workflows_static.py.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,10 +69,28 @@ class World:
         self.accounts = cfg.accounts
         self.dev_branch = cfg.branches.dev
         self.prod_branch = cfg.branches.prod
+        self.github = None
+        self.job_env: dict[str, str] = {}
+
+    def merged_pr(self, number: str) -> None:
+        """What the release's pull-request lookup answers (github-script stub): a merged pull
+        request from the dev branch, or "none" (a push without one)."""
+        if number == "none":
+            result = {"number": "none", "head": "", "base": ""}
+        else:
+            result = {"number": number, "head": self.dev_branch, "base": self.prod_branch}
+        self.env["ACT_STUB_GITHUB_SCRIPT_RESULT"] = json.dumps(result)
 
     def run(self, name: str, workflow: str, event_name: str, event: dict, **kwargs):
         result = run_act(
-            self.repo, workflow, event_name, event, home=self.root / f"home-{name}", env=self.env, **kwargs
+            self.repo,
+            workflow,
+            event_name,
+            event,
+            home=self.root / f"home-{name}",
+            env=self.env,
+            job_env=self.job_env,
+            **kwargs,
         )
         TIMINGS[name] = result.seconds
         print(f"act scenario {name}: {result.seconds:.1f}s wall time, exit {result.returncode}")
@@ -120,19 +147,51 @@ def deploy_only_site_packages(root: Path, repo: Path) -> str:
     return out.stdout.strip()
 
 
-def bootstrap(aws: AwsEmulator, cfg, repo: Path) -> None:
-    """What the bootstrap infrastructure provides before the first workflow run: the artifact
-    bucket and the model package groups in the shared-services account, and the sample data."""
+def bootstrap(aws: AwsEmulator, cfg, repo: Path) -> str:
+    """What the bootstrap infrastructure provides before the first workflow run: the versioned
+    artifact bucket, its KMS key and the model package groups in the shared-services account,
+    and the sample data. Returns the key's ARN (config `registry.kms_key_arn`)."""
     shared = cfg.account_id("shared_services")
     s3 = aws.client("s3", shared)
     bucket = cfg.names.artifact_bucket
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": cfg.region})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    key_arn = aws.client("kms", shared).create_key(Description="artifact key")["KeyMetadata"]["Arn"]
     data_bucket, key = cfg.pipeline.input_data_uri[len("s3://") :].split("/", 1)
     assert data_bucket == bucket, "the input data must live on the artifact bucket"
     s3.put_object(Bucket=data_bucket, Key=key, Body=(repo / "data" / "sample.csv").read_bytes())
     registry = aws.client("sagemaker", shared)
     for group in cfg.names.groups.values():
         registry.create_model_package_group(ModelPackageGroupName=group)
+    return key_arn
+
+
+def github_settings(baked: Path, cfg, token: str) -> tuple[Any, str]:
+    """A fake GitHub API (the generated repository's own tests/fake_github.py) with this
+    repository's environments applied by `infra github apply`; the fake and its URL."""
+    sys.path.insert(0, str(baked / "tests"))
+    from fake_github import FakeGitHub
+
+    fake = FakeGitHub(cfg.github.repository, write_token="apply-token", read_token=token)
+    for reviewer in cfg.github.prod_reviewers:
+        handle = reviewer.lstrip("@")
+        if "/" in handle:
+            fake.add_team(*handle.split("/", 1))
+        else:
+            fake.add_user(handle)
+    url = fake.start()
+    env = {**os.environ, "PYTHONPATH": str(baked / "src"), "GITHUB_TOKEN": "apply-token"}
+    package = cfg.project.package
+    done = subprocess.run(
+        [sys.executable, "-m", package, "infra", "github", "apply", "--api-url", url],
+        cwd=baked,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return fake, url
 
 
 @pytest.fixture(scope="module")
@@ -141,15 +200,27 @@ def world(tmp_path_factory):
     baked = bake(root / "baked", **CUSTOM)
     cfg = baked_config(baked)
     repo = make_repo(baked, root, cfg.github.owner, cfg.github.repo, cfg.branches.dev)
-    repo.push(cfg.branches.prod)
+    github, github_url = github_settings(baked, cfg, "act-fake-token")
     with AwsEmulator(repo.path, cfg.region) as aws:
-        bootstrap(aws, cfg, baked)
+        key_arn = bootstrap(aws, cfg, baked)
+        # Four accounts: the pipeline's jobs need the artifact key's ARN, not its alias.
+        config_file = repo.path / "config" / "project.json"
+        raw = json.loads(config_file.read_text())
+        raw["registry"]["kms_key_arn"] = key_arn
+        config_file.write_text(json.dumps(raw, indent=2) + "\n")
+        repo.commit_all("Configure the artifact key")
+        repo.push(cfg.branches.dev)
+        repo.push(cfg.branches.prod)
         env = {
             "ACT_STUB_MOTO_URL": aws.url,
             "ACT_STUB_DEV_SITE_PACKAGES": sysconfig.get_paths()["purelib"],
             "ACT_STUB_DEPLOY_SITE_PACKAGES": deploy_only_site_packages(root, baked),
         }
-        yield World(root, aws, repo, cfg, env)
+        world = World(root, aws, repo, cfg, env)
+        world.github = github
+        world.job_env = {"GITHUB_API_URL": github_url}
+        yield world
+    github.stop()
     print("act scenario wall times: " + ", ".join(f"{k} {v:.1f}s" for k, v in TIMINGS.items()))
 
 
@@ -179,11 +250,13 @@ def test_feature_push_trains_into_the_feature_group(world):
     assert (metadata["git_sha"], metadata["branch"]) == (sha, branch)
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
     assert world.packages("dev") == [] and world.packages("prod") == []
-    # The pipeline ran in the data-science account, with the build role only.
+    # The branch's own pipeline ran its own stored version in the data-science account, with
+    # the feature identity only.
     [execution] = world.aws.execution_log
-    assert execution["pipeline"] == world.cfg.names.pipelines["feature"]
+    assert execution["pipeline"] == f"{world.cfg.project.model_name}-feature-better-features"
+    assert execution["version"] == 1
     assert f":{world.accounts['data_science']}:pipeline/" in execution["execution_arn"]
-    assert roles_assumed(result) == [("train", world.role("data_science", "github_build"))]
+    assert roles_assumed(result) == [("train", world.role("data_science", "github_feature"))]
     assert "Register" in result.summaries() and "Succeeded" in result.summaries()
     git(world.repo.path, "checkout", "--quiet", world.dev_branch)
 
@@ -205,8 +278,15 @@ def test_dev_push_registers_deploys_to_qa_and_commits_the_lock(world):
 
     assert_success(result, "build", "deploy-qa", "record-lock")
     [package] = world.packages("dev")
-    assert package["CustomerMetadataProperties"]["git_sha"] == sha
-    assert package["ModelLifeCycle"]["Stage"] == "QA"
+    metadata = package["CustomerMetadataProperties"]
+    assert metadata["git_sha"] == sha
+    assert package["ModelLifeCycle"] == {
+        "Stage": "QA",
+        "StageStatus": "Approved",
+        "StageDescription": f"QA endpoint {world.cfg.environment('qa').endpoint_name}: passed",
+    }
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"  # QA records, never approves
+    assert metadata["qa_result"] == "passed" and len(metadata["qa_artifact_sha256"]) == 64
     # The QA endpoint lives in the QA account and serves a model made from that package.
     qa = world.sagemaker("qa")
     endpoint = qa.describe_endpoint(EndpointName=world.cfg.environment("qa").endpoint_name)
@@ -224,15 +304,19 @@ def test_dev_push_registers_deploys_to_qa_and_commits_the_lock(world):
         sha,
         True,
     )
+    assert lock["artifact"]["sha256"] == metadata["qa_artifact_sha256"]
+    assert lock["artifact"]["uri"] == registered["ModelDataUrl"]
     author, subject = world.repo.remote_log(world.dev_branch)[0].split("|", 1)
     assert author == "github-actions[bot]" and "Lock the QA-verified model version" in subject
-    # Roles: build (data-science), then registry, QA deploy, registry.
+    # Roles: build (data-science), then the QA registry identity, QA deploy, QA registry.
     assert roles_assumed(result) == [
         ("build", world.role("data_science", "github_build")),
-        ("deploy-qa", world.role("shared_services", "github_registry")),
+        ("deploy-qa", world.role("shared_services", "github_registry_qa")),
         ("deploy-qa", world.role("qa", "github_deploy_qa")),
-        ("deploy-qa", world.role("shared_services", "github_registry")),
+        ("deploy-qa", world.role("shared_services", "github_registry_qa")),
     ]
+    [execution] = [e for e in world.aws.execution_log if e["pipeline"] == world.cfg.names.pipelines["dev"]]
+    assert execution["version"] == 1
     summaries = result.summaries()
     assert "Locked model version" in summaries and package["ModelPackageArn"] in summaries
     assert "p95" in summaries  # the endpoint test tables
@@ -253,7 +337,7 @@ def test_release_pull_request_summarises_candidate_against_prod(world):
     assert lock["model_package_arn"] in body and "prod champion: none yet" in body
     assert "QA endpoint tests: passed" in body
     assert body.strip() in result.summaries()
-    assert roles_assumed(result) == [("compare", world.role("shared_services", "github_registry"))]
+    assert roles_assumed(result) == [("compare", world.role("shared_services", "github_registry_qa"))]
     # Reading only: nothing approved, nothing promoted.
     assert [p["ModelApprovalStatus"] for p in world.packages("dev")] == ["PendingManualApproval"]
     assert world.packages("prod") == []
@@ -265,7 +349,7 @@ def test_prod_push_approves_promotes_deploys_and_smoke_tests(world):
     git(world.repo.path, "merge", "--quiet", "--no-ff", "-m", "Merge pull request #42 from dev", "FETCH_HEAD")
     sha = world.head()
     world.repo.push(world.prod_branch)
-    world.env["ACT_STUB_GITHUB_SCRIPT_RESULT"] = "42"
+    world.merged_pr("42")
 
     result = world.run(
         "prod-push", "release.yml", "push", push_event(world.repo, world.prod_branch, sha), actor="ml-lead"
@@ -280,6 +364,16 @@ def test_prod_push_approves_promotes_deploys_and_smoke_tests(world):
     assert promoted["ModelApprovalStatus"] == "Approved"
     assert source["ModelPackageArn"] in json.dumps(promoted["CustomerMetadataProperties"])
     assert promoted["ModelLifeCycle"]["Stage"] == "Production"
+    # Prod serves a copy of exactly the bytes QA tested, in the prod-only prefix.
+    prod_url = promoted["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    prefix = world.cfg.names.artifact_prefixes["prod"]
+    assert prod_url.startswith(f"s3://{world.cfg.names.artifact_bucket}/{prefix}")
+    sums = promoted["CustomerMetadataProperties"]
+    assert sums["artifact_sha256"] == source["CustomerMetadataProperties"]["qa_artifact_sha256"]
+    assert (sums["released_pull_request"], sums["released_commit"]) == ("42", sha)
+    # The GitHub settings were verified (read-only) before anything else.
+    assert [r.method for r in world.github.requests if r.auth.endswith("act-fake-token")] != []
+    assert {r.method for r in world.github.requests if r.auth.endswith("act-fake-token")} == {"GET"}
     prod = world.sagemaker("prod")
     name = world.cfg.environment("prod").endpoint_name
     endpoint = prod.describe_endpoint(EndpointName=name)
@@ -295,9 +389,9 @@ def test_prod_push_approves_promotes_deploys_and_smoke_tests(world):
     )
     assert 0.0 <= answer["predictions"][0]["probability"] <= 1.0
     assert roles_assumed(result) == [
-        ("release", world.role("shared_services", "github_registry")),
+        ("release", world.role("shared_services", "github_registry_prod")),
         ("release", world.role("prod", "github_deploy_prod")),
-        ("release", world.role("shared_services", "github_registry")),
+        ("release", world.role("shared_services", "github_registry_prod")),
     ]
     assert "Locked model version" in result.summaries()
 
@@ -345,8 +439,77 @@ def test_dev_push_with_a_broken_model_rolls_qa_back_and_locks_nothing(world):
     assert result.job_results() == {"build": "success", "deploy-qa": "failure"}  # record-lock never ran
     _good_after, broken = world.packages("dev")
     assert broken["CustomerMetadataProperties"]["git_sha"] == sha
-    assert "ModelLifeCycle" not in broken  # never staged to QA
+    # Its failed QA is recorded on it: Rejected, so it can never be locked or released.
+    assert broken["ModelApprovalStatus"] == "Rejected"
+    assert broken["CustomerMetadataProperties"]["qa_result"] == "failed"
+    assert broken["ModelLifeCycle"]["StageStatus"] == "Rejected"
     # QA went to the broken version, failed its tests and was rolled back to the good config.
     assert qa.describe_endpoint(EndpointName=name)["EndpointConfigName"] == config_before
     assert world.repo.remote_file(world.dev_branch, world.cfg.lock_file) == lock_before
     assert "Endpoint tests FAILED" in result.summaries()
+
+
+def test_a_forged_lock_pushed_to_prod_fails_before_any_change(world):
+    """A writer hand-edits the lock to name the version whose QA failed, with invented metrics and
+    a passed QA claim, and pushes it straight to the prod branch."""
+    _good, broken = world.packages("dev")
+    git(world.repo.path, "checkout", "--quiet", "-B", world.prod_branch, f"origin/{world.prod_branch}")
+    lock = json.loads((world.repo.path / world.cfg.lock_file).read_text())
+    forged = {
+        **lock,
+        "model_package_arn": broken["ModelPackageArn"],
+        "version": broken["ModelPackageVersion"],
+        "git_sha": "deadbeef" * 5,
+        "metrics": {name: 0.99 for name in lock["metrics"]},
+        "qa_test": {**lock["qa_test"], "passed": True, "summary": "QA passed"},
+    }
+    (world.repo.path / world.cfg.lock_file).write_text(json.dumps(forged, indent=2) + "\n")
+    sha = world.repo.commit_all("Use the better model")
+    world.repo.push(world.prod_branch)
+    world.merged_pr("none")
+    prod = world.sagemaker("prod")
+    name = world.cfg.environment("prod").endpoint_name
+    serving = prod.describe_endpoint(EndpointName=name)["EndpointConfigName"]
+
+    def prod_state():
+        return [
+            (
+                p["ModelPackageArn"],
+                p["ModelApprovalStatus"],
+                p["CustomerMetadataProperties"],
+                p["InferenceSpecification"],
+            )
+            for p in world.packages("prod")
+        ]
+
+    prod_before = prod_state()
+
+    result = world.run("forged-lock", "release.yml", "push", push_event(world.repo, world.prod_branch, sha))
+
+    assert result.returncode != 0
+    assert result.job_results() == {"release": "failure"}
+    log = result.tail(200)
+    assert "release refused for" in log and "no passed QA" in log and "git SHA" in log
+    # Nothing approved, promoted, deployed or recorded.
+    assert world.packages("dev")[1]["ModelApprovalStatus"] == "Rejected"
+    assert prod_state() == prod_before
+    assert prod.describe_endpoint(EndpointName=name)["EndpointConfigName"] == serving
+    # Only the verifying identity was assumed: the job stopped before the deploy role.
+    assert roles_assumed(result) == [("release", world.role("shared_services", "github_registry_prod"))]
+
+
+def test_a_revert_pushed_without_a_pull_request_releases_the_approved_version(world):
+    git(world.repo.path, "checkout", "--quiet", "-B", world.prod_branch, f"origin/{world.prod_branch}")
+    git(world.repo.path, "revert", "--no-edit", "HEAD")  # undo the forged lock
+    sha = world.head()
+    world.repo.push(world.prod_branch)
+    world.merged_pr("none")
+    [released] = world.packages("prod")
+
+    result = world.run("revert", "release.yml", "push", push_event(world.repo, world.prod_branch, sha))
+
+    assert_success(result, "release")
+    [again] = world.packages("prod")  # promoted before: the same prod version, no new one
+    assert again["ModelPackageArn"] == released["ModelPackageArn"]
+    metadata = again["CustomerMetadataProperties"]
+    assert (metadata["released_pull_request"], metadata["released_commit"]) == ("none", sha)

@@ -14,7 +14,9 @@ that returns the problems it finds, so the same function is shown to catch a bro
 - every AWS job declares its GitHub environment and assumes only that environment's roles, and
   each role ARN is the one config/project.json names for its account;
 - deploy jobs install requirements/deploy.txt only; deploy concurrency never cancels a run in
-  progress, checks cancel older runs.
+  progress, checks cancel older runs;
+- every `pip install` uses `--require-hashes` on requirements files whose every pin carries a
+  sha256 hash (a job that then holds AWS credentials runs nothing unverified).
 """
 
 from __future__ import annotations
@@ -40,10 +42,12 @@ EXPRESSION = re.compile(r"\$\{\{")
 CREDENTIALS = "aws-actions/configure-aws-credentials"
 # Which GitHub environment may assume which roles (account role, role key in the baked config).
 ENVIRONMENT_ROLES = {
+    "feature": {("data_science", "github_feature")},
     "data-science": {("data_science", "github_build")},
-    "qa": {("shared_services", "github_registry"), ("qa", "github_deploy_qa")},
-    "prod": {("shared_services", "github_registry"), ("prod", "github_deploy_prod")},
+    "qa": {("shared_services", "github_registry_qa"), ("qa", "github_deploy_qa")},
+    "prod": {("shared_services", "github_registry_prod"), ("prod", "github_deploy_prod")},
 }
+REQUIREMENT = re.compile(r"^[A-Za-z0-9_.-]+(\[[^\]]*\])?==\S+")
 
 
 def load(text: str) -> dict:
@@ -200,6 +204,28 @@ def trigger_problems(files: dict[str, str], cfg: dict) -> list[str]:
     return problems
 
 
+def hash_problems(name: str, text: str, repo: Path) -> list[str]:
+    """Every pip install is hash-checked, and the files it installs pin every package with hashes."""
+    problems = []
+    for job_id, job in load(text)["jobs"].items():
+        for step in steps(job):
+            for line in step.get("run", "").splitlines():
+                if "pip install" not in line:
+                    continue
+                if "--require-hashes" not in line:
+                    problems.append(f"{name}/{job_id}: {line.strip()!r} does not require hashes")
+                for path in re.findall(r"-r\s+(\S+)", line):
+                    pins = [
+                        entry
+                        for entry in (repo / path).read_text().replace("\\\n", " ").splitlines()
+                        if REQUIREMENT.match(entry)
+                    ]
+                    unhashed = [pin.split()[0] for pin in pins if "--hash=sha256:" not in pin]
+                    if not pins or unhashed:
+                        problems.append(f"{name}/{job_id}: {path} pins without hashes: {unhashed[:3]}")
+    return problems
+
+
 def all_problems(repo: Path) -> list[str]:
     files = workflows(repo)
     raw = json.loads((repo / "config" / "project.json").read_text())
@@ -208,6 +234,7 @@ def all_problems(repo: Path) -> list[str]:
     for name, text in files.items():
         problems += permission_problems(name, text) + expression_problems(name, text)
         problems += checkout_problems(name, text) + role_problems(name, text, cfg) + deploy_job_problems(name, text)
+        problems += hash_problems(name, text, repo)
     return problems
 
 
@@ -268,10 +295,12 @@ def test_actionlint_finds_nothing(baked):
 def test_role_arns_render_from_the_answers(baked):
     """The four-account custom set: each workflow names the roles of the right accounts."""
     text = workflows(baked["custom"])
-    assert "arn:aws:iam::222222222222:role/fraud-xgb-github-registry" in text["release.yml"]
+    assert "arn:aws:iam::222222222222:role/fraud-xgb-github-registry-prod" in text["release.yml"]
+    assert "arn:aws:iam::222222222222:role/fraud-xgb-github-registry-qa" in text["dev.yml"]
     assert "arn:aws:iam::444444444444:role/fraud-xgb-github-deploy-prod" in text["release.yml"]
     assert "arn:aws:iam::333333333333:role/fraud-xgb-github-deploy-qa" in text["dev.yml"]
-    assert "arn:aws:iam::111111111111:role/fraud-xgb-github-build" in text["feature.yml"]
+    assert "arn:aws:iam::111111111111:role/fraud-xgb-github-feature" in text["feature.yml"]
+    assert "arn:aws:iam::111111111111:role/fraud-xgb-github-build" in text["dev.yml"]
     assert "{{" not in "".join(t.replace("${{", "") for t in text.values())  # no Jinja left behind
 
 
@@ -363,6 +392,27 @@ def test_rules_catch_a_wrong_role_or_environment(default_repo, baked):
     no_env = mutate(repo, "release.yml", "    environment: prod\n", "")
     assert role_problems("dev.yml", swapped["dev.yml"], cfg) != []
     assert role_problems("release.yml", no_env["release.yml"], cfg) != []
+
+
+def test_rules_catch_an_install_without_hashes(default_repo, tmp_path):
+    files = mutate(
+        default_repo,
+        "feature.yml",
+        "--require-hashes -r requirements/dev.txt",
+        "-r requirements/dev.txt",
+    )
+    assert any("does not require hashes" in p for p in hash_problems("feature.yml", files["feature.yml"], default_repo))
+    # A requirements file with one pin that lost its hashes.
+    copy = tmp_path / "repo"
+    (copy / "requirements").mkdir(parents=True)
+    lines = (default_repo / "requirements" / "dev.txt").read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if REQUIREMENT.match(line))
+    lines[first] = lines[first].replace(" \\", "")
+    while lines[first + 1].lstrip().startswith("--hash="):
+        del lines[first + 1]
+    (copy / "requirements" / "dev.txt").write_text("\n".join(lines) + "\n")
+    problems = hash_problems("feature.yml", workflows(default_repo)["feature.yml"], copy)
+    assert problems == [f"feature.yml/train: requirements/dev.txt pins without hashes: ['{lines[first].split()[0]}']"]
 
 
 def test_rules_catch_a_heavy_or_cancellable_deploy_job(default_repo):

@@ -11,16 +11,20 @@ the workflows from running end to end against it. Each gap-filler is a test doub
    `UpdateModelPackage` changes only the fields a request names (moto 5.2.5 clears the approval
    description and customer metadata a request leaves out) and keeps `ModelLifeCycle`, which
    `DescribeModelPackage` then returns, as SageMaker does.
-2. Pipeline executions. moto records `StartPipelineExecution` as instantly Succeeded and runs
-   nothing. Here an execution runs the repository's own step scripts locally, the way the
-   local rehearsal does (preprocess -> train -> evaluate, model.tar.gz packed as SageMaker
-   packs SM_MODEL_DIR), evaluates the definition's ConditionStep on evaluation.json, and on
-   a pass performs its RegisterModel step: every `Get`/`Std:Join`/`Std:JsonGet` in the step's
-   arguments is resolved and the package is created in the group's account, after the checks
-   CreateModelPackage makes on customer metadata (botocore's service model gives the pattern;
-   moto checks nothing). Artifacts land in
-   the S3 locations the definition names. `ListPipelineExecutionSteps` (absent in moto)
-   returns the emulated steps.
+2. Pipeline versions and executions. moto 5.2.5 answers `UpdatePipeline` without a
+   `PipelineVersionId` and ignores the version and `ClientRequestToken` of a start. Here every
+   `UpdatePipeline` stores its definition as a new numbered version and answers with its ID; a
+   start runs the definition of the version it names (an unknown version is refused, as
+   SageMaker does) and a repeated token returns the first execution. moto records
+   `StartPipelineExecution` as instantly Succeeded and runs nothing. Here an execution runs the
+   repository's own step scripts locally, the way the local rehearsal does (preprocess -> train
+   -> evaluate, model.tar.gz packed as SageMaker packs SM_MODEL_DIR), evaluates the
+   definition's ConditionStep on evaluation.json, and on a pass performs its RegisterModel
+   step: every `Get`/`Std:Join`/`Std:JsonGet` in the step's arguments is resolved and the
+   package is created in the group's account, after the checks CreateModelPackage makes on
+   customer metadata (botocore's service model gives the pattern; moto checks nothing).
+   Artifacts land in the S3 locations the definition names. `ListPipelineExecutionSteps`
+   (absent in moto) returns the emulated steps.
 3. Endpoint updates and invocations. moto 5.2.5 has no `UpdateEndpoint`; here it switches the
    endpoint to the new config at once (InService; no traffic shifting, no alarm evaluation).
    moto's `InvokeEndpoint` returns canned bodies. Here it loads the
@@ -69,6 +73,9 @@ class AwsEmulator:
         self.region = region
         self.url = ""
         self.executions: dict[str, list[dict[str, Any]]] = {}
+        self.pipeline_versions: dict[tuple[str, str], list[str]] = {}
+        self.start_tokens: dict[tuple[str, str, str], str] = {}
+        self._starting: dict[str, Any] = {}
         self.execution_log: list[dict[str, Any]] = []
         self._models: dict[str, Any] = {}
         self.serve_only: set[str] | None = None
@@ -144,6 +151,37 @@ class AwsEmulator:
             emulator._run_execution(backend, pipeline_name, result["PipelineExecutionArn"])
             return result
 
+        original_update_pipeline = response_cls.update_pipeline
+        original_start_response = response_cls.start_pipeline_execution
+
+        def update_pipeline(self: Any) -> Any:
+            original_update_pipeline(self)  # moto stores the newest definition
+            key = (self.current_account, self._get_param("PipelineName"))
+            versions = emulator.pipeline_versions.setdefault(key, [])
+            versions.append(self._get_param("PipelineDefinition"))
+            arn = self.sagemaker_backend.pipelines[key[1]].arn
+            return sm_responses.ActionResult({"PipelineArn": arn, "PipelineVersionId": len(versions)})
+
+        def start_pipeline_execution_response(self: Any) -> Any:
+            name = self._get_param("PipelineName")
+            version = self._get_param("PipelineVersionId")
+            token = self._get_param("ClientRequestToken")
+            definitions = emulator.pipeline_versions.get((self.current_account, name), [])
+            if version is not None and not 1 <= int(version) <= len(definitions):
+                return _error(400, "ValidationException", f"Pipeline {name} has no version {version}")
+            seen = emulator.start_tokens.get((self.current_account, name, token or ""))
+            if token and seen:
+                return json.dumps({"PipelineExecutionArn": seen})
+            emulator._starting[name] = (int(version), definitions[int(version) - 1]) if version else None
+            try:
+                result = original_start_response(self)
+            finally:
+                emulator._starting.pop(name, None)
+            if token:
+                arn = result.result["PipelineExecutionArn"]
+                emulator.start_tokens[(self.current_account, name, token)] = arn
+            return result
+
         def list_pipeline_execution_steps(self: Any) -> Any:
             arn = self._get_param("PipelineExecutionArn")
             steps = list(emulator.executions.get(arn, []))
@@ -200,6 +238,8 @@ class AwsEmulator:
             (response_cls, "_get_param", get_param),
             (response_cls, "list_pipeline_execution_steps", list_pipeline_execution_steps),
             (sm_models.SageMakerModelBackend, "start_pipeline_execution", start_pipeline_execution),
+            (response_cls, "update_pipeline", update_pipeline),
+            (response_cls, "start_pipeline_execution", start_pipeline_execution_response),
             (response_cls, "update_model_package", update_model_package),
             (response_cls, "describe_model_package", describe_model_package),
             (response_cls, "update_endpoint", update_endpoint),
@@ -235,7 +275,8 @@ class AwsEmulator:
     def _run_execution(self, backend: Any, pipeline_name: str, execution_arn: str) -> None:
         pipeline = backend.pipelines[pipeline_name]
         execution = pipeline.pipeline_executions[execution_arn]
-        run = _ExecutionRun(self, backend, json.loads(pipeline.pipeline_definition), execution)
+        version, definition = self._starting.get(pipeline_name) or (None, pipeline.pipeline_definition)
+        run = _ExecutionRun(self, backend, json.loads(definition), execution)
         try:
             run.execute()
         except Exception as exc:  # the emulated execution fails; the workflow sees it
@@ -244,6 +285,7 @@ class AwsEmulator:
         self.execution_log.append(
             {
                 "pipeline": pipeline_name,
+                "version": version,
                 "execution_arn": execution_arn,
                 "status": execution.pipeline_execution_status,
                 "parameters": run.params,

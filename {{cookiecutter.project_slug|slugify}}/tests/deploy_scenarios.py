@@ -4,7 +4,11 @@ new version's, with the exact responses each step of `deploy` receives."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 from typing import Any, NamedTuple
+
+from botocore.response import StreamingBody
 
 from deploy_helpers import (
     REAL_TIME_PROD,
@@ -12,6 +16,7 @@ from deploy_helpers import (
     Recorder,
     endpoint_response,
     make_config,
+    module,
     not_found,
     package_arn,
     package_description,
@@ -44,6 +49,7 @@ def deploy_args(env: str, arn: str, *extra: str) -> list[str]:
 FIRST_DEPLOY_PROD = [
     "GetCallerIdentity",
     "DescribeModelPackage",
+    "GetObject",  # the artifact checked against the lock
     "DescribeEndpoint",
     "DescribeModel",
     "CreateModel",
@@ -63,6 +69,7 @@ FIRST_DEPLOY_PROD = [
 REPEAT_DEPLOY_PROD = [
     "GetCallerIdentity",
     "DescribeModelPackage",
+    "GetObject",  # the artifact checked against the lock
     "DescribeEndpoint",
     "DescribeAlarms",
     "DescribeScalableTargets",
@@ -70,16 +77,48 @@ REPEAT_DEPLOY_PROD = [
 ]
 
 
+ARTIFACT = b"the promoted model.tar.gz"
+
+
 def update_stubs(cfg, recorder: Recorder, version=NEW_VERSION, approval="Approved"):
-    """Stubbed clients for `deploy --env prod --arn <prod version>`, with the caller identity
-    and the DescribeModelPackage answer queued (a Stubber session is its own registry session)."""
+    """Stubbed clients for `deploy --env prod --arn <prod version>`, with the caller identity,
+    the DescribeModelPackage answer and the artifact check queued (a Stubber session is its own
+    registry session): the prod version names its dev source and the sha256 of its artifact,
+    the lock file (written next to the config) names the same, and S3 returns those bytes."""
     session, stubs = stubbed_as(
-        cfg, "prod", "sagemaker", "cloudwatch", "application-autoscaling", recorder=recorder
+        cfg, "prod", "sagemaker", "cloudwatch", "application-autoscaling", "s3", recorder=recorder
     )
     arn = package_arn(cfg, "prod", version)
-    stubs["sagemaker"].add_response(
-        "describe_model_package", package_description(arn, approval), {"ModelPackageName": arn}
-    )
+    source = package_arn(cfg, "dev", version)
+    sha = hashlib.sha256(ARTIFACT).hexdigest()
+    package = package_description(arn, approval)
+    package["CustomerMetadataProperties"] = {
+        "git_sha": "0" * 40,
+        "source_model_package_arn": source,
+        "artifact_sha256": sha,
+        "artifact_version": "v1",
+    }
+    stubs["sagemaker"].add_response("describe_model_package", package, {"ModelPackageName": arn})
+    if approval == "Approved":
+        url = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+        bucket, key = url[len("s3://") :].split("/", 1)
+        stubs["s3"].add_response(
+            "get_object",
+            {"Body": StreamingBody(io.BytesIO(ARTIFACT), len(ARTIFACT)), "VersionId": "v1"},
+            {"Bucket": bucket, "Key": key, "VersionId": "v1"},
+        )
+        lock = {
+            "model_package_arn": source,
+            "version": version,
+            "git_sha": "0" * 40,
+            "metrics": {},
+            "qa_test": {"passed": True, "summary": "passed", "endpoint": "qa"},
+            "artifact": {"uri": f"s3://{bucket}/dev/model.tar.gz", "version_id": "v0", "sha256": sha},
+            "images": [package["InferenceSpecification"]["Containers"][0]["Image"]],
+            "created_at": "2025-01-31T12:00:00Z",
+        }
+        lockfile = module("promotion.lockfile")
+        lockfile.write_lock(lockfile.lock_path(cfg), lock)
     return session, stubs
 
 
@@ -164,6 +203,7 @@ def stub_after_success(stubs, new):
 UPDATE_PREFIX = [
     "GetCallerIdentity",
     "DescribeModelPackage",
+    "GetObject",  # the artifact checked against the lock
     "DescribeEndpoint",
     "DescribeModel",
     "CreateModel",

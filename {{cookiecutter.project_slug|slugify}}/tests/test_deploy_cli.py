@@ -1,11 +1,13 @@
 """The whole release path through the CLI the workflows call, on moto, with one simulated
-account per role (and with a single account): register -> latest -> deploy QA -> lock ->
-compare -> approve -> promote -> deploy prod. Assertions are on the resulting AWS state and
-on what the commands write to $GITHUB_OUTPUT, not only on exit codes. Also: the CLI contract
+account per role (and with a single account): register -> latest -> digest -> deploy QA ->
+record QA -> lock -> lock check -> compare -> approve -> promote -> deploy prod -> released.
+Assertions are on the resulting AWS state and on what the commands write to $GITHUB_OUTPUT,
+not only on exit codes. Also: the CLI contract
 of deploy.cli (exit statuses, one error line, endpoint-test --url) and its boto3-only imports."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -14,19 +16,18 @@ import sys
 import pytest
 
 from deploy_helpers import (
-    INFERENCE_SPEC,
     PACKAGE,
     REAL_TIME_PROD,
     ROOT,
     SAMPLE_CSV,
-    create_groups,
     make_config,
     make_raw,
     module,
+    package_arn,
     passing_report,
     plan_for,
-    register_version,
 )
+from release_world import GOOD_MODEL, Recorder, World
 
 cli = module("deploy.cli")
 promotion_cli = module("promotion.cli")
@@ -82,15 +83,17 @@ def test_release_path_from_registration_to_prod(
     run = Runner(capsys, split)
     aws = accounts(cfg)
     shared, qa, prod = (aws.session(r) for r in ("shared_services", "qa", "prod"))
+    world = World(cfg, aws, Recorder())  # the versioned artifact bucket and the groups
     if cfg.single_account:
         run(shared, "ensure-groups")
-    else:
-        create_groups(shared, cfg)  # moto lacks the group-policy calls ensure-groups makes
-    register_version(shared, cfg, git_sha="1" * 40, metrics={"auc": 0.95})
-    dev_arn = register_version(shared, cfg, git_sha=SHA, metrics={"auc": 0.97, "accuracy": 0.93})
+    world.register(git_sha="1" * 40, metrics={"auc": 0.95})
+    dev_arn = world.register(git_sha=SHA, metrics={"auc": 0.97, "accuracy": 0.93})
 
     latest, _ = run(shared, "latest", "--group", "dev", "--github-output")
     assert latest == {"arn": dev_arn, "version": "2", "status": "PendingManualApproval"}
+    artifact = tmp_path / "artifact.json"
+    digested, _ = run(shared, "digest", "--arn", dev_arn, "--output", str(artifact))
+    assert digested["sha256"] == hashlib.sha256(GOOD_MODEL).hexdigest()
     # The QA session reads the shared package through `shared`: moto has no resource
     # policies (on AWS the dev group's policy lets the QA account describe it).
     deploy_qa = ("deploy", "--env", "qa", "--arn", dev_arn, "--poll-interval", "0", "--github-output")
@@ -98,20 +101,30 @@ def test_release_path_from_registration_to_prod(
     qa_plan = plan_for(cfg, "qa", dev_arn)
     qa_sm = qa.client("sagemaker")
     qa_live = qa_sm.describe_endpoint(EndpointName=qa_plan.settings.endpoint_name)
-    assert qa_live["EndpointConfigName"] == qa_plan.config_name
-    qa_model = qa_sm.describe_model(ModelName=qa_plan.model_name)
-    assert qa_model["Containers"] == INFERENCE_SPEC["Containers"]
+    qa_config = qa_sm.describe_endpoint_config(EndpointConfigName=qa_live["EndpointConfigName"])
+    qa_model = qa_sm.describe_model(ModelName=qa_config["ProductionVariants"][0]["ModelName"])
+    assert qa_model["Containers"] == world.describe(dev_arn)["InferenceSpecification"]["Containers"]
     qa_tags = {t["Key"]: t["Value"] for t in qa_sm.list_tags(ResourceArn=qa_model["ModelArn"])["Tags"]}
     assert qa_tags["model-package-arn"] == dev_arn
 
     report = tmp_path / "qa-report.json"
     report.write_text(json.dumps(passing_report(qa_plan.settings.endpoint_name)))
+    # Without a QA record there is nothing to lock.
+    run(shared, "lock", "write", "--arn", dev_arn, "--qa-report", str(report), expect=1)
+    recorded, _ = run(
+        shared, "record-qa", "--arn", dev_arn, "--report", str(report), "--artifact", str(artifact)
+    )
+    assert recorded == {"arn": dev_arn, "qa_result": "passed"}
     run(shared, "lock", "write", "--arn", dev_arn, "--qa-report", str(report))
     lock = json.loads((tmp_path / cfg.lock_file).read_text())
     assert (lock["model_package_arn"], lock["version"], lock["git_sha"]) == (dev_arn, 2, SHA)
     assert lock["metrics"] == {"accuracy": 0.93, "auc": 0.97}
+    assert lock["artifact"] == json.loads(artifact.read_text())
     verified, _ = run(None, "lock", "verify", "--github-output")
-    assert verified == {"arn": dev_arn, "version": "2", "git_sha": SHA}
+    assert verified == {"arn": dev_arn, "version": "2", "git_sha": SHA, "sha256": digested["sha256"]}
+    pr = ("--pr", "12", "--pr-head", cfg.branches.dev, "--pr-base", cfg.branches.prod)
+    checked, _ = run(shared, "lock", "check", *pr)
+    assert checked["pull_request"] == "12"
 
     first = run.main(["compare"])(["compare", "--env", "prod"], session=shared)
     markdown = capsys.readouterr().out
@@ -120,12 +133,18 @@ def test_release_path_from_registration_to_prod(
     assert "| **auc** (gate) | 0.9700 | n/a | n/a |" in markdown
 
     run(shared, "approve", "--arn", dev_arn, "--pr", "12", "--commit", SHA, "--actor", "octocat")
-    promoted, _ = run(shared, "promote", "--arn", dev_arn, "--github-output")
+    promoted, _ = run(
+        shared, "promote", "--arn", dev_arn, "--expect-sha256", digested["sha256"], "--github-output"
+    )
     assert promoted["created"] == "true"
     prod_arn = promoted["arn"]
     run(prod, "deploy", "--env", "prod", "--arn", prod_arn, "--poll-interval", "0", registry=shared)
     again, _ = run(shared, "promote", "--arn", dev_arn)
     assert again == {"arn": prod_arn, "version": promoted["version"], "created": "false"}
+    # Promoted, deployed, but not yet recorded as released: no champion yet.
+    assert run.main(["compare"])(["compare", "--env", "prod"], session=shared) == 0
+    assert "prod champion: none yet" in capsys.readouterr().out
+    run(shared, "released", "--arn", prod_arn, "--commit", SHA, "--pr", "12")
 
     assert run.main(["compare"])(["compare", "--env", "prod"], session=shared) == 0
     markdown = capsys.readouterr().out
@@ -148,8 +167,27 @@ def test_release_path_from_registration_to_prod(
 
     written = outputs.read_text().splitlines()
     assert f"arn={dev_arn}" in written
-    assert f"endpoint_config={qa_plan.config_name}" in written
+    assert f"endpoint_config={qa_live['EndpointConfigName']}" in written
     assert f"arn={prod_arn}" in written and "created=true" in written
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_deploy_rollback_on_failure_goes_through_deploy_or_roll_back(
+    configure, accounts, monkeypatch, capsys, flag
+):
+    """The flag the workflows pass selects `rollback.deploy_or_roll_back` (tested in
+    test_deploy_autoscaling.py); without it the plain deploy runs."""
+    cfg = make_config("four")
+    configure(cfg)
+    calls = []
+    result = module("deploy.deploy").DeployResult("e", "c", "m", None, False, "unchanged")
+    monkeypatch.setattr(cli, "prepare", lambda cfg, clients, env, arn: plan_for(cfg, env, arn))
+    monkeypatch.setattr(cli, "deploy_or_roll_back", lambda *a: calls.append("deploy_or_roll_back") or result)
+    monkeypatch.setattr(cli, "deploy", lambda *a: calls.append("deploy") or result)
+    arn = package_arn(cfg, "dev", 3)
+    args = ["deploy", "--env", "qa", "--arn", arn, *(["--rollback-on-failure"] if flag else [])]
+    assert cli.main(args, session=accounts(cfg).session("qa")) == 0, capsys.readouterr().err
+    assert calls == ["deploy_or_roll_back" if flag else "deploy"]
 
 
 def test_usage_errors_exit_2(capsys):
@@ -224,11 +262,14 @@ class Block:
         if name.split(".")[0] in HEAVY:
             raise ImportError("deploy code imported " + name)
 sys.meta_path.insert(0, Block())
-for name in ("aws", "endpoint", "deploy", "scaling", "rollback", "cli"):
+for name in ("aws", "endpoint", "update_policy", "deploy", "state", "scaling", "rollback", "artifact", "cli"):
     importlib.import_module("{PACKAGE}.deploy." + name)
 for name in ("cli", "cli_support", "access", "config"):
     importlib.import_module("{PACKAGE}." + name)
-for name in ("version", "metadata", "groups", "lifecycle", "promote", "lockfile", "compare", "cli"):
+for name in (
+    "version", "metadata", "groups", "lifecycle", "evidence", "promote", "lockfile", "release",
+    "compare", "cli_release", "cli",
+):
     importlib.import_module("{PACKAGE}.promotion." + name)
 lazy = sorted(name for name in sys.modules if name.startswith("{PACKAGE}.endpoint_tests"))
 assert not lazy, "imported before endpoint-test runs: " + ", ".join(lazy)
@@ -244,6 +285,10 @@ importlib.import_module("{PACKAGE}.deploy.cli").main()
         "approve",
         "stage",
         "promote",
+        "digest",
+        "record-qa",
+        "released",
+        "reject",
         "deploy",
         "rollback",
         "endpoint-test",

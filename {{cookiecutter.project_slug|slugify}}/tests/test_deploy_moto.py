@@ -29,6 +29,7 @@ from deploy_scenarios import (
     stub_prepare,
     update_stubs,
 )
+from release_world import released_prod_version
 
 endpoint = module("deploy.endpoint")
 cli = module("deploy.cli")
@@ -39,7 +40,7 @@ def test_first_deploy_then_repeat_of_the_same_arn(configure, accounts, recorder,
     cfg = config_for(layout)
     configure(cfg)
     aws = accounts(cfg)
-    arn = register_version(aws.session("shared_services"), cfg, kind="prod", status="Approved")
+    arn = released_prod_version(aws, cfg)
     prod = recorder.attach(aws.session("prod"))
     registry = recorder.attach(aws.session("shared_services"))
     args = ["deploy", "--env", "prod", "--arn", arn, "--poll-interval", "0"]
@@ -171,7 +172,7 @@ def test_rerun_after_a_crash_before_create_endpoint_completes(configure, account
     cfg = config_for("four")
     configure(cfg)
     aws = accounts(cfg)
-    arn = register_version(aws.session("shared_services"), cfg, kind="prod", status="Approved")
+    arn = released_prod_version(aws, cfg)
     prod = recorder.attach(aws.session("prod"))
     registry = recorder.attach(aws.session("shared_services"))
     args = ["deploy", "--env", "prod", "--arn", arn, "--poll-interval", "0"]
@@ -190,6 +191,7 @@ def test_rerun_after_a_crash_before_create_endpoint_completes(configure, account
     assert recorder.operations == [
         "GetCallerIdentity",
         "DescribeModelPackage",
+        "GetObject",
         "DescribeEndpoint",
         "DescribeModel",
         "DescribeEndpointConfig",
@@ -210,7 +212,7 @@ def test_mutating_call_counts_first_deploy_update_and_repeat(configure, accounts
     configure(cfg)
     counts = {}
     aws = accounts(cfg)
-    arn = register_version(aws.session("shared_services"), cfg, kind="prod", status="Approved")
+    arn = released_prod_version(aws, cfg)
     prod = recorder.attach(aws.session("prod"))
     registry = recorder.attach(aws.session("shared_services"))
     args = ["deploy", "--env", "prod", "--arn", arn, "--poll-interval", "0"]

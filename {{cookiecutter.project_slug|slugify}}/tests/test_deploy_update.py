@@ -127,6 +127,7 @@ def test_rerun_after_a_crash_before_update_endpoint_completes(prod_update, run_c
     assert recorder.operations == [
         "GetCallerIdentity",
         "DescribeModelPackage",
+        "GetObject",
         "DescribeEndpoint",
         "DescribeModel",
         "DescribeEndpointConfig",
@@ -149,7 +150,12 @@ def test_an_endpoint_that_cannot_be_updated_is_reported_not_touched(prod_update,
     )
     code, _, err = run_cli(cli.main, ["deploy", "--env", "prod", "--arn", new.package.arn], session)
     assert code == 1
-    assert recorder.operations == ["GetCallerIdentity", "DescribeModelPackage", "DescribeEndpoint"]
+    assert recorder.operations == [
+        "GetCallerIdentity",
+        "DescribeModelPackage",
+        "GetObject",
+        "DescribeEndpoint",
+    ]
     assert err.strip().splitlines()[-1] == (
         f"error: endpoint {new.settings.endpoint_name} is Failed (image not found); "
         "it cannot be updated: delete it and deploy again"
@@ -177,7 +183,7 @@ def test_the_wait_polls_until_the_timeout_and_no_longer(fake_aws, recorder):
         deploy_module.deploy(Clients(session, REGION), new, waiter)
     assert_done(stubs)
     assert recorder.operations == [
-        *UPDATE_PREFIX[2:],
+        *UPDATE_PREFIX[3:],
         "DescribeEndpoint",
         "DescribeEndpoint",
         "DescribeEndpoint",

@@ -9,7 +9,14 @@ import pytest
 from deploy_helpers import NOW, make_config, module, package_arn, passing_report
 
 lockfile = module("promotion.lockfile")
+evidence = module("promotion.evidence")
 LockError = lockfile.LockError
+SHA = "ab" * 32
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+
+
+def artifact(cfg):
+    return evidence.Artifact(f"s3://{cfg.names.artifact_bucket}/m-dev/x/model.tar.gz", "v1", SHA)
 
 
 @pytest.fixture(params=["baked", "four", "single"])
@@ -19,7 +26,14 @@ def cfg(request):
 
 def good_lock(cfg):
     return lockfile.build_lock(
-        cfg, package_arn(cfg, "dev", 12), "0123abc", {"auc": 0.97, "f1": 0.9}, passing_report(), now=NOW
+        cfg,
+        package_arn(cfg, "dev", 12),
+        "0123abc",
+        {"auc": 0.97, "f1": 0.9},
+        passing_report(),
+        artifact(cfg),
+        [IMAGE],
+        now=NOW,
     )
 
 
@@ -35,6 +49,8 @@ def test_build_write_and_read_round_trip(cfg, tmp_path):
             "summary": "1/1 checks passed; p50 12.0 ms, p95 30.0 ms, error rate 0.0% over 50 requests",
             "endpoint": cfg.environment("qa").endpoint_name,
         },
+        "artifact": {"uri": artifact(cfg).uri, "version_id": "v1", "sha256": SHA},
+        "images": [IMAGE],
         "created_at": "2025-01-31T12:00:00Z",
     }
     path = tmp_path / "model.lock.json"
@@ -46,7 +62,9 @@ def test_build_write_and_read_round_trip(cfg, tmp_path):
 def test_a_failed_qa_run_is_never_locked(cfg):
     report = {**passing_report(), "passed": False, "checks": [{"name": "latency p95", "passed": False}]}
     with pytest.raises(LockError, match=r"did not pass \(0/1 checks passed.*failed: latency p95\)"):
-        lockfile.build_lock(cfg, package_arn(cfg, "dev", 1), "0123abc", {}, report, now=NOW)
+        lockfile.build_lock(
+            cfg, package_arn(cfg, "dev", 1), "0123abc", {}, report, artifact(cfg), [IMAGE], now=NOW
+        )
 
 
 @pytest.mark.parametrize(
@@ -87,6 +105,11 @@ def test_a_failed_qa_run_is_never_locked(cfg):
         (lambda lock, cfg: lock["metrics"].update(auc="high"), "metric 'auc' must be a number"),
         (lambda lock, cfg: lock["qa_test"].pop("summary"), "qa_test needs 'passed'"),
         (lambda lock, cfg: lock.update(created_at="yesterday"), "is not an ISO-8601 UTC time"),
+        (lambda lock, cfg: lock.pop("artifact"), "missing 'artifact'"),
+        (lambda lock, cfg: lock["artifact"].update(sha256="abc"), "sha256 'abc' is not 64 lowercase hex"),
+        (lambda lock, cfg: lock["artifact"].pop("version_id"), "artifact: expected an object with uri"),
+        (lambda lock, cfg: lock["artifact"].update(uri="model.tar.gz"), "is not an s3://bucket/key URI"),
+        (lambda lock, cfg: lock.update(images=[]), "images must be a non-empty list"),
         (lambda lock, cfg: lock["qa_test"].update(passed=False), "only QA-verified versions may be released"),
     ],
 )

@@ -26,6 +26,7 @@ DeployError = aws.DeployError
 Clients = aws.Clients
 pytestmark = pytest.mark.usefixtures("fake_aws")
 SHA = "0123456789abcdef0123456789abcdef01234567"
+evidence = module("promotion.evidence")
 
 
 @pytest.mark.parametrize("layout", ["baked", "four", "single"])
@@ -157,20 +158,37 @@ def test_metrics_fall_back_to_customer_metadata_without_a_report():
     assert version.read_metrics(Clients(None, cfg.region), value).metrics == {"auc": 0.9}
 
 
-def test_the_lock_is_built_from_the_resolved_value():
+def test_the_lock_is_built_from_the_resolved_value_and_its_qa_record():
     cfg = make_config("four")
     arn, package = described(cfg)
+    package["InferenceSpecification"]["Containers"].pop()  # one artifact, as the pipeline registers
     value = version.from_description(version.reference(cfg, arn), package).with_metrics({"auc": 0.9})
+    with pytest.raises(lockfile.LockError, match=r"no passed QA record in the registry \(qa_result: none\)"):
+        lockfile.lock_for(cfg, value, passing_report(), now=NOW)
+    sha = "cd" * 32
+    package["CustomerMetadataProperties"].update(
+        qa_result="passed", qa_artifact_sha256=sha, qa_artifact_version="v7"
+    )
+    value = version.from_description(value.ref, package).with_metrics({"auc": 0.9})
     lock = lockfile.lock_for(cfg, value, passing_report(), now=NOW)
-    assert lock == lockfile.build_lock(cfg, arn, SHA, {"auc": 0.9}, passing_report(), now=NOW)
+    [container] = package["InferenceSpecification"]["Containers"]
+    tested = evidence.Artifact(container["ModelDataUrl"], "v7", sha)
+    assert lock == lockfile.build_lock(
+        cfg, arn, SHA, {"auc": 0.9}, passing_report(), tested, [container["Image"]], now=NOW
+    )
     assert lockfile.locked_ref(cfg, lock) == value.ref
     with pytest.raises(lockfile.LockError, match="were not read"):
         lockfile.lock_for(cfg, dataclasses.replace(value, metrics=None), passing_report(), now=NOW)
+    with pytest.raises(lockfile.LockError, match=f"was built from commit {SHA}, not abc1234"):
+        lockfile.lock_for(cfg, value, passing_report(), git_sha="abc1234", now=NOW)
     del package["CustomerMetadataProperties"]["git_sha"]
     bare = version.from_description(value.ref, package).with_metrics({})
-    with pytest.raises(lockfile.LockError, match="has no git_sha metadata; pass --git-sha"):
+    with pytest.raises(lockfile.LockError, match="has no git_sha metadata"):
         lockfile.lock_for(cfg, bare, passing_report(), now=NOW)
-    assert lockfile.lock_for(cfg, bare, passing_report(), git_sha="abc1234", now=NOW)["git_sha"] == "abc1234"
+    package["CustomerMetadataProperties"].update(git_sha=SHA, qa_result="failed")
+    failed = version.from_description(value.ref, package).with_metrics({})
+    with pytest.raises(lockfile.LockError, match=r"qa_result: failed"):
+        lockfile.lock_for(cfg, failed, passing_report(), now=NOW)
 
 
 @pytest.mark.parametrize(

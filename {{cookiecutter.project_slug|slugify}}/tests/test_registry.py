@@ -13,7 +13,6 @@ import json
 import pytest
 
 from deploy_helpers import (
-    INFERENCE_SPEC,
     REGION,
     Recorder,
     make_config,
@@ -24,6 +23,7 @@ from deploy_helpers import (
     register_version,
     stubbed,
 )
+from release_world import GOOD_MODEL, World
 
 config = module("config")
 groups = module("promotion.groups")
@@ -31,6 +31,7 @@ lifecycle = module("promotion.lifecycle")
 promotion = module("promotion.promote")
 version = module("promotion.version")
 deploy_cli = module("deploy.cli")
+lockfile = module("promotion.lockfile")
 aws = module("deploy.aws")
 DeployError = aws.DeployError
 Clients = aws.Clients
@@ -105,7 +106,14 @@ def test_group_grants_cover_exactly_the_registry_calls_of_a_deploy(configure, ac
     registry_calls = Recorder()
     aws = accounts(cfg)
     shared = aws.session("shared_services")
-    arn = register_version(shared, cfg, kind=kind, status="Approved")
+    if env == "prod":  # prod serves a promoted copy and checks it against the lock
+        world = World(cfg, aws, Recorder())
+        dev = world.register()
+        world.qa(dev)
+        arn = world.release(dev)
+        lockfile.write_lock(lockfile.lock_path(cfg), world.lock(dev))
+    else:
+        arn = register_version(shared, cfg, kind=kind, status="Approved")
     workload = aws.session(env)
     args = ["deploy", "--env", env, "--arn", arn, "--poll-interval", "0"]
     code = deploy_cli.main(args, session=workload, registry_session=registry_calls.attach(shared))
@@ -362,37 +370,48 @@ def test_record_stage_sends_the_model_life_cycle_and_skips_when_already_there(re
 
 
 @pytest.mark.parametrize("layout", ["four", "single"])
-def test_promote_registers_one_prod_version_pointing_at_the_same_artifacts(accounts, recorder, layout):
+def test_promote_registers_one_prod_version_serving_a_prod_copy(accounts, recorder, layout):
     cfg = make_config(layout)
-    shared = accounts(cfg, recorder).session("shared_services")
-    source = register_version(shared, cfg)
-    clients = Clients(shared, cfg.region)
+    world = World(cfg, accounts(cfg, recorder), recorder)
+    source = world.register()
+    clients = world.clients
     with pytest.raises(DeployError, match="only Approved versions may be promoted"):
         promotion.promote(cfg, clients, source)
-    lifecycle.approve(cfg, clients, source, "7", "c" * 40, "octocat")
+    tested = world.qa(source)
+    world.approve(source)
     recorder.clear()
-    prod_arn, created = promotion.promote(cfg, clients, source)
+    prod_arn, created = promotion.promote(cfg, clients, source, tested.sha256)
     assert created is True
-    assert recorder.mutating == ["CreateModelPackage"]
+    assert recorder.mutating == ["CopyObject", "CreateModelPackage"]
     recorder.clear()
     again, created_again = promotion.promote(cfg, clients, source)
     assert (again, created_again) == (prod_arn, False)
     assert recorder.mutating == []
-    sm = shared.client("sagemaker")
+    sm = world.shared.client("sagemaker")
     prod_group = cfg.group("prod")
     versions = sm.list_model_packages(ModelPackageGroupName=prod_group)["ModelPackageSummaryList"]
     assert [v["ModelPackageArn"] for v in versions] == [prod_arn]
     prod = sm.describe_model_package(ModelPackageName=prod_arn)
     src = sm.describe_model_package(ModelPackageName=source)
     assert prod["ModelApprovalStatus"] == "Approved"
-    assert prod["InferenceSpecification"] == src["InferenceSpecification"] == INFERENCE_SPEC
+    copy_url = f"s3://{cfg.names.artifact_bucket}/{cfg.names.artifact_prefixes['prod']}1/model.tar.gz"
+    [container] = prod["InferenceSpecification"]["Containers"]
+    [source_container] = src["InferenceSpecification"]["Containers"]
+    assert container == {**source_container, "ModelDataUrl": copy_url}
+    assert world.read(copy_url) == GOOD_MODEL
     assert prod["ModelMetrics"] == src["ModelMetrics"]
-    assert prod["CustomerMetadataProperties"] == {
+    metadata = prod["CustomerMetadataProperties"]
+    copy_version = metadata.pop("artifact_version")
+    assert copy_version and copy_version != tested.version_id
+    assert metadata == {
         **src["CustomerMetadataProperties"],
         "source_model_package_arn": source,
         "source_model_package_version": "1",
+        "artifact_sha256": tested.sha256,
     }
     version.check_package(cfg, prod_arn, "prod")
+    with pytest.raises(DeployError, match="the lock names sha256 " + "0" * 64):
+        promotion.promote(cfg, clients, source, "0" * 64)
 
 
 def test_package_metrics_read_the_registered_quality_report(accounts):
@@ -410,13 +429,21 @@ def test_package_metrics_read_the_registered_quality_report(accounts):
 
 def test_promote_refuses_source_metadata_sagemaker_would_refuse_before_any_change(accounts, recorder):
     cfg = make_config("four")
-    shared = accounts(cfg, recorder).session("shared_services")
-    hyperparameters = json.dumps({"max_depth": 3})
-    source = register_version(shared, cfg, status="Approved", metadata={"hyperparameters": hyperparameters})
-    clients = Clients(shared, cfg.region)
+    world = World(cfg, accounts(cfg, recorder), recorder)
+    source = world.register()
+    world.qa(source)
+    world.approve(source)
+    sm = world.shared.client("sagemaker")
+    metadata = world.describe(source)["CustomerMetadataProperties"]
+    # moto stores what SageMaker would refuse; a real registry never holds it.
+    sm.update_model_package(
+        ModelPackageArn=source,
+        ModelApprovalStatus="Approved",
+        CustomerMetadataProperties={**metadata, "hyperparameters": json.dumps({"max_depth": 3})},
+    )
     recorder.clear()
     with pytest.raises(DeployError) as caught:
-        promotion.promote(cfg, clients, source)
+        promotion.promote(cfg, world.clients, source)
     assert str(caught.value).startswith(
         f"promoting {source}: customer metadata 'hyperparameters' value contains "
     )
@@ -425,7 +452,6 @@ def test_promote_refuses_source_metadata_sagemaker_would_refuse_before_any_chang
     )
     assert recorder.mutating == []
     prod_group = cfg.group("prod")
-    sm = shared.client("sagemaker")
     assert sm.list_model_packages(ModelPackageGroupName=prod_group)["ModelPackageSummaryList"] == []
 
 

@@ -20,10 +20,11 @@ from typing import Any
 
 from .. import cli_support, config
 from ..config import Config
+from .artifact import check_artifact
 from .aws import Clients, log, require_account, run_guarded
 from .deploy import DEFAULT_POLL_SECONDS, Waiter, deploy, prepare
 from .endpoint import default_timeout
-from .rollback import RollbackFailed, rollback
+from .rollback import RollbackFailed, deploy_or_roll_back, rollback
 
 # Forwarded to promotion.cli (kept here so `deploy.cli --help` lists them too).
 FORWARDED = {
@@ -32,6 +33,10 @@ FORWARDED = {
     "approve": "Approve a dev version, recording actor, pull request and commit.",
     "stage": "Record a version's model life-cycle stage.",
     "promote": "Register an Approved dev version into the prod group (idempotent).",
+    "digest": "Hash the model artifact a dev version serves.",
+    "record-qa": "Record the QA result on a dev version (failed: Rejected).",
+    "released": "Record that a prod version now serves prod.",
+    "reject": "Reject a version after a failed prod deploy or smoke test.",
     "lock": "Write, show or verify model.lock.json.",
     "compare": "Markdown: locked candidate vs prod champion and QA report.",
 }
@@ -57,7 +62,16 @@ def cmd_deploy(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     """
     require_account(clients, cfg, cfg.environment(args.env).account_role, f"deploy --env {args.env}")
     deploy_plan = prepare(cfg, clients, args.env, args.arn)
-    result = deploy(clients, deploy_plan, _waiter(args, deploy_plan.timeout))
+    if cfg.environment(args.env).group_kind == "prod":
+        from ..promotion import lockfile
+
+        lock_path = Path(args.lock_file) if args.lock_file else lockfile.lock_path(cfg)
+        check_artifact(clients, deploy_plan.package, lockfile.read_lock(cfg, lock_path))
+    waiter = _waiter(args, deploy_plan.timeout)
+    if args.rollback_on_failure:
+        result = deploy_or_roll_back(clients, deploy_plan, waiter)
+    else:
+        result = deploy(clients, deploy_plan, waiter)
     cli_support.emit(
         {
             "endpoint_name": result.endpoint_name,
@@ -165,6 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("deploy", cmd_deploy, "Create or update an environment's endpoint to serve a version.")
     sub.add_argument("--env", required=True, choices=config.ENVIRONMENTS)
     sub.add_argument("--arn", required=True)
+    sub.add_argument(
+        "--lock-file", help="prod: the lock whose artifact checksum must match (default: the repo's lock)"
+    )
+    sub.add_argument(
+        "--rollback-on-failure",
+        action="store_true",
+        help="when the update of a running endpoint fails, roll it back to the config it ran (exit 1)",
+    )
     waiting(sub)
     sub = command("rollback", cmd_rollback, "Update an endpoint back to its recorded previous config.")
     sub.add_argument("--env", required=True, choices=config.ENVIRONMENTS)

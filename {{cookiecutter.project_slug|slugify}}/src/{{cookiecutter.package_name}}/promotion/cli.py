@@ -1,8 +1,8 @@
 """Registry, lock and compare commands: `python -m <package>.promotion.cli <command> ...`.
 
 Registry commands (ensure-groups, latest, approve, stage, promote), `lock write` and `compare`
-run with the shared-services registry role and check the account of their credentials before
-anything else; `lock verify` and `lock show` are offline.
+run with a shared-services registry role (QA or prod, see docs/deploy.md) and check the
+account of their credentials before anything else; `lock verify` and `lock show` are offline.
 
 Contract (cli_support): results on stdout as key=value lines (JSON for `lock show`, markdown
 for `compare`), `--github-output` also appends them to $GITHUB_OUTPUT; progress on stderr.
@@ -21,10 +21,22 @@ from typing import Any
 from .. import cli_support, config
 from ..config import Config
 from ..deploy.aws import Clients, DeployError, log, require_account, run_guarded
-from . import compare, groups, lifecycle, lockfile, promote, version
+from . import cli_release, compare, groups, lifecycle, lockfile, promote, version
 
 # The first argument of each command this CLI runs (deploy.cli forwards them here).
-COMMANDS = ("ensure-groups", "latest", "approve", "stage", "promote", "lock", "compare")
+COMMANDS = (
+    "ensure-groups",
+    "latest",
+    "digest",
+    "record-qa",
+    "approve",
+    "stage",
+    "promote",
+    "released",
+    "reject",
+    "lock",
+    "compare",
+)
 
 
 def _lowercase(value: object) -> str:
@@ -77,7 +89,7 @@ def cmd_stage(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
 
 def cmd_promote(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     require_account(clients, cfg, "shared_services", "promote")
-    arn, created = promote.promote(cfg, clients, args.arn)
+    arn, created = promote.promote(cfg, clients, args.arn, args.expect_sha256)
     number = version.parse_package_arn(arn).version
     _emit(args, {"arn": arn, "version": number, "created": _lowercase(created)})
     return 0
@@ -94,8 +106,6 @@ def cmd_lock_write(args: argparse.Namespace, cfg: Config, clients: Clients) -> i
     except (OSError, json.JSONDecodeError) as exc:
         raise DeployError(f"cannot read the QA report {args.qa_report}: {exc}") from exc
     resolved = version.resolve(cfg, clients, args.arn, "dev")
-    if not (args.git_sha or resolved.git_sha):
-        raise DeployError(f"{args.arn} has no git_sha metadata; pass --git-sha")
     lock = lockfile.lock_for(cfg, version.read_metrics(clients, resolved), qa_report, args.git_sha)
     path = _lock_file(args, cfg)
     lockfile.write_lock(path, lock)
@@ -113,7 +123,15 @@ def cmd_lock_show(args: argparse.Namespace, cfg: Config, clients: Clients | None
 def cmd_lock_verify(args: argparse.Namespace, cfg: Config, clients: Clients | None) -> int:
     lock = lockfile.read_lock(cfg, _lock_file(args, cfg))
     log(f"lock OK: {lock['model_package_arn']} (QA: {lock['qa_test']['summary']})")
-    _emit(args, {"arn": lock["model_package_arn"], "version": lock["version"], "git_sha": lock["git_sha"]})
+    _emit(
+        args,
+        {
+            "arn": lock["model_package_arn"],
+            "version": lock["version"],
+            "git_sha": lock["git_sha"],
+            "sha256": lock["artifact"]["sha256"],
+        },
+    )
     return 0
 
 
@@ -158,7 +176,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     sub.add_argument("--git-sha", help="only a version registered from this commit (metadata git_sha)")
     sub = command("approve", cmd_approve, "Approve a dev version, recording actor, pull request and commit.")
     sub.add_argument("--arn", required=True)
-    sub.add_argument("--pr", required=True, help="pull request number")
+    sub.add_argument("--pr", required=True, help="pull request number, or 'none' (only an Approved version)")
     sub.add_argument("--commit", required=True, help="merge commit SHA")
     sub.add_argument("--actor", required=True, help="GitHub login of the approver")
     sub = command("stage", cmd_stage, "Record a version's model life-cycle stage.")
@@ -170,17 +188,21 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "promote", cmd_promote, "Register an Approved dev version into the prod group (idempotent)."
     )
     sub.add_argument("--arn", required=True)
+    sub.add_argument(
+        "--expect-sha256", help="the artifact checksum the lock names; refused if QA tested another"
+    )
 
     lock = commands.add_parser("lock", help="Write, show or verify model.lock.json.")
     actions = lock.add_subparsers(dest="lock_command", required=True, metavar="action")
     written = command("write", cmd_lock_write, "Lock a QA-verified dev version.", parent=actions)
     written.add_argument("--arn", required=True)
     written.add_argument("--qa-report", required=True, help="report JSON of `endpoint-test --report`")
-    written.add_argument("--git-sha", help="default: the version's git_sha metadata")
+    written.add_argument("--git-sha", help="refuse unless the version was built from this commit")
     shown = command("show", cmd_lock_show, "Print the lock file.", False, parent=actions)
     verified = command("verify", cmd_lock_verify, "Validate the lock file (offline).", parent=actions)
     for sub in (written, shown, verified):
         sub.add_argument("--lock-file", help="default: <repo>/<lock_file from config>")
+    cli_release.add_commands(command, actions)
 
     sub = command("compare", cmd_compare, "Markdown: locked candidate vs prod champion and QA report.", False)
     sub.add_argument("--env", required=True, choices=("prod",))

@@ -1,7 +1,8 @@
 """Markdown for the dev -> prod pull request: the locked candidate next to the prod champion.
 
 The candidate is the version in model.lock.json (metrics and QA test result as locked); the
-champion is the newest Approved version in the prod group of the shared registry.
+champion is the prod version the prod endpoint serves (`lifecycle.champion_version`: the one
+released last), not merely the newest Approved one.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from typing import Any
 
 from ..config import Config
 from ..deploy.aws import Clients
-from .lifecycle import latest_package
-from .version import ModelVersion, parse_package_arn, resolve
+from .lifecycle import champion_version
+from .version import ModelVersion, read_metrics
 
 
 def _cell(value: Any) -> str:
@@ -23,11 +24,9 @@ def _number(value: float | None) -> str:
 
 
 def champion(cfg: Config, clients: Clients) -> ModelVersion | None:
-    """The newest Approved prod version with its metrics, or None before the first release."""
-    summary = latest_package(clients, cfg.group("prod"), status="Approved")
-    if summary is None:
-        return None
-    return resolve(cfg, clients, parse_package_arn(summary["ModelPackageArn"]), metrics=True)
+    """The served prod version with its metrics, or None before the first release."""
+    served = champion_version(cfg, clients)
+    return None if served is None else read_metrics(clients, served)
 
 
 def comparison_markdown(cfg: Config, lock: dict[str, Any], current: ModelVersion | None) -> str:

@@ -1,6 +1,7 @@
 """A version's life in the registry: find the newest, approve it, record the stage it reached.
 
-These functions run as the registry role in the shared-services account.
+They run in the shared-services account: `latest` and the QA stage as the QA registry role,
+approve, `record_release` and `reject` as the prod registry role.
 """
 
 from __future__ import annotations
@@ -69,6 +70,16 @@ def approve(cfg: Config, clients: Clients, arn: str, pr: str, commit: str, actor
     """
     ref = check_package(cfg, arn, "dev")
     pr = pr.lstrip("#")
+    if pr == "none":
+        # A revert pushed to the prod branch: only a version approved before may run again.
+        version = resolve(cfg, clients, ref)
+        if version.approval != "Approved":
+            raise DeployError(
+                f"{arn} is {version.approval or None} and no pull request merged commit {commit}: "
+                f"a version is approved only through a pull request from {cfg.branches.dev}"
+            )
+        log(f"{arn} is already Approved ({version.approval_description}); released without a pull request")
+        return version
     if not PULL_REQUEST.match(pr):
         raise DeployError(f"pull request {pr!r} is not a pull request number")
     if not COMMIT.match(commit):
@@ -132,3 +143,87 @@ def record_stage(
     clients.sagemaker.update_model_package(ModelPackageArn=arn, ModelLifeCycle=lifecycle)
     log(f"{arn}: stage {lifecycle['Stage']}/{status}")
     return True
+
+
+# Customer metadata of a prod version that served prod: when, from which run, commit and PR.
+RELEASED_AT_KEY = "released_at"
+RELEASED_COMMIT_KEY = "released_commit"
+RELEASED_PULL_REQUEST_KEY = "released_pull_request"
+
+
+def record_release(cfg: Config, clients: Clients, arn: str, commit: str, pr: str, when: str) -> ModelVersion:
+    """Record that the prod version `arn` now serves the prod endpoint (after its smoke test).
+
+    Stage Production/Approved plus `released_at` (UTC, ISO 8601), `released_commit` and
+    `released_pull_request` ("none" for a revert pushed without one). The champion is the
+    prod version released last (`champion_version`), not the newest Approved one.
+    """
+    ref = check_package(cfg, arn, "prod")
+    if not COMMIT.match(commit):
+        raise DeployError(f"commit {commit!r} is not a git commit SHA (7-40 lowercase hex digits)")
+    pr = pr.lstrip("#")
+    if pr != "none" and not PULL_REQUEST.match(pr):
+        raise DeployError(f"pull request {pr!r} is not a pull request number or 'none'")
+    version = resolve(cfg, clients, ref)
+    if version.approval != "Approved":
+        raise DeployError(f"{arn} is {version.approval or None}; only Approved prod versions are released")
+    metadata = {
+        **version.metadata,
+        RELEASED_AT_KEY: when,
+        RELEASED_COMMIT_KEY: commit,
+        RELEASED_PULL_REQUEST_KEY: pr,
+    }
+    check_customer_metadata(metadata, f"recording the release of {arn}")
+    clients.sagemaker.update_model_package(
+        ModelPackageArn=arn,
+        ModelApprovalStatus="Approved",
+        CustomerMetadataProperties=metadata,
+        ModelLifeCycle={
+            "Stage": STAGES["prod"],
+            "StageStatus": "Approved",
+            "StageDescription": f"serving {cfg.environment('prod').endpoint_name} since {when}",
+        },
+    )
+    log(f"{arn}: released at {when} (commit {commit}, pull request {pr})")
+    return resolve(cfg, clients, ref)
+
+
+def reject(cfg: Config, clients: Clients, arn: str, reason: str) -> bool:
+    """Reject a version (a failed prod deploy or smoke test); False when already Rejected.
+
+    A Rejected prod version is never promoted again nor counted as champion.
+    """
+    ref = reference(cfg, arn)
+    version = resolve(cfg, clients, ref)
+    if version.approval == "Rejected":
+        log(f"{arn} is already Rejected; unchanged")
+        return False
+    stage = STAGES["prod"] if ref.kind == "prod" else STAGES["qa"]
+    metadata = {**version.metadata, "rejected_reason": metadata_value(reason)}
+    check_customer_metadata(metadata, f"rejecting {arn}")
+    clients.sagemaker.update_model_package(
+        ModelPackageArn=arn,
+        ModelApprovalStatus="Rejected",
+        ApprovalDescription=reason[:1024],
+        CustomerMetadataProperties=metadata,
+        ModelLifeCycle={"Stage": stage, "StageStatus": "Rejected", "StageDescription": reason[:1024]},
+    )
+    log(f"{arn}: Rejected ({reason})")
+    return True
+
+
+def champion_version(cfg: Config, clients: Clients) -> ModelVersion | None:
+    """The prod version the prod endpoint serves: the one released last, never a Rejected one.
+
+    Each prod version is described once (the prod group holds one version per release).
+    """
+    best: ModelVersion | None = None
+    paginator = clients.sagemaker.get_paginator("list_model_packages")
+    params = {"ModelPackageGroupName": cfg.group("prod"), "ModelApprovalStatus": "Approved"}
+    for page in paginator.paginate(**params, PaginationConfig={"PageSize": 50}):
+        for summary in page.get("ModelPackageSummaryList", []):
+            version = resolve(cfg, clients, summary["ModelPackageArn"], "prod")
+            released = version.metadata.get(RELEASED_AT_KEY)
+            if released and (best is None or released > best.metadata[RELEASED_AT_KEY]):
+                best = version
+    return best

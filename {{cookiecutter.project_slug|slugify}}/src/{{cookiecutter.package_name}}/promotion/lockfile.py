@@ -10,8 +10,15 @@ back is a revert of the lock change. Shape:
       "git_sha": "<commit the version was built from>",
       "metrics": {"auc": 0.98, ...},
       "qa_test": {"passed": true, "summary": "...", "endpoint": "<qa endpoint>"},
+      "artifact": {"uri": "s3://<bucket>/<model>-dev/.../model.tar.gz", "version_id": "<S3 version>",
+                   "sha256": "<sha256 of the bytes QA served>"},
+      "images": ["<exact image URI of each container>"],
       "created_at": "2025-01-31T12:00:00Z"
     }
+
+The lock is a claim, not evidence: the release re-checks every field against the registry
+(the QA result and checksum QA recorded there, git SHA, metrics, images) and the artifact
+bytes before any mutating call (`release.verify_release`).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from typing import Any
 from .. import config
 from ..config import Config
 from ..deploy.aws import DeployError
+from .evidence import Artifact, load_artifact, qa_evidence
 from .version import ModelVersion, PackageRef, check_package
 
 REQUIRED = {
@@ -33,6 +41,8 @@ REQUIRED = {
     "git_sha": str,
     "metrics": dict,
     "qa_test": dict,
+    "artifact": dict,
+    "images": list,
     "created_at": str,
 }
 GIT_SHA = re.compile(r"^[0-9a-f]{7,40}$")
@@ -75,6 +85,8 @@ def build_lock(
     git_sha: str,
     metrics: dict[str, float],
     qa_report: dict[str, Any],
+    artifact: Artifact,
+    images: list[str],
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """The lock for a QA-verified version. It raises LockError if the QA report did not pass."""
@@ -94,6 +106,8 @@ def build_lock(
             "summary": summarise_report(qa_report),
             "endpoint": cfg.environment("qa").endpoint_name,
         },
+        "artifact": artifact.to_dict(),
+        "images": list(images),
         "created_at": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     validate(cfg, lock, "lock")
@@ -107,17 +121,32 @@ def lock_for(
     git_sha: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The lock for a resolved dev version (metrics read): its git SHA (or `git_sha`) and metrics.
+    """The lock for a resolved dev version (metrics read): its git SHA, metrics, the artifact QA
+    recorded on it in the registry (`evidence.record_qa`) and its exact image URIs.
 
-    It raises LockError when the version has no git SHA and none is given, or the QA report
-    did not pass.
+    It raises LockError when the version has no git SHA, a git SHA given differs from it, the
+    registry holds no passed QA record for it, or the QA report did not pass.
     """
-    sha = git_sha or version.git_sha
+    sha = version.git_sha
     if not sha:
-        raise LockError(f"{version.arn} has no git_sha metadata; pass --git-sha")
+        raise LockError(f"{version.arn} has no git_sha metadata; it was not registered by this pipeline")
+    if git_sha and git_sha != sha:
+        raise LockError(f"{version.arn} was built from commit {sha}, not {git_sha}")
     if version.metrics is None:
         raise LockError(f"the metrics of {version.arn} were not read; resolve it with metrics=True")
-    return build_lock(cfg, version.ref, sha, dict(version.metrics), qa_report, now)
+    qa = qa_evidence(version.metadata)
+    if not qa.passed or not qa.sha256:
+        raise LockError(
+            f"{version.arn} has no passed QA record in the registry (qa_result: {qa.result or 'none'}); "
+            "only versions whose QA endpoint tests passed may be locked"
+        )
+    if version.approval == "Rejected":
+        raise LockError(f"{version.arn} is Rejected; it cannot be locked")
+    uri = version.model_data_urls[0] if len(version.model_data_urls) == 1 else ""
+    artifact = Artifact(uri, qa.version_id or "", qa.sha256)
+    return build_lock(
+        cfg, version.ref, sha, dict(version.metrics), qa_report, artifact, list(version.images), now
+    )
 
 
 def locked_ref(cfg: Config, lock: dict[str, Any]) -> PackageRef:
@@ -154,6 +183,12 @@ def validate(cfg: Config, lock: Any, where: str) -> dict[str, Any]:
     qa = lock["qa_test"]
     if not isinstance(qa.get("passed"), bool) or not isinstance(qa.get("summary"), str):
         raise LockError(f"{where}: qa_test needs 'passed' (true/false) and 'summary' (text)")
+    try:
+        load_artifact(lock["artifact"], f"{where}: artifact")
+    except DeployError as exc:
+        raise LockError(str(exc)) from exc
+    if not lock["images"] or not all(isinstance(i, str) and i for i in lock["images"]):
+        raise LockError(f"{where}: images must be a non-empty list of image URIs")
     if not TIMESTAMP.match(lock["created_at"]):
         raise LockError(f"{where}: created_at {lock['created_at']!r} is not an ISO-8601 UTC time (…Z)")
     return lock

@@ -1,0 +1,40 @@
+"""Before prod serves a version: the artifact it is about to serve is the one QA tested.
+
+`check_artifact` compares the prod version with the lock (model.lock.json, reviewed in the
+release pull request): the version was promoted from the locked dev version, its recorded
+checksum is the lock's, and the bytes of the object its container points at hash to that
+checksum (read with the deploy role, which may read the prod prefix only). Any difference
+stops the deploy before its first mutating call, naming both checksums.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..promotion.evidence import digest, model_artifact_uri
+from ..promotion.promote import ARTIFACT_SHA256_KEY, ARTIFACT_VERSION_KEY
+from ..promotion.version import ModelVersion
+from .aws import Clients, DeployError, log
+
+
+def check_artifact(clients: Clients, version: ModelVersion, lock: dict[str, Any]) -> str:
+    """Refuse unless `version` serves exactly the artifact the lock names; return its sha256."""
+    expected = lock["artifact"]["sha256"]
+    if version.source_arn != lock["model_package_arn"]:
+        raise DeployError(
+            f"{version.arn} was promoted from {version.source_arn or 'nothing'}, "
+            f"but the lock names {lock['model_package_arn']}; refusing to deploy"
+        )
+    recorded = version.metadata.get(ARTIFACT_SHA256_KEY)
+    if recorded != expected:
+        raise DeployError(
+            f"{version.arn} records artifact sha256 {recorded or 'none'}, the lock says {expected}; "
+            "refusing to deploy"
+        )
+    uri = model_artifact_uri(version)
+    object_version = version.metadata.get(ARTIFACT_VERSION_KEY)
+    actual = digest(clients, uri, None if object_version in (None, "unversioned") else object_version)
+    if actual.sha256 != expected:
+        raise DeployError(f"{uri} has sha256 {actual.sha256}, the lock says {expected}; refusing to deploy")
+    log(f"artifact {uri}: sha256 {actual.sha256} matches the lock")
+    return actual.sha256

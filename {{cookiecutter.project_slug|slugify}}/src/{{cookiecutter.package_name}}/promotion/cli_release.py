@@ -1,0 +1,120 @@
+"""The evidence and release commands of the registry CLI (`promotion.cli` adds them).
+
+- `registry digest` (QA registry role): hash the artifact a dev version serves; JSON out.
+- `registry record-qa` (QA registry role): record the QA result on the version; a failed
+  result rejects it and the command exits 1.
+- `lock check` (QA or prod registry role, read-only): the lock against the registry, the
+  artifact bytes and, with `--pr`, the pull request that merged it.
+- `registry released` / `registry reject` (prod registry role): after the smoke test, or when
+  the prod deploy or smoke test failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .. import cli_support
+from ..config import Config
+from ..deploy.aws import Clients, DeployError, log, require_account
+from . import evidence, lifecycle, lockfile, release
+from .version import resolve
+
+
+def _read_json(path: str, what: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DeployError(f"cannot read the {what} {path}: {exc}") from exc
+
+
+def cmd_digest(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
+    require_account(clients, cfg, "shared_services", "registry digest")
+    value = resolve(cfg, clients, args.arn, "dev")
+    artifact = evidence.digest(clients, evidence.model_artifact_uri(value))
+    if args.output:
+        Path(args.output).write_text(json.dumps(artifact.to_dict(), indent=2) + "\n")
+    log(f"{value.arn}: {artifact.uri} version {artifact.version_id} sha256 {artifact.sha256}")
+    cli_support.emit(artifact.to_dict(), args.github_output)
+    return 0
+
+
+def cmd_record_qa(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
+    require_account(clients, cfg, "shared_services", "registry record-qa")
+    report = _read_json(args.report, "QA report")
+    artifact = evidence.load_artifact(_read_json(args.artifact, "artifact digest"), args.artifact)
+    passed = isinstance(report, dict) and report.get("passed") is True
+    summary = lockfile.summarise_report(report) if isinstance(report, dict) else "unreadable report"
+    evidence.record_qa(cfg, clients, args.arn, passed, artifact, summary, args.run or "")
+    cli_support.emit({"arn": args.arn, "qa_result": "passed" if passed else "failed"}, args.github_output)
+    if not passed:
+        return cli_support.fail(f"the QA endpoint tests failed ({summary}); {args.arn} is now Rejected")
+    return 0
+
+
+def cmd_lock_check(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
+    require_account(clients, cfg, "shared_services", "lock check")
+    lock = lockfile.read_lock(cfg, Path(args.lock_file) if args.lock_file else lockfile.lock_path(cfg))
+    pull_request = None
+    if args.pr is not None:
+        pull_request = release.parse_pull_request(args.pr, args.pr_head, args.pr_base)
+    else:
+        log("no --pr given: the pull request the lock came through is not checked")
+    release.verify_release(cfg, clients, lock, pull_request, check_provenance=args.pr is not None)
+    cli_support.emit(
+        {
+            "arn": lock["model_package_arn"],
+            "version": lock["version"],
+            "sha256": lock["artifact"]["sha256"],
+            "pull_request": pull_request.number if pull_request else "none",
+        },
+        args.github_output,
+    )
+    return 0
+
+
+def cmd_released(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
+    require_account(clients, cfg, "shared_services", "registry released")
+    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    lifecycle.record_release(cfg, clients, args.arn, args.commit, args.pr, when)
+    cli_support.emit({"arn": args.arn, "released_at": when}, args.github_output)
+    return 0
+
+
+def cmd_reject(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
+    require_account(clients, cfg, "shared_services", "registry reject")
+    changed = lifecycle.reject(cfg, clients, args.arn, args.reason)
+    cli_support.emit({"arn": args.arn, "changed": str(changed).lower()}, args.github_output)
+    return 0
+
+
+def add_commands(command: Any, lock_actions: Any) -> None:
+    """Add these commands with `promotion.cli`'s `command(name, handler, help, outputs, parent)`."""
+    sub = command("digest", cmd_digest, "Hash the model artifact a dev version serves (JSON).")
+    sub.add_argument("--arn", required=True)
+    sub.add_argument("--output", help="also write the JSON here (for record-qa --artifact)")
+    sub = command("record-qa", cmd_record_qa, "Record the QA result on a dev version; failed = Rejected.")
+    sub.add_argument("--arn", required=True)
+    sub.add_argument("--report", required=True, help="report JSON of `endpoint-test --report`")
+    sub.add_argument("--artifact", required=True, help="JSON of `registry digest --output`")
+    sub.add_argument("--run", help="the run that tested it (e.g. a workflow run URL or ID)")
+    sub = command("released", cmd_released, "Record that a prod version now serves prod (champion).")
+    sub.add_argument("--arn", required=True)
+    sub.add_argument("--commit", required=True, help="the released commit SHA")
+    sub.add_argument("--pr", required=True, help="pull request number, or 'none'")
+    sub = command("reject", cmd_reject, "Reject a version (a failed prod deploy or smoke test).")
+    sub.add_argument("--arn", required=True)
+    sub.add_argument("--reason", required=True)
+    checked = command(
+        "check",
+        cmd_lock_check,
+        "Check the lock against the registry, the artifact and the pull request (read-only).",
+        parent=lock_actions,
+    )
+    checked.add_argument("--lock-file", help="default: <repo>/<lock_file from config>")
+    checked.add_argument("--pr", help="the merged pull request's number, or 'none' (a push without one)")
+    checked.add_argument("--pr-head", help="the pull request's head branch")
+    checked.add_argument("--pr-base", help="the pull request's base branch")

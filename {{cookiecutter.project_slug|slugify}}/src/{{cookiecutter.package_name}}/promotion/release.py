@@ -1,0 +1,146 @@
+"""Release verification: the lock is a claim; the registry and the artifact bytes are the evidence.
+
+`verify_release` runs before any mutating call of a release (and, read-only, on the release
+pull request). It refuses, naming every mismatch in one line, unless:
+
+- the lock names a Completed, not Rejected version of the dev group in the shared-services
+  registry (`lockfile.validate` checks the ARN);
+- the registry holds a passed QA record for that version (`evidence.record_qa`), for the same
+  artifact version and sha256 the lock names;
+- git SHA, metrics, image URIs and artifact URI are equal between lock and registry;
+- the artifact version still exists and its bytes hash to that sha256;
+- the lock change reached the prod branch through a pull request from the dev branch; or, with
+  no pull request (a revert pushed to the prod branch), the version is already Approved, i.e.
+  a release that went through a pull request before.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import Config
+from ..deploy.aws import Clients, DeployError, log
+from .evidence import digest, load_artifact, model_artifact_uri, qa_evidence
+from .lockfile import LockError, locked_ref
+from .version import ModelVersion, resolve
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """The merged pull request a release commit came from (number, head and base branches)."""
+
+    number: str
+    head: str
+    base: str
+
+
+def _metrics_differ(locked: dict[str, Any], registered: dict[str, float]) -> list[str]:
+    problems = []
+    for name in sorted(set(locked) | set(registered)):
+        if name not in registered:
+            problems.append(f"metric {name} is in the lock but not in the registry")
+        elif name not in locked:
+            problems.append(f"metric {name} is in the registry but not in the lock")
+        elif not math.isclose(float(locked[name]), registered[name], rel_tol=1e-9, abs_tol=1e-12):
+            problems.append(f"metric {name}: lock {locked[name]}, registry {registered[name]}")
+    return problems
+
+
+def evidence_mismatches(lock: dict[str, Any], version: ModelVersion) -> list[str]:
+    """Every field on which the lock and the registry disagree (empty when they agree)."""
+    problems = []
+    if version.status != "Completed":
+        problems.append(f"the version is {version.status or 'not Completed'}")
+    if version.approval == "Rejected":
+        problems.append("the version is Rejected")
+    qa = qa_evidence(version.metadata)
+    artifact = load_artifact(lock["artifact"], "lock artifact")
+    if not qa.passed:
+        problems.append(f"the registry records no passed QA for it (qa_result: {qa.result or 'none'})")
+    if qa.sha256 != artifact.sha256:
+        problems.append(f"QA tested sha256 {qa.sha256 or 'none'}, the lock says {artifact.sha256}")
+    if (qa.version_id or "") != artifact.version_id:
+        problems.append(
+            f"QA tested object version {qa.version_id or 'none'}, the lock says {artifact.version_id}"
+        )
+    if version.git_sha != lock["git_sha"]:
+        problems.append(f"git SHA: lock {lock['git_sha']}, registry {version.git_sha or 'none'}")
+    problems.extend(_metrics_differ(lock["metrics"], dict(version.metrics or {})))
+    if list(version.images) != list(lock["images"]):
+        problems.append(f"images: lock {lock['images']}, registry {list(version.images)}")
+    if list(version.model_data_urls) != [artifact.uri]:
+        problems.append(f"artifact: lock {artifact.uri}, registry {list(version.model_data_urls)}")
+    if lock["qa_test"].get("passed") is not True:
+        problems.append("the lock's qa_test.passed is not true")
+    return problems
+
+
+def verify_release(
+    cfg: Config,
+    clients: Clients,
+    lock: dict[str, Any],
+    pull_request: PullRequest | None,
+    check_provenance: bool = True,
+) -> ModelVersion:
+    """Check the lock against the registry, the artifact and the pull request; read-only.
+
+    It returns the dev version (metrics read) or raises LockError naming every mismatch.
+    """
+    ref = locked_ref(cfg, lock)
+    version = resolve(cfg, clients, ref, metrics=True)
+    problems = evidence_mismatches(lock, version)
+    if not problems:
+        artifact = load_artifact(lock["artifact"], "lock artifact")
+        actual = digest(clients, model_artifact_uri(version), artifact.version_id or None)
+        if actual.sha256 != artifact.sha256:
+            problems.append(
+                f"the artifact {artifact.uri} (version {artifact.version_id}) now has sha256 "
+                f"{actual.sha256}, the lock says {artifact.sha256}"
+            )
+    if check_provenance:
+        problems.extend(provenance_problems(cfg, version, pull_request))
+    if problems:
+        raise LockError(f"release refused for {ref.arn}: " + "; ".join(problems))
+    log(f"release verified: {ref.arn} (QA passed on sha256 {lock['artifact']['sha256']})")
+    return version
+
+
+def provenance_problems(cfg: Config, version: ModelVersion, pull_request: PullRequest | None) -> list[str]:
+    """Why the way the lock reached the prod branch does not allow this release (empty: it does)."""
+    branches = cfg.branches
+    if pull_request is None:
+        if version.approval != "Approved":
+            return [
+                "no pull request merged this commit, and the version was never approved: a version "
+                f"reaches prod for the first time only through a pull request from {branches.dev} "
+                f"to {branches.prod} (a revert without a pull request may only name a released version)"
+            ]
+        return []
+    problems = []
+    if pull_request.head != branches.dev:
+        problems.append(
+            f"pull request #{pull_request.number} came from {pull_request.head!r}, not {branches.dev!r}"
+        )
+    if pull_request.base != branches.prod:
+        problems.append(
+            f"pull request #{pull_request.number} was merged into {pull_request.base!r}, "
+            f"not {branches.prod!r}"
+        )
+    return problems
+
+
+def parse_pull_request(number: str, head: str | None, base: str | None) -> PullRequest | None:
+    """`--pr none` means no pull request; a number needs its head and base branches."""
+    if number == "none":
+        return None
+    number = number.lstrip("#")
+    if not number.isdigit() or not head or not base:
+        raise DeployError(
+            f"pull request {number!r}: expected a number with --pr-head and --pr-base, or 'none'"
+        )
+    return PullRequest(number, head, base)
+
+
+__all__ = ["LockError", "PullRequest", "evidence_mismatches", "parse_pull_request", "verify_release"]
