@@ -80,6 +80,42 @@ ACCOUNT_FIELDS = (
     "qa_account_id",
     "prod_account_id",
 )
+# Regions where SageMaker hosts both framework images the pipeline uses (scikit-learn and XGBoost):
+# the generated access/images.py table (AWS's image account per region); a template test keeps
+# the two equal. A region without them could bake but never pull an image.
+FRAMEWORK_IMAGE_REGIONS = frozenset(
+    {
+        "af-south-1",
+        "ap-east-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ca-central-1",
+        "ca-west-1",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "il-central-1",
+        "me-central-1",
+        "me-south-1",
+        "sa-east-1",
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+    }
+)
 INSTANCE_FIELDS = ("processing_instance_type", "training_instance_type", "endpoint_instance_type")
 
 
@@ -144,6 +180,12 @@ def validate(answers: dict) -> list[str]:
     region = answers.get("aws_region", "")
     if region not in sagemaker_regions():
         bad("aws_region", "an AWS region where SageMaker is available, such as us-east-1")
+    elif region not in FRAMEWORK_IMAGE_REGIONS:
+        bad(
+            "aws_region",
+            "a region where SageMaker hosts its scikit-learn and XGBoost images, such as us-east-1 "
+            f"({region} has SageMaker but not those images)",
+        )
 
     for field in ACCOUNT_FIELDS:
         if not ACCOUNT_ID.match(str(answers.get(field, ""))):

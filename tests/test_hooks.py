@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import botocore.session
 import pytest
@@ -101,6 +103,22 @@ def test_each_bad_answer_is_named(field, value, words):
 def test_a_bad_owner_is_not_reported_again_through_the_derived_reviewers():
     errors = pre_gen.validate({**GOOD, "github_owner": "-acme", "prod_reviewers": "@-acme/ml-leads"})
     assert [e.split(":")[0] for e in errors] == ["github_owner"]
+
+
+def test_image_regions_match_the_generated_image_table():
+    """The hook refuses the regions the generated access/images.py has no image account for."""
+    [images] = Path(__file__).resolve().parents[1].glob("{{*/src/*/access/images.py")
+    for node in ast.walk(ast.parse(images.read_text())):
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "IMAGE_ACCOUNTS":
+            table = ast.literal_eval(node.value.args[0])
+    assert set(table) == pre_gen.FRAMEWORK_IMAGE_REGIONS
+    without = sorted(set(pre_gen.sagemaker_regions()) - set(table))
+    assert without, "every SageMaker region has the images: nothing left to refuse"
+    errors = pre_gen.validate({**GOOD, "aws_region": without[0]})
+    assert errors == [
+        f"aws_region: {without[0]!r} is not valid; expected a region where SageMaker hosts its scikit-learn "
+        f"and XGBoost images, such as us-east-1 ({without[0]} has SageMaker but not those images)"
+    ]
 
 
 def test_region_fallback_matches_botocore():

@@ -9,7 +9,8 @@ with an attacker's image, a typo'd account) cannot be pulled.
 - `IMAGE_ACCOUNTS`: region -> the account hosting the images. It covers exactly the regions where
   the SageMaker SDK has both frameworks' images (tests/test_images.py compares it with the SDK's
   own table for every region botocore knows SageMaker in, and for the configured versions);
-  a region missing here has no image, so bootstrap refuses it.
+  a region missing here has no image, so the bake (hooks/pre_gen_project.py, kept equal by a
+  template test) and bootstrap refuse it.
 - `FRAMEWORK_REPOSITORIES`: framework (the config's `model.framework`) -> its ECR repository.
   Both are granted, so switching `model.framework` needs no new bootstrap.
 - `image_account(region)`, `repository_arns(region)`, `image_parameters(cfg)` (what bootstrap
