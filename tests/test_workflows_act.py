@@ -76,9 +76,14 @@ class World:
         """What the release's pull-request lookup answers (github-script stub): a merged pull
         request from the dev branch, or "none" (a push without one)."""
         if number == "none":
-            result = {"number": "none", "head": "", "base": ""}
+            result = {"number": "none", "head": "", "base": "", "head_repository": ""}
         else:
-            result = {"number": number, "head": self.dev_branch, "base": self.prod_branch}
+            result = {
+                "number": number,
+                "head": self.dev_branch,
+                "base": self.prod_branch,
+                "head_repository": self.repo.slug,
+            }
         self.env["ACT_STUB_GITHUB_SCRIPT_RESULT"] = json.dumps(result)
 
     def run(self, name: str, workflow: str, event_name: str, event: dict, **kwargs):

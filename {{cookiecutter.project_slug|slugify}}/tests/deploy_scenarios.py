@@ -105,7 +105,7 @@ def update_stubs(cfg, recorder: Recorder, version=NEW_VERSION, approval="Approve
         stubs["s3"].add_response(
             "get_object",
             {"Body": StreamingBody(io.BytesIO(ARTIFACT), len(ARTIFACT)), "VersionId": "v1"},
-            {"Bucket": bucket, "Key": key, "VersionId": "v1"},
+            {"Bucket": bucket, "Key": key},
         )
         lock = {
             "model_package_arn": source,
@@ -114,6 +114,7 @@ def update_stubs(cfg, recorder: Recorder, version=NEW_VERSION, approval="Approve
             "metrics": {},
             "qa_test": {"passed": True, "summary": "passed", "endpoint": "qa"},
             "artifact": {"uri": f"s3://{bucket}/dev/model.tar.gz", "version_id": "v0", "sha256": sha},
+            "containers_sha256": "0" * 64,
             "images": [package["InferenceSpecification"]["Containers"][0]["Image"]],
             "created_at": "2025-01-31T12:00:00Z",
         }

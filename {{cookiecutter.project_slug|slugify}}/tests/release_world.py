@@ -53,7 +53,11 @@ class World:
         return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
     def register(
-        self, metrics: dict[str, float] | None = None, body: bytes = GOOD_MODEL, git_sha: str = GIT_SHA
+        self,
+        metrics: dict[str, float] | None = None,
+        body: bytes = GOOD_MODEL,
+        git_sha: str = GIT_SHA,
+        metadata: dict[str, str] | None = None,
     ) -> str:
         """A dev version as the dev pipeline registers it: artifact and evaluation report under
         the dev prefix, PendingManualApproval, git_sha/branch metadata."""
@@ -69,6 +73,7 @@ class World:
         self.put(f"{prefix}/evaluate/evaluation.json", json.dumps(report).encode())
         spec = copy.deepcopy(INFERENCE_SPEC)
         spec["Containers"][0]["ModelDataUrl"] = f"s3://{self.bucket}/{prefix}/train/model.tar.gz"
+        spec["Containers"][0]["Environment"] = evidence.serving_environment(self.cfg)
         return self.shared.client("sagemaker").create_model_package(
             ModelPackageGroupName=self.cfg.group("dev"),
             ModelApprovalStatus="PendingManualApproval",
@@ -81,7 +86,7 @@ class World:
                     }
                 }
             },
-            CustomerMetadataProperties={"git_sha": git_sha, "branch": "dev"},
+            CustomerMetadataProperties={"git_sha": git_sha, "branch": "dev", **(metadata or {})},
         )["ModelPackageArn"]
 
     def qa(self, arn: str, passed: bool = True) -> Any:
@@ -103,9 +108,11 @@ class World:
     def describe(self, arn: str) -> dict[str, Any]:
         return self.shared.client("sagemaker").describe_model_package(ModelPackageName=arn)
 
-    def pull_request(self, head: str | None = None, base: str | None = None) -> Any:
+    def pull_request(
+        self, head: str | None = None, base: str | None = None, head_repository: str = "o/r"
+    ) -> Any:
         branches = self.cfg.branches
-        return release.PullRequest("7", head or branches.dev, base or branches.prod)
+        return release.PullRequest("7", head or branches.dev, base or branches.prod, head_repository, "o/r")
 
     def release(self, arn: str) -> str:
         """The release job up to deploy: verify, approve, promote; return the prod ARN."""
@@ -114,6 +121,19 @@ class World:
         self.approve(arn)
         prod_arn, _ = promote.promote(self.cfg, self.clients, arn, lock["artifact"]["sha256"])
         return prod_arn
+
+    def update(self, arn: str, **fields: Any) -> None:
+        """A direct UpdateModelPackage (what an identity that may update versions can send);
+        metadata and approval are kept unless given (moto clears what a request leaves out)."""
+        current = self.describe(arn)
+        self.shared.client("sagemaker").update_model_package(
+            ModelPackageArn=arn,
+            ModelApprovalStatus=fields.pop("ModelApprovalStatus", current["ModelApprovalStatus"]),
+            CustomerMetadataProperties=fields.pop(
+                "CustomerMetadataProperties", current.get("CustomerMetadataProperties", {})
+            ),
+            **fields,
+        )
 
 
 def released_prod_version(accounts: Accounts, cfg: Any) -> str:
@@ -125,3 +145,14 @@ def released_prod_version(accounts: Accounts, cfg: Any) -> str:
     prod = world.release(dev)
     lockfile.write_lock(lockfile.lock_path(cfg), world.lock(dev))
     return prod
+
+
+def tamper_containers(world: World, arn: str, **changes: Any) -> None:
+    """Change a version's containers in place, as UpdateModelPackage(InferenceSpecification=...)
+    does on SageMaker (moto 5.2.5 does not implement that field, so its backend is edited)."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    backend = sagemaker_backends[world.cfg.account_id("shared_services")][world.cfg.region]
+    package = backend.model_packages[backend.model_package_name_mapping.get(arn, arn)]
+    for container in package.inference_specification["Containers"]:
+        container.update(changes)

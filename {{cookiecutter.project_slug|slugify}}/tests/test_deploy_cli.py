@@ -123,6 +123,7 @@ def test_release_path_from_registration_to_prod(
     verified, _ = run(None, "lock", "verify", "--github-output")
     assert verified == {"arn": dev_arn, "version": "2", "git_sha": SHA, "sha256": digested["sha256"]}
     pr = ("--pr", "12", "--pr-head", cfg.branches.dev, "--pr-base", cfg.branches.prod)
+    pr += ("--pr-head-repository", "acme/model", "--repository", "acme/model")
     checked, _ = run(shared, "lock", "check", *pr)
     assert checked["pull_request"] == "12"
 

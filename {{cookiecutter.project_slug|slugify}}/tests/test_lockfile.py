@@ -12,6 +12,7 @@ lockfile = module("promotion.lockfile")
 evidence = module("promotion.evidence")
 LockError = lockfile.LockError
 SHA = "ab" * 32
+CONTAINERS = "cd" * 32
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 
 
@@ -33,6 +34,7 @@ def good_lock(cfg):
         passing_report(),
         artifact(cfg),
         [IMAGE],
+        CONTAINERS,
         now=NOW,
     )
 
@@ -50,6 +52,7 @@ def test_build_write_and_read_round_trip(cfg, tmp_path):
             "endpoint": cfg.environment("qa").endpoint_name,
         },
         "artifact": {"uri": artifact(cfg).uri, "version_id": "v1", "sha256": SHA},
+        "containers_sha256": CONTAINERS,
         "images": [IMAGE],
         "created_at": "2025-01-31T12:00:00Z",
     }
@@ -63,7 +66,15 @@ def test_a_failed_qa_run_is_never_locked(cfg):
     report = {**passing_report(), "passed": False, "checks": [{"name": "latency p95", "passed": False}]}
     with pytest.raises(LockError, match=r"did not pass \(0/1 checks passed.*failed: latency p95\)"):
         lockfile.build_lock(
-            cfg, package_arn(cfg, "dev", 1), "0123abc", {}, report, artifact(cfg), [IMAGE], now=NOW
+            cfg,
+            package_arn(cfg, "dev", 1),
+            "0123abc",
+            {},
+            report,
+            artifact(cfg),
+            [IMAGE],
+            CONTAINERS,
+            now=NOW,
         )
 
 
@@ -110,6 +121,7 @@ def test_a_failed_qa_run_is_never_locked(cfg):
         (lambda lock, cfg: lock["artifact"].pop("version_id"), "artifact: expected an object with uri"),
         (lambda lock, cfg: lock["artifact"].update(uri="model.tar.gz"), "is not an s3://bucket/key URI"),
         (lambda lock, cfg: lock.update(images=[]), "images must be a non-empty list"),
+        (lambda lock, cfg: lock.update(containers_sha256="x"), "containers_sha256 'x' is not 64"),
         (lambda lock, cfg: lock["qa_test"].update(passed=False), "only QA-verified versions may be released"),
     ],
 )
@@ -122,6 +134,18 @@ def test_read_rejects_a_bad_lock_with_one_line(cfg, tmp_path, change, message):
         lockfile.read_lock(cfg, path)
     assert "\n" not in str(caught.value)
     assert str(caught.value).startswith(str(path))
+
+
+def test_a_key_written_twice_is_refused(cfg, tmp_path):
+    """json.loads keeps the last of two equal keys: a reviewer could read one ARN, the release another."""
+    lock = good_lock(cfg)
+    text = json.dumps(lock, indent=2)
+    other = package_arn(cfg, "dev", 13)
+    twice = text.replace('"version": 12,', f'"version": 12,\n  "model_package_arn": "{other}",', 1)
+    path = tmp_path / "model.lock.json"
+    path.write_text(twice)
+    with pytest.raises(LockError, match="the key 'model_package_arn' appears twice"):
+        lockfile.read_lock(cfg, path)
 
 
 def test_read_reports_missing_and_broken_files(cfg, tmp_path):

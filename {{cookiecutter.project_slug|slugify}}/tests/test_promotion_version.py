@@ -167,14 +167,14 @@ def test_the_lock_is_built_from_the_resolved_value_and_its_qa_record():
         lockfile.lock_for(cfg, value, passing_report(), now=NOW)
     sha = "cd" * 32
     package["CustomerMetadataProperties"].update(
-        qa_result="passed", qa_artifact_sha256=sha, qa_artifact_version="v7"
+        qa_result="passed", qa_artifact_sha256=sha, qa_artifact_version="v7", qa_containers_sha256="ef" * 32
     )
     value = version.from_description(value.ref, package).with_metrics({"auc": 0.9})
     lock = lockfile.lock_for(cfg, value, passing_report(), now=NOW)
     [container] = package["InferenceSpecification"]["Containers"]
     tested = evidence.Artifact(container["ModelDataUrl"], "v7", sha)
     assert lock == lockfile.build_lock(
-        cfg, arn, SHA, {"auc": 0.9}, passing_report(), tested, [container["Image"]], now=NOW
+        cfg, arn, SHA, {"auc": 0.9}, passing_report(), tested, [container["Image"]], "ef" * 32, now=NOW
     )
     assert lockfile.locked_ref(cfg, lock) == value.ref
     with pytest.raises(lockfile.LockError, match="were not read"):

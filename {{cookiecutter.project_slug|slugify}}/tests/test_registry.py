@@ -382,7 +382,7 @@ def test_promote_registers_one_prod_version_serving_a_prod_copy(accounts, record
     recorder.clear()
     prod_arn, created = promotion.promote(cfg, clients, source, tested.sha256)
     assert created is True
-    assert recorder.mutating == ["CopyObject", "CreateModelPackage"]
+    assert recorder.mutating == ["CopyObject", "CopyObject", "CreateModelPackage"]
     recorder.clear()
     again, created_again = promotion.promote(cfg, clients, source)
     assert (again, created_again) == (prod_arn, False)
@@ -399,10 +399,14 @@ def test_promote_registers_one_prod_version_serving_a_prod_copy(accounts, record
     [source_container] = src["InferenceSpecification"]["Containers"]
     assert container == {**source_container, "ModelDataUrl": copy_url}
     assert world.read(copy_url) == GOOD_MODEL
-    assert prod["ModelMetrics"] == src["ModelMetrics"]
+    # The quality report is a prod-only copy of the one QA pinned.
+    report_url = f"s3://{cfg.names.artifact_bucket}/{cfg.names.artifact_prefixes['prod']}1/evaluation.json"
+    assert prod["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"] == report_url
+    assert world.read(report_url) == world.read(src["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"])
     metadata = prod["CustomerMetadataProperties"]
     copy_version = metadata.pop("artifact_version")
     assert copy_version and copy_version != tested.version_id
+    assert metadata.pop("report_version")
     assert metadata == {
         **src["CustomerMetadataProperties"],
         "source_model_package_arn": source,

@@ -67,6 +67,7 @@ def test_a_forged_lock_is_refused_before_any_mutating_call(world):
             "version_id": "made-up",
             "sha256": "0" * 64,
         },
+        "containers_sha256": "1" * 64,
         "images": ["683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"],
         "created_at": "2025-01-31T12:00:00Z",
     }
@@ -134,18 +135,20 @@ def test_an_artifact_overwritten_after_qa_is_not_what_prod_serves(world):
     world.put(prod_key, b"swapped in prod")
     bad = hashlib.sha256(b"swapped in prod").hexdigest()
     world.recorder.clear()
+    with pytest.raises(
+        DeployError, match=f"is now object version .* \\(sha256 {bad}\\), not the promoted copy"
+    ):
+        artifact_check.check_artifact(world.clients, value, lock)
+    # Without a recorded copy version (an older prod version), the bytes still decide.
+    unpinned = version.from_description(
+        value.ref,
+        {
+            **value.description,
+            "CustomerMetadataProperties": {**value.metadata, "artifact_version": "unversioned"},
+        },
+    )
     with pytest.raises(DeployError, match=f"has sha256 {bad}, the lock says {tested.sha256}; refusing"):
-        artifact_check.check_artifact(
-            world.clients,
-            version.from_description(
-                value.ref,
-                {
-                    **value.description,
-                    "CustomerMetadataProperties": {**value.metadata, "artifact_version": "unversioned"},
-                },
-            ),
-            lock,
-        )
+        artifact_check.check_artifact(world.clients, unpinned, lock)
     assert world.recorder.mutating == []
 
 
@@ -222,13 +225,14 @@ def test_a_lock_that_did_not_come_from_the_dev_branch_is_refused(world):
 def test_a_revert_without_a_pull_request_releases_only_an_already_released_version(world):
     first = world.register()
     world.qa(first)
-    world.release(first)
+    served = world.release(first)
+    lifecycle.record_release(world.cfg, world.clients, served, "a" * 40, "7", "2025-01-31T00:00:00Z")
     second = world.register(body=b"second model")
     world.qa(second)
     # Pushed straight to the prod branch, a never-approved version is refused...
     with pytest.raises(LockError, match="no pull request merged this commit"):
         release.verify_release(world.cfg, world.clients, world.lock(second), None)
-    with pytest.raises(DeployError, match="no pull request merged commit"):
+    with pytest.raises(DeployError, match="never served prod and no pull request merged commit"):
         world.approve(second, pr="none")
     # ...while reverting the lock to the released version goes through, recording "none".
     release.verify_release(world.cfg, world.clients, world.lock(first), None)

@@ -33,7 +33,13 @@ def check_artifact(clients: Clients, version: ModelVersion, lock: dict[str, Any]
         )
     uri = model_artifact_uri(version)
     object_version = version.metadata.get(ARTIFACT_VERSION_KEY)
-    actual = digest(clients, uri, None if object_version in (None, "unversioned") else object_version)
+    # SageMaker loads the current version of the key: hash that one, and it must be the copy.
+    actual = digest(clients, uri)
+    if object_version not in (None, "unversioned") and actual.version_id != object_version:
+        raise DeployError(
+            f"{uri} is now object version {actual.version_id} (sha256 {actual.sha256}), not the "
+            f"promoted copy {object_version}; refusing to deploy"
+        )
     if actual.sha256 != expected:
         raise DeployError(f"{uri} has sha256 {actual.sha256}, the lock says {expected}; refusing to deploy")
     log(f"artifact {uri}: sha256 {actual.sha256} matches the lock")

@@ -164,6 +164,9 @@ def plan(cfg: Config, env: str, version: ModelVersion) -> DeployPlan:
         "ModelName": model_name,
         "ExecutionRoleArn": role,
         "Containers": containers,
+        # The serving container needs no network: SageMaker downloads the model data for it,
+        # and a container definition that would fetch code at start-up cannot.
+        "EnableNetworkIsolation": True,
         "Tags": tags,
     }
     if settings.real_time:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,9 @@ def cmd_lock_check(args: argparse.Namespace, cfg: Config, clients: Clients) -> i
     lock = lockfile.read_lock(cfg, Path(args.lock_file) if args.lock_file else lockfile.lock_path(cfg))
     pull_request = None
     if args.pr is not None:
-        pull_request = release.parse_pull_request(args.pr, args.pr_head, args.pr_base)
+        pull_request = release.parse_pull_request(
+            args.pr, args.pr_head, args.pr_base, args.pr_head_repository, args.repository
+        )
     else:
         log("no --pr given: the pull request the lock came through is not checked")
     release.verify_release(cfg, clients, lock, pull_request, check_provenance=args.pr is not None)
@@ -118,3 +121,9 @@ def add_commands(command: Any, lock_actions: Any) -> None:
     checked.add_argument("--pr", help="the merged pull request's number, or 'none' (a push without one)")
     checked.add_argument("--pr-head", help="the pull request's head branch")
     checked.add_argument("--pr-base", help="the pull request's base branch")
+    checked.add_argument("--pr-head-repository", help="owner/name of the repository of the head branch")
+    checked.add_argument(
+        "--repository",
+        default=os.environ.get("GITHUB_REPOSITORY"),
+        help="owner/name of this repository (default $GITHUB_REPOSITORY)",
+    )

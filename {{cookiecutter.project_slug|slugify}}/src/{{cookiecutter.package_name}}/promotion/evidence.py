@@ -9,11 +9,18 @@
   A failed QA also sets ModelApprovalStatus Rejected, so the version can never be locked,
   approved or promoted. The QA identity's IAM policy denies setting Approved.
 - `qa_evidence`: what a version's metadata says QA recorded (for lock write and release).
+- `serving_problems` / `containers_digest`: the container definition is evidence too. A
+  container may hold only an image of AWS's framework account, its model data URL and exactly
+  `serving_environment(cfg)` (what the pipeline registers); no extra data sources or settings
+  that would make an endpoint load code or data nothing hashed. QA records the digest of the
+  containers it tested (`qa_containers_sha256`) and of the evaluation report it read
+  (`qa_report_version`, `qa_report_sha256`), so later steps read pinned evidence.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,16 +28,21 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..access.images import is_framework_image
 from ..config import Config
 from ..deploy.aws import Clients, DeployError, error_message, log
 from .metadata import check_customer_metadata, metadata_value
-from .version import ModelVersion, resolve
+from .version import QA_REPORT_VERSION_KEY, ModelVersion, plain, resolve
 
 QA_RESULT_KEY = "qa_result"
 QA_SHA256_KEY = "qa_artifact_sha256"
 QA_VERSION_KEY = "qa_artifact_version"
 QA_SUMMARY_KEY = "qa_summary"
 QA_RUN_KEY = "qa_run"
+QA_CONTAINERS_KEY = "qa_containers_sha256"
+QA_REPORT_SHA256_KEY = "qa_report_sha256"
+# What a serving container may name besides its environment (CreateModel takes these over).
+CONTAINER_KEYS = frozenset({"Image", "ModelDataUrl", "Environment"})
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 8 * 1024 * 1024
 
@@ -85,11 +97,58 @@ def model_artifact_uri(value: ModelVersion) -> str:
     return urls[0]
 
 
+def serving_environment(cfg: Config) -> dict[str, str]:
+    """The only container environment a model of this repository is registered and served with:
+    the framework containers run code/inference.py from inside model.tar.gz (pipeline/steps.py
+    registers exactly this)."""
+    return {
+        "SAGEMAKER_PROGRAM": "inference.py",
+        "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+        "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+        "SAGEMAKER_REGION": cfg.region,
+    }
+
+
+def serving_problems(cfg: Config, value: ModelVersion) -> list[str]:
+    """Why the version's containers could serve something the checksums do not cover (empty: none)."""
+    problems = []
+    if value.description.get("AdditionalInferenceSpecifications"):
+        problems.append("AdditionalInferenceSpecifications are not allowed")
+    containers = value.containers()
+    if len(containers) != 1:
+        problems.append(f"{len(containers)} containers; expected exactly one")
+    for container in containers:
+        extra = sorted(set(container) - CONTAINER_KEYS)
+        if extra:
+            allowed = ", ".join(sorted(CONTAINER_KEYS))
+            problems.append(f"container fields {', '.join(extra)} are not allowed (only {allowed})")
+        image = str(container.get("Image", ""))
+        if not is_framework_image(image, cfg.region):
+            problems.append(f"image {image or 'none'} is not one of AWS's framework images for {cfg.region}")
+        environment = container.get("Environment") or {}
+        if environment != serving_environment(cfg):
+            problems.append(f"container environment {environment} is not {serving_environment(cfg)}")
+    return problems
+
+
+def containers_digest(value: ModelVersion) -> str:
+    """sha256 of the version's InferenceSpecification containers, as canonical JSON."""
+    text = json.dumps(plain(value.containers()), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def report_digest(clients: Clients, value: ModelVersion) -> Artifact | None:
+    """The evaluation report the version registered (ModelMetrics), hashed; None without one."""
+    uri = value.quality_report_uri
+    return digest(clients, uri) if uri and uri.startswith("s3://") else None
+
+
 @dataclass(frozen=True)
 class QaEvidence:
     result: str | None
     sha256: str | None
     version_id: str | None
+    containers: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -97,7 +156,12 @@ class QaEvidence:
 
 
 def qa_evidence(metadata: Mapping[str, str]) -> QaEvidence:
-    return QaEvidence(metadata.get(QA_RESULT_KEY), metadata.get(QA_SHA256_KEY), metadata.get(QA_VERSION_KEY))
+    return QaEvidence(
+        metadata.get(QA_RESULT_KEY),
+        metadata.get(QA_SHA256_KEY),
+        metadata.get(QA_VERSION_KEY),
+        metadata.get(QA_CONTAINERS_KEY),
+    )
 
 
 def record_qa(
@@ -124,7 +188,11 @@ def record_qa(
         raise DeployError(f"artifact sha256 {artifact.sha256!r} is not 64 lowercase hex digits")
     if version.approval in ("Approved", "Rejected"):
         raise DeployError(f"model package {arn} is already {version.approval}; its QA record stays as it is")
+    report = None
     if passed:
+        problems = serving_problems(cfg, version)
+        if problems:
+            raise DeployError(f"{arn} cannot pass QA: " + "; ".join(problems))
         # The object must still be the one hashed before the QA deploy: a newer object version
         # means the endpoint may have loaded other bytes than the ones recorded.
         current = digest(clients, uri)
@@ -134,6 +202,7 @@ def record_qa(
                 f"hashed before the QA deploy: version {artifact.version_id}, sha256 {artifact.sha256}); "
                 "not recording a pass"
             )
+        report = report_digest(clients, version)
     result = "passed" if passed else "failed"
     metadata = {
         **version.metadata,
@@ -141,6 +210,11 @@ def record_qa(
         QA_SHA256_KEY: artifact.sha256,
         QA_VERSION_KEY: artifact.version_id or "unversioned",
     }
+    if passed:
+        metadata[QA_CONTAINERS_KEY] = containers_digest(version)
+        if report is not None:
+            metadata[QA_REPORT_VERSION_KEY] = report.version_id or "unversioned"
+            metadata[QA_REPORT_SHA256_KEY] = report.sha256
     if summary:
         metadata[QA_SUMMARY_KEY] = metadata_value(summary)
     if run:

@@ -56,6 +56,36 @@ def latest_package(
     return None
 
 
+def _approve_revert(cfg: Config, clients: Clients, ref: Any, commit: str) -> ModelVersion:
+    """A revert pushed to the prod branch without a pull request: only a version that served
+    prod before may run again. The evidence is its prod version (`released_at`), which only the
+    prod identity writes; the dev version's own approval status is not trusted (identities below
+    the prod gate may update dev versions), so it is set to Approved again when needed."""
+    from .promote import find_promoted
+
+    version = resolve(cfg, clients, ref)
+    promoted = find_promoted(clients, cfg.group("prod"), ref.arn)
+    if not (promoted and promoted.approval == "Approved" and promoted.metadata.get("released_at")):
+        raise DeployError(
+            f"{ref.arn} never served prod and no pull request merged commit {commit}: a version is "
+            f"approved only through a pull request from {cfg.branches.dev}"
+        )
+    if version.status != "Completed" or version.approval == "Rejected":
+        raise DeployError(f"{ref.arn} is {version.approval or version.status}; it cannot be released again")
+    if version.approval == "Approved":
+        log(f"{ref.arn} is Approved and served prod as {promoted.arn}; released again without a pull request")
+        return version
+    description = f"Approved again for a revert at commit {commit}: it served prod as {promoted.arn}"
+    clients.sagemaker.update_model_package(
+        ModelPackageArn=ref.arn,
+        ModelApprovalStatus="Approved",
+        ApprovalDescription=description,
+        CustomerMetadataProperties=dict(version.metadata),
+    )
+    log(f"approved {ref.arn} again: {description}")
+    return replace(version, approval="Approved", approval_description=description)
+
+
 def approval_description(pr: str, commit: str, actor: str) -> str:
     return f"Approved by {actor} in pull request #{pr} at commit {commit}"
 
@@ -71,15 +101,7 @@ def approve(cfg: Config, clients: Clients, arn: str, pr: str, commit: str, actor
     ref = check_package(cfg, arn, "dev")
     pr = pr.lstrip("#")
     if pr == "none":
-        # A revert pushed to the prod branch: only a version approved before may run again.
-        version = resolve(cfg, clients, ref)
-        if version.approval != "Approved":
-            raise DeployError(
-                f"{arn} is {version.approval or None} and no pull request merged commit {commit}: "
-                f"a version is approved only through a pull request from {cfg.branches.dev}"
-            )
-        log(f"{arn} is already Approved ({version.approval_description}); released without a pull request")
-        return version
+        return _approve_revert(cfg, clients, ref, commit)
     if not PULL_REQUEST.match(pr):
         raise DeployError(f"pull request {pr!r} is not a pull request number")
     if not COMMIT.match(commit):

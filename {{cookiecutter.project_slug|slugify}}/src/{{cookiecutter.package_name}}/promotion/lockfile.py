@@ -12,6 +12,7 @@ back is a revert of the lock change. Shape:
       "qa_test": {"passed": true, "summary": "...", "endpoint": "<qa endpoint>"},
       "artifact": {"uri": "s3://<bucket>/<model>-dev/.../model.tar.gz", "version_id": "<S3 version>",
                    "sha256": "<sha256 of the bytes QA served>"},
+      "containers_sha256": "<sha256 of the container definitions QA tested>",
       "images": ["<exact image URI of each container>"],
       "created_at": "2025-01-31T12:00:00Z"
     }
@@ -32,7 +33,7 @@ from typing import Any
 from .. import config
 from ..config import Config
 from ..deploy.aws import DeployError
-from .evidence import Artifact, load_artifact, qa_evidence
+from .evidence import SHA256, Artifact, load_artifact, qa_evidence
 from .version import ModelVersion, PackageRef, check_package
 
 REQUIRED = {
@@ -42,6 +43,7 @@ REQUIRED = {
     "metrics": dict,
     "qa_test": dict,
     "artifact": dict,
+    "containers_sha256": str,
     "images": list,
     "created_at": str,
 }
@@ -87,6 +89,7 @@ def build_lock(
     qa_report: dict[str, Any],
     artifact: Artifact,
     images: list[str],
+    containers_sha256: str,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """The lock for a QA-verified version. It raises LockError if the QA report did not pass."""
@@ -107,6 +110,7 @@ def build_lock(
             "endpoint": cfg.environment("qa").endpoint_name,
         },
         "artifact": artifact.to_dict(),
+        "containers_sha256": containers_sha256,
         "images": list(images),
         "created_at": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
@@ -145,7 +149,15 @@ def lock_for(
     uri = version.model_data_urls[0] if len(version.model_data_urls) == 1 else ""
     artifact = Artifact(uri, qa.version_id or "", qa.sha256)
     return build_lock(
-        cfg, version.ref, sha, dict(version.metrics), qa_report, artifact, list(version.images), now
+        cfg,
+        version.ref,
+        sha,
+        dict(version.metrics),
+        qa_report,
+        artifact,
+        list(version.images),
+        qa.containers or "",
+        now,
     )
 
 
@@ -187,11 +199,26 @@ def validate(cfg: Config, lock: Any, where: str) -> dict[str, Any]:
         load_artifact(lock["artifact"], f"{where}: artifact")
     except DeployError as exc:
         raise LockError(str(exc)) from exc
+    if not SHA256.match(lock["containers_sha256"]):
+        raise LockError(
+            f"{where}: containers_sha256 {lock['containers_sha256']!r} is not 64 lowercase hex digits"
+        )
     if not lock["images"] or not all(isinstance(i, str) and i for i in lock["images"]):
         raise LockError(f"{where}: images must be a non-empty list of image URIs")
     if not TIMESTAMP.match(lock["created_at"]):
         raise LockError(f"{where}: created_at {lock['created_at']!r} is not an ISO-8601 UTC time (…Z)")
     return lock
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are unique: with a repeated key a reviewer reading the diff could
+    see one value while the release reads another."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"the key {key!r} appears twice")
+        seen[key] = value
+    return seen
 
 
 def write_lock(path: Path, lock: dict[str, Any]) -> None:
@@ -202,11 +229,13 @@ def read_lock(cfg: Config, path: Path | None = None, require_passed: bool = True
     """Read and validate the lock; by default also require that its QA tests passed."""
     path = path or lock_path(cfg)
     try:
-        lock = json.loads(path.read_text())
+        lock = json.loads(path.read_text(), object_pairs_hook=_no_duplicate_keys)
     except FileNotFoundError as exc:
         raise LockError(f"{path}: no lock file; the dev branch writes it after the QA tests pass") from exc
     except json.JSONDecodeError as exc:
         raise LockError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    except ValueError as exc:
+        raise LockError(f"{path}: {exc}") from exc
     validate(cfg, lock, str(path))
     if require_passed and not lock["qa_test"]["passed"]:
         raise LockError(f"{path}: qa_test.passed is false; only QA-verified versions may be released")

@@ -1,19 +1,36 @@
 """Promotion: register an Approved, QA-verified dev version into the prod group of the shared registry.
 
 It runs as the prod registry role in the shared-services account, the only role that writes
-the prod prefix of the artifact bucket or the prod group.
+the prod prefix of the artifact bucket or the prod group. The prod version is built, not
+copied: its one container is the tested image with exactly the serving environment and the
+prod-only copy of the tested artifact; its model quality report is a prod-only copy of the
+report QA pinned; its metadata is the source's minus every key a release decision reads.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any
 
 from ..config import Config
 from ..deploy.aws import Clients, DeployError, log
-from .evidence import digest, model_artifact_uri, qa_evidence, split_uri
+from .evidence import (
+    QA_REPORT_SHA256_KEY,
+    containers_digest,
+    digest,
+    model_artifact_uri,
+    qa_evidence,
+    serving_environment,
+    serving_problems,
+    split_uri,
+)
 from .metadata import check_customer_metadata
 from .version import (
     GIT_SHA_KEY,
+    QA_REPORT_VERSION_KEY,
+    REPORT_VERSION_KEY,
     SOURCE_ARN_KEY,
     SOURCE_VERSION_KEY,
     ModelVersion,
@@ -27,18 +44,21 @@ from .version import (
 # Customer metadata of a prod version: the checksum and S3 version of its artifact copy.
 ARTIFACT_SHA256_KEY = "artifact_sha256"
 ARTIFACT_VERSION_KEY = "artifact_version"
+# Keys the release writes and later steps decide on: never carried over from a dev version
+# (anyone who may update dev versions could plant them), and approval keys, written again.
+DECISION_KEYS = re.compile(r"^(released_|source_|artifact_|rejected_|approved_)|^report_version$")
+# Entries the release adds to the copied metadata: approval (3, on the dev version first),
+# promotion (5), the release record (3) and a rejection (1). SageMaker allows 50 in all.
+RELEASE_METADATA_ENTRIES = 12
 
-# Fields of the source version that the prod version carries over unchanged.
-COPIED_FIELDS = (
-    "InferenceSpecification",
-    "ModelMetrics",
-    "MetadataProperties",
-    "DriftCheckBaselines",
-    "Domain",
-    "Task",
-    "SamplePayloadUrl",
-    "AdditionalInferenceSpecifications",
-)
+# Fields of the source version that the prod version carries over unchanged (containers and
+# the quality report are rebuilt on the prod copies).
+COPIED_FIELDS = ("MetadataProperties", "DriftCheckBaselines", "Domain", "Task")
+
+
+def copied_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
+    """The source's customer metadata a prod version carries: all but the decision keys."""
+    return {key: value for key, value in metadata.items() if not DECISION_KEYS.match(key)}
 
 
 def find_promoted(clients: Clients, prod_group: str, source_arn: str) -> ModelVersion | None:
@@ -66,20 +86,36 @@ def prod_artifact_uri(cfg: Config, source: ModelVersion, source_uri: str) -> str
 
 
 def expected_request(
-    cfg: Config, source: ModelVersion, prod_uri: str, sha256: str, copy_version: str
-) -> dict:
-    """The CreateModelPackage request of the prod version: the source's fields, its containers
-    pointing at the prod copy, its metadata plus source ARN/version and the copy's checksum."""
+    cfg: Config,
+    source: ModelVersion,
+    prod_uri: str,
+    sha256: str,
+    copy_version: str,
+    report: tuple[str, str] | None,
+) -> dict[str, Any]:
+    """The CreateModelPackage request of the prod version (`report`: the quality report copy's
+    URI and object version)."""
     request = source.fields(COPIED_FIELDS)
-    for container in request["InferenceSpecification"]["Containers"]:
-        container["ModelDataUrl"] = prod_uri
+    spec = plain(source.description.get("InferenceSpecification") or {})
+    spec["Containers"] = [
+        {"Image": container["Image"], "ModelDataUrl": prod_uri, "Environment": serving_environment(cfg)}
+        for container in spec.get("Containers", [])
+    ]
+    request["InferenceSpecification"] = spec
     metadata = {
-        **source.metadata,
+        **copied_metadata(source.metadata),
+        **{key: value for key, value in source.metadata.items() if key.startswith("approved_")},
         SOURCE_ARN_KEY: source.arn,
         SOURCE_VERSION_KEY: str(source.version),
         ARTIFACT_SHA256_KEY: sha256,
         ARTIFACT_VERSION_KEY: copy_version,
     }
+    if report is not None:
+        uri, version = report
+        request["ModelMetrics"] = {
+            "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}
+        }
+        metadata[REPORT_VERSION_KEY] = version
     check_customer_metadata(metadata, f"promoting {source.arn}")
     request.update(
         ModelPackageGroupName=cfg.group("prod"),
@@ -92,40 +128,43 @@ def expected_request(
 
 def differences(existing: ModelVersion, request: dict) -> list[str]:
     """Fields in which an existing prod version differs from what promotion would register."""
-    problems = []
-    for name in COPIED_FIELDS:
-        if name == "InferenceSpecification":
-            continue
-        if plain(existing.description.get(name)) != request.get(name):
-            problems.append(name)
-    wanted = request["InferenceSpecification"]
-    if plain(existing.description.get("InferenceSpecification")) != wanted:
-        problems.append("InferenceSpecification (containers, images or ModelDataUrl)")
+    problems = [
+        name
+        for name in (*COPIED_FIELDS, "ModelMetrics")
+        if plain(existing.description.get(name)) != request.get(name)
+    ]
+    if plain(existing.description.get("InferenceSpecification")) != request["InferenceSpecification"]:
+        problems.append("InferenceSpecification (containers, images, environment or ModelDataUrl)")
+    if existing.description.get("AdditionalInferenceSpecifications"):
+        problems.append("AdditionalInferenceSpecifications")
     metadata = request["CustomerMetadataProperties"]
-    if existing.metadata.get(ARTIFACT_SHA256_KEY) != metadata[ARTIFACT_SHA256_KEY]:
-        problems.append(f"{ARTIFACT_SHA256_KEY} ({existing.metadata.get(ARTIFACT_SHA256_KEY) or 'none'})")
-    for key in (GIT_SHA_KEY, SOURCE_VERSION_KEY):
+    for key in (ARTIFACT_SHA256_KEY, GIT_SHA_KEY, SOURCE_VERSION_KEY):
         if existing.metadata.get(key) != metadata.get(key):
-            problems.append(key)
+            problems.append(f"{key} ({existing.metadata.get(key) or 'none'})")
     return problems
 
 
-def copy_artifact(clients: Clients, source_uri: str, version_id: str, prod_uri: str, sha256: str) -> str:
-    """Copy one object version to the prod prefix, re-hash the copy; return the copy's version id."""
+def copy_object(clients: Clients, source_uri: str, version_id: str, target_uri: str, sha256: str) -> str:
+    """Copy one object version, re-hash the copy against `sha256`; return the copy's version id."""
     bucket, key = split_uri(source_uri)
-    prod_bucket, prod_key = split_uri(prod_uri)
+    target_bucket, target_key = split_uri(target_uri)
     copy_source = {"Bucket": bucket, "Key": key}
     if version_id and version_id != "unversioned":
         copy_source["VersionId"] = version_id
-    response = clients("s3").copy_object(CopySource=copy_source, Bucket=prod_bucket, Key=prod_key)
-    copied = digest(clients, prod_uri, response.get("VersionId"))
+    response = clients("s3").copy_object(CopySource=copy_source, Bucket=target_bucket, Key=target_key)
+    copied = digest(clients, target_uri, response.get("VersionId"))
     if copied.sha256 != sha256:
         raise DeployError(
-            f"the copy {prod_uri} has sha256 {copied.sha256}, QA tested {sha256}; "
+            f"the copy {target_uri} has sha256 {copied.sha256}, QA recorded {sha256}; "
             f"{source_uri} changed after QA: not promoting"
         )
-    log(f"copied {source_uri} (version {version_id}) -> {prod_uri} (sha256 {sha256})")
+    log(f"copied {source_uri} (version {version_id}) -> {target_uri} (sha256 {sha256})")
     return copied.version_id or "unversioned"
+
+
+def prod_report_uri(cfg: Config, source: ModelVersion) -> str:
+    bucket = cfg.names.artifact_bucket
+    return f"s3://{bucket}/{cfg.names.artifact_prefixes['prod']}{source.version}/evaluation.json"
 
 
 def promote(
@@ -135,13 +174,13 @@ def promote(
 
     The prod version serves a copy of the artifact QA tested, in the prod-only prefix: the
     object version QA recorded is copied and the copy re-hashed against QA's sha256 (and the
-    lock's, when given). It carries the source's other fields and metadata plus the source
-    ARN, version and the copy's checksum, and is Approved. Promoting the same source again
-    returns the existing prod version without a mutating call, but only if it is exactly
-    what promotion would register; a prod version naming the source that differs (other
-    containers, artifact, metrics or checksum) is refused, as is a Rejected one.
-    It raises DeployError before any mutating call if the source is not an Approved,
-    Completed dev version with a passed QA record.
+    lock's, when given); the evaluation report QA pinned is copied the same way. Its one
+    container is the tested image with the serving environment; the source's containers must
+    still be the ones QA tested (their digest) and serve nothing else. Promoting the same source
+    again returns the existing prod version without a mutating call, but only if it is exactly
+    what promotion would register; a prod version naming the source that differs is refused, as
+    is a Rejected one. It raises DeployError before any mutating call if the source is not an
+    Approved, Completed dev version with a passed QA record.
     """
     source = resolve(cfg, clients, source_arn, "dev")
     if source.approval != "Approved":
@@ -156,8 +195,14 @@ def promote(
         raise DeployError(f"{source_arn} has no passed QA record in the registry; not promoting")
     if lock_sha256 and lock_sha256 != qa.sha256:
         raise DeployError(f"the lock names sha256 {lock_sha256}, QA tested {qa.sha256}; not promoting")
+    problems = serving_problems(cfg, source)
+    if qa.containers != containers_digest(source):
+        problems.append("its containers changed after QA tested them")
+    if problems:
+        raise DeployError(f"not promoting {source_arn}: " + "; ".join(problems))
     source_uri = model_artifact_uri(source)
     prod_uri = prod_artifact_uri(cfg, source, source_uri)
+    report_uri = prod_report_uri(cfg, source) if source.quality_report_uri else None
     existing = find_promoted(clients, cfg.group("prod"), source_arn)
     if existing:
         if existing.approval == "Rejected":
@@ -165,8 +210,10 @@ def promote(
                 f"{source_arn} was promoted as {existing.arn}, which is Rejected; promote a new version"
             )
         copy_version = existing.metadata.get(ARTIFACT_VERSION_KEY) or "missing"
-        wanted = expected_request(cfg, source, prod_uri, qa.sha256, copy_version)
-        problems = differences(existing, wanted)
+        report = (report_uri, existing.metadata.get(REPORT_VERSION_KEY) or "missing") if report_uri else None
+        problems = differences(
+            existing, expected_request(cfg, source, prod_uri, qa.sha256, copy_version, report)
+        )
         if problems:
             raise DeployError(
                 f"{existing.arn} names {source_arn} as its source but differs from it in "
@@ -174,9 +221,17 @@ def promote(
             )
         log(f"{source_arn} is already promoted as {existing.arn}; unchanged")
         return existing.arn, False
-    expected_request(cfg, source, prod_uri, qa.sha256, "unversioned")  # metadata rules, before any change
-    copy_version = copy_artifact(clients, source_uri, qa.version_id or "", prod_uri, qa.sha256)
-    request = expected_request(cfg, source, prod_uri, qa.sha256, copy_version)
+    placeholder = (report_uri, "unversioned") if report_uri else None
+    expected_request(cfg, source, prod_uri, qa.sha256, "unversioned", placeholder)  # metadata rules first
+    copy_version = copy_object(clients, source_uri, qa.version_id or "", prod_uri, qa.sha256)
+    report = None
+    if report_uri:
+        report_sha = source.metadata.get(QA_REPORT_SHA256_KEY) or ""
+        pinned = source.metadata.get(QA_REPORT_VERSION_KEY) or ""
+        if not report_sha:
+            raise DeployError(f"{source_arn} has no pinned evaluation report in its QA record; not promoting")
+        report = (report_uri, copy_object(clients, source.quality_report_uri, pinned, report_uri, report_sha))
+    request = expected_request(cfg, source, prod_uri, qa.sha256, copy_version, report)
     # Same source, same token: SageMaker returns the first version on a retried request.
     request["ClientToken"] = hashlib.sha256(source_arn.encode()).hexdigest()[:32]
     arn = clients.sagemaker.create_model_package(**request)["ModelPackageArn"]

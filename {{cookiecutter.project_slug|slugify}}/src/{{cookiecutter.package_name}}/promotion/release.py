@@ -9,9 +9,12 @@ pull request). It refuses, naming every mismatch in one line, unless:
   artifact version and sha256 the lock names;
 - git SHA, metrics, image URIs and artifact URI are equal between lock and registry;
 - the artifact version still exists and its bytes hash to that sha256;
-- the lock change reached the prod branch through a pull request from the dev branch; or, with
-  no pull request (a revert pushed to the prod branch), the version is already Approved, i.e.
-  a release that went through a pull request before.
+- the container definitions are the ones QA tested (their digest) and serve nothing the
+  checksums do not cover (`evidence.serving_problems`);
+- the lock change reached the prod branch through a pull request from this repository's dev
+  branch; or, with no pull request (a revert pushed to the prod branch), the version served
+  prod before (a prod version promoted from it carries `released_at`: evidence only the prod
+  identity writes).
 """
 
 from __future__ import annotations
@@ -22,18 +25,29 @@ from typing import Any
 
 from ..config import Config
 from ..deploy.aws import Clients, DeployError, log
-from .evidence import digest, load_artifact, model_artifact_uri, qa_evidence
+from .evidence import (
+    containers_digest,
+    digest,
+    load_artifact,
+    model_artifact_uri,
+    qa_evidence,
+    serving_problems,
+)
 from .lockfile import LockError, locked_ref
-from .version import ModelVersion, resolve
+from .promote import DECISION_KEYS, RELEASE_METADATA_ENTRIES, copied_metadata, find_promoted
+from .version import ModelVersion, read_metrics, resolve
 
 
 @dataclass(frozen=True)
 class PullRequest:
-    """The merged pull request a release commit came from (number, head and base branches)."""
+    """The merged pull request a release commit came from (number, head and base branches, and
+    the repository its head branch lives in)."""
 
     number: str
     head: str
     base: str
+    head_repository: str = ""
+    repository: str = ""
 
 
 def _metrics_differ(locked: dict[str, Any], registered: dict[str, float]) -> list[str]:
@@ -48,9 +62,9 @@ def _metrics_differ(locked: dict[str, Any], registered: dict[str, float]) -> lis
     return problems
 
 
-def evidence_mismatches(lock: dict[str, Any], version: ModelVersion) -> list[str]:
+def evidence_mismatches(cfg: Config, lock: dict[str, Any], version: ModelVersion) -> list[str]:
     """Every field on which the lock and the registry disagree (empty when they agree)."""
-    problems = []
+    problems = list(serving_problems(cfg, version))
     if version.status != "Completed":
         problems.append(f"the version is {version.status or 'not Completed'}")
     if version.approval == "Rejected":
@@ -61,6 +75,18 @@ def evidence_mismatches(lock: dict[str, Any], version: ModelVersion) -> list[str
         problems.append(f"the registry records no passed QA for it (qa_result: {qa.result or 'none'})")
     if qa.sha256 != artifact.sha256:
         problems.append(f"QA tested sha256 {qa.sha256 or 'none'}, the lock says {artifact.sha256}")
+    current = containers_digest(version)
+    if qa.containers != current or lock["containers_sha256"] != current:
+        problems.append(
+            f"the containers now hash to {current}; QA tested {qa.containers or 'none'}, "
+            f"the lock says {lock['containers_sha256']}"
+        )
+    copied = len(copied_metadata(version.metadata))
+    if copied + RELEASE_METADATA_ENTRIES > 50:
+        problems.append(
+            f"the version has {copied} customer metadata entries to carry to prod; the release adds "
+            f"{RELEASE_METADATA_ENTRIES} and SageMaker allows 50"
+        )
     if (qa.version_id or "") != artifact.version_id:
         problems.append(
             f"QA tested object version {qa.version_id or 'none'}, the lock says {artifact.version_id}"
@@ -89,8 +115,8 @@ def verify_release(
     It returns the dev version (metrics read) or raises LockError naming every mismatch.
     """
     ref = locked_ref(cfg, lock)
-    version = resolve(cfg, clients, ref, metrics=True)
-    problems = evidence_mismatches(lock, version)
+    version = read_metrics(clients, resolve(cfg, clients, ref), strict=True)
+    problems = evidence_mismatches(cfg, lock, version)
     if not problems:
         artifact = load_artifact(lock["artifact"], "lock artifact")
         actual = digest(clients, model_artifact_uri(version), artifact.version_id or None)
@@ -100,25 +126,46 @@ def verify_release(
                 f"{actual.sha256}, the lock says {artifact.sha256}"
             )
     if check_provenance:
-        problems.extend(provenance_problems(cfg, version, pull_request))
+        released = released_from(cfg, clients, version) if pull_request is None else None
+        problems.extend(provenance_problems(cfg, version, pull_request, released))
     if problems:
         raise LockError(f"release refused for {ref.arn}: " + "; ".join(problems))
     log(f"release verified: {ref.arn} (QA passed on sha256 {lock['artifact']['sha256']})")
     return version
 
 
-def provenance_problems(cfg: Config, version: ModelVersion, pull_request: PullRequest | None) -> list[str]:
+def released_from(cfg: Config, clients: Clients, version: ModelVersion) -> ModelVersion | None:
+    """The prod version promoted from `version` that served prod (`released_at`), not Rejected;
+    only the prod registry identity writes the prod group, so this is evidence a revert can use."""
+    promoted = find_promoted(clients, cfg.group("prod"), version.arn)
+    if promoted and promoted.approval == "Approved" and promoted.metadata.get("released_at"):
+        return promoted
+    return None
+
+
+def provenance_problems(
+    cfg: Config,
+    version: ModelVersion,
+    pull_request: PullRequest | None,
+    released: ModelVersion | None = None,
+) -> list[str]:
     """Why the way the lock reached the prod branch does not allow this release (empty: it does)."""
     branches = cfg.branches
     if pull_request is None:
-        if version.approval != "Approved":
+        if released is None:
             return [
-                "no pull request merged this commit, and the version was never approved: a version "
+                "no pull request merged this commit, and the version never served prod: a version "
                 f"reaches prod for the first time only through a pull request from {branches.dev} "
                 f"to {branches.prod} (a revert without a pull request may only name a released version)"
             ]
         return []
     problems = []
+    if pull_request.head_repository != pull_request.repository:
+        problems.append(
+            f"pull request #{pull_request.number} came from "
+            f"{pull_request.head_repository or 'an unknown repository'}, "
+            f"not {pull_request.repository or 'this repository'}"
+        )
     if pull_request.head != branches.dev:
         problems.append(
             f"pull request #{pull_request.number} came from {pull_request.head!r}, not {branches.dev!r}"
@@ -131,16 +178,27 @@ def provenance_problems(cfg: Config, version: ModelVersion, pull_request: PullRe
     return problems
 
 
-def parse_pull_request(number: str, head: str | None, base: str | None) -> PullRequest | None:
-    """`--pr none` means no pull request; a number needs its head and base branches."""
+def parse_pull_request(
+    number: str, head: str | None, base: str | None, head_repository: str | None, repository: str | None
+) -> PullRequest | None:
+    """`--pr none` means no pull request; a number needs its head and base branches and the
+    repositories of its head and of this run."""
     if number == "none":
         return None
     number = number.lstrip("#")
-    if not number.isdigit() or not head or not base:
+    if not number.isdigit() or not head or not base or not head_repository or not repository:
         raise DeployError(
-            f"pull request {number!r}: expected a number with --pr-head and --pr-base, or 'none'"
+            f"pull request {number!r}: expected a number with --pr-head, --pr-base, "
+            "--pr-head-repository and --repository, or 'none'"
         )
-    return PullRequest(number, head, base)
+    return PullRequest(number, head, base, head_repository, repository)
 
 
-__all__ = ["LockError", "PullRequest", "evidence_mismatches", "parse_pull_request", "verify_release"]
+__all__ = [
+    "DECISION_KEYS",
+    "LockError",
+    "PullRequest",
+    "evidence_mismatches",
+    "parse_pull_request",
+    "verify_release",
+]

@@ -39,6 +39,9 @@ GIT_SHA_KEY = "git_sha"
 BRANCH_KEY = "branch"
 SOURCE_ARN_KEY = "source_model_package_arn"
 SOURCE_VERSION_KEY = "source_model_package_version"
+# The evaluation report's object version: pinned by QA on a dev version, by promotion on prod.
+QA_REPORT_VERSION_KEY = "qa_report_version"
+REPORT_VERSION_KEY = "report_version"
 
 
 @dataclass(frozen=True)
@@ -273,22 +276,36 @@ def resolve(
     return read_metrics(clients, value) if metrics else value
 
 
-def read_metrics(clients: Clients, value: ModelVersion) -> ModelVersion:
+def read_metrics(clients: Clients, value: ModelVersion, strict: bool = False) -> ModelVersion:
     """The value with its evaluation metrics.
 
     From the model quality report the pipeline registered (ModelMetrics.ModelQuality.
-    Statistics, an evaluation.json in S3), else from `metric_<name>` customer metadata.
+    Statistics, an evaluation.json in S3): the object version the release pinned
+    (`report_version` on a prod version, `qa_report_version` on a QA-verified dev version),
+    else the current one. Without a report, or (unless `strict`) when it cannot be read, from
+    `metric_<name>` customer metadata. `strict` (release verification) raises DeployError
+    instead: metadata any identity below the prod gate may write is no evidence.
     """
     uri = value.quality_report_uri
     if uri and uri.startswith("s3://"):
         bucket, _, key = uri[len("s3://") :].partition("/")
+        pinned = value.metadata.get(REPORT_VERSION_KEY) or value.metadata.get(QA_REPORT_VERSION_KEY)
+        request = {"Bucket": bucket, "Key": key}
+        if pinned and pinned != "unversioned":
+            request["VersionId"] = pinned
         try:
-            body = clients("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+            body = clients("s3").get_object(**request)["Body"].read()
             metrics = metrics_from_report(json.loads(body))
             if metrics:
                 return value.with_metrics(metrics)
+            problem = "it holds no metrics"
         except (ClientError, ValueError) as exc:
-            log(f"warning: could not read the model quality report {uri}: {exc}")
+            problem = str(exc)
+        if strict:
+            raise DeployError(f"cannot read the model quality report {uri} (version {pinned}): {problem}")
+        log(f"warning: could not read the model quality report {uri}: {problem}")
+    elif strict:
+        raise DeployError(f"model package {value.arn} registered no model quality report")
     return value.with_metrics(metrics_from_metadata(value.metadata))
 
 
