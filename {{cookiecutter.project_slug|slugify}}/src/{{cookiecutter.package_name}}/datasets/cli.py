@@ -9,7 +9,7 @@ with its relative path, skipping hidden files and folders (names starting with "
 destination is `pipeline.input_data_uri` of config/project.json (by default
 `s3://<artifact bucket>/datasets/sample.csv`, see `config.derive_names`), or `--to`:
 - a URI ending in "/" is a prefix: a file goes below it under its own name, a folder's files
-  under their relative paths (the preprocess step reads the first `*.csv` directly below it);
+  under their relative paths (the preprocess step reads every CSV and Parquet file below it);
 - any other URI names one object and takes exactly one file (a folder is refused).
 
 On the artifact bucket every object is written with the shared artifact KMS key
