@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +36,33 @@ def split_sample(out_dir: Path) -> Path:
     shutil.copy2(SAMPLE_CSV, source / SAMPLE_CSV.name)
     assert module("steps.preprocess").main(["--input-dir", str(source), "--output-dir", str(out_dir)]) == 0
     return out_dir
+
+
+def split_table(table: pd.DataFrame, out_dir: Path, *args: str) -> Path:
+    """Run the preprocess step on a table (written as input/table.csv; args are extra options)."""
+    source = out_dir / "input"
+    source.mkdir(parents=True)
+    table.to_csv(source / "table.csv", index=False)
+    argv = ["--input-dir", str(source), "--output-dir", str(out_dir), "--target", "target", *args]
+    assert module("steps.preprocess").main(argv) == 0
+    return out_dir
+
+
+def mixed_table(rows: int = 400, seed: int = 1) -> pd.DataFrame:
+    """A labelled table with text, categories, gaps and a quoted comma: the target depends on a
+    numeric column with gaps and on a categorical one."""
+    rng = np.random.default_rng(seed)
+    age = rng.normal(40, 12, rows).round(1)
+    plan = rng.choice(["basic", "pro", "team"], rows)
+    city = rng.choice(["Paris", "Lyon, Rhone", "Nice"], rows)
+    score = (age - 40) / 12 + np.where(plan == "pro", 1.5, np.where(plan == "team", -1.0, 0.0))
+    target = (score + rng.normal(0, 0.6, rows) > 0.2).astype(int)
+    table = pd.DataFrame({"age": age, "plan": plan, "city": city, "visits": rng.integers(0, 20, rows)})
+    table["target"] = target
+    table.loc[rng.random(rows) < 0.15, "age"] = np.nan
+    table.loc[rng.random(rows) < 0.1, "plan"] = None
+    table.loc[rng.random(rows) < 0.1, "city"] = None
+    return table
 
 
 def train_model(data_dir: Path, model_dir: Path, framework: str = FRAMEWORK) -> Path:

@@ -135,6 +135,65 @@ def test_hyperparameters_are_exactly_what_the_train_script_takes():
         assert set(params) <= set(config.HYPERPARAMETERS[framework])
 
 
+def test_the_data_contract_keys_default_when_absent():
+    doc = raw()
+    for key in CONTRACT_KEYS:
+        doc["model"].pop(key, None)
+    model = config.parse(doc).model
+    assert (model.drop_columns, model.categorical_columns, model.positive_label) == ((), None, None)
+    assert (model.max_dropped_share, model.identifier_columns, model.min_class_count) == (0.05, "drop", 5)
+    # The rendered config states every key, with those defaults.
+    assert config.parse(RAW).model == model
+    assert set(CONTRACT_KEYS) <= set(RAW["model"])
+
+
+CONTRACT_KEYS = (
+    "drop_columns",
+    "categorical_columns",
+    "positive_label",
+    "max_dropped_share",
+    "identifier_columns",
+    "min_class_count",
+)
+
+
+@pytest.mark.parametrize(
+    "contract",
+    [
+        {},
+        {
+            "model.drop_columns": ["PassengerId", "Customer ID", "-lead"],
+            "model.categorical_columns": ["plan", "region"],
+            "model.positive_label": "-1",
+            "model.max_dropped_share": 0.2,
+            "model.identifier_columns": "refuse",
+            "model.min_class_count": 12,
+        },
+        {"model.categorical_columns": [], "model.positive_label": 2, "model.identifier_columns": "keep"},
+        {"model.drop_columns": [f"column_{i:03d}_{'x' * 30}" for i in range(40)]},
+    ],
+    ids=["defaults", "every key", "no categorical columns", "a long drop list"],
+)
+def test_the_preprocess_step_reads_back_exactly_the_configured_contract(contract):
+    """What the pipeline and the rehearsal pass (`preprocess_arguments`) parses, with the step's own
+    parser, into the configured settings; each argument fits a processing job's 256 characters."""
+    preprocess = importlib.import_module(f"{PACKAGE}.steps.preprocess")
+    model = config.parse(raw(**contract)).model
+    argv = model.preprocess_arguments()
+    assert all(len(arg) <= 256 for arg in argv)
+    args = preprocess.parse(argv)
+    assert args.target == model.target_column
+    assert tuple(args.drop_columns) == model.drop_columns
+    categorical = None if args.categorical_columns is None else tuple(args.categorical_columns)
+    assert categorical == model.categorical_columns
+    assert args.positive_label == model.positive_label
+    assert (args.max_dropped_share, args.identifier_columns, args.min_class_count) == (
+        model.max_dropped_share,
+        model.identifier_columns,
+        model.min_class_count,
+    )
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -158,9 +217,44 @@ def test_hyperparameters_are_exactly_what_the_train_script_takes():
         ),
         (
             {"model.hyperparameters.xgboost": {"num_rounds": 150}},
-            "model.hyperparameters.xgboost.num_rounds is not a setting this repository reads; "
-            "known keys here: eta, max_depth, num_round",
+            "model.hyperparameters.xgboost.num_rounds is not a hyperparameter steps/train.py takes for "
+            "xgboost; expected one of eta, max_depth, num_round",
         ),
+        (
+            {"model.hyperparameters.sklearn.n_estimator": 10},
+            "model.hyperparameters.sklearn.n_estimator is not a hyperparameter steps/train.py takes for "
+            "sklearn; expected one of learning_rate, max_depth, n_estimators",
+        ),
+        ({"model.drop_columns": "id"}, 'model.drop_columns is "id"; expected a list of column names;'),
+        ({"model.drop_columns": ["a,b"]}, 'model.drop_columns is ["a,b"]; expected a list of column names'),
+        ({"model.drop_columns": [" id"]}, "no commas, no surrounding spaces"),
+        (
+            {"model.drop_columns": ["id", "id"]},
+            'model.drop_columns lists "id" twice; expected each column once',
+        ),
+        (
+            {"model.drop_columns": ["target"]},
+            'model.drop_columns lists "target", the target_column; expected feature columns only',
+        ),
+        (
+            {"model.categorical_columns": "plan"},
+            'model.categorical_columns is "plan"; expected a list of column names or null',
+        ),
+        (
+            {"model.categorical_columns": ["plan"], "model.drop_columns": ["plan"]},
+            'model.categorical_columns lists "plan", which model.drop_columns drops; expected',
+        ),
+        ({"model.positive_label": True}, "model.positive_label is true; expected the label value"),
+        ({"model.positive_label": ""}, 'model.positive_label is ""; expected the label value'),
+        ({"model.max_dropped_share": 1.5}, "model.max_dropped_share is 1.5; expected a number from 0 to 1"),
+        (
+            {"model.identifier_columns": "warn"},
+            'model.identifier_columns is "warn"; expected one of drop, refuse, keep',
+        ),
+        ({"model.min_class_count": 0}, "model.min_class_count is 0; expected a whole number from 1 to"),
+        ({"model.min_class_count": 2.5}, "model.min_class_count is 2.5; expected a whole number"),
+        ({"model.target_column": ""}, 'model.target_column is ""; expected a column name'),
+        ({"model.drop_column": []}, "model.drop_column is not a setting this repository reads"),
         ({"model.hyperparameters.sklearn.max_depth": "deep"}, 'sklearn.max_depth is "deep"; expected'),
         ({"github.owner": ""}, 'github.owner is ""; expected a GitHub user or organisation name'),
         ({"branches.feature_prefix": ""}, 'branches.feature_prefix is ""; expected a branch name'),

@@ -12,7 +12,7 @@ import types
 import flask
 import pytest
 
-from model_helpers import FRAMEWORK, module, split_sample, train_model
+from model_helpers import FRAMEWORK, TARGET, module, split_sample, train_model
 
 inference = module("steps.inference")
 InputError = inference.InputError
@@ -83,22 +83,34 @@ def test_csv_with_charset_and_blank_lines_is_accepted(model, rows):
 
 def bad_requests(rows):
     row = list(rows[0].values())
+    names = list(rows[0])
     width = len(row)
     line = ",".join(map(str, row))
     return {
         "wrong width": (",".join(map(str, row[:-1])), "text/csv", f"needs {width} feature values"),
         "non-numeric": ("abc," + ",".join(map(str, row[1:])), "text/csv", "not a number"),
-        "not finite": ("nan," + ",".join(map(str, row[1:])), "text/csv", "finite"),
+        "not finite": ("inf," + ",".join(map(str, row[1:])), "text/csv", "not a finite number"),
         "empty csv": ("\n\n", "text/csv", "no rows"),
         "invalid json": ("{not json", "application/json", "not valid JSON"),
         "no instances": (json.dumps({"rows": [row]}), "application/json", "instances"),
-        "missing feature": (
-            json.dumps({"instances": [dict(list(rows[0].items())[1:])]}),
+        "unknown column": (
+            json.dumps({"instances": [{**rows[0], "colour": "red"}]}),
             "application/json",
-            "lacks features",
+            r"unknown columns \['colour'\]",
         ),
-        "string in json": (json.dumps({"instances": [["x"] * width]}), "application/json", "must be numbers"),
-        "scalar instance": (json.dumps({"instances": [3]}), "application/json", "must be a list"),
+        "no known column": (json.dumps([{TARGET: 1}]), "application/json", "none of the model's columns"),
+        "string in json": (json.dumps({"instances": [["x"] * width]}), "application/json", "is not a number"),
+        "object as a value": (
+            json.dumps([{**rows[0], names[2]: {"a": 1}}]),
+            "application/json",
+            "not a number, a string or null",
+        ),
+        "scalar instance": (
+            json.dumps({"instances": [3]}),
+            "application/json",
+            "must be an object of columns",
+        ),
+        "not utf-8": (b"\xff\xfe1,2", "text/csv", "not UTF-8"),
         "content type": (line, "text/plain", "not supported"),
         "too many rows": (
             (line + "\n") * (inference.MAX_ROWS + 1),
@@ -117,9 +129,12 @@ def bad_requests(rows):
         "empty csv",
         "invalid json",
         "no instances",
-        "missing feature",
+        "unknown column",
+        "no known column",
         "string in json",
+        "object as a value",
         "scalar instance",
+        "not utf-8",
         "content type",
         "too many rows",
     ],

@@ -253,6 +253,9 @@ def test_parameters_and_defaults(definition):
     assert resources["InstanceType"] == {"Get": "Parameters.TrainingInstanceType"}
     preprocess_input = steps["Preprocess"]["Arguments"]["ProcessingInputs"][0]["S3Input"]
     assert preprocess_input["S3Uri"] == {"Get": "Parameters.InputDataUri"}
+    # The data contract of config `model` reaches the preprocess script as its arguments.
+    app = steps["Preprocess"]["Arguments"]["AppSpecification"]
+    assert app["ContainerArguments"] == CFG.model.preprocess_arguments()
 
 
 def test_no_start_parameter_reaches_the_gate_or_the_approval_status(definition):

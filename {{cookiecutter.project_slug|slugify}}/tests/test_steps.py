@@ -13,7 +13,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_curve,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+    roc_curve,
+)
 
 from model_helpers import FRAMEWORK, ROOT, SAMPLE_CSV, TARGET, module, pack, split_sample, train_model
 
@@ -37,9 +46,12 @@ def test_preprocess_splits_every_row_once_with_the_target_first(data_dir):
     raw = pd.read_csv(SAMPLE_CSV)
     parts = {name: pd.read_csv(data_dir / name / f"{name}.csv") for name in ("train", "validation", "test")}
 
-    assert len(parts["test"]) == int(len(raw) * 0.15)
-    assert len(parts["validation"]) == int(len(raw) * 0.15)
-    assert len(parts["train"]) == len(raw) - len(parts["test"]) - len(parts["validation"])
+    # Stratified: each class is cut 70/15/15 on its own, so each split has the table's class balance.
+    for name, share in (("test", 0.15), ("validation", 0.15)):
+        for label in (0, 1):
+            expected = int((raw[TARGET] == label).sum() * share + 0.5)
+            assert (parts[name][TARGET] == label).sum() == expected
+    assert sum(len(part) for part in parts.values()) == len(raw)
     expected_columns = [TARGET] + [c for c in raw.columns if c != TARGET]
     for part in parts.values():
         assert list(part.columns) == expected_columns
@@ -47,6 +59,11 @@ def test_preprocess_splits_every_row_once_with_the_target_first(data_dir):
     combined = pd.concat(parts.values())[expected_columns]
     as_rows = sorted(map(tuple, combined.to_numpy().tolist()))
     assert as_rows == sorted(map(tuple, raw[expected_columns].to_numpy().tolist()))
+    # The schema beside each split describes it.
+    schema = json.loads((data_dir / "test" / "schema.json").read_text())
+    assert schema["label_mapping"] == {"0": 0, "1": 1} and schema["positive_label"] == "1"
+    assert [f["name"] for f in schema["features"]] == expected_columns[1:]
+    assert schema["rows"]["test"] == len(parts["test"]) and schema["sources"] == [SAMPLE_CSV.name]
 
 
 def test_preprocess_is_reproducible_for_a_seed(data_dir, tmp_path):
@@ -65,32 +82,48 @@ def test_preprocess_without_a_csv_exits_non_zero_with_the_reason(tmp_path):
         check=False,
     )
     assert done.returncode != 0
-    assert f"no .csv file in {tmp_path / 'empty'}" in done.stderr
+    assert done.stderr == (
+        f"preprocess: {tmp_path / 'empty'}: no CSV or Parquet file here or below; "
+        "expected *.csv or *.parquet files\n"
+    )
 
 
-def test_preprocess_rejects_input_without_the_target_column(tmp_path):
+def test_preprocess_rejects_input_without_the_target_column(tmp_path, capsys):
     (tmp_path / "in").mkdir()
     pd.read_csv(SAMPLE_CSV).drop(columns=[TARGET]).to_csv(tmp_path / "in" / "data.csv", index=False)
-    with pytest.raises(SystemExit, match=f"target column '{TARGET}' not in"):
-        preprocess.main(["--input-dir", str(tmp_path / "in"), "--output-dir", str(tmp_path / "out")])
+    assert preprocess.main(["--input-dir", str(tmp_path / "in"), "--output-dir", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err.startswith(f"preprocess: {TARGET}: not a column of the table; columns: ")
+    assert not (tmp_path / "out").exists()
 
 
 def test_train_writes_the_model_files_of_the_configured_framework(data_dir, model_dir):
     info = json.loads((model_dir / "model_info.json").read_text())
     train_columns = list(pd.read_csv(data_dir / "train" / "train.csv", nrows=1).columns)
+    schema = json.loads((data_dir / "train" / "schema.json").read_text())
 
-    assert info == {"framework": FRAMEWORK, "target": TARGET, "features": train_columns[1:]}
+    assert info["framework"] == FRAMEWORK and info["model_file"] == MODEL_FILE[FRAMEWORK]
+    assert info["target"] == TARGET and info["label_mapping"] == schema["label_mapping"]
+    assert info["features"] == [{"name": name, "type": "numeric"} for name in train_columns[1:]]
+    assert set(info["versions"]) == {"python", "numpy", "pandas", FRAMEWORK}
     assert (model_dir / MODEL_FILE[FRAMEWORK]).is_file()
     other = {"sklearn": "xgboost", "xgboost": "sklearn"}[FRAMEWORK]
     assert not (model_dir / MODEL_FILE[other]).exists()
-    # The serving handler travels with the model, byte for byte the repository's handler.
-    source = Path(module("steps.inference").__file__).read_bytes()
-    assert (model_dir / "code" / "inference.py").read_bytes() == source
+    assert json.loads((model_dir / "schema.json").read_text()) == schema
+    # The serving handler and its conversion travel with the model, byte for byte the repository's.
+    for name in ("inference", "tabular"):
+        source = Path(module(f"steps.{name}").__file__).read_bytes()
+        assert (model_dir / "code" / f"{name}.py").read_bytes() == source
 
 
 def test_train_without_a_train_channel_exits_with_the_reason(tmp_path, monkeypatch):
     monkeypatch.setenv("SM_CHANNEL_TRAIN", str(tmp_path / "missing"))
     monkeypatch.setenv("SM_MODEL_DIR", str(tmp_path / "model"))
+    monkeypatch.setenv("SM_OUTPUT_FAILURE", str(tmp_path / "failure"))
+    with pytest.raises(SystemExit, match=r"no schema\.json in .*missing; the preprocess step writes it"):
+        train.main(["--framework", FRAMEWORK])
+    (tmp_path / "missing").mkdir()
+    schema = {"target": TARGET, "features": [{"name": "a", "type": "numeric"}]}
+    (tmp_path / "missing" / "schema.json").write_text(json.dumps(schema))
     with pytest.raises(SystemExit, match=r"no \.csv file in .*missing \(SM_CHANNEL_TRAIN\)"):
         train.main(["--framework", FRAMEWORK])
 
@@ -102,16 +135,23 @@ def test_evaluate_writes_sagemaker_model_quality_metrics(data_dir, model_dir, tm
 
     report = json.loads((tmp_path / "evaluation" / "evaluation.json").read_text())
     metrics = report["binary_classification_metrics"]
-    assert set(metrics) == {"auc", "accuracy", "precision", "recall", "f1"}
-    for entry in metrics.values():
-        assert entry["standard_deviation"] == "NaN"
-        assert 0.0 <= entry["value"] <= 1.0
+    scalars = {"auc", "accuracy", "precision", "recall", "f1"}
+    curves = {"receiver_operating_characteristic_curve", "precision_recall_curve"}
+    assert set(metrics) == scalars | curves | {"confusion_matrix"}
+    for name in scalars:
+        assert metrics[name]["standard_deviation"] == "NaN"
+        assert 0.0 <= metrics[name]["value"] <= 1.0
     # The AUC matches one computed independently from the model loaded straight from model_dir.
     handler = module("steps.inference")
     model = handler.model_fn(str(model_dir))
     test = pd.read_csv(data_dir / "test" / "test.csv")
-    expected = roc_auc_score(test[TARGET], model.predict_proba(test[model.features].to_numpy()))
-    assert metrics["auc"]["value"] == pytest.approx(expected, abs=1e-6)
+    table = handler.tabular.read_csv(data_dir / "test" / "test.csv")
+    probability = model.predict_proba(model.convert(table).frame)
+    assert metrics["auc"]["value"] == pytest.approx(roc_auc_score(test[TARGET], probability), abs=1e-6)
+    counts = confusion_matrix(test[TARGET], (probability >= 0.5).astype(int))
+    assert metrics["confusion_matrix"] == {
+        str(actual): {str(p): int(counts[actual][p]) for p in (0, 1)} for actual in (0, 1)
+    }
 
 
 def test_evaluate_without_a_model_archive_exits_with_the_reason(data_dir, tmp_path):
@@ -134,7 +174,8 @@ METRIC_CASES = {
 
 
 @pytest.mark.parametrize("case", list(METRIC_CASES))
-def test_metrics_equal_sklearn(case):
+def test_metrics_equal_sklearn(case, monkeypatch):
+    monkeypatch.setattr(evaluate, "CURVE_POINTS", 10_000)  # every point (thinning: test_curves_...)
     y, score = METRIC_CASES[case]
     label = (score >= 0.5).astype(int)
     expected = {
@@ -146,7 +187,23 @@ def test_metrics_equal_sklearn(case):
     }
     assert evaluate.roc_auc(y, score) == pytest.approx(expected["auc"], abs=1e-12)
     report = evaluate.metrics(y, score)["binary_classification_metrics"]
-    assert {k: v["value"] for k, v in report.items()} == {k: round(float(v), 6) for k, v in expected.items()}
+    scalars = {k: v["value"] for k, v in report.items() if "value" in v}
+    assert scalars == {k: round(float(v), 6) for k, v in expected.items()}
+    (tn, fp), (fn, tp) = confusion_matrix(y, label, labels=[0, 1]).tolist()
+    assert report["confusion_matrix"] == {"0": {"0": tn, "1": fp}, "1": {"0": fn, "1": tp}}
+    # The curves are sklearn's, point for point (sklearn orders precision-recall the other way).
+    fpr, tpr, _ = roc_curve(y, score, drop_intermediate=False)
+    roc = report["receiver_operating_characteristic_curve"]
+    assert roc == {
+        "false_positive_rates": [round(float(v), 6) for v in fpr],
+        "true_positive_rates": [round(float(v), 6) for v in tpr],
+    }
+    precision, recall, _ = precision_recall_curve(y, score)
+    pr = report["precision_recall_curve"]
+    assert pr == {
+        "precisions": [round(float(v), 6) for v in precision[::-1]],
+        "recalls": [round(float(v), 6) for v in recall[::-1]],
+    }
 
 
 def test_metrics_reject_labels_that_are_not_binary():

@@ -16,6 +16,8 @@ The parts, each importable from here:
 - `settings`: the frozen section values (Project, GitHub, ..., EndpointSettings, Environment);
 - `environments`: parsing and cross-checking each environment's endpoint and tests;
 - `parsed`: `Config` (the whole config, its ARNs and variants) and `describe`;
+- `model`: the `model` section: framework, hyperparameters, the data contract (docs/data.md);
+- `principals`: `aws.data_scientist_principal`, who may assume the optional data-scientist role;
 - `loading`: `load_config`, `parse`, `read_raw`, `config_path`, REPO_ROOT;
 - `cli`: `main`, the `config` command (`python -m <package>.config [FILE]`).
 

@@ -27,9 +27,11 @@ from .fields import (
     _Section,
     _show,
 )
+from .model import parse_model
 from .names import ACCOUNT_ROLES, ENVIRONMENTS, Names, derive_names
 from .parsed import Config
-from .settings import FRAMEWORKS, HYPERPARAMETERS, Branches, GitHub, ModelSettings, PipelineSettings, Project
+from .principals import parse_data_scientist_principal
+from .settings import FRAMEWORKS, Branches, GitHub, PipelineSettings, Project
 
 # The repository holding this package (src/<package>/config/loading.py).
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -75,6 +77,7 @@ def parse(raw: Any, source: str = "config/project.json") -> Config:
         }
     )
     acc.done()
+    principal = aws.text("data_scientist_principal", default="")
     aws.done()
     branches = _parse_branches(top.required_section("branches"))
     registry = top.section("registry")
@@ -83,7 +86,8 @@ def parse(raw: Any, source: str = "config/project.json") -> Config:
         raise ConfigError(f'registry.kms_key_arn is {_show(kms_key_arn)}; expected a KMS key ARN or ""')
     registry.done()
     names = derive_names(project.model_name, region, accounts)
-    model = _parse_model(top.required_section("model"))
+    principal = parse_data_scientist_principal(principal, names, accounts)
+    model = parse_model(top.required_section("model"))
     pipeline = _parse_pipeline(top.required_section("pipeline"), names, model.framework)
     envs = top.required_section("environments")
     environments = MappingProxyType(
@@ -115,6 +119,7 @@ def parse(raw: Any, source: str = "config/project.json") -> Config:
         local_tests=local_tests,
         lock_file=lock_file,
         kms_key_arn=kms_key_arn,
+        data_scientist_principal=principal,
         names=names,
         source=source,
         document=_frozen(raw),
@@ -202,30 +207,6 @@ def _parse_branches(s: _Section) -> Branches:
             f"branches.dev and branches.prod are both {_show(branches.dev)}; expected two branches"
         )
     return branches
-
-
-def _parse_model(s: _Section) -> ModelSettings:
-    framework = s.choice("framework", FRAMEWORKS)
-    target = s.text("target_column")
-    hyper = s.required_section("hyperparameters")
-    params = {}
-    for name in FRAMEWORKS:
-        section = hyper.section(name)
-        values = {}
-        for key, kind in HYPERPARAMETERS[name].items():
-            if key in section.data:
-                integer = kind is int
-                values[key] = section.number(key, 1e-12 if not integer else 1, 1e9, integer=integer)
-        section.read.update(HYPERPARAMETERS[name])  # list every valid name when refusing a typo
-        section.done()
-        params[name] = MappingProxyType(values)
-    hyper.done()
-    if not params[framework]:
-        raise ConfigError(
-            f"model.hyperparameters.{framework} is missing; the chosen framework needs its settings"
-        )
-    s.done()
-    return ModelSettings(framework=framework, target_column=target, hyperparameters=MappingProxyType(params))
 
 
 def _parse_pipeline(s: _Section, names: Names, framework: str) -> PipelineSettings:

@@ -59,6 +59,8 @@ ROLE_SUFFIXES = MappingProxyType(
         "sagemaker_feature": "sagemaker-feature",
         "sagemaker_pipeline": "sagemaker-pipeline",
         "sagemaker_endpoint": "sagemaker-endpoint",
+        # Optional (aws.data_scientist_principal): make run, status and compare from a laptop.
+        "data_scientist": "data-scientist",
     }
 )
 # The account each role lives in (the endpoint role lives in every workload account).

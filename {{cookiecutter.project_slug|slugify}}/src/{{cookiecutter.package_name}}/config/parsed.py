@@ -36,6 +36,8 @@ class Config:
     source: str = field(default="config/project.json", compare=False)
     # The parsed document, kept read-only so a variant (`with_accounts`) is parsed by the same rules.
     document: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # Optional: the role ARN pattern the data-scientist role trusts ("" = no such role).
+    data_scientist_principal: str = ""
 
     def account_id(self, role: str) -> str:
         """Account ID for an account role (data_science, shared_services, qa, prod)."""
@@ -141,6 +143,11 @@ def describe(cfg: Config) -> dict[str, Any]:
         "model_package_groups": dict(names.groups),
         "pipelines": dict(names.pipelines),
         "roles": {key: cfg.github_role_arn(key) for key in ROLE_ACCOUNTS}
+        | (
+            {"data_scientist": cfg.role_arn("data_science", "data_scientist")}
+            if cfg.data_scientist_principal
+            else {}
+        )
         | {f"sagemaker_endpoint_{env}": cfg.role_arn(env, "sagemaker_endpoint") for env in ENVIRONMENTS},
         "environments": {
             env.name: {

@@ -60,16 +60,63 @@ class Branches:
     feature_prefix: str
 
 
+IDENTIFIER_POLICIES = ("drop", "refuse", "keep")
+# A processing job's container arguments are at most 256 characters each (AppSpecification).
+MAX_ARGUMENT_CHARS = 256
+
+
 @dataclass(frozen=True)
 class ModelSettings:
+    """`model`: the framework, its hyperparameters and the data contract steps/preprocess.py
+    enforces (docs/data.md): the label column, which value is positive, the columns to drop,
+    the categorical columns (None: a column is categorical when a value is not a number), the
+    share of unlabelled rows tolerated, what to do with identifier-like columns, and the fewest
+    rows of each class in each split."""
+
     framework: str
     target_column: str
     # Per framework; `params` gives the chosen framework's.
     hyperparameters: Mapping[str, Mapping[str, Any]]
+    drop_columns: tuple[str, ...] = ()
+    categorical_columns: tuple[str, ...] | None = None
+    positive_label: str | None = None
+    max_dropped_share: float = 0.05
+    identifier_columns: str = "drop"
+    min_class_count: int = 5
 
     @property
     def params(self) -> Mapping[str, Any]:
         return self.hyperparameters[self.framework]
+
+    def preprocess_arguments(self) -> list[str]:
+        """The contract as steps/preprocess.py's arguments (the pipeline and the rehearsal pass
+        these). `--option=value`, so a value may start with "-"; a column list is comma-separated
+        in chunks that each fit one container argument, and an empty categorical list is the
+        one empty value `--categorical-columns=`."""
+        args = [f"--target={self.target_column}"]
+        lists = (
+            ("--drop-columns", self.drop_columns or None),
+            ("--categorical-columns", self.categorical_columns),
+        )
+        for option, names in lists:
+            if names is None:
+                continue
+            chunks = [""]
+            for name in names:
+                joined = f"{chunks[-1]},{name}" if chunks[-1] else name
+                if chunks[-1] and len(option) + 1 + len(joined) > MAX_ARGUMENT_CHARS:
+                    chunks.append(name)
+                else:
+                    chunks[-1] = joined
+            args += [f"{option}={chunk}" for chunk in chunks]
+        if self.positive_label is not None:
+            args.append(f"--positive-label={self.positive_label}")
+        return [
+            *args,
+            f"--max-dropped-share={self.max_dropped_share:g}",
+            f"--identifier-columns={self.identifier_columns}",
+            f"--min-class-count={self.min_class_count}",
+        ]
 
 
 @dataclass(frozen=True)

@@ -3,19 +3,25 @@
 Runs in a SageMaker processing container (model.tar.gz under /opt/ml/processing/model,
 test CSV under /opt/ml/processing/test, report to /opt/ml/processing/evaluation) and
 locally with those directories given as arguments. The model is loaded through the
-inference handler packed in model.tar.gz (code/inference.py), so evaluation exercises
-exactly what will be served.
+inference handler packed in model.tar.gz (code/inference.py and its code/tabular.py), and the
+test rows go through the same conversion as training data and endpoint requests, so
+evaluation exercises exactly what will be served.
 
-evaluation.json follows SageMaker's model quality metrics format:
-{"binary_classification_metrics": {"auc": {"value": ..., "standard_deviation": "NaN"}, ...}}
-The pipeline's ConditionStep reads binary_classification_metrics.<metric>.value from it.
+evaluation.json follows SageMaker's model quality metrics format, every entry under
+"binary_classification_metrics": auc, accuracy, precision, recall, f1 as
+{"value": ..., "standard_deviation": "NaN"} (at the 0.5 threshold), then
+confusion_matrix {"0": {"0": n, "1": n}, "1": {...}} (actual -> predicted),
+receiver_operating_characteristic_curve {"false_positive_rates": [...], "true_positive_rates": [...]}
+and precision_recall_curve {"precisions": [...], "recalls": [...]}, at most CURVE_POINTS points
+each, from the strictest threshold to the most lenient. The pipeline's ConditionStep reads
+binary_classification_metrics.<metric>.value from it; the registry shows the rest.
 
 The metrics are computed with numpy alone (same values as sklearn.metrics, which the tests
 check), so evaluating an XGBoost model never imports scikit-learn. The archive is extracted
 with tarfile's "data" filter where the Python has it (3.12+, and 3.8.17+/3.9.17+/3.10.12+/
 3.11.4+); on an older Python every member is checked first (regular files and directories
 only, no absolute path, no "..", nothing outside the target directory). It exits non-zero
-when the archive, the test CSV or a safe archive member is missing.
+when the archive, the test CSV or a safe archive member is missing, or a test value is unusable.
 """
 
 from __future__ import annotations
@@ -29,14 +35,28 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-import pandas as pd
 
 BASE = Path("/opt/ml/processing")
+CURVE_POINTS = 200  # per curve in evaluation.json; more distinct scores are thinned evenly
+
+
+def read_labels(table, target: str, path: Path) -> np.ndarray:
+    """The 0/1 target column of a test table of text cells; SystemExit naming the file otherwise."""
+    if target not in table.columns:
+        raise SystemExit(f"evaluate: {path.name} has no target column {target!r}")
+    values = table[target]
+    bad = ~values.isin(["0", "1"])
+    if bad.any():
+        raise SystemExit(
+            f"evaluate: {path.name}: target column {target!r} holds {values[bad].iloc[0]!r}; expected 0 or 1"
+        )
+    return values.astype(int).to_numpy()
 
 
 def load_handler(model_dir: Path):
-    spec = importlib.util.spec_from_file_location("packaged_inference", model_dir / "code" / "inference.py")
-    if spec is None or spec.loader is None:
+    script = model_dir / "code" / "inference.py"
+    spec = importlib.util.spec_from_file_location("packaged_inference", script)
+    if not script.is_file() or spec is None or spec.loader is None:
         raise SystemExit(f"evaluate: no code/inference.py in the model package at {model_dir}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -109,6 +129,41 @@ def _ratio(numerator: int, denominator: int) -> float:
     return numerator / denominator if denominator else 0.0
 
 
+def _thin(points: int) -> np.ndarray:
+    """Indices of at most CURVE_POINTS of `points` curve points, evenly spread, ends kept."""
+    if points <= CURVE_POINTS:
+        return np.arange(points)
+    return np.unique(np.linspace(0, points - 1, CURVE_POINTS).round().astype(int))
+
+
+def curves(y_true: np.ndarray, score: np.ndarray) -> dict:
+    """ROC and precision-recall curves: one point per distinct score used as the threshold
+    (score >= threshold is positive), from the strictest to the most lenient, the ROC curve from
+    (0, 0) and the precision-recall curve from (recall 0, precision 1), thinned to CURVE_POINTS."""
+    y = np.asarray(y_true) == 1
+    order = np.argsort(-np.asarray(score, dtype=float), kind="mergesort")
+    ranked_scores, ranked = np.asarray(score, dtype=float)[order], y[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(ranked_scores)), len(ranked) - 1]
+    tp = np.cumsum(ranked)[last_of_tie]
+    fp = (last_of_tie + 1) - tp
+    positives, negatives = int(y.sum()), int((~y).sum())
+    fpr = np.r_[0.0, fp / max(negatives, 1)]
+    tpr = recall = np.r_[0.0, tp / max(positives, 1)]
+    precision = np.r_[1.0, tp / (tp + fp)]
+    keep = _thin(len(fpr))
+
+    def listed(values: np.ndarray) -> list:
+        return [round(float(v), 6) for v in values[keep]]
+
+    return {
+        "receiver_operating_characteristic_curve": {
+            "false_positive_rates": listed(fpr),
+            "true_positive_rates": listed(tpr),
+        },
+        "precision_recall_curve": {"precisions": listed(precision), "recalls": listed(recall)},
+    }
+
+
 def metrics(y_true: np.ndarray, probability: np.ndarray) -> dict:
     """SageMaker model-quality metrics of a binary classifier at the 0.5 threshold. It raises
     ValueError when y_true holds values other than 0 and 1 or the lengths differ."""
@@ -130,11 +185,11 @@ def metrics(y_true: np.ndarray, probability: np.ndarray) -> dict:
         "recall": _ratio(tp, tp + fn),
         "f1": _ratio(2 * tp, 2 * tp + fp + fn),
     }
-    return {
-        "binary_classification_metrics": {
-            name: {"value": round(float(v), 6), "standard_deviation": "NaN"} for name, v in values.items()
-        }
-    }
+    section = {name: {"value": round(float(v), 6), "standard_deviation": "NaN"} for name, v in values.items()}
+    tn = int((~truth & ~predicted).sum())
+    section["confusion_matrix"] = {"0": {"0": tn, "1": fp}, "1": {"0": fn, "1": tp}}
+    section.update(curves(y, probability))
+    return {"binary_classification_metrics": section}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,20 +205,28 @@ def main(argv: list[str] | None = None) -> int:
     tests = sorted(args.test_dir.glob("*.csv"))
     if not tests:
         raise SystemExit(f"evaluate: no .csv file in {args.test_dir}")
-    test = pd.concat([pd.read_csv(f) for f in tests], ignore_index=True)
 
     with tempfile.TemporaryDirectory() as tmp:
         safe_extract(archive, Path(tmp))
         handler = load_handler(Path(tmp))
         model = handler.model_fn(tmp)
-        features = test[model.features].to_numpy()
-        probability = np.asarray(model.predict_proba(features), dtype=float)
+        labels, probability = [], []
+        for path in tests:
+            table = handler.tabular.read_csv(path)
+            labels.append(read_labels(table, model.schema.target, path))
+            try:
+                converted = model.convert(table)
+            except handler.tabular.DataError as exc:
+                raise SystemExit(f"evaluate: {path.name}: {exc}") from None
+            probability.append(model.predict_proba(converted.frame))
 
-    report = metrics(test.iloc[:, 0].to_numpy(), probability)
+    report = metrics(np.concatenate(labels), np.concatenate(probability))
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "evaluation.json").write_text(json.dumps(report, indent=2))
-    summary = ", ".join(f"{k}={v['value']:.4f}" for k, v in report["binary_classification_metrics"].items())
-    print(f"evaluate: {len(test)} rows: {summary}")
+    section = report["binary_classification_metrics"]
+    summary = ", ".join(f"{k}={v['value']:.4f}" for k, v in section.items() if "value" in v)
+    rows = sum(sum(row.values()) for row in section["confusion_matrix"].values())
+    print(f"evaluate: {rows} rows: {summary}")
     return 0
 
 

@@ -1,12 +1,21 @@
 """Inference handler: SageMaker's model_fn / input_fn / predict_fn / output_fn contract.
 
-Packaged into model.tar.gz under code/ by the train step, so the SageMaker framework
-containers, the evaluate step and the local rehearsal server all serve the model
-through this one file. It imports only numpy (and the model's framework when loading).
+Packaged into model.tar.gz under code/ by the train step, with tabular.py beside it, so the
+SageMaker framework containers, the evaluate step and the local rehearsal server all serve the
+model through these two files. It imports numpy and pandas (and the model's framework when
+loading); tabular.py is loaded from this file's folder, wherever the container put the pair.
 
-Request: `text/csv` (one row of feature values per line, no header, no target) or
-`application/json` ({"instances": [[...], ...]} or {"instances": [{"feature": value}, ...]}).
-Response: `application/json` {"predictions": [{"label": 0 or 1, "probability": p}, ...]}.
+Request, raw records as the training table holds them (tabular.py converts them exactly as it
+converted the training data; a gap is a missing value the model handles):
+- `text/csv`: one row per line in the training column order, without the target and without a
+  header; an empty field is a gap; text with commas in double quotes.
+- `application/json`: {"instances": [...]} or a bare list; each instance either an object by
+  column name (a column left out or null is a gap; the target and the columns preprocess
+  dropped are ignored; any other name is an error) or a list in training column order.
+A category the model has not seen is treated as a gap, not refused (listed on stderr, i.e. in
+the endpoint's logs); a value a numeric column cannot use is refused, naming the column.
+Response: `application/json` {"predictions": [{"label": 0 or 1, "probability": p}, ...]} where
+label 1 is the positive class (model_info.json's label_mapping says which original value).
 
 Bad input raises InputError (a ValueError) whose text says what is wrong; every server
 answers it with HTTP 400 and that text:
@@ -21,26 +30,30 @@ answers it with HTTP 400 and that text:
   answers 500 with a generic page, whatever the exception. A Flask response returned by
   output_fn is passed through, though, so inside a Flask request predict_fn returns the
   InputError instead of raising it and output_fn turns it into a 400 JSON response.
-Verified offline, outside the images (Python 3.11, Flask 3.1, sagemaker-inference 1.10.1 and
-sagemaker-containers 2.8.6.post2 from PyPI, the latter with a collections.Mapping shim): the
-toolkits' own Transformer classes, fed this handler and a trained model, answer 200 for a good
-row and 400 with the InputError text for a wrong width, a non-numeric value and an unsupported
-content type; the previous handler (InputError a plain ValueError) got 500 from both, the
-Flask one with a generic page. The unit tests cover the two mechanisms without the toolkits.
-Only read from source, not run in the real images: that the 1.2-1 scikit-learn image serves a
-single model through sagemaker-containers and the 1.7-1 XGBoost image through
-sagemaker-inference, and that InvokeEndpoint turns a non-2xx answer into ModelError with
-OriginalStatusCode and the body as OriginalMessage.
+`make parity` (parity/serve.py) runs this handler through both toolkits' own classes under
+each image's Python and library versions (sagemaker-containers 2.8.6.post2 with Flask 1.1.1 on
+Python 3.9; sagemaker-inference 1.5.5 on Python 3.8): 200 for test rows sent as CSV and JSON,
+400 with the InputError text for a wrong width, text in a numeric column, an unsupported content
+or accept type. The unit tests cover the two mechanisms without the toolkits. Only read from
+source, not run in the real images: that the 1.2-1 scikit-learn image serves a single model
+through sagemaker-containers and the 1.7-1 XGBoost image through sagemaker-inference, and that
+InvokeEndpoint turns a non-2xx answer into ModelError with OriginalStatusCode and the body as
+OriginalMessage. Both images pip-install code/ with the setup.py sagemaker-containers generates
+(`packages=['']`); run outside the images, that install puts tabular.py beside inference.py,
+which is where this handler looks for it.
 """
 
 from __future__ import annotations
 
+import csv
+import importlib.util
 import io
+import itertools
 import json
 import sys
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -86,93 +99,99 @@ def _flask_error(error: InputError):
     return flask.Response(body, status=error.status_code, mimetype=JSON)
 
 
-class Model:
-    """A loaded model with the feature order it was trained on."""
-
-    def __init__(self, framework: str, features: list[str], estimator) -> None:
-        self.framework = framework
-        self.features = features
-        self.estimator = estimator
-
-    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
-        if self.framework == "xgboost":
-            import xgboost as xgb
-
-            return self.estimator.predict(xgb.DMatrix(rows))
-        return self.estimator.predict_proba(rows)[:, 1]
+_loads = itertools.count()
 
 
-def model_fn(model_dir: str) -> Model:
-    directory = Path(model_dir)
-    info = json.loads((directory / "model_info.json").read_text())
-    if info["framework"] == "xgboost":
-        import xgboost as xgb
+def _load_tabular():
+    """tabular.py from this file's folder, as a module of its own (each load of this handler gets
+    its own copy, so two model archives in one process never share one)."""
+    path = Path(__file__).resolve().with_name("tabular.py")
+    name = f"_model_tabular_{next(_loads)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
-        booster = xgb.Booster()
-        booster.load_model(str(directory / "xgboost-model.json"))
-        return Model("xgboost", info["features"], booster)
-    import joblib
 
-    return Model("sklearn", info["features"], joblib.load(directory / "model.joblib"))
+tabular = _load_tabular()
 
 
-def _rows_from_json(body: str, features: list[str]) -> list[list[float]]:
+def model_fn(model_dir: str):
+    """The model and its schema (tabular.Model) from an extracted model.tar.gz."""
+    return tabular.load_model(Path(model_dir))
+
+
+def _instance(item: object, i: int, model) -> list:
+    """One JSON instance as text cells in the model's column order."""
+    names = model.features
+    if isinstance(item, dict):
+        unknown = [key for key in item if key not in names and key not in model.schema.ignored]
+        if unknown or not any(name in item for name in names):
+            what = f"unknown columns {unknown[:5]}" if unknown else "none of the model's columns"
+            raise InputError(f"instance {i} has {what}; the model takes {names[:10]}")
+        values = [item.get(name) for name in names]
+    elif isinstance(item, list):
+        if len(item) != len(names):
+            raise InputError(f"instance {i}: each row needs {len(names)} feature values, got {len(item)}")
+        values = item
+    else:
+        raise InputError(f"instance {i} must be an object of columns or a list of feature values")
+    # Same lengths (checked above); no zip(strict=) on Python 3.8.
+    return [tabular.cell(value, name, i + 1) for name, value in zip(names, values)]  # noqa: B905
+
+
+def _rows_from_json(body: str, model) -> list[list]:
     try:
         payload = json.loads(body)
     except json.JSONDecodeError as exc:
         raise InputError(f"body is not valid JSON: {exc.msg}") from exc
-    instances = payload.get("instances") if isinstance(payload, dict) else None
+    instances = payload.get("instances") if isinstance(payload, dict) else payload
     if not isinstance(instances, list) or not instances:
-        raise InputError('expected {"instances": [...]} with at least one instance')
-    rows = []
-    for i, item in enumerate(instances):
-        if isinstance(item, dict):
-            missing = [f for f in features if f not in item]
-            if missing:
-                raise InputError(f"instance {i} lacks features {missing[:3]}")
-            rows.append([item[f] for f in features])
-        elif isinstance(item, list):
-            rows.append(item)
-        else:
-            raise InputError(f"instance {i} must be a list of numbers or an object of features")
-    return rows
+        raise InputError('expected {"instances": [...]} (or a list) with at least one instance')
+    if len(instances) > MAX_ROWS:
+        raise InputError(f"{len(instances)} rows in one request; at most {MAX_ROWS}")
+    return [_instance(item, i, model) for i, item in enumerate(instances)]
 
 
-def _rows_from_csv(body: str) -> list[list[float]]:
+def _rows_from_csv(body: str, model) -> list[list]:
+    width = len(model.features)
     rows = []
-    for n, line in enumerate(io.StringIO(body), start=1):
-        if line.strip():
-            try:
-                rows.append([float(v) for v in line.strip().split(",")])
-            except ValueError as exc:
-                raise InputError(f"CSV line {n} has a value that is not a number") from exc
+    try:
+        for fields in csv.reader(io.StringIO(body)):
+            if not fields or (len(fields) == 1 and not fields[0].strip()):  # a blank line
+                continue
+            if len(fields) != width:
+                raise InputError(
+                    f"CSV row {len(rows) + 1}: each row needs {width} feature values "
+                    f"({', '.join(model.features[:5])}{', ...' if width > 5 else ''}), got {len(fields)}"
+                )
+            rows.append([field if field != "" else None for field in fields])
+            if len(rows) > MAX_ROWS:
+                raise InputError(f"more than {MAX_ROWS} rows in one request; at most {MAX_ROWS}")
+    except csv.Error as exc:
+        raise InputError(f"CSV body cannot be read: {exc}") from exc
     if not rows:
         raise InputError("CSV body has no rows")
     return rows
 
 
-def parse(body: bytes | str, content_type: str, features: list[str]) -> np.ndarray:
-    """Feature matrix from a request body; InputError says what is wrong."""
-    text = body.decode("utf-8") if isinstance(body, bytes) else body
-    kind = (content_type or "").split(";")[0].strip().lower()
-    if kind == JSON:
-        rows = _rows_from_json(text, features)
-    elif kind == CSV:
-        rows = _rows_from_csv(text)
-    else:
-        raise InputError(f"content type {content_type!r} not supported; use {CSV} or {JSON}")
-    if len(rows) > MAX_ROWS:
-        raise InputError(f"{len(rows)} rows in one request; at most {MAX_ROWS}")
-    widths = {len(r) for r in rows}
-    if widths != {len(features)}:
-        raise InputError(f"each row needs {len(features)} feature values, got {sorted(widths)}")
+def parse(body: bytes | str, content_type: str, model):
+    """The model input (tabular.Converted) for a request body; InputError says what is wrong."""
     try:
-        matrix = np.asarray(rows, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InputError("feature values must be numbers") from exc
-    if not np.isfinite(matrix).all():
-        raise InputError("feature values must be finite numbers")
-    return matrix
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+    except UnicodeDecodeError as exc:
+        raise InputError(f"body is not UTF-8 text: {exc.reason}") from exc
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind not in (JSON, CSV):
+        raise InputError(f"content type {content_type!r} not supported; use {CSV} or {JSON}")
+    try:
+        rows = _rows_from_json(text, model) if kind == JSON else _rows_from_csv(text, model)
+        return tabular.convert(pd.DataFrame(rows, columns=model.features, dtype=object), model.schema)
+    except tabular.DataError as exc:
+        raise InputError(str(exc)) from None
 
 
 def input_fn(request_body: bytes | str, request_content_type: str) -> tuple[bytes | str, str]:
@@ -180,17 +199,20 @@ def input_fn(request_body: bytes | str, request_content_type: str) -> tuple[byte
     return request_body, request_content_type
 
 
-def predict_fn(input_data: tuple[bytes | str, str], model: Model) -> list[dict] | InputError:
+def predict_fn(input_data: tuple[bytes | str, str], model) -> list[dict] | InputError:
     """Predictions for the request rows. It raises InputError for bad input, except inside a
     Flask request, where it returns the InputError for output_fn to answer with 400."""
     body, content_type = input_data
     try:
-        rows = parse(body, content_type, model.features)
+        converted = parse(body, content_type, model)
     except InputError as error:
         if _in_flask_request():
             return error
         raise
-    probabilities = model.predict_proba(rows)
+    if converted.unknown:
+        unknown = "; ".join(f"{column}: {values[:5]}" for column, values in converted.unknown.items())
+        print(f"inference: categories not seen in training, treated as missing: {unknown}", file=sys.stderr)
+    probabilities = model.predict_proba(converted.frame)
     return [{"label": int(p >= 0.5), "probability": round(float(p), 6)} for p in probabilities]
 
 
