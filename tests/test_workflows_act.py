@@ -292,6 +292,9 @@ def test_dev_push_registers_deploys_to_qa_and_commits_the_lock(world):
     }
     assert package["ModelApprovalStatus"] == "PendingManualApproval"  # QA records, never approves
     assert metadata["qa_result"] == "passed" and len(metadata["qa_artifact_sha256"]) == 64
+    # QA tested the version's own held-out split, recorded by its pipeline run.
+    dev_prefix = f"s3://{world.cfg.names.artifact_bucket}/{world.cfg.names.artifact_prefixes['dev']}"
+    assert metadata["test_data_uri"].startswith(dev_prefix)
     # The QA endpoint lives in the QA account and serves a model made from that package.
     qa = world.sagemaker("qa")
     endpoint = qa.describe_endpoint(EndpointName=world.cfg.environment("qa").endpoint_name)

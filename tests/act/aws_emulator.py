@@ -23,8 +23,8 @@ the workflows from running end to end against it. Each gap-filler is a test doub
    step: every `Get`/`Std:Join`/`Std:JsonGet` in the step's arguments is resolved and the
    package is created in the group's account, after the checks CreateModelPackage makes on
    customer metadata (botocore's service model gives the pattern; moto checks nothing).
-   Artifacts land in the S3 locations the definition names. `ListPipelineExecutionSteps`
-   (absent in moto) returns the emulated steps.
+   Artifacts (the data splits too) land in the S3 locations the definition names.
+   `ListPipelineExecutionSteps` (absent in moto) returns the emulated steps.
 3. Endpoint updates and invocations. moto 5.2.5 has no `UpdateEndpoint`; here it switches the
    endpoint to the new config at once (InService; no traffic shifting, no alarm evaluation).
    moto's `InvokeEndpoint` returns canned bodies. Here it loads the
@@ -498,6 +498,11 @@ class _ExecutionRun:
         (work / "input" / Path(key).name).write_bytes(self.s3().get_object(Bucket=bucket, Key=key)["Body"].read())
         self.script("preprocess", ["--input-dir", str(work / "input"), "--output-dir", str(work / "data")])
         self.processing_outputs("Preprocess")
+        for output in self.by_name["Preprocess"]["Arguments"]["ProcessingOutputConfig"]["Outputs"]:
+            name = output["OutputName"]  # each split's files, where the definition sends them
+            prefix = self.properties[f"Steps.Preprocess.ProcessingOutputConfig.Outputs['{name}'].S3Output.S3Uri"]
+            for path in sorted((work / "data" / name).iterdir()):
+                self.upload(path, f"{prefix.rstrip('/')}/{path.name}")
         self.record("Preprocess", "Succeeded", {"ProcessingJob": {"Arn": f"{job}:processing-job/emulated-preprocess"}})
         # Train: hyperparameters as SageMaker passes them to a script (--name value).
         train = self.by_name["Train"]["Arguments"]

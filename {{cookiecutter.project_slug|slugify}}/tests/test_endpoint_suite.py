@@ -29,6 +29,7 @@ from model_helpers import CFG, PACKAGE, ROOT, TARGET, config, module, pack, spli
 
 suite = module("endpoint_tests.suite")
 checks_module = module("endpoint_tests.checks")
+samples_module = module("endpoint_tests.samples")
 suite_cli = module("endpoint_tests.cli")
 server_module = module("local.server")
 ModelServer = server_module.ModelServer
@@ -145,6 +146,7 @@ def test_suite_passes_against_the_packaged_model(archives, samples):
         "response schema",
         "accuracy",
         "CSV and JSON agree",
+        "missing values",
         "bad input: wrong width",
         "bad input: non-numeric",
         "bad input: content type",
@@ -220,18 +222,17 @@ def test_an_unreachable_server_fails_fast(samples):
     assert report.latency["requests"] == 1  # no error is allowed, so the burst stops at the first
 
 
-def test_suite_cli_exit_codes_and_outputs(archives, tmp_path, capsys):
+def test_suite_cli_exit_codes_and_outputs(archives, data_dir, tmp_path, capsys):
     summary, report_json = tmp_path / "summary.md", tmp_path / "report.json"
     summary.write_text("# earlier job output\n")
+    held_out = ["--samples", str(data_dir / "test" / "test.csv")]
     with ModelServer(archives["good"]) as server:
-        assert (
-            suite_cli.main(["--url", server.url, "--summary", str(summary), "--report", str(report_json)])
-            == 0
-        )
+        args = ["--url", server.url, *held_out, "--summary", str(summary), "--report", str(report_json)]
+        assert suite_cli.main(args) == 0
     assert summary.read_text().startswith("# earlier job output\n### Endpoint tests PASSED")
     assert json.loads(report_json.read_text())["passed"] is True
     with ModelServer(archives["flipped labels"]) as server:
-        assert suite_cli.main(["--url", server.url, "--report", str(report_json)]) == 1
+        assert suite_cli.main(["--url", server.url, *held_out, "--report", str(report_json)]) == 1
     assert json.loads(report_json.read_text())["passed"] is False
     assert suite_cli.main(["--url", "http://192.0.2.1:8080"]) == 2
     assert "must look like http://127.0.0.1:PORT" in capsys.readouterr().err
@@ -275,6 +276,16 @@ def test_suite_cli_follows_the_cli_contract(archives, tmp_path, capsys):
         suite_cli.main(["--url", "http://127.0.0.1:8080", "--rows", "0"])
     assert exit_info.value.code == 2
     assert "must be 1 or more" in capsys.readouterr().err
+
+
+def test_the_default_samples_are_the_rehearsals_held_out_split(monkeypatch, tmp_path, capsys):
+    assert suite_cli.DEFAULT_SAMPLES == ROOT / "build" / "local" / "data" / "test" / "test.csv"
+    monkeypatch.setattr(suite_cli, "DEFAULT_SAMPLES", tmp_path / "test" / "test.csv")
+    assert suite_cli.main(["--url", "http://127.0.0.1:8080"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: endpoint tests: samples file {tmp_path / 'test' / 'test.csv'} not found"
+        " (run `make local` first, or pass --samples)\n"
+    )
 
 
 def test_python_m_endpoint_tests_runs_the_cli(tmp_path):
@@ -446,8 +457,12 @@ def container_traceback(last_line: str) -> str:
     )
 
 
+def bad_input_cases(samples) -> list:
+    return checks_module.bad_inputs(samples[0][0], samples_module.numeric_features(samples))
+
+
 def bad_input_checks(invoker, samples) -> list:
-    return [checks_module.check_bad_input(invoker, *case) for case in checks_module.bad_inputs(samples[0][0])]
+    return [checks_module.check_bad_input(invoker, *case) for case in bad_input_cases(samples)]
 
 
 JSON = "application/json"
@@ -455,9 +470,10 @@ JSON = "application/json"
 
 def test_sagemaker_5xx_passes_only_when_it_ends_with_the_handlers_input_error(runtime, samples):
     client, stubber = runtime
+    column = samples_module.numeric_features(samples)[0]
     messages = {
         "bad input: wrong width": "each row needs 30 feature values, got [29]",
-        "bad input: non-numeric": "CSV line 1 has a value that is not a number",
+        "bad input: non-numeric": f"column {column!r}: 'not-a-number' is not a number",
         "bad input: content type": f"content type 'text/plain' not supported; use text/csv or {JSON}",
     }
     for message in messages.values():
@@ -505,7 +521,7 @@ def test_the_suite_knows_the_handlers_input_error_texts(model_dir, samples):
     """The text each bad-input case expects is what the packaged handler really says."""
     handler = module("steps.inference")
     model = handler.model_fn(str(model_dir))
-    for _name, body, content_type, expected in checks_module.bad_inputs(samples[0][0]):
+    for _name, body, content_type, expected in bad_input_cases(samples):
         with pytest.raises(handler.InputError) as caught:
             handler.predict_fn(handler.input_fn(body, content_type), model)
         assert expected in str(caught.value)

@@ -20,6 +20,10 @@ rehearsal = module("local.rehearsal")
 METRIC = CFG.pipeline.metric
 MODEL_FILE = {"sklearn": "model.joblib", "xgboost": "xgboost-model.json"}
 UNREACHABLE = "0.9999"
+# The failing rehearsal also changes one hyperparameter for its run (fewer trees: faster too).
+PARAMS = dict(CFG.model.hyperparameters[FRAMEWORK])
+SET_NAME = next(iter(PARAMS))
+CHARTS = ("confusion_matrix.svg", "roc_curve.svg", "precision_recall_curve.svg")
 
 
 def rehearse(root: Path) -> dict[str, tuple[subprocess.CompletedProcess, Path]]:
@@ -29,7 +33,7 @@ def rehearse(root: Path) -> dict[str, tuple[subprocess.CompletedProcess, Path]]:
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
     }
-    extra = {"default": [], "gate": ["--threshold", UNREACHABLE]}
+    extra = {"default": [], "gate": ["--threshold", UNREACHABLE, "--set", f"{SET_NAME}=7"]}
     started = {}
     for name, args in extra.items():
         work = root / f"rehearsal-{name}"
@@ -97,7 +101,21 @@ def test_rehearsal_passes_end_to_end(runs):
     local = dataclasses.asdict(CFG.tests_for("local"))
     assert {k: suite["thresholds"][k] for k in local} == local
     assert suite["latency"]["requests"] == local["burst_requests"]
-    assert "## Local rehearsal PASSED" in (work / "report.md").read_text()
+    markdown = (work / "report.md").read_text()
+    assert "## Local rehearsal PASSED" in markdown
+    # The report shows the evaluation (charts beside it), hyperparameters and data summary.
+    for section in ("### Evaluation (held-out test split)", "### Hyperparameters", "### Data", "| actual "):
+        assert section in markdown
+    for chart in CHARTS:
+        assert f"]({chart})" in markdown and (work / chart).read_text().startswith("<svg ")
+    assert all(f"| {k} | {v} | config |" in markdown for k, v in PARAMS.items())
+    # The run is kept in runs/<UTC time>/ with what `local compare` reads.
+    [kept] = (work / "runs").iterdir()
+    assert kept.name == report["run"] and kept.name.endswith("Z")
+    expected = {"report.md", "report.json", "hyperparameters.json", "evaluation.json", "schema.json", *CHARTS}
+    assert {p.name for p in kept.iterdir()} == expected
+    assert (kept / "evaluation.json").read_text() == (work / "evaluation" / "evaluation.json").read_text()
+    assert (kept / "report.md").read_text() == markdown
     # The server ran as `python -m <package>.local.server` and stopped cleanly with the rehearsal.
     assert (work / "server.log").read_text().startswith(f"serving {work / 'output' / 'model.tar.gz'} at http")
 
@@ -123,6 +141,13 @@ def test_a_failed_gate_exits_non_zero_with_metric_and_threshold(runs):
     status = {s["name"]: s["status"] for s in report["steps"]}
     assert status["gate"] == "FAILED"
     assert status["serve"] == status["endpoint tests"] == "skipped"
+    # Its --set reached train's arguments for this run only, and the report and history say so.
+    given = {"framework": FRAMEWORK, "params": {**PARAMS, SET_NAME: 7}, "overrides": {SET_NAME: 7}}
+    assert report["hyperparameters"] == given
+    assert f"--{SET_NAME} 7" in json.dumps(report["steps"])
+    assert f"| {SET_NAME} | 7 | --set |" in (work / "report.md").read_text()
+    [kept] = (work / "runs").iterdir()
+    assert json.loads((kept / "hyperparameters.json").read_text()) == given
 
 
 def test_gate_passes_at_the_threshold_and_fails_below_it():
@@ -163,7 +188,7 @@ def test_a_failing_step_script_stops_the_rehearsal_with_its_error(tmp_path, caps
     assert code == 1
     reason = capsys.readouterr().err.strip()
     assert reason.startswith(
-        f"error: rehearsal failed: preprocess.py exited 1: preprocess: target column '{TARGET}' not in"
+        f"error: rehearsal failed: preprocess.py exited 1: preprocess: {TARGET}: not a column of the table"
     )
     steps = json.loads((tmp_path / "work" / "report.json").read_text())["steps"]
     assert [s["status"] for s in steps[:2]] == ["FAILED", "skipped"]

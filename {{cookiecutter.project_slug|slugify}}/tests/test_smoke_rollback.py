@@ -76,6 +76,8 @@ def test_passing_smoke_test_writes_the_report_and_exits_zero(recorder, cfg, name
     predictions = {"predictions": [{"label": y, "probability": 0.9 if y else 0.1} for y in labels]}
     runtime.add_response("invoke_endpoint", answer(predictions))  # CSV batch
     runtime.add_response("invoke_endpoint", answer(predictions))  # JSON batch
+    for _ in range(2):  # missing values: JSON nulls, empty CSV cells
+        runtime.add_response("invoke_endpoint", answer({"predictions": predictions["predictions"][:1]}))
     for _ in range(3):  # wrong width, non-numeric, unsupported content type
         model_error(runtime, 400)
     for _ in range(3):  # latency burst (burst_requests = 3)
@@ -84,19 +86,19 @@ def test_passing_smoke_test_writes_the_report_and_exits_zero(recorder, cfg, name
     args = ["endpoint-test", "--env", "prod", "--rows", "2", "--samples", str(SAMPLE_CSV)]
     code, out, err = run([*args, "--report", str(report), "--summary", str(summary)], session, capsys)
     assert code == 0, out + err
-    assert recorder.operations == ["GetCallerIdentity", "DescribeEndpoint", *["InvokeEndpoint"] * 8]
+    assert recorder.operations == ["GetCallerIdentity", "DescribeEndpoint", *["InvokeEndpoint"] * 10]
     assert json.loads(report.read_text())["passed"] is True
     assert "Endpoint tests PASSED" in summary.read_text()
     assert "passed=true" in out.splitlines()
 
 
-SMOKE_FAILURE_CALLS = ["GetCallerIdentity", "DescribeEndpoint", *["InvokeEndpoint"] * 6]
+SMOKE_FAILURE_CALLS = ["GetCallerIdentity", "DescribeEndpoint", *["InvokeEndpoint"] * 7]
 
 
 def stub_failing_smoke(stubs, cfg, names):
     stubs["sagemaker"].add_response("describe_endpoint", endpoint_response(cfg, "prod", names["new"]))
     # Every request fails with a 500; the burst stops after its first error (max_error_rate 0).
-    for _ in range(6):
+    for _ in range(7):
         model_error(stubs["sagemaker-runtime"], 500, "model crashed")
 
 

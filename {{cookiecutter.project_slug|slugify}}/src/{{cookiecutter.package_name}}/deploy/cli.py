@@ -107,35 +107,54 @@ def cmd_endpoint_test(args: argparse.Namespace, cfg: Config, clients: Clients | 
     """Run the endpoint test suite against the environment's endpoint (or a local --url).
 
     It exits 1 when a check fails; with --rollback-on-failure it first rolls the endpoint back
-    to its previous config (and still exits 1, so the job fails).
+    to its previous config (and still exits 1, so the job fails). With --rollback-on-failure,
+    every failure takes that branch: samples that cannot be used (unreadable, wrong columns, a
+    label other than 0/1; without the flag a usage error, exit 2), an error inside the suite, a
+    report that cannot be written. The report then holds the one failed check that says why.
     """
     from ..endpoint_tests import suite
 
+    rolling_back = bool(args.rollback_on_failure and clients is not None)
     if clients is not None:
         environment = cfg.environment(args.env)
         require_account(clients, cfg, environment.account_role, f"endpoint-test --env {args.env}")
+        thresholds = cfg.tests_for(args.env)
+        target = environment.endpoint.endpoint_name
+        invoker: Any = suite.SageMakerInvoker(target, clients("sagemaker-runtime"), clients.sagemaker)
+    else:
+        thresholds = cfg.tests_for("local")
+        invoker = suite.HttpInvoker(args.url)
+        target = args.url
     samples_path = args.samples or Path(config.config_path()).resolve().parent.parent / "data" / "sample.csv"
+    problem = ""
     try:
         samples = suite.load_samples(samples_path, args.rows, cfg.model.target_column)
     except (OSError, ValueError) as exc:
-        raise cli_support.UsageError(str(exc)) from exc
-    if clients is None:
-        thresholds = cfg.tests_for("local")
-        invoker: Any = suite.HttpInvoker(args.url)
-        target = args.url
+        if not rolling_back:
+            raise cli_support.UsageError(str(exc)) from exc
+        problem = f"the samples cannot be used: {exc}"
+        report = suite.failed_report(target, "samples", problem, thresholds)
     else:
-        thresholds = cfg.tests_for(args.env)
-        target = environment.endpoint.endpoint_name
-        invoker = suite.SageMakerInvoker(target, clients("sagemaker-runtime"), clients.sagemaker)
-    log(f"endpoint tests against {target} ({thresholds.burst_requests} burst requests)")
-    report = suite.run_suite(invoker, samples, thresholds)
+        log(f"endpoint tests against {target} ({thresholds.burst_requests} burst requests)")
+        try:
+            report = suite.run_suite(invoker, samples, thresholds)
+        except Exception as exc:
+            if not rolling_back:
+                raise
+            problem = f"the suite stopped: {type(exc).__name__}: {exc}"
+            report = suite.failed_report(target, "suite", problem, thresholds)
     print(suite.format_text(report))
-    suite.write_outputs(report, args.summary, args.report)
-    cli_support.emit({"passed": _lowercase(report.passed)}, args.github_output)
-    if report.passed:
+    try:
+        suite.write_outputs(report, args.summary, args.report)
+    except OSError as exc:
+        if not rolling_back:
+            raise
+        problem = problem or f"the report cannot be written: {exc}"
+    cli_support.emit({"passed": _lowercase(report.passed and not problem)}, args.github_output)
+    if report.passed and not problem:
         return 0
-    failed = ", ".join(c.name for c in report.failures())
-    if args.rollback_on_failure and clients is not None:
+    failed = problem or ", ".join(c.name for c in report.failures())
+    if rolling_back:
         settings = cfg.environment(args.env).endpoint
         log(f"endpoint tests failed ({failed}); rolling back")
         try:

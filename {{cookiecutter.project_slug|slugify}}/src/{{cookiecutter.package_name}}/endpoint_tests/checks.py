@@ -6,6 +6,8 @@ outcome becomes a Check.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import re
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import TestThresholds
-from .invokers import CSV, Invoker, SageMakerInvoker
+from .invokers import CSV, JSON, Invoker, SageMakerInvoker
 from .report import Check
 
 # Upper bounds that keep every run of the suite short, whatever the config says.
@@ -22,6 +24,8 @@ MAX_BURST_REQUESTS = 1000
 BURST_BUDGET_SECONDS = 120.0
 # Two probabilities for the same row (CSV path vs JSON path) must agree to this tolerance.
 PROBABILITY_TOLERANCE = 1e-6
+# What the non-numeric bad-input case puts into a numeric feature.
+NOT_A_NUMBER = "not-a-number"
 
 
 # What the suite requires of an endpoint: `environments.<env>.tests` in config/project.json,
@@ -87,11 +91,24 @@ def call(invoker: Invoker, body: bytes, content_type: str) -> Answer:
     return Answer(status, payload, (time.perf_counter() - start) * 1000)
 
 
-def csv_body(rows: list[dict[str, float]]) -> bytes:
-    return "".join(",".join(repr(v) for v in row.values()) + "\n" for row in rows).encode()
+def _cell(value: Any) -> str:
+    """A raw value as a CSV cell: a gap is empty, a number its repr, text as it is."""
+    if value is None:
+        return ""
+    return repr(value) if isinstance(value, float) else str(value)
 
 
-def json_body(rows: list[dict[str, float]]) -> bytes:
+def csv_body(rows: list[dict[str, Any]]) -> bytes:
+    """CSV rows in the features' order, no header and no target; text is quoted when it must be."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for row in rows:
+        writer.writerow([_cell(v) for v in row.values()])
+    return out.getvalue().encode()
+
+
+def json_body(rows: list[dict[str, Any]]) -> bytes:
+    """{"instances": [{feature: value}]}: numbers as numbers, text as strings, a gap as null."""
     return json.dumps({"instances": rows}).encode()
 
 
@@ -125,14 +142,39 @@ def schema_problem(predictions: list[Any]) -> str:
     return ""
 
 
-def bad_inputs(sample: dict[str, float]) -> list[tuple[str, bytes, str, str]]:
-    """(check name, body, content type, text the handler's InputError carries for it)."""
-    values = [repr(v) for v in sample.values()]
-    return [
-        ("bad input: wrong width", (",".join(values[:-1]) + "\n").encode(), CSV, "feature values"),
-        ("bad input: non-numeric", (",".join(["abc", *values[1:]]) + "\n").encode(), CSV, "not a number"),
-        ("bad input: content type", (",".join(values) + "\n").encode(), "text/plain", "not supported"),
-    ]
+def bad_inputs(sample: dict[str, Any], numeric: list[str]) -> list[tuple[str, bytes, str, str]]:
+    """(check name, body, content type, text the handler's InputError carries for it). The
+    non-numeric case puts text into the first numeric feature (none: no such case); the
+    handler's error names that column (quoted, as repr() quotes it)."""
+    values = [_cell(v) for v in sample.values()]
+    cases = [("bad input: wrong width", _line(values[:-1]), CSV, "feature values")]
+    if numeric:
+        column = numeric[0]
+        changed = [NOT_A_NUMBER if name == column else _cell(v) for name, v in sample.items()]
+        cases.append(("bad input: non-numeric", _line(changed), CSV, repr(column)))
+    cases.append(("bad input: content type", _line(values), "text/plain", "not supported"))
+    return cases
+
+
+def _line(cells: list[str]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(cells)
+    return out.getvalue().encode()
+
+
+def check_missing_values(invoker: Invoker, sample: dict[str, Any]) -> Check:
+    """A record with every feature missing gets one valid prediction, by name (JSON nulls) and,
+    with two or more features, as a CSV row of empty cells."""
+    gaps = dict.fromkeys(sample)
+    requests = [("JSON nulls", json_body([gaps]), JSON)]
+    if len(gaps) > 1:
+        requests.append(("empty CSV cells", csv_body([gaps]), CSV))
+    for what, body, content_type in requests:
+        predictions, detail = batch_predictions(call(invoker, body, content_type), 1)
+        problem = detail if predictions is None else schema_problem(predictions)
+        if problem:
+            return Check("missing values", False, f"{what}: {problem}")
+    return Check("missing values", True, f"{' and '.join(w for w, _, _ in requests)} answered")
 
 
 # The last line of a Python traceback when the exception raised is the handler's InputError.
@@ -167,7 +209,7 @@ def check_bad_input(invoker: Invoker, name: str, body: bytes, content_type: str,
     return Check(name, True, f"HTTP {answer.status}: {answer.text(100)}")
 
 
-def burst(invoker: Invoker, rows: list[dict[str, float]], thresholds: Thresholds) -> tuple[dict, list[Check]]:
+def burst(invoker: Invoker, rows: list[dict[str, Any]], thresholds: Thresholds) -> tuple[dict, list[Check]]:
     """Sequential single-row requests. Latency percentiles are over the successful requests (a
     fast error must not flatter them); the error rate is over all. It stops early once a limit
     can no longer be met."""

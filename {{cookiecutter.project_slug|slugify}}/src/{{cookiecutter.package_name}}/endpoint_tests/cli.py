@@ -2,8 +2,9 @@
 
 SageMaker endpoints are tested through `<package> endpoint-test` (deploy.cli), which assumes the
 workload account's role first. Options and exit status follow cli_support: `--samples PATH` (a
-labelled CSV), `--rows N`, `--report PATH` (the JSON report); 0 every check passed, 1 a check
-failed (or the report could not be written), 2 bad arguments, config or samples.
+labelled CSV; default the rehearsal's held-out test split, build/local/data/test/test.csv),
+`--rows N`, `--report PATH` (the JSON report); 0 every check passed, 1 a check failed (or the
+report could not be written), 2 bad arguments, config or samples.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from .samples import load_samples
 from .suite import check_thresholds, run_suite
 
 DEFAULT_ROWS = 50
+# The held-out test split of the last local rehearsal (`make local`).
+DEFAULT_SAMPLES = REPO_ROOT / "build" / "local" / "data" / "test" / "test.csv"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,7 +36,7 @@ def parser() -> argparse.ArgumentParser:
         default="local",
         help="thresholds of local, qa or prod (environments.<env>.tests; default local)",
     )
-    cli_support.add_samples(parser, REPO_ROOT / "data" / "sample.csv", DEFAULT_ROWS)
+    cli_support.add_samples(parser, DEFAULT_SAMPLES, DEFAULT_ROWS)
     parser.add_argument(
         "--summary", type=Path, metavar="PATH", help="append markdown tables here (e.g. $GITHUB_STEP_SUMMARY)"
     )
@@ -48,8 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = load_config()
         thresholds = check_thresholds(cfg.tests_for(args.env))
-        samples = load_samples(args.samples, args.rows, cfg.model.target_column)
         invoker = HttpInvoker(args.url)
+        if not Path(args.samples).is_file():
+            hint = " (run `make local` first, or pass --samples)" if args.samples == DEFAULT_SAMPLES else ""
+            raise ValueError(f"samples file {args.samples} not found{hint}")
+        samples = load_samples(args.samples, args.rows, cfg.model.target_column)
     except (OSError, ValueError) as exc:  # config.ConfigError is a ValueError
         return cli_support.fail(f"endpoint tests: {exc}", cli_support.EXIT_USAGE)
     report = run_suite(invoker, samples, thresholds)

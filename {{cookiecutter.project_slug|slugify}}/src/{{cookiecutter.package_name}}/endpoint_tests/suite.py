@@ -4,15 +4,17 @@ It talks to a model server through an Invoker (HTTP to 127.0.0.1 for the local s
 sagemaker-runtime InvokeEndpoint for SageMaker endpoints) and checks, in order:
 
 - ping: the server reports healthy;
-- CSV and JSON (named features) requests return one prediction per row;
+- CSV and JSON (named features) requests of the labelled samples, sent as raw records (text
+  as text, a gap as an empty cell or null; samples.py), return one prediction per row;
 - schema: every prediction is {"label": 0 or 1, "probability": number in [0, 1]};
 - correctness: accuracy on labelled samples reaches `min_accuracy`, and the CSV and JSON
   paths agree;
-- bad input (wrong width, non-numeric value, unsupported content type) gets a 4xx answer,
-  not a prediction. A 5xx fails, with one exception for SageMaker endpoints: a 5xx whose body
+- missing values: a record with every feature missing still gets a prediction;
+- bad input (wrong width, text in a numeric feature, unsupported content type) gets a 4xx
+  answer, not a prediction. A 5xx fails, with one exception for SageMaker endpoints: a 5xx whose body
   ends with the handler's own InputError for that case (the last line of the traceback the
-  sagemaker-inference toolkit sends back, e.g. `inference.InputError: CSV line 1 has a value
-  that is not a number`) passes, marked as such, because a model packaged before the handler
+  sagemaker-inference toolkit sends back, e.g. `inference.InputError: each row needs 30 feature
+  values, got [29]`) passes, marked as such, because a model packaged before the handler
   subclassed the toolkit's error class is answered that way. A crash (any other exception,
   even one that wraps or quotes the InputError) still fails. The handler maps InputError to
   400 in the SageMaker framework containers (steps/inference.py says how and what was
@@ -24,8 +26,8 @@ Only the standard library and the package's config.py (standard library too) are
 here, because the deploy job installs boto3 alone; the SageMaker invoker receives ready-made
 boto3 clients (or creates them lazily).
 
-The pieces: invokers.py (HTTP, SageMaker), samples.py (labelled rows), checks.py (one check
-each, thresholds), report.py (text, markdown, JSON), cli.py (`python -m <package>.endpoint_tests`).
+The pieces: invokers.py (HTTP, SageMaker), samples.py (labelled raw records), checks.py (one
+check each, thresholds), report.py (text, markdown, JSON), cli.py (`python -m <package>.endpoint_tests`).
 This module runs them in order and re-exports what deploy.cli and the rehearsal import.
 """
 
@@ -45,6 +47,7 @@ from .checks import (
     burst,
     call,
     check_bad_input,
+    check_missing_values,
     check_thresholds,
     csv_body,
     json_body,
@@ -53,7 +56,7 @@ from .checks import (
 )
 from .invokers import CSV, JSON, LOOPBACK_HOSTS, HttpInvoker, Invoker, SageMakerInvoker
 from .report import Check, SuiteReport, format_text, write_outputs
-from .samples import Sample, load_samples
+from .samples import Sample, SampleError, load_samples, numeric_features
 
 __all__ = [
     "BURST_BUDGET_SECONDS",
@@ -67,9 +70,11 @@ __all__ = [
     "Invoker",
     "SageMakerInvoker",
     "Sample",
+    "SampleError",
     "SuiteReport",
     "Thresholds",
     "check_thresholds",
+    "failed_report",
     "format_text",
     "load_samples",
     "main",
@@ -81,10 +86,10 @@ __all__ = [
 
 def run_suite(invoker: Invoker, samples: list[Sample], thresholds: Thresholds) -> SuiteReport:
     """Run every check against one server. It never raises for a misbehaving server: failures
-    become failed checks. The number of requests is bounded: 2 batch requests, 3 bad-input
-    requests, one ping and thresholds.burst_requests single-row requests (fewer if the burst
-    stops early). It raises ValueError, before any request, for thresholds outside
-    check_thresholds' ranges or no samples."""
+    become failed checks. The number of requests is bounded: 2 batch requests, 2 requests with
+    missing values, 3 bad-input requests, one ping and thresholds.burst_requests single-row
+    requests (fewer if the burst stops early). It raises ValueError, before any request, for
+    thresholds outside check_thresholds' ranges or no samples."""
     check_thresholds(thresholds)
     if not samples:
         raise ValueError("the suite needs at least one labelled sample")
@@ -136,7 +141,8 @@ def run_suite(invoker: Invoker, samples: list[Sample], thresholds: Thresholds) -
     else:
         checks.append(Check("CSV and JSON agree", False, "needs valid CSV and JSON predictions"))
 
-    checks += [check_bad_input(invoker, *case) for case in bad_inputs(rows[0])]
+    checks.append(check_missing_values(invoker, rows[0]))
+    checks += [check_bad_input(invoker, *case) for case in bad_inputs(rows[0], numeric_features(samples))]
     latency, latency_checks = burst(invoker, rows, thresholds)
     checks += latency_checks
 
@@ -147,6 +153,18 @@ def run_suite(invoker: Invoker, samples: list[Sample], thresholds: Thresholds) -
         target=str(getattr(invoker, "target", type(invoker).__name__)),
         thresholds=asdict(thresholds),
         seconds=time.perf_counter() - started,
+    )
+
+
+def failed_report(target: str, name: str, detail: str, thresholds: Thresholds) -> SuiteReport:
+    """A report of one failed check, for a run that could not test the endpoint (unusable
+    samples, an error in the suite itself): the same shape as run_suite's."""
+    return SuiteReport(
+        passed=False,
+        checks=[Check(name, False, detail)],
+        latency={"requests": 0, "p50_ms": 0.0, "p95_ms": 0.0, "error_rate": 0.0, "seconds": 0.0},
+        target=target,
+        thresholds=asdict(thresholds),
     )
 
 

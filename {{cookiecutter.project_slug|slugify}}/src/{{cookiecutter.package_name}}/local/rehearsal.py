@@ -12,10 +12,14 @@ Each step script, and the server, runs in its own process with its own argv, env
 clean module state; by default that process is forked from a warm worker that imported pandas and
 the framework once (step_runner.py), `--fresh-processes` starts a new interpreter for each instead.
 
-Progress is printed per step, then a summary table; report.json and report.md land in the work
-dir. Exit status (cli_support): 0 every step passed; 1 a step failed, with one line
-`error: rehearsal failed: <reason>` (for a failed gate: "metric auc = 0.95 < threshold 0.99");
-2 bad arguments or config.
+Progress is printed per step, then a summary table. report.md (steps, evaluation with its
+confusion matrix and ROC and precision-recall charts, hyperparameters, data summary, endpoint
+tests; reports.py) and report.json land in the work dir, and each run is kept in
+runs/<UTC time>/ (history.py; `local compare` compares the last two). `--set name=value`
+changes a hyperparameter for this run only (overrides.py). Exit status (cli_support): 0 every
+step passed; 1 a step failed, with one line `error: rehearsal failed: <reason>` (for a failed
+gate: "metric auc = 0.95 < threshold 0.99"); 2 bad arguments or config (an unknown --set name
+lists the known ones).
 """
 
 from __future__ import annotations
@@ -27,13 +31,16 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 from .. import cli_support
-from ..config import FRAMEWORKS, REPO_ROOT, Config, ConfigError, load_config
+from ..config import Config
 from ..endpoint_tests.suite import HttpInvoker, SuiteReport, load_samples, run_suite
-from .reports import show, step_rows, summary, write_reports
+from . import history
+from .evaluation_report import CHARTS
+from .reports import RunFacts, show, step_rows, summary, write_reports
 from .stages import StepFailed, StepResult, apply_gate, hyperparameter_args, pack_model, read_metric
 from .step_runner import Service, StepRunner, make_runner
 
@@ -56,7 +63,18 @@ SERVER_START_SECONDS = 120
 SERVING = re.compile(r"^serving .* at (?P<url>http://127\.0\.0\.1:\d+) ", re.MULTILINE)
 STEP_NAMES = ("preprocess", "train", "package", "evaluate", "gate", "serve", "endpoint tests")
 # Folders and files of the work dir that a run owns and clears first; nothing else is deleted.
-OWNED = ("input", "data", "model", "output", "evaluation", "server.log", "report.json", "report.md")
+OWNED = (
+    "input",
+    "data",
+    "model",
+    "output",
+    "evaluation",
+    "server.log",
+    "report.json",
+    "report.md",
+    "hyperparameters.json",
+    *CHARTS.values(),
+)
 DEFAULT_ROWS = 100
 # What the step scripts import that is slow to import: the warm worker imports these once.
 DATA_IMPORTS = ["numpy", "pandas"]
@@ -77,6 +95,7 @@ class Rehearsal:
         n_samples: int = DEFAULT_ROWS,
         out: TextIO = sys.stdout,
         fresh_processes: bool = False,
+        overrides: dict[str, object] | None = None,
     ) -> None:
         self.cfg = cfg
         self.work = work_dir
@@ -88,6 +107,8 @@ class Rehearsal:
         self.n_samples = n_samples
         self.out = out
         self.fresh_processes = fresh_processes
+        self.overrides = dict(overrides or {})
+        self.run_dir: Path | None = None
         self.steps = [StepResult(name) for name in STEP_NAMES]
         self.metrics: dict[str, float] = {}
         self.suite: SuiteReport | None = None
@@ -124,7 +145,7 @@ class Rehearsal:
             raise StepFailed(f"data file {self.data} not found")
         shutil.copy2(self.data, self.work / "input" / self.data.name)
         args = ["--input-dir", str(self.work / "input"), "--output-dir", str(self.work / "data")]
-        self.script("preprocess", [*args, "--target", self.target])
+        self.script("preprocess", [*args, *self.cfg.model.preprocess_arguments()])
         return f"{self.data.name} -> train/validation/test"
 
     def train(self) -> str:
@@ -133,8 +154,9 @@ class Rehearsal:
             "SM_CHANNEL_TRAIN": str(self.work / "data" / "train"),
             "SM_CHANNEL_VALIDATION": str(self.work / "data" / "validation"),
         }
-        self.script("train", hyperparameter_args(self.cfg, self.framework), env)
-        return f"{self.framework}, {', '.join(sorted(p.name for p in (self.work / 'model').iterdir()))}"
+        args = hyperparameter_args(self.cfg, self.framework)
+        self.script("train", args, env)
+        return f"{' '.join(args)} -> {', '.join(sorted(p.name for p in (self.work / 'model').iterdir()))}"
 
     def package(self) -> str:
         archive = pack_model(self.work / "model", self.work / "output" / "model.tar.gz")
@@ -153,7 +175,11 @@ class Rehearsal:
             ],
         )
         report = json.loads((self.work / "evaluation" / "evaluation.json").read_text())
-        self.metrics = {k: v["value"] for k, v in report["binary_classification_metrics"].items()}
+        self.metrics = {
+            name: entry["value"]
+            for name, entry in report["binary_classification_metrics"].items()
+            if isinstance(entry, dict) and isinstance(entry.get("value"), int | float)
+        }
         return ", ".join(f"{k} {v:.4f}" for k, v in self.metrics.items())
 
     def gate(self) -> str:
@@ -197,6 +223,7 @@ class Rehearsal:
 
     def run(self) -> int:
         started = time.perf_counter()
+        started_at = datetime.now(UTC)
         self.say(
             f"Local rehearsal: framework {self.framework}, data {show(self.data)}, "
             f"work dir {show(self.work)}, gate {self.metric} >= {self.threshold:g}"
@@ -234,8 +261,9 @@ class Rehearsal:
             finally:
                 self.runner.close()
         total = time.perf_counter() - started
-        self.say(summary(self.steps, total, self.metrics, self.suite, self.work))
+        self.run_dir = history.new_run_dir(self.work, started_at)
         self.write_reports(total)
+        self.say(summary(self.steps, total, self.metrics, self.suite, self.work, self.run_dir))
         if self.reason:
             cli_support.error(f"rehearsal failed: {self.reason}")
             sys.stderr.flush()
@@ -259,64 +287,28 @@ class Rehearsal:
             "total_seconds": round(total, 3),
             "endpoint_tests": self.suite.to_dict() if self.suite else None,
         }
-        write_reports(self.work, report, self.steps, self.suite)
-
-
-def _fraction(text: str) -> float:
-    value = cli_support.parse_number(text, float, "a number")
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"threshold {text} is not between 0 and 1")
-    return value
+        assert self.run_dir is not None
+        params = dict(self.cfg.model.hyperparameters.get(self.framework) or {})
+        facts = RunFacts(self.run_dir.name, self.framework, params, self.overrides)
+        schema = self.work / "data" / "train" / "schema.json"
+        write_reports(self.work, report, self.steps, self.suite, facts, schema)
+        kept = {name: self.work / name for name in history.KEPT}
+        kept.update({"evaluation.json": self.work / "evaluation" / "evaluation.json", "schema.json": schema})
+        history.keep(self.run_dir, kept)
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = cli_support.Parser(
-        prog=cli_support.prog(f"python -m {__package__}.rehearsal"), description=__doc__.splitlines()[0]
-    )
-    parser.add_argument(
-        "--work-dir",
-        type=Path,
-        default=REPO_ROOT / "build" / "local",
-        metavar="PATH",
-        help="default build/local",
-    )
-    parser.add_argument(
-        "--data", type=Path, default=REPO_ROOT / "data" / "sample.csv", metavar="PATH", help="labelled CSV"
-    )
-    parser.add_argument("--framework", choices=FRAMEWORKS, help="override config model.framework")
-    parser.add_argument("--threshold", type=_fraction, help="override config pipeline.metric_threshold")
-    parser.add_argument(
-        "--rows",
-        type=cli_support.positive_int,
-        default=DEFAULT_ROWS,
-        metavar="N",
-        help=f"labelled test rows the endpoint tests send (default {DEFAULT_ROWS})",
-    )
-    parser.add_argument(
-        "--fresh-processes",
-        action="store_true",
-        help="start a new interpreter for every step instead of forking a warm worker (slower)",
-    )
-    return parser
+    """The rehearsal's command line (local/cli.py)."""
+    from .cli import parser as cli_parser  # it imports this module
+
+    return cli_parser()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(None if argv is None else list(argv))
-    try:
-        cfg = load_config()
-    except ConfigError as exc:
-        return cli_support.fail(exc, cli_support.EXIT_USAGE)
-    threshold = args.threshold if args.threshold is not None else cfg.pipeline.metric_threshold
-    rehearsal = Rehearsal(
-        cfg,
-        work_dir=args.work_dir.resolve(),
-        data=args.data.resolve(),
-        framework=args.framework or cfg.model.framework,
-        threshold=threshold,
-        n_samples=args.rows,
-        fresh_processes=args.fresh_processes,
-    )
-    return rehearsal.run()
+    """`python -m <package> local`: the rehearsal, or `local compare` (local/cli.py)."""
+    from .cli import main as cli_main  # it imports this module
+
+    return cli_main(argv)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ from sagemaker.serve.model_builder import ModelBuilder
 from sagemaker.train import ModelTrainer
 
 from ..config import Config
+from ..promotion.cli_release import TEST_DATA_KEY
+from ..promotion.evidence import serving_environment
 from ..promotion.metadata import metadata_value
 from .parameters import (
     APPROVAL_STATUS,
@@ -120,14 +122,15 @@ def _output_uri(step: ProcessingStep, name: str):
 
 
 def preprocess_step(ctx: Build) -> ProcessingStep:
-    """Split the input CSV into train/validation/test with steps/preprocess.py."""
+    """Check the input tables against the data contract (config `model`, docs/data.md) and split
+    them into train/validation/test with steps/preprocess.py."""
     step_args = _processor(ctx, PREPROCESS).run(
         code=str(STEPS_DIR / "preprocess.py"),
         inputs=[_s3_input("input", ctx.params["input_data_uri"], "input")],
         outputs=[
             _s3_output(name, PREPROCESS, ctx.bucket, ctx.name) for name in ("train", "validation", "test")
         ],
-        arguments=["--target", ctx.cfg.model.target_column],
+        arguments=ctx.cfg.model.preprocess_arguments(),
     )
     return ProcessingStep(
         name=PREPROCESS,
@@ -192,6 +195,16 @@ def evaluate_step(
     return step, report
 
 
+def held_out_split_uri(ctx: Build) -> Join:
+    """Where this execution's preprocess wrote the test split: the same location `_s3_output`
+    gives the Preprocess step's "test" output, built from execution variables (an S3 URI fits
+    SageMaker's customer-metadata rules: letters, digits and - . / :)."""
+    return Join(
+        on="/",
+        values=["s3:/", ctx.bucket, ctx.name, ExecutionVariables.PIPELINE_EXECUTION_ID, PREPROCESS, "test"],
+    )
+
+
 def register_step(ctx: Build, train: TrainingStep, evaluate: ProcessingStep) -> ModelStep:
     """Register model.tar.gz in the shared registry's group for this kind, with metrics and metadata."""
     cfg = ctx.cfg
@@ -205,12 +218,8 @@ def register_step(ctx: Build, train: TrainingStep, evaluate: ProcessingStep) -> 
         sagemaker_session=ctx.session,
         instance_type=endpoint_types[0],
         # The framework containers serve with the handler packed in model.tar.gz under code/.
-        env_vars={
-            "SAGEMAKER_PROGRAM": "inference.py",
-            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-            "SAGEMAKER_REGION": cfg.region,
-        },
+        # Exactly this environment: promotion refuses any other (promotion/evidence.py).
+        env_vars=serving_environment(cfg),
         # Nothing to package: model.tar.gz already holds the handler. (A non-empty value makes
         # the builder stage code in S3 while the pipeline is being built.)
         dependencies={},
@@ -236,6 +245,7 @@ def register_step(ctx: Build, train: TrainingStep, evaluate: ProcessingStep) -> 
             "framework": cfg.model.framework,
             "hyperparameters": hyperparameters_metadata(cfg),
             "pipeline_execution_id": ExecutionVariables.PIPELINE_EXECUTION_ID,
+            TEST_DATA_KEY: held_out_split_uri(ctx),
         },
         domain="MACHINE_LEARNING",
         task="CLASSIFICATION",

@@ -1,6 +1,8 @@
 """The evidence and release commands of the registry CLI (`promotion.cli` adds them).
 
 - `registry digest` (QA registry role): hash the artifact a dev version serves; JSON out.
+- `registry samples` (QA registry role): download the held-out test split a version's pipeline
+  execution wrote (customer metadata `test_data_uri`), the labelled rows the QA endpoint tests send.
 - `registry record-qa` (QA registry role): record the QA result on the version; a failed
   result rejects it and the command exits 1.
 - `lock check` (QA or prod registry role, read-only): the lock against the registry, the
@@ -18,11 +20,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from .. import cli_support
 from ..config import Config
-from ..deploy.aws import Clients, DeployError, log, require_account
+from ..deploy.aws import Clients, DeployError, error_code, error_message, log, require_account
 from . import evidence, lifecycle, lockfile, release
 from .version import resolve
+
+# Customer metadata the pipeline's Register step writes: the folder of the execution's held-out
+# test split (test.csv, schema.json), s3://<bucket>/<pipeline>/<execution id>/Preprocess/test.
+TEST_DATA_KEY = "test_data_uri"
+SPLIT_FILES = ("test.csv", "schema.json")
+# The samples the suite sends are the first rows: a larger split is cut at a line end.
+MAX_SAMPLE_BYTES = 8 * 1024 * 1024
 
 
 def _read_json(path: str, what: str) -> Any:
@@ -40,6 +51,62 @@ def cmd_digest(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
         Path(args.output).write_text(json.dumps(artifact.to_dict(), indent=2) + "\n")
     log(f"{value.arn}: {artifact.uri} version {artifact.version_id} sha256 {artifact.sha256}")
     cli_support.emit(artifact.to_dict(), args.github_output)
+    return 0
+
+
+def _read_object(clients: Clients, uri: str, max_bytes: int) -> tuple[bytes, bool] | None:
+    """The first max_bytes of an object (cut after its last full line) and whether it was cut;
+    None when there is no such object."""
+    bucket, key = evidence.split_uri(uri)
+    try:
+        response = clients("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes - 1}")
+    except ClientError as exc:
+        if error_code(exc) in ("NoSuchKey", "404"):
+            return None
+        if error_code(exc) == "InvalidRange":  # an empty object
+            return b"", False
+        raise DeployError(f"cannot read {uri}: {error_message(exc)}") from exc
+    body = response["Body"].read()
+    total = str(response.get("ContentRange") or "").rpartition("/")[2]
+    cut = total.isdigit() and int(total) > len(body)
+    return (body[: body.rfind(b"\n") + 1] if cut else body), cut
+
+
+def cmd_samples(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
+    require_account(clients, cfg, "shared_services", "registry samples")
+    value = resolve(cfg, clients, args.arn)
+    folder = str(value.metadata.get(TEST_DATA_KEY) or "").rstrip("/")
+    if not folder.startswith("s3://"):
+        raise DeployError(
+            f"{value.arn} has no {TEST_DATA_KEY} customer metadata naming its held-out test split"
+            " (registered by a pipeline that did not record it); run the pipeline again to register"
+            " a version that has it"
+        )
+    out = Path(args.output_dir)
+    written: dict[str, str] = {}
+    cut = False
+    for name in SPLIT_FILES:
+        got = _read_object(clients, f"{folder}/{name}", MAX_SAMPLE_BYTES)
+        if got is None:
+            if name == SPLIT_FILES[0]:
+                raise DeployError(f"no {name} in {folder}, the held-out test split {value.arn} names")
+            continue
+        body, was_cut = got
+        cut = cut or was_cut
+        out.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(body)
+        written[name] = str(out / name)
+    note = f" (the first {MAX_SAMPLE_BYTES // (1024 * 1024)} MiB)" if cut else ""
+    log(f"{value.arn}: held-out test split {folder} -> {', '.join(written.values())}{note}")
+    cli_support.emit(
+        {
+            "samples": written[SPLIT_FILES[0]],
+            "schema": written.get("schema.json", ""),
+            TEST_DATA_KEY: folder,
+            "truncated": str(cut).lower(),
+        },
+        args.github_output,
+    )
     return 0
 
 
@@ -99,6 +166,13 @@ def add_commands(command: Any, lock_actions: Any) -> None:
     sub = command("digest", cmd_digest, "Hash the model artifact a dev version serves (JSON).")
     sub.add_argument("--arn", required=True)
     sub.add_argument("--output", help="also write the JSON here (for record-qa --artifact)")
+    sub = command(
+        "samples", cmd_samples, "Download the held-out test split a version was evaluated on (QA samples)."
+    )
+    sub.add_argument("--arn", required=True)
+    sub.add_argument(
+        "--output-dir", required=True, help="folder for test.csv (and schema.json): endpoint-test --samples"
+    )
     sub = command("record-qa", cmd_record_qa, "Record the QA result on a dev version; failed = Rejected.")
     sub.add_argument("--arn", required=True)
     sub.add_argument("--report", required=True, help="report JSON of `endpoint-test --report`")

@@ -1,0 +1,95 @@
+"""The local rehearsal's command line: `python -m <package> local [options]` (`make local`) and
+`python -m <package> local compare [RUN RUN]` (`make compare-runs`).
+
+Options: --work-dir, --data, --framework, --threshold, --rows (test rows the endpoint tests
+send), --set NAME=VALUE (a hyperparameter for this run only), --fresh-processes. Exit status:
+see rehearsal.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .. import cli_support
+from ..config import FRAMEWORKS, REPO_ROOT, ConfigError, config_path, load_config
+from . import history
+from .overrides import apply_overrides
+from .rehearsal import DEFAULT_ROWS, Rehearsal
+from .rehearsal import __doc__ as rehearsal_doc
+
+
+def _fraction(text: str) -> float:
+    value = cli_support.parse_number(text, float, "a number")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"threshold {text} is not between 0 and 1")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    prog = cli_support.prog(f"python -m {__package__}.rehearsal")
+    parser = cli_support.Parser(
+        prog=prog,
+        description=rehearsal_doc.splitlines()[0],
+        epilog=f"`{prog} compare [RUN RUN]` compares two kept runs (default: the last two).",
+    )
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=REPO_ROOT / "build" / "local",
+        metavar="PATH",
+        help="default build/local",
+    )
+    parser.add_argument(
+        "--data", type=Path, default=REPO_ROOT / "data" / "sample.csv", metavar="PATH", help="labelled CSV"
+    )
+    parser.add_argument("--framework", choices=FRAMEWORKS, help="override config model.framework")
+    parser.add_argument("--threshold", type=_fraction, help="override config pipeline.metric_threshold")
+    parser.add_argument(
+        "--rows",
+        type=cli_support.positive_int,
+        default=DEFAULT_ROWS,
+        metavar="N",
+        help=f"labelled test rows the endpoint tests send (default {DEFAULT_ROWS})",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a hyperparameter of the framework for this run only (repeatable), e.g. --set max_depth=4",
+    )
+    parser.add_argument(
+        "--fresh-processes",
+        action="store_true",
+        help="start a new interpreter for every step instead of forking a warm worker (slower)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The rehearsal; `compare [RUN RUN]` as the first argument compares two kept runs instead."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["compare"]:
+        return history.main(argv[1:])
+    args = parser().parse_args(argv)
+    try:
+        cfg = load_config()
+        framework = args.framework or cfg.model.framework
+        cfg, overrides = apply_overrides(config_path(), cfg, framework, args.set)
+    except ConfigError as exc:
+        return cli_support.fail(exc, cli_support.EXIT_USAGE)
+    threshold = args.threshold if args.threshold is not None else cfg.pipeline.metric_threshold
+    rehearsal = Rehearsal(
+        cfg,
+        work_dir=args.work_dir.resolve(),
+        data=args.data.resolve(),
+        framework=framework,
+        threshold=threshold,
+        n_samples=args.rows,
+        fresh_processes=args.fresh_processes,
+        overrides=overrides,
+    )
+    return rehearsal.run()
