@@ -15,6 +15,7 @@ from typing import Any
 from deploy_helpers import INFERENCE_SPEC, NOW, Accounts, Recorder, create_bucket, create_groups, module
 
 aws = module("deploy.aws")
+images = module("access.images")
 evidence = module("promotion.evidence")
 lifecycle = module("promotion.lifecycle")
 lockfile = module("promotion.lockfile")
@@ -74,6 +75,11 @@ class World:
         spec = copy.deepcopy(INFERENCE_SPEC)
         spec["Containers"][0]["ModelDataUrl"] = f"s3://{self.bucket}/{prefix}/train/model.tar.gz"
         spec["Containers"][0]["Environment"] = evidence.serving_environment(self.cfg)
+        # The framework image of the config's region (the image account differs per region).
+        account = images.image_account(self.cfg.region)
+        spec["Containers"][0]["Image"] = (
+            f"{account}.dkr.ecr.{self.cfg.region}.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+        )
         return self.shared.client("sagemaker").create_model_package(
             ModelPackageGroupName=self.cfg.group("dev"),
             ModelApprovalStatus="PendingManualApproval",
