@@ -15,10 +15,11 @@ for the parts these policies use:
     the key policy lets that account's IAM policies grant the key);
 - Action matches case-insensitively, Resource case-sensitively, both with `*` and `?` wildcards;
   NotAction/NotResource are read too;
-- conditions: StringEquals, StringNotEquals, StringLike, StringNotLike, Bool, each optionally
-  IfExists. A key absent from the request makes a positive operator false, a negated one true,
-  and any IfExists operator true. Every condition key must hold (AND), any listed value may
-  match (OR). An operator it does not know fails the test loudly instead of guessing.
+- conditions: StringEquals, StringNotEquals, StringLike, StringNotLike, ArnLike, ArnNotLike,
+  Bool, each optionally IfExists. A key absent from the request makes a positive operator
+  false, a negated one true, and any IfExists operator true. Every condition key must hold
+  (AND), any listed value may match (OR). An operator it does not know fails the test loudly
+  instead of guessing.
 
 It knows nothing about SCPs, permission boundaries, session policies or ACLs: none are used.
 """
@@ -48,14 +49,14 @@ def _operator(name: str, wanted: list[str], present: bool, actual: str) -> bool:
     if_exists = name.endswith("IfExists")
     base = name.removesuffix("IfExists")
     if not present:
-        return if_exists or base.startswith("StringNot")
+        return if_exists or base.startswith(("StringNot", "ArnNot"))
     if base == "StringEquals":
         return actual in wanted
     if base == "StringNotEquals":
         return actual not in wanted
-    if base == "StringLike":
+    if base in ("StringLike", "ArnLike"):
         return any(wildcard(w, actual) for w in wanted)
-    if base == "StringNotLike":
+    if base in ("StringNotLike", "ArnNotLike"):
         return not any(wildcard(w, actual) for w in wanted)
     if base == "Bool":
         return actual.lower() in (w.lower() for w in wanted)

@@ -109,7 +109,7 @@ class MotoShims:
             ):
                 props = cloudformation_json["Properties"]
                 s3_backends[account_id]["aws"].put_bucket_policy(
-                    props["Bucket"], json.dumps(props["PolicyDocument"]).encode()
+                    props["Bucket"], json.dumps(without_no_value(props["PolicyDocument"])).encode()
                 )
                 return cls(props["Bucket"])
 
@@ -155,7 +155,7 @@ class MotoShims:
                 resource = copy.deepcopy(cloudformation_json)
                 policy = resource["Properties"]["KeyPolicy"]
                 if not isinstance(policy, str):
-                    resource["Properties"]["KeyPolicy"] = json.dumps(policy)
+                    resource["Properties"]["KeyPolicy"] = json.dumps(without_no_value(policy))
                 return Key.create_from_cloudformation_json(
                     resource_name, resource, account_id, region_name, **kw
                 )

@@ -7,7 +7,9 @@
   single-account layouts;
 - the key and bucket statements group only roles that hold the same grants, cover every grant
   another account (or the key) needs, and no statement names every object of the bucket;
-- bootstrap passes the templates the table's principals, prefixes and per-environment access.
+- bootstrap passes the templates the table's principals, prefixes and per-environment access;
+- all of it also with the optional data-scientist role (`aws.data_scientist_principal`), whose
+  rows join the table, its statements the templates, only when that is set.
 
 The negative tests show the comparison catches a template that drifts from the table.
 """
@@ -21,12 +23,40 @@ from typing import Any
 
 import pytest
 
-from deploy_helpers import LAYOUTS, ROOT, config, make_config, module
+from deploy_helpers import LAYOUTS, ROOT, config, make_config, make_raw, module
 
 access = module("access")
 checks = module("infra.policy_checks")
 plan_module = module("infra.plan")
 INFRA = ROOT / "infra"
+# The layouts again with a data-scientist principal: an SSO permission set's role in the data-science
+# account, or a role of another (identity) account; "prodshared": prod served from the
+# shared-services account, so only the data scientist needs the prod group's policy.
+SCIENTIST_LAYOUTS = ("four+scientist", "single+scientist", "baked+scientist", "prodshared+scientist")
+ACCESS_LAYOUTS = (*LAYOUTS, *SCIENTIST_LAYOUTS)
+SSO_PRINCIPAL = (
+    "arn:aws:iam::{account}:role/aws-reserved/sso.amazonaws.com/{region}/AWSReservedSSO_DataScientist_*"
+)
+IDENTITY_PRINCIPAL = "arn:aws:iam::999999999999:role/data-scientists/ds-*"
+
+
+def access_config(layout: str) -> Any:
+    """`make_config(layout)`; `<layout>+scientist` adds a data-scientist principal (baked: a role
+    of an identity account; else an SSO role of the data-science account)."""
+    base, _, scientist = layout.partition("+")
+    if not scientist:
+        return make_config(base)
+    raw = make_raw("four" if base == "prodshared" else base)
+    aws = raw["aws"]
+    if base == "prodshared":
+        aws["accounts"]["prod"] = aws["accounts"]["shared_services"]
+    pattern = IDENTITY_PRINCIPAL if base == "baked" else SSO_PRINCIPAL
+    aws["data_scientist_principal"] = pattern.format(
+        account=aws["accounts"]["data_science"], region=aws["region"]
+    )
+    return config.parse(raw)
+
+
 GROUP_RESOURCES = {
     "feature": "FeatureModelPackageGroup",
     "dev": "DevModelPackageGroup",
@@ -172,16 +202,16 @@ def test_workload_actions_are_describe_and_create_model_only_where_the_config_sa
     assert {env for env in config.ENVIRONMENTS if access.creates_model_from_package(env)} == {"prod"}
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout", ACCESS_LAYOUTS)
 def test_shared_services_resource_policies_are_the_table(layout: str) -> None:
     """Statement by statement: the artifact key's and bucket's Allow statements and the three
     group policies, resolved as bootstrap deploys them, equal the table's."""
-    assert resource_policy_differences(make_config(layout)) == []
+    assert resource_policy_differences(access_config(layout)) == []
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout", ACCESS_LAYOUTS)
 def test_every_role_holds_exactly_the_tables_grants(layout: str) -> None:
-    assert identity_differences(make_config(layout)) == []
+    assert identity_differences(access_config(layout)) == []
 
 
 def test_a_template_that_drifts_from_the_table_is_caught() -> None:
@@ -195,7 +225,7 @@ def test_a_template_that_drifts_from_the_table_is_caught() -> None:
 
     def widen_workload_read(t: dict[str, Any]) -> None:
         document = t["Resources"]["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]
-        [workload] = [s for s in document["Statement"] if s["Sid"] == "QaReadObjects"]
+        [workload] = [s for s in document["Statement"] if s.get("Sid") == "QaReadObjects"]
         workload["Action"] = [*workload["Action"], "s3:ListBucket"]
 
     assert [d.split(":")[0] for d in resource_policy_differences(cfg, drop_qa_read)] == ["dev group policy"]
@@ -239,14 +269,16 @@ def test_a_template_that_drifts_from_the_table_is_caught() -> None:
     assert "extra [('Allow', 'iam:PassRole', 'role:sagemaker_feature', '')]" in difference
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout", ACCESS_LAYOUTS)
 def test_key_and_bucket_statements_group_equal_grants_and_cover_every_cross_account_grant(
     layout: str,
 ) -> None:
     """A key or bucket statement lists several roles only when they hold the same actions (and
     key services) on it, so it widens none of them; every Allow another account needs on the
-    bucket, and every key use, has its statement; no statement names every object."""
-    cfg = make_config(layout)
+    bucket, and every key use, has its statement; no statement names every object. A statement
+    whose roles hold nothing on it (the data scientist's, without one) is left out of the policy."""
+    cfg = access_config(layout)
+    sids = {s["Sid"] for s in access.key_policy(cfg) + access.bucket_policy(cfg)}
     rows = [g for g in access.grants(cfg) if g.allow]
     layouts = [(sid, parties, roles, r, "key") for sid, parties, roles, r in access.KEY_STATEMENTS]
     layouts += [(sid, parties, roles, r, "bucket") for sid, parties, roles, r in access.BUCKET_STATEMENTS]
@@ -255,6 +287,10 @@ def test_key_and_bucket_statements_group_equal_grants_and_cover_every_cross_acco
         if resource.endswith(":source"):
             resource = resource.replace(":source", ":" + cfg.environment(parties[0]).group_kind)
         held = [g for g in rows if g.party in parties and g.role in roles and resource in g.resources]
+        assert (sid in sids) == bool(held), sid
+        if not held:
+            assert not cfg.data_scientist_principal and roles == ("data_scientist",), sid
+            continue
         assert {(g.party, g.role) for g in held} == {
             (p, r) for p in parties for r in roles if (p, r) in {(g.party, g.role) for g in rows}
         }
@@ -271,9 +307,9 @@ def test_key_and_bucket_statements_group_equal_grants_and_cover_every_cross_acco
     assert all(s["Resource"] != every_object for s in access.bucket_policy(cfg))
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout", ACCESS_LAYOUTS)
 def test_bootstrap_passes_the_tables_principals_and_registry_access(layout: str) -> None:
-    cfg = make_config(layout)
+    cfg = access_config(layout)
     specs = {spec.key: spec for spec in plan_module.plan(cfg)}
     shared = specs["shared-services"].parameters
     assert access.shared_services_parameters(cfg).items() <= shared.items()
@@ -289,3 +325,127 @@ def test_bootstrap_passes_the_tables_principals_and_registry_access(layout: str)
         assert access.deploy_parameters(cfg, env).items() <= parameters.items()
         assert parameters["ModelFromPackageArn"] == ("true" if env == "prod" else "false")
         assert parameters["ModelPackageGroupName"] == cfg.group(config.ENVIRONMENT_GROUPS[env])
+
+
+# --- the optional data-scientist role --------------------------------------------------------
+
+
+def test_the_data_scientist_rows_are_exactly_what_make_run_status_and_compare_need() -> None:
+    """An explicit oracle for the table's data-scientist rows: its branch's feature pipelines (run
+    as the feature job role), the feature prefix, the input data, the dev and prod evaluation
+    reports (the prod champion's metrics), the feature and prod groups read-only, the key through
+    S3; nothing on the dev pipeline, the dev group or the dev and prod prefixes' other objects."""
+    cfg = access_config("four+scientist")
+    pipelines = {
+        "sagemaker:AddTags", "sagemaker:CreatePipeline", "sagemaker:DescribePipeline",
+        "sagemaker:DescribePipelineExecution", "sagemaker:ListPipelineExecutionSteps",
+        "sagemaker:ListPipelineExecutions", "sagemaker:ListTags", "sagemaker:StartPipelineExecution",
+        "sagemaker:StopPipelineExecution", "sagemaker:UpdatePipeline",
+    }  # fmt: skip
+    read = {"s3:GetObject", "s3:GetObjectVersion"}
+    registry = {
+        "sagemaker:DescribeModelPackage",
+        "sagemaker:DescribeModelPackageGroup",
+        "sagemaker:ListModelPackages",
+    }
+    passed = access.condition_text({"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}})
+    expected = {
+        *(("Allow", a, "pipelines:feature", "") for a in pipelines),
+        ("Allow", "iam:PassRole", "role:sagemaker_feature", passed),
+        *(("Allow", a, "objects:feature", "") for a in {*read, "s3:PutObject", "s3:AbortMultipartUpload"}),
+        *(
+            ("Allow", a, scope, "")
+            for a in read
+            for scope in ("objects:datasets", "reports:dev", "reports:prod")
+        ),
+        *(("Allow", a, "bucket", "") for a in ("s3:GetBucketLocation", "s3:ListBucket")),
+        *(
+            ("Allow", a, f"{head}:{kind}", "")
+            for a in registry
+            for head in ("group", "versions")
+            for kind in ("feature", "prod")
+        ),
+        ("Allow", "kms:Decrypt", "key", ""),
+        ("Allow", "kms:GenerateDataKey", "key", ""),
+    }
+    assert access.role_grants(cfg)[("data_science", "data_scientist")] == expected
+    [key_use] = [g for g in access.grants(cfg) if g.role == "data_scientist" and "key" in g.resources]
+    assert key_use.via == ("s3",)
+    assert ("data_science", "data_scientist") not in access.role_grants(make_config("four"))
+
+
+@pytest.mark.parametrize("layout", ["four", "four+scientist", "single+scientist"])
+def test_the_prod_group_admits_the_data_science_account_only_to_read_and_only_with_a_data_scientist(
+    layout: str,
+) -> None:
+    cfg = access_config(layout)
+    policy = access.group_policy(cfg, "prod")
+    if cfg.single_account:
+        assert policy is None
+        return
+    sids = [s["Sid"] for s in policy["Statement"]]
+    if not cfg.data_scientist_principal:
+        assert sids == ["ProdDeploy"]
+        return
+    read = policy["Statement"][0]
+    assert sids == ["DataScienceRead", "ProdDeploy"]
+    assert read["Principal"] == {"AWS": f"arn:aws:iam::{cfg.account_id('data_science')}:root"}
+    assert read["Action"] == [
+        "sagemaker:DescribeModelPackage",
+        "sagemaker:DescribeModelPackageGroup",
+        "sagemaker:ListModelPackages",
+    ]
+    # The dev group's data-science statement still registers, and names no data-scientist action.
+    assert access.group_policy(cfg, "dev") == access.group_policy(make_config("four"), "dev")
+
+
+def test_the_report_symbol_names_only_evaluation_reports() -> None:
+    cfg = access_config("four+scientist")
+    bucket, dev = cfg.names.artifact_bucket, cfg.names.artifact_prefixes["dev"]
+    [arn] = access.resource_arns(cfg, "reports:dev", "data_science")
+    assert arn == f"arn:aws:s3:::{bucket}/{dev}*/{access.REPORT_FILE}" == access.reports_arn(cfg, "dev")
+    assert access.resource_of(cfg, arn) == "reports:dev"
+    # Any other pattern under the dev prefix that is not the whole prefix is "every object": a finding.
+    assert access.resource_of(cfg, f"arn:aws:s3:::{bucket}/{dev}*/model.tar.gz") == "objects"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("DataScientist", 'expected "" (no data-scientist role) or the ARN of the role'),
+        ("arn:aws:iam::*:role/DataScientist", 'expected "" (no data-scientist role)'),
+        ("arn:aws:iam::111111111111:user/alice", 'expected "" (no data-scientist role)'),
+        ("arn:aws:iam::111111111111:role/*", "its role name is only wildcards"),
+        ("arn:aws:iam::111111111111:role/aws-reserved/*/*?", "its role name is only wildcards"),
+        ("arn:aws:iam::{ds}:role/{model}-*", "which matches this repository's own role"),
+        ("arn:aws:iam::{ds}:role/*-GITHUB-FEATURE", "which matches this repository's own role"),
+        ("arn:aws:iam::{ds}:role/*data-scientist", "which matches this repository's own role"),
+    ],
+)
+def test_a_bad_data_scientist_principal_is_one_config_error(value: str, message: str) -> None:
+    raw = make_raw("four")
+    value = value.format(ds=raw["aws"]["accounts"]["data_science"], model=raw["project"]["model_name"])
+    raw["aws"]["data_scientist_principal"] = value
+    with pytest.raises(config.ConfigError) as error:
+        config.parse(raw)
+    text = str(error.value)
+    assert text.startswith(f'aws.data_scientist_principal is "{value}"') and message in text
+    assert "\n" not in text
+
+
+def test_a_data_scientist_principal_names_the_role_and_its_parameters() -> None:
+    cfg = access_config("baked+scientist")
+    assert cfg.data_scientist_principal == IDENTITY_PRINCIPAL
+    role = f"{cfg.project.model_name}-data-scientist"
+    assert access.data_scientist_parameters(cfg) == {
+        "DataScientistPrincipal": IDENTITY_PRINCIPAL,
+        "DataScientistAccountId": "999999999999",
+        "DataScientistRoleName": role,
+    }
+    assert (
+        config.describe(cfg)["roles"]["data_scientist"]
+        == f"arn:aws:iam::{cfg.account_id('data_science')}:role/{role}"
+    )
+    plain = make_config("baked")
+    assert set(access.data_scientist_parameters(plain).values()) == {""}
+    assert "data_scientist" not in config.describe(plain)["roles"]

@@ -5,9 +5,10 @@ requests with IAM's evaluation logic (explicit Deny wins, the identity policy mu
 cross-account request also needs the bucket or group policy, key use always needs the key
 policy). The attacks are the requests an attacker holding one identity would make: the QA
 identity approving or writing prod, a feature-branch job writing dev artifacts or starting the
-dev pipeline, a pipeline job registering an Approved version. The positive cases are each job's
-real calls, so the evaluator cannot pass by denying everything; the mutation tests loosen the
-one control that stops an attack and show the same request then succeeds.
+dev pipeline, a pipeline job registering an Approved version, the data scientist (the optional
+laptop role, `+scientist` layouts) touching dev or prod. The positive cases are each job's real
+calls, so the evaluator cannot pass by denying everything; the mutation tests loosen the one
+control that stops an attack and show the same request then succeeds.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from typing import Any
 
 import pytest
 
-from deploy_helpers import LAYOUTS, make_config
-from iam_eval import build_world
-from test_access import resolved
+from iam_eval import build_world, conditions_hold
+from test_access import ACCESS_LAYOUTS, SCIENTIST_LAYOUTS, access_config, resolved
 
 VIA_S3 = "s3.{region}.amazonaws.com"
 PENDING, APPROVED, REJECTED = "PendingManualApproval", "Approved", "Rejected"
@@ -41,7 +41,7 @@ class Attacker:
     """Requests one configuration's identities make, decided on its deployed policies."""
 
     def __init__(self, layout: str, mutate: Mutation | None = None) -> None:
-        cfg = self.cfg = make_config(layout)
+        cfg = self.cfg = access_config(layout)
 
         def resolve(template: str) -> list[tuple[Any, Any, set[str]]]:
             return resolved(cfg, template, (lambda t: mutate(template, t)) if mutate else None)
@@ -57,7 +57,11 @@ class Attacker:
     def cfg_account(self, key: str) -> str:
         from deploy_helpers import config
 
-        return config.ROLE_ACCOUNTS[key]
+        return "data_science" if key == "data_scientist" else config.ROLE_ACCOUNTS[key]
+
+    def role_keys(self) -> tuple[str, ...]:
+        """Every identity of this layout (the data scientist's only where it has one)."""
+        return ROLE_KEYS + (("data_scientist",) if self.cfg.data_scientist_principal else ())
 
     def who(self, key: str) -> str:
         return self.arn(
@@ -124,7 +128,7 @@ class Attacker:
         return self.can(role, [("iam:PassRole", self.arn(target), ctx)])
 
 
-@pytest.fixture(scope="module", params=LAYOUTS)
+@pytest.fixture(scope="module", params=ACCESS_LAYOUTS)
 def attacker(request: pytest.FixtureRequest) -> Attacker:
     return Attacker(request.param)
 
@@ -165,9 +169,10 @@ def test_no_pipeline_job_registers_an_approved_version(attacker: Attacker) -> No
 
 
 def test_only_the_prod_release_writes_the_prod_prefix_and_nobody_the_whole_bucket(attacker: Attacker) -> None:
-    writers = {key for key in ROLE_KEYS if attacker.put(attacker.who(key), attacker.obj("prod"))}
+    keys = attacker.role_keys()
+    writers = {key for key in keys if attacker.put(attacker.who(key), attacker.obj("prod"))}
     assert writers == {"github_registry_prod"}
-    for key in ROLE_KEYS:
+    for key in keys:
         assert not attacker.put(attacker.who(key), attacker.obj("none")), key
         assert not attacker.put(attacker.who(key), attacker.obj("datasets", "sample.csv")), key
 
@@ -190,6 +195,105 @@ def test_plain_http_is_refused_even_for_the_prod_release(attacker: Attacker) -> 
     assert not attacker.copy(
         prod, attacker.obj("dev"), attacker.obj("prod"), **{"aws:SecureTransport": "false"}
     )
+
+
+# --- the data scientist (make run, status and compare from a laptop) ---------------------------
+
+
+@pytest.fixture(scope="module", params=SCIENTIST_LAYOUTS)
+def laptop(request: pytest.FixtureRequest) -> Attacker:
+    return Attacker(request.param)
+
+
+def report(a: Attacker, scope: str) -> str:
+    return a.obj(scope, "exec1/Evaluate/evaluation/evaluation.json")
+
+
+def test_the_data_scientist_runs_their_feature_pipeline_and_compares_with_prod(laptop: Attacker) -> None:
+    """make run (upload the code, check the input, upsert, start with the feature job role, watch,
+    read the registered version and its report), make status, make compare (the feature version
+    and the prod champion, whose report is under the prod or, promoted earlier, the dev prefix)."""
+    a = laptop
+    ds = a.who("data_scientist")
+    assert a.put(ds, a.obj("feature", "code/abc/preprocess.py"))
+    assert a.can(ds, [("s3:ListBucket", f"arn:aws:s3:::{a.cfg.names.artifact_bucket}", {})])
+    assert a.get(ds, a.obj("datasets", "sample.csv"))
+    pipeline = a.pipeline("feature")
+    calls = ("CreatePipeline", "UpdatePipeline", "DescribePipeline", "ListPipelineExecutions")
+    assert a.can(ds, [(f"sagemaker:{call}", pipeline, {}) for call in calls])
+    assert a.start(ds, "feature")
+    assert a.pass_role(ds, "sagemaker_feature")
+    execution = f"{pipeline}/execution/abc123"
+    calls = ("DescribePipelineExecution", "ListPipelineExecutionSteps", "StopPipelineExecution")
+    assert a.can(ds, [(f"sagemaker:{call}", execution, {}) for call in calls])
+    for kind in ("feature", "prod"):
+        assert a.can(
+            ds,
+            [
+                ("sagemaker:ListModelPackages", a.cfg.group_arn(kind), {}),
+                ("sagemaker:DescribeModelPackage", a.version(kind), {}),
+            ],
+        )
+    for scope in ("feature", "dev", "prod"):
+        assert a.get(ds, report(a, scope)), scope
+
+
+def test_the_data_scientist_cannot_touch_dev_or_prod(laptop: Attacker) -> None:
+    a = laptop
+    ds = a.who("data_scientist")
+    assert not a.start(ds, "dev")
+    assert not a.can(ds, [("sagemaker:UpdatePipeline", a.pipeline("dev"), {})])
+    assert not a.pass_role(ds, "sagemaker_pipeline")
+    for scope in ("dev", "prod", "datasets", "none"):
+        assert not a.put(ds, a.obj(scope)), scope
+    assert not a.put(ds, report(a, "dev"))
+    assert not a.put(ds, report(a, "prod"))
+    assert not a.copy(ds, a.obj("dev"), a.obj("prod"))
+    # Approve, register anywhere (prod included), record anything on a version.
+    assert not a.update(ds, a.version("dev"), APPROVED)
+    for status in (PENDING, APPROVED, None):
+        for kind in ("feature", "dev", "prod"):
+            assert not a.register(ds, kind, status), (kind, status)
+    for kind in ("feature", "dev", "prod"):
+        assert not a.update(ds, a.version(kind), None), kind
+    # Reads: the dev and prod models are not theirs, nor the dev group.
+    assert not a.get(ds, a.obj("dev"))
+    assert not a.get(ds, a.obj("prod", "4/model.tar.gz"))
+    assert not a.can(ds, [("sagemaker:DescribeModelPackage", a.version("dev"), {})])
+
+
+def assumable(a: Attacker, caller: str, mutate: Mutation | None = None) -> bool:
+    """Whether the data-scientist role's trust (as deployed) lets `caller` (a role ARN) assume it."""
+    [(_, resolver, _)] = resolved(
+        a.cfg, "data-science.yaml", (lambda t: mutate("data-science.yaml", t)) if mutate else None
+    )
+    trust = resolver.properties("DataScientistRole")["AssumeRolePolicyDocument"]["Statement"]
+    root = f"arn:aws:iam::{caller.split(':')[4]}:root"
+    return any(
+        s["Effect"] == "Allow"
+        and s["Action"] == "sts:AssumeRole"
+        and root in [s["Principal"]["AWS"]]
+        and conditions_hold(s.get("Condition"), {"aws:PrincipalArn": caller})
+        for s in trust
+    )
+
+
+def test_only_the_configured_sign_in_role_assumes_the_data_scientist_role(laptop: Attacker) -> None:
+    a = laptop
+    pattern = a.cfg.data_scientist_principal
+    account = pattern.split(":")[4]
+    signed_in = pattern.replace("*", "0123456789abcdef")
+    assert assumable(a, signed_in)
+    administrator = pattern.replace("*", "x").replace("DataScientist", "Admin").replace("/ds-", "/admin-")
+    other_account = signed_in.replace(f"::{account}:", "::123456789012:")
+    for caller in (administrator, other_account, a.who("github_feature"), a.who("sagemaker_feature")):
+        assert not assumable(a, caller), caller
+    # The condition is the control: without it every principal of that account may assume the role.
+    unconditional = on(
+        "data-science.yaml",
+        lambda t: _sid(t, "DataScientistRole", "DataScientists", "trust").pop("Condition"),
+    )
+    assert assumable(a, administrator, unconditional)
 
 
 # --- every job's real calls --------------------------------------------------------------------
@@ -233,15 +337,19 @@ def test_each_job_can_make_its_real_calls(attacker: Attacker) -> None:
 # --- each control is what stops its attack -----------------------------------------------------
 
 
-def _statements(template: dict[str, Any], resource: str) -> list[dict[str, Any]]:
+def _statements(template: dict[str, Any], resource: str, policy: str = "") -> list[dict[str, Any]]:
     props = template["Resources"][resource]["Properties"]
+    if policy == "trust":
+        return props["AssumeRolePolicyDocument"]["Statement"]
     if "Policies" in props:
         return props["Policies"][0]["PolicyDocument"]["Statement"]
     return (props.get("KeyPolicy") or props["PolicyDocument"])["Statement"]
 
 
-def _sid(template: dict[str, Any], resource: str, sid: str) -> dict[str, Any]:
-    return next(s for s in _statements(template, resource) if s.get("Sid") == sid)
+def _sid(template: dict[str, Any], resource: str, sid: str, policy: str = "") -> dict[str, Any]:
+    """A statement by Sid (one inside `!If` too: the branch used when the condition holds)."""
+    items = _statements(template, resource, policy)
+    return next(s for s in (i["Fn::If"][1] if "Fn::If" in i else i for i in items) if s.get("Sid") == sid)
 
 
 def on(template_file: str, change: Callable[[dict[str, Any]], None]) -> Mutation:
@@ -287,6 +395,15 @@ DEV_GROUP = [
 PROD_GROUP = {"Fn::Sub": SAGEMAKER + ":${AWS::AccountId}:model-package-group/${ProdGroupName}"}
 PROD_VERSIONS = {"Fn::Sub": SAGEMAKER + ":${AWS::AccountId}:model-package/${ProdGroupName}/*"}
 ALL_PIPELINES = {"Fn::Sub": SAGEMAKER + ":${AWS::AccountId}:pipeline/*"}
+SCIENTIST_ROLE = {
+    "Fn::Sub": "arn:${AWS::Partition}:iam::${DataScienceAccountId}:role/${DataScientistRoleName}"
+}
+DEV_VERSIONS = {"Fn::Sub": SAGEMAKER + ":${SharedServicesAccountId}:model-package/${DevGroupName}/*"}
+
+
+def _scientist(a: Attacker) -> str:
+    return a.who("data_scientist")
+
 
 # (attack, layout, the loosening that lets it through)
 LOOSENED: list[tuple[str, str, Callable[[Attacker], bool], Mutation]] = [
@@ -368,6 +485,77 @@ LOOSENED: list[tuple[str, str, Callable[[Attacker], bool], Mutation]] = [
         "four",
         lambda a: a.register(a.who("sagemaker_pipeline"), "dev", APPROVED),
         on("data-science.yaml", _drop("PipelineRole", "RegisterPendingOnly")),
+    ),
+    (
+        "the data scientist starts the dev pipeline once its policy names every pipeline",
+        "four+scientist",
+        lambda a: a.start(_scientist(a), "dev"),
+        on(
+            "data-science.yaml",
+            _add("DataScientistRole", "UpsertAndRunFeaturePipelines", "Resource", ALL_PIPELINES),
+        ),
+    ),
+    (
+        "the data scientist writes dev artifacts once its policy and the bucket policy name the dev prefix",
+        "four+scientist",
+        lambda a: a.put(_scientist(a), a.obj("dev")),
+        both(
+            on(
+                "data-science.yaml",
+                _add("DataScientistRole", "ReadWriteFeatureArtifacts", "Resource", DEV_OBJECTS),
+            ),
+            on(
+                "shared-services.yaml",
+                lambda t: _sid(t, "ArtifactBucketPolicy", "DevReadWriteObjects")["Condition"]["StringEquals"][
+                    "aws:PrincipalArn"
+                ].append(SCIENTIST_ROLE),
+            ),
+        ),
+    ),
+    (
+        "the data scientist reads dev models once the report grants name the whole dev prefix",
+        "four+scientist",
+        lambda a: a.get(_scientist(a), a.obj("dev")),
+        both(
+            on(
+                "data-science.yaml",
+                lambda t: _sid(t, "DataScientistRole", "ReadEvaluationReports")["Resource"].append(
+                    DEV_OBJECTS
+                ),
+            ),
+            on(
+                "shared-services.yaml",
+                lambda t: _sid(t, "ArtifactBucketPolicy", "DataScientistReadDevReports").update(
+                    Resource={"Fn::Sub": "${ArtifactBucket.Arn}/${DevArtifactPrefix}*"}
+                ),
+            ),
+        ),
+    ),
+    (
+        "the data scientist approves a dev version in one account once its policy may update dev versions",
+        "single+scientist",
+        lambda a: a.update(_scientist(a), a.version("dev"), APPROVED),
+        both(
+            on(
+                "data-science.yaml",
+                _add(
+                    "DataScientistRole", "ReadFeatureAndProdGroups", "Action", "sagemaker:UpdateModelPackage"
+                ),
+            ),
+            on(
+                "data-science.yaml",
+                _add("DataScientistRole", "ReadFeatureAndProdGroups", "Resource", DEV_VERSIONS),
+            ),
+        ),
+    ),
+    (
+        "the data scientist creates a prod version in one account once its policy may register",
+        "single+scientist",
+        lambda a: a.register(_scientist(a), "prod", APPROVED),
+        on(
+            "data-science.yaml",
+            _add("DataScientistRole", "ReadFeatureAndProdGroups", "Action", "sagemaker:CreateModelPackage"),
+        ),
     ),
     (
         "the prod endpoint reads dev artifacts once its policy and the bucket policy name them",

@@ -362,8 +362,11 @@ def test_single_account_mode_deploys_everything_once(
     session = accounts.session(account)
     assert len(oidc_providers(session)) == 1
     roles = {r["RoleName"] for r in session.client("iam").list_roles()["Roles"]}
-    expected = {cfg.role_name(key) for key in config.ROLE_SUFFIXES}
+    expected = {cfg.role_name(key) for key in config.ROLE_SUFFIXES if key != "data_scientist"}
     assert expected <= roles and len(expected) == 9
+    # No aws.data_scientist_principal: no data-scientist role.
+    assert cfg.role_name("data_scientist") not in roles
+    assert "data_scientist_role_arn" not in summary["outputs"]
     # Inside one account IAM policies decide; the groups get no resource policy.
     for kind in config.GROUP_KINDS:
         assert group_policy(account, cfg.group(kind)) is None
@@ -372,6 +375,74 @@ def test_single_account_mode_deploys_everything_once(
     code, summary, _ = run_bootstrap(accounts)
     assert code == 0 and set(summary["stacks"].values()) == {"unchanged"}
     assert accounts.mutating_calls() == []
+
+
+def test_a_data_scientist_principal_deploys_one_role_trusting_exactly_it(
+    aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aws.data_scientist_principal set: the data-science stack adds the data-scientist role,
+    trusted by that pattern only, writing only the feature prefix and reading only the feature
+    artifacts and the dev and prod evaluation reports; the prod group admits the data-science account to
+    read; the key and bucket policies name the role."""
+    raw = make_raw("four")
+    sso = f"aws-reserved/sso.amazonaws.com/{REGION}/AWSReservedSSO_DS_*"
+    pattern = f"arn:aws:iam::{FOUR['data_science']}:role/{sso}"
+    raw["aws"]["data_scientist_principal"] = pattern
+    write_config(raw, tmp_path, monkeypatch)
+    cfg = config.parse(raw)
+    accounts = Accounts()
+
+    code, summary, _ = run_bootstrap(accounts)
+
+    assert code == 0
+    role = cfg.role_name("data_scientist")
+    data_science = f"arn:aws:iam::{FOUR['data_science']}"
+    assert summary["outputs"]["data_scientist_role_arn"] == f"{data_science}:role/{role}"
+    ds_iam = accounts.session(FOUR["data_science"]).client("iam")
+    trust = ds_iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    assert trust["Statement"] == [
+        {
+            "Sid": "DataScientists",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"{data_science}:root"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"ArnLike": {"aws:PrincipalArn": pattern}},
+        }
+    ]
+    bucket_arn = f"arn:aws:s3:::{cfg.names.artifact_bucket}"
+    prefixes = cfg.names.artifact_prefixes
+    assert object_write_resources(ds_iam, role) == [f"{bucket_arn}/{prefixes['feature']}*"]
+    assert object_read_resources(ds_iam, role) == [
+        f"{bucket_arn}/{prefixes['dev']}*/evaluation.json",
+        f"{bucket_arn}/{prefixes['feature']}*",
+        f"{bucket_arn}/{prefixes['prod']}*/evaluation.json",
+    ]
+    prod = group_policy(FOUR["shared_services"], cfg.group("prod"))["Statement"]
+    assert [(s["Sid"], s["Principal"]["AWS"]) for s in prod] == [
+        ("DataScienceRead", f"{data_science}:root"),
+        ("ProdDeploy", f"arn:aws:iam::{FOUR['prod']}:root"),
+    ]
+    assert "sagemaker:CreateModelPackage" not in prod[0]["Action"]
+    ss = accounts.session(FOUR["shared_services"])
+    kms = ss.client("kms")
+    key_id = kms.describe_key(KeyId=cfg.names.kms_key_alias)["KeyMetadata"]["KeyId"]
+    key_policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+    key_use = next(s for s in key_policy["Statement"] if s["Sid"] == "DataScientistEncryptDecrypt")
+    assert key_use["Condition"]["StringEquals"] == {
+        "kms:ViaService": f"s3.{REGION}.amazonaws.com",
+        "aws:PrincipalArn": f"{data_science}:role/{role}",
+    }
+    bucket_policy = json.loads(ss.client("s3").get_bucket_policy(Bucket=cfg.names.artifact_bucket)["Policy"])
+    sids = {s["Sid"]: s for s in bucket_policy["Statement"]}
+    for kind in ("dev", "prod"):
+        resource = sids[f"DataScientistRead{kind.capitalize()}Reports"]["Resource"]
+        assert resource == f"{bucket_arn}/{prefixes[kind]}*/evaluation.json"
+    assert (
+        f"{data_science}:role/{role}"
+        in sids["FeatureReadWriteObjects"]["Condition"]["StringEquals"]["aws:PrincipalArn"]
+    )
+    assert f"{data_science}:role/{role}" not in json.dumps(sids["DevReadWriteObjects"])
 
 
 def test_existing_oidc_provider_is_reused(aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

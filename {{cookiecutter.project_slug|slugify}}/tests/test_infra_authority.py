@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from deploy_helpers import make_config
+from deploy_helpers import make_config, module
+from test_access import access_config
 from test_infra_policies import assert_only, checks, findings_for, statement
 
 CFG = make_config("four")
@@ -365,4 +366,157 @@ def test_each_github_role_trusts_only_its_own_environment(
         findings_for(template, mutate),
         f"sub '{subject}{names[other]}' trusts environment '{names[other]}'; "
         f"role {ROLE(role)} expects only ['{names[own]}']",
+    )
+
+
+# --- the data-scientist role (aws.data_scientist_principal) -------------------------------------
+
+SCIENTIST_CFG = access_config("four+scientist")
+SCIENTIST = SCIENTIST_CFG.role_name("data_scientist")
+POLICY = "feature-pipelines"
+
+
+def scientist_may(what: str) -> str:
+    return f"role {SCIENTIST} may {what} ("
+
+
+# (id, template, mutation, expected findings), checked with a data-scientist principal configured.
+SCIENTIST_FIXTURES = [
+    (
+        "data scientist starts the dev pipeline",
+        DS,
+        widen("DataScientistRole", "UpsertAndRunFeaturePipelines", POLICY, [PIPELINE + "${DevPipelineName}"]),
+        [BEYOND, scientist_may("create, change or start the dev pipeline")],
+    ),
+    (
+        "data scientist passes the dev job role",
+        DS,
+        widen(
+            "DataScientistRole", "PassFeaturePipelineRole", POLICY, [{"Fn::GetAtt": ["PipelineRole", "Arn"]}]
+        ),
+        [BEYOND, scientist_may("pass the dev pipeline role")],
+    ),
+    (
+        "data scientist writes the dev prefix",
+        DS,
+        widen("DataScientistRole", "ReadWriteFeatureArtifacts", POLICY, [BUCKET + "/${DevArtifactPrefix}*"]),
+        [BEYOND, scientist_may("write the dev prefix")],
+    ),
+    (
+        "data scientist reads every dev object, not only the evaluation reports",
+        DS,
+        widen("DataScientistRole", "ReadEvaluationReports", POLICY, [BUCKET + "/${DevArtifactPrefix}*"]),
+        [BEYOND],
+    ),
+    (
+        "data scientist updates versions (and so approves)",
+        DS,
+        widen(
+            "DataScientistRole", "ReadFeatureAndProdGroups", POLICY, actions=["sagemaker:UpdateModelPackage"]
+        ),
+        [BEYOND]
+        + [
+            scientist_may(f"{verb} {kind} versions")
+            for kind in ("feature", "prod")
+            for verb in ("update", "set Approved on")
+        ],
+    ),
+    (
+        "data scientist registers into the feature and prod groups",
+        DS,
+        widen(
+            "DataScientistRole", "ReadFeatureAndProdGroups", POLICY, actions=["sagemaker:CreateModelPackage"]
+        ),
+        [BEYOND]
+        + [
+            scientist_may(what)
+            for kind in ("feature", "prod")
+            for what in (
+                f"register versions into the {kind} group",
+                f"register an Approved version into the {kind} group",
+            )
+        ],
+    ),
+    (
+        "bucket policy lets the data scientist write the dev prefix",
+        SS,
+        lambda t: statement(t, "ArtifactBucketPolicy", "DevReadWriteObjects")["Condition"]["StringEquals"][
+            "aws:PrincipalArn"
+        ].append(
+            {"Fn::Sub": "arn:${AWS::Partition}:iam::${DataScienceAccountId}:role/${DataScientistRoleName}"}
+        ),
+        [f"statement DevReadWriteObjects: {scientist_may('write the dev prefix')}"],
+    ),
+    (
+        "trust without its ArnLike condition",
+        DS,
+        lambda t: statement(t, "DataScientistRole", "DataScientists", "trust").pop("Condition"),
+        ["condition {} is not exactly ArnLike aws:PrincipalArn"],
+    ),
+    (
+        "trust naming another account",
+        DS,
+        lambda t: statement(t, "DataScientistRole", "DataScientists", "trust")["Principal"].update(
+            AWS="arn:aws:iam::123456789012:root"
+        ),
+        ["is not exactly arn:aws:iam::111111111111:root (the account of aws.data_scientist_principal)"],
+    ),
+    (
+        "a GitHub role trusting AWS principals",
+        DS,
+        lambda t: statement(t, "FeatureBuildRole", "GitHubFeatureEnvironment", "trust").update(
+            Principal={"AWS": "arn:aws:iam::111111111111:root"}, Action="sts:AssumeRole", Condition={}
+        ),
+        [
+            f"assume role {ROLE('github_feature')}; "
+            "only the data-scientist role (aws.data_scientist_principal)"
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("template", "mutate", "expected"),
+    [f[1:] for f in SCIENTIST_FIXTURES],
+    ids=[f[0] for f in SCIENTIST_FIXTURES],
+)
+def test_each_data_scientist_widening_is_a_finding(
+    template: str, mutate: Callable, expected: list[str]
+) -> None:
+    assert findings_for(template, cfg=SCIENTIST_CFG) == []
+    assert_only(findings_for(template, mutate, cfg=SCIENTIST_CFG), *expected)
+
+
+def test_without_a_principal_no_template_role_trusts_aws_principals() -> None:
+    """No data-scientist principal: the role is not deployed, and one deployed anyway (its
+    condition forced on) is a role the table does not name, trusting AWS principals."""
+    assert findings_for(DS) == []
+
+    def forced(t: dict[str, Any]) -> None:
+        t["Conditions"]["HasDataScientist"] = {"Fn::Equals": ["on", "on"]}
+
+    found = findings_for(DS, forced)
+    assert any(
+        "only the data-scientist role (aws.data_scientist_principal) trusts AWS principals" in f
+        for f in found
+    )
+    assert any("a role the access table does not name" in f for f in found)
+
+
+def test_a_loose_data_scientist_row_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table's data-scientist rows are held to the same limits: a row letting it write the dev
+    prefix or start the dev pipeline fails the checks, whatever the templates say."""
+    access = module("access")
+    assert checks.check_table(SCIENTIST_CFG) == []
+    loose = (
+        access.Grant("data_science", "data_scientist", ("s3:PutObject",), ("objects:dev",)),
+        access.Grant(
+            "data_science", "data_scientist", ("sagemaker:StartPipelineExecution",), ("pipelines:dev",)
+        ),
+    )
+    monkeypatch.setattr(module("access.table"), "DATA_SCIENTIST", (*access.DATA_SCIENTIST, *loose))
+    assert_only(
+        [str(f) for f in checks.check_table(SCIENTIST_CFG)],
+        scientist_may("write the dev prefix"),
+        scientist_may("create, change or start the dev pipeline"),
     )

@@ -35,14 +35,16 @@ AUD = "token.actions.githubusercontent.com:aud"
 
 
 def findings_for(
-    template_file: str, mutate: Callable[[dict[str, Any]], None] | None = None, stack_key: str | None = None
+    template_file: str,
+    mutate: Callable[[dict[str, Any]], None] | None = None,
+    stack_key: str | None = None,
+    cfg: Config | None = None,
 ) -> list[str]:
-    """Findings of one template as the bootstrap deploys it in four distinct accounts."""
-    cfg = make_config("four")
+    """Findings of one template as the bootstrap deploys it in four distinct accounts (or `cfg`)."""
+    cfg = cfg or make_config("four")
     ctx = checks.Context.from_config(cfg)
-    outputs = {
-        "shared-services": {"ArtifactKeyArn": f"arn:aws:kms:{ctx.region}:{FOUR['shared_services']}:key/k"}
-    }
+    shared = cfg.account_id("shared_services")
+    outputs = {"shared-services": {"ArtifactKeyArn": f"arn:aws:kms:{ctx.region}:{shared}:key/k"}}
     specs = [s for s in bootstrap.plan(cfg) if s.template == template_file and (stack_key in (None, s.key))]
     assert specs, f"no stack deploys {template_file}"
     template = checks.load_template(INFRA / template_file)
@@ -91,8 +93,9 @@ def test_real_templates_pass_every_check(layout: str) -> None:
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_distinct_accounts_variant_is_the_config_parsed_in_those_accounts(layout: str) -> None:
-    """The checks' extra variant (four distinct accounts) is exactly what config.parse makes of the
-    same file in those accounts, so every name the checks compare follows config.py."""
+    """The checks' extra variants (four distinct accounts; then with a data-scientist role) are
+    exactly what config.parse makes of the same file in those accounts (with that principal), so
+    every name the checks compare follows config.py."""
     raw = make_raw(layout)
     raw["aws"]["accounts"] = dict(checks.DISTINCT_ACCOUNTS)
     parsed = config.parse(raw)
@@ -100,11 +103,23 @@ def test_distinct_accounts_variant_is_the_config_parsed_in_those_accounts(layout
     assert parsed.environment("qa").capture_bucket != make_config(layout).environment("qa").capture_bucket
     variants = checks.variants(make_config(layout))
     distinct = len(set(make_config(layout).accounts.values())) == len(config.ACCOUNT_ROLES)
+    last = "configured accounts" if distinct else "four distinct accounts"
     assert [name for name, _ in variants] == ["configured accounts"] + (
         [] if distinct else ["four distinct accounts"]
-    )
+    ) + [f"{last} with a data-scientist role"]
     if not distinct:
         assert variants[1][1] == parsed
+    else:
+        raw = make_raw(layout)
+    accounts = raw["aws"]["accounts"]
+    raw["aws"]["data_scientist_principal"] = checks.PLACEHOLDER_PRINCIPAL.format(
+        account=accounts["data_science"], region=raw["aws"]["region"]
+    )
+    assert variants[-1][1] == config.parse(raw)
+    assert variants[-1][1].data_scientist_principal.startswith(f"arn:aws:iam::{accounts['data_science']}:")
+    # A config that has a data-scientist principal is checked as it is.
+    with_one = config.parse(raw)
+    assert [name for name, _ in checks.variants(with_one)][-1] != f"{last} with a data-scientist role"
 
 
 def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -357,7 +372,7 @@ def test_bucket_workload_write_and_missing_tls_deny_fail() -> None:
     def mutate(t: dict[str, Any]) -> None:
         statement(t, "ArtifactBucketPolicy", "QaReadObjects")["Action"].append("s3:PutObject")
         document = t["Resources"]["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]
-        document["Statement"] = [s for s in document["Statement"] if s["Sid"] != "DenyInsecureTransport"]
+        document["Statement"] = [s for s in document["Statement"] if s.get("Sid") != "DenyInsecureTransport"]
 
     assert_only(
         findings_for("shared-services.yaml", mutate),

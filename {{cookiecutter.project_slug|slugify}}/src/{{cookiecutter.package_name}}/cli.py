@@ -32,14 +32,19 @@ _TABLE: dict[str, list[tuple[str, str, bool, str]]] = {
     "build": [
         ("local", "local.rehearsal", False, "rehearse the whole pipeline and endpoint on this machine"),
         ("serve", "local.server", False, "serve a model.tar.gz on 127.0.0.1 like SageMaker does"),
-        ("pipeline", "pipeline.cli", False, "print, upsert or run the SageMaker pipeline"),
+        (
+            "pipeline",
+            "pipeline.cli",
+            False,
+            "print, upsert, run, watch (status) or compare the SageMaker pipeline",
+        ),
     ],
     "promote": [
         (
             "registry",
             "promotion.cli",
             False,
-            "registry: ensure-groups, latest, digest, record-qa, approve, promote, released, reject",
+            "registry: ensure-groups, latest, digest, samples, record-qa, approve, promote, released, reject",
         ),
         (
             "lock",

@@ -14,7 +14,10 @@ actions on which shared resource. Every consumer derives what it needs from thes
 - `shared_services_parameters(cfg)`, `deploy_parameters(cfg, env)`, `workload_parameters(cfg,
   envs)`: what bootstrap passes the templates for it;
 - `resource_arns`, `resource_of` (`access/resources.py`): the table's resource symbols as ARNs
-  and back.
+  and back;
+- `data_scientist_parameters(cfg)`: what bootstrap passes the data-science template for the
+  optional data-scientist role (`aws.data_scientist_principal`; its rows join the table only
+  when that is set).
 
 Apart from the shared resources, `access/images.py` says where the framework images may be pulled
 from: AWS's image account for the region (`IMAGE_ACCOUNTS`) and the exact repositories
@@ -32,6 +35,7 @@ from .derive import (
     bucket_policy,
     condition_text,
     creates_model_from_package,
+    data_scientist_parameters,
     deploy_parameters,
     grants_of_role,
     group_policy,
@@ -51,10 +55,19 @@ from .images import (
     is_framework_image,
     repository_arns,
 )
-from .resources import objects_arn, pipeline_arns, prefixes, resource_arns, resource_of
+from .resources import (
+    REPORT_FILE,
+    objects_arn,
+    pipeline_arns,
+    prefixes,
+    reports_arn,
+    resource_arns,
+    resource_of,
+)
 from .table import (
     BUCKET_STATEMENTS,
     CREATE_MODEL,
+    DATA_SCIENTIST,
     DESCRIBE_PACKAGE,
     ENVIRONMENT_TABLE,
     KEY_STATEMENTS,
@@ -68,18 +81,21 @@ from .table import (
 __all__ = [
     "BUCKET_STATEMENTS",
     "CREATE_MODEL",
+    "DATA_SCIENTIST",
     "DESCRIBE_PACKAGE",
     "ENVIRONMENT_TABLE",
     "FRAMEWORK_REPOSITORIES",
     "IMAGE_ACCOUNTS",
     "KEY_STATEMENTS",
     "PULL_ACTIONS",
+    "REPORT_FILE",
     "TABLE",
     "Grant",
     "actions_of",
     "bucket_policy",
     "condition_text",
     "creates_model_from_package",
+    "data_scientist_parameters",
     "deploy_parameters",
     "grants",
     "grants_of_role",
@@ -92,6 +108,7 @@ __all__ = [
     "party_account",
     "pipeline_arns",
     "prefixes",
+    "reports_arn",
     "repository_arns",
     "resource_arns",
     "resource_of",

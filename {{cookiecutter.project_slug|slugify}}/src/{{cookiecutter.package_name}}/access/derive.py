@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import config
 from ..config import Config, Environment
+from ..config.principals import principal_account
 from . import resources, table
 from .table import CREATE_MODEL, KEY_ADMIN_ACTIONS, Grant, actions_of, grants, party_account
 
@@ -50,7 +51,7 @@ def group_policy(cfg: Config, kind: str) -> dict[str, Any] | None:
         if not actions or account == owner:
             continue
         if party == "data_science":
-            sid = "DataScienceRegister"
+            sid = "DataScienceRegister" if table.CREATE_PACKAGE in actions else "DataScienceRead"
         else:
             sid = party.capitalize() + ("Deploy" if CREATE_MODEL in actions else "Read")
         statements.append(
@@ -74,7 +75,8 @@ def _resource_statements(
     cfg: Config, layout: Iterable[tuple[str, tuple[str, ...], tuple[str, ...], str]]
 ) -> list[dict[str, Any]]:
     """One statement per layout entry: the Allow rows of its parties and roles on its resource
-    (`objects:source` is the prefix of the one party's environment)."""
+    (`objects:source` is the prefix of the one party's environment); an entry whose roles hold
+    nothing on it (the data-scientist role when there is none) makes no statement."""
     rows = [g for g in grants(cfg) if g.allow]
     arns = {"key": "*", "bucket": f"arn:aws:s3:::{cfg.names.artifact_bucket}"}
     statements = []
@@ -83,6 +85,8 @@ def _resource_statements(
             (party,) = parties
             resource = resource.replace(":source", ":" + cfg.environment(party).group_kind)
         held = [g for g in rows if g.party in parties and g.role in roles and resource in g.resources]
+        if not held:
+            continue
         condition: dict[str, Any] = {}
         via = sorted({f"{service}.{cfg.region}.amazonaws.com" for g in held for service in g.via})
         if via:
@@ -178,10 +182,22 @@ def shared_services_parameters(cfg: Config) -> dict[str, str]:
         "ProdDeployRoleName": cfg.role_name("github_deploy_prod"),
         "RegistryQaRoleName": cfg.role_name("github_registry_qa"),
         "RegistryProdRoleName": cfg.role_name("github_registry_prod"),
+        "DataScientistRoleName": data_scientist_parameters(cfg)["DataScientistRoleName"],
         "FeaturePrefix": names.artifact_prefixes["feature"],
         "DevArtifactPrefix": names.artifact_prefixes["dev"],
         "ProdArtifactPrefix": names.artifact_prefixes["prod"],
         "DatasetsPrefix": names.datasets_prefix,
+    }
+
+
+def data_scientist_parameters(cfg: Config) -> dict[str, str]:
+    """The data-scientist role of the data-science stack: who may assume it (the config's role ARN
+    pattern and that role's account) and its name; all "" when `aws.data_scientist_principal` is."""
+    principal = cfg.data_scientist_principal
+    return {
+        "DataScientistPrincipal": principal,
+        "DataScientistAccountId": principal_account(principal) if principal else "",
+        "DataScientistRoleName": cfg.role_name("data_scientist") if principal else "",
     }
 
 

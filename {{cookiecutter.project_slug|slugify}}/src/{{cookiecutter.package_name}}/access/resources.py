@@ -3,9 +3,9 @@
 - `resource_arns(cfg, symbol, party, key_arn)`: the ARNs an identity policy names for a symbol
   (a role's ARN is in the account of the row's `party`);
 - `resource_of(cfg, arn, key_arns)`: the symbol of an ARN, or None for anything that is not one
-  of the table's resources. An ARN of the artifact bucket that names none of its prefixes
-  exactly (`bucket/*`, `bucket/<model>-*`) is `objects` (the whole bucket), which the table
-  grants to no role, so a template naming it is a finding.
+  of the table's resources. An ARN of the artifact bucket that names none of its prefixes (or
+  their evaluation reports) exactly (`bucket/*`, `bucket/<model>-*`) is `objects` (the whole
+  bucket), which the table grants to no role, so a template naming it is a finding.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from ..config import Config
 
 # Key prefixes of the artifact bucket besides the group kinds' (cfg.names.artifact_prefixes).
 SCOPES = ("feature", "dev", "prod", "datasets")
+# The evaluation report each pipeline execution writes (pipeline/steps.py EVALUATION_FILE): a
+# version's ModelMetrics point at it; promotion copies it under the prod prefix with the same name.
+REPORT_FILE = "evaluation.json"
 
 
 def prefixes(cfg: Config) -> dict[str, str]:
@@ -29,6 +32,11 @@ def objects_arn(cfg: Config, scope: str | None = None) -> str:
     """The ARN pattern of the objects under one prefix (None: every object of the bucket)."""
     prefix = prefixes(cfg)[scope] if scope else ""
     return f"arn:aws:s3:::{cfg.names.artifact_bucket}/{prefix}*"
+
+
+def reports_arn(cfg: Config, scope: str) -> str:
+    """The ARN pattern of the evaluation reports under one prefix, and nothing else there."""
+    return f"{objects_arn(cfg, scope)}/{REPORT_FILE}"
 
 
 def pipeline_arns(cfg: Config, kind: str) -> tuple[str, str]:
@@ -48,6 +56,8 @@ def resource_arns(cfg: Config, symbol: str, party: str, key_arn: str = "") -> tu
         return (cfg.packages_arn(kind),)
     if head == "objects":
         return (objects_arn(cfg, kind or None),)
+    if head == "reports":
+        return (reports_arn(cfg, kind),)
     if head == "bucket":
         return (f"arn:aws:s3:::{cfg.names.artifact_bucket}",)
     if head == "key":
@@ -76,6 +86,8 @@ def resource_of(cfg: Config, arn: str, key_arns: Iterable[str] = ()) -> str | No
         for scope, prefix in prefixes(cfg).items():
             if objects[1] == prefix + "*":
                 return f"objects:{scope}"
+            if objects[1] == f"{prefix}*/{REPORT_FILE}":
+                return f"reports:{scope}"
         return "objects"
     if re.fullmatch(f"{partition}:s3:::{bucket}", arn):
         return "bucket"

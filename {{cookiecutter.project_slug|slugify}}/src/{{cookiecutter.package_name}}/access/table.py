@@ -9,6 +9,7 @@ Resources are symbols (`access/resources.py` turns them into ARNs and back):
   (`cfg.names.artifact_prefixes`: feature, dev, prod; `datasets` for the input data; `source`
   in an environment's rows is the prefix of the group it deploys from). `objects` alone, the
   whole bucket, is granted to no role;
+- `reports:<scope>`: only the evaluation reports (`evaluation.json`) under one prefix;
 - `bucket` (the bucket itself, for listing) and `key` (the artifact key);
 - `pipelines:<kind>`: the pipelines of a kind and their executions (the dev pipeline, or every
   per-branch feature pipeline `<model>-feature-*`), in the data-science account;
@@ -24,6 +25,12 @@ that kind's job role, and register only into that kind's group as PendingManualA
 registry role reads dev versions and artifacts and records the QA result on dev versions, but
 may not approve (a Deny) or write any object. Only the prod registry role approves, registers
 into the prod group and writes the prod prefix (the copy of the artifact prod serves).
+
+The optional data-scientist role (`aws.data_scientist_principal`; its rows, `DATA_SCIENTIST`,
+join the table only when that is set) runs feature pipelines from a laptop as the feature build
+role does, reads the feature and prod groups and the evaluation reports a prod version's metrics
+point at (for compare: its prod copy, or the dev run's for a version promoted before promotion
+copied reports), and nothing else on the dev pipeline, the dev or prod groups or their prefixes.
 """
 
 from __future__ import annotations
@@ -35,70 +42,28 @@ from typing import Any
 
 from .. import config
 from ..config import Config
-
-DESCRIBE_PACKAGE = "sagemaker:DescribeModelPackage"
-CREATE_MODEL = "sagemaker:CreateModel"
-CREATE_PACKAGE = "sagemaker:CreateModelPackage"
-UPDATE_PACKAGE = "sagemaker:UpdateModelPackage"
-PASS_ROLE = "iam:PassRole"  # noqa: S105 - an IAM action, not a password
-REGISTER = (
-    "sagemaker:CreateModelPackage",
-    "sagemaker:DescribeModelPackage",
-    "sagemaker:DescribeModelPackageGroup",
-    "sagemaker:ListModelPackages",
+from .actions import (  # noqa: F401 - the table's vocabulary, importable from here too
+    APPROVAL_STATUS_KEY,
+    CREATE_MODEL,
+    CREATE_PACKAGE,
+    DATA_SCIENCE_KEY,
+    DESCRIBE_PACKAGE,
+    KEY_ADMIN_ACTIONS,
+    LIST_BUCKET,
+    PASS_ROLE,
+    PASSED_TO_SAGEMAKER,
+    PIPELINE_ACTIONS,
+    READ_OBJECTS,
+    READ_REGISTRY,
+    READ_VERSIONS,
+    REGISTER,
+    S3_AND_SAGEMAKER,
+    UNLESS_PENDING,
+    UPDATE_PACKAGE,
+    WHEN_APPROVED,
+    WRITE_OBJECTS,
+    Condition,
 )
-READ_REGISTRY = (
-    "sagemaker:DescribeModelPackage",
-    "sagemaker:DescribeModelPackageGroup",
-    "sagemaker:ListModelPackages",
-)
-READ_VERSIONS = ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages")
-READ_OBJECTS = ("s3:GetObject", "s3:GetObjectVersion")
-WRITE_OBJECTS = ("s3:AbortMultipartUpload", "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject")
-LIST_BUCKET = ("s3:GetBucketLocation", "s3:ListBucket")
-DATA_SCIENCE_KEY = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
-# What the build roles do with their pipelines (upsert, start, watch, stop).
-PIPELINE_ACTIONS = (
-    "sagemaker:AddTags",
-    "sagemaker:CreatePipeline",
-    "sagemaker:DescribePipeline",
-    "sagemaker:DescribePipelineExecution",
-    "sagemaker:ListPipelineExecutionSteps",
-    "sagemaker:ListPipelineExecutions",
-    "sagemaker:ListTags",
-    "sagemaker:StartPipelineExecution",
-    "sagemaker:StopPipelineExecution",
-    "sagemaker:UpdatePipeline",
-)
-# Key use by other accounts goes through these services only (kms:ViaService).
-S3_AND_SAGEMAKER = ("s3", "sagemaker")
-KEY_ADMIN_ACTIONS = (
-    "kms:CancelKeyDeletion",
-    "kms:DescribeKey",
-    "kms:DisableKey",
-    "kms:DisableKeyRotation",
-    "kms:EnableKey",
-    "kms:EnableKeyRotation",
-    "kms:GetKeyPolicy",
-    "kms:GetKeyRotationStatus",
-    "kms:ListGrants",
-    "kms:ListResourceTags",
-    "kms:PutKeyPolicy",
-    "kms:RevokeGrant",
-    "kms:ScheduleKeyDeletion",
-    "kms:TagResource",
-    "kms:UntagResource",
-    "kms:UpdateKeyDescription",
-)
-APPROVAL_STATUS_KEY = "sagemaker:ModelApprovalStatus"
-# Conditions: (operator, key, values).
-Condition = tuple[tuple[str, str, tuple[str, ...]], ...]
-PASSED_TO_SAGEMAKER: Condition = (("StringEquals", "iam:PassedToService", ("sagemaker.amazonaws.com",)),)
-# A version registered as anything but PendingManualApproval (or with no status: IfExists is
-# true when the key is absent) is denied, so no pipeline job can register an Approved version.
-UNLESS_PENDING: Condition = (("StringNotEqualsIfExists", APPROVAL_STATUS_KEY, ("PendingManualApproval",)),)
-# Setting a version Approved.
-WHEN_APPROVED: Condition = (("StringEquals", APPROVAL_STATUS_KEY, ("Approved",)),)
 
 
 def _on(prefix: str, kinds: Iterable[str]) -> tuple[str, ...]:
@@ -206,6 +171,33 @@ TABLE: tuple[Grant, ...] = (
     ),
 )
 
+# The data scientist (make run, status and compare, with their own credentials): upsert, start and
+# watch their branch's feature pipeline as the feature job role, upload its code under the feature
+# prefix, check the input data, read the version it registered and its report, and compare it with
+# the prod champion, whose metrics are its report's copy under the prod prefix (or, promoted before
+# promotion copied reports, the dev run's report).
+DATA_SCIENTIST: tuple[Grant, ...] = (
+    Grant("data_science", "data_scientist", PIPELINE_ACTIONS, ("pipelines:feature",)),
+    Grant(
+        "data_science",
+        "data_scientist",
+        (PASS_ROLE,),
+        ("role:sagemaker_feature",),
+        condition=PASSED_TO_SAGEMAKER,
+    ),
+    Grant("data_science", "data_scientist", WRITE_OBJECTS, ("objects:feature",)),
+    Grant("data_science", "data_scientist", READ_OBJECTS, ("objects:datasets",)),
+    Grant("data_science", "data_scientist", READ_OBJECTS, ("reports:dev", "reports:prod")),
+    Grant("data_science", "data_scientist", LIST_BUCKET, ("bucket",)),
+    Grant(
+        "data_science",
+        "data_scientist",
+        READ_REGISTRY,
+        ("group:feature", "versions:feature", "group:prod", "versions:prod"),
+    ),
+    Grant("data_science", "data_scientist", ("kms:Decrypt", "kms:GenerateDataKey"), ("key",), ("s3",)),
+)
+
 # Per deploy environment. The deploy role describes the version it deploys and passes the
 # endpoint role; prod also creates its model from the package ARN (SageMaker then checks the
 # version is Approved) and reads the artifact to check its checksum before serving it, while QA
@@ -250,21 +242,30 @@ ENVIRONMENT_TABLE: Mapping[str, tuple[Grant, ...]] = MappingProxyType(
 DATA_SCIENCE_ROLES = ("github_feature", "github_build", "sagemaker_feature", "sagemaker_pipeline")
 KEY_STATEMENTS = (
     ("DataScienceEncryptDecrypt", ("data_science",), DATA_SCIENCE_ROLES, "key"),
+    ("DataScientistEncryptDecrypt", ("data_science",), ("data_scientist",), "key"),
     ("WorkloadDecryptOnly", config.ENVIRONMENTS, ("sagemaker_endpoint", "github_deploy_prod"), "key"),
     ("RegistryQaDecrypt", ("shared_services",), ("github_registry_qa",), "key"),
     ("RegistryProdEncryptDecrypt", ("shared_services",), ("github_registry_prod",), "key"),
 )
-# The registry roles live in the bucket's own account, where their IAM policies decide.
+# The registry roles live in the bucket's own account, where their IAM policies decide. A statement
+# whose roles hold nothing (no data-scientist role) is left out.
 BUCKET_STATEMENTS = (
     (
         "FeatureReadWriteObjects",
         ("data_science",),
-        ("github_feature", "sagemaker_feature"),
+        ("github_feature", "sagemaker_feature", "data_scientist"),
         "objects:feature",
     ),
     ("DevReadWriteObjects", ("data_science",), ("github_build", "sagemaker_pipeline"), "objects:dev"),
-    ("DataScienceReadDatasets", ("data_science",), DATA_SCIENCE_ROLES, "objects:datasets"),
-    ("DataScienceListBucket", ("data_science",), DATA_SCIENCE_ROLES, "bucket"),
+    (
+        "DataScienceReadDatasets",
+        ("data_science",),
+        (*DATA_SCIENCE_ROLES, "data_scientist"),
+        "objects:datasets",
+    ),
+    ("DataScienceListBucket", ("data_science",), (*DATA_SCIENCE_ROLES, "data_scientist"), "bucket"),
+    ("DataScientistReadDevReports", ("data_science",), ("data_scientist",), "reports:dev"),
+    ("DataScientistReadProdReports", ("data_science",), ("data_scientist",), "reports:prod"),
     ("QaReadObjects", ("qa",), ("sagemaker_endpoint",), "objects:source"),
     ("ProdReadObjects", ("prod",), ("sagemaker_endpoint", "github_deploy_prod"), "objects:source"),
 )
@@ -272,8 +273,11 @@ BUCKET_STATEMENTS = (
 
 def grants(cfg: Config) -> list[Grant]:
     """Every row for this config, `:source` resolved to the group kind (and artifact prefix) the
-    row's environment deploys from."""
+    row's environment deploys from; the data scientist's rows when `aws.data_scientist_principal`
+    is set."""
     rows = list(TABLE)
+    if cfg.data_scientist_principal:
+        rows += DATA_SCIENTIST
     for env in config.ENVIRONMENTS:
         kind = cfg.environment(env).group_kind
         for grant in ENVIRONMENT_TABLE[env]:

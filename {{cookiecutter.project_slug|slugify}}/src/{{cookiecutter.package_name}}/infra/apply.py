@@ -233,4 +233,7 @@ def role_outputs(cfg: Config, result: Result) -> dict[str, str]:
         values[f"endpoint_role_arn_{env}"] = workload.get("EndpointRoleArn", "")
         values[f"data_capture_bucket_{env}"] = workload.get("CaptureBucketName", "")
         values[f"data_capture_kms_key_arn_{env}"] = workload.get("CaptureKeyArn", "")
+    if data_science.get("DataScientistRoleArn"):
+        # The role_arn of the data scientists' AWS profile (make run PROFILE=...).
+        values["data_scientist_role_arn"] = data_science["DataScientistRoleArn"]
     return values

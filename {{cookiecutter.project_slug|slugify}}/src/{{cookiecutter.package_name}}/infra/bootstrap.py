@@ -13,7 +13,8 @@ Stacks, in dependency order (stack names start with the model name):
 2. `<model>-shared-services` (shared-services.yaml): KMS key, artifact bucket, model package
    groups, the GitHub QA registry role (`qa` environment) and prod registry role (`prod`).
 3. `<model>-data-science` (data-science.yaml): the feature and dev pipeline execution roles,
-   the GitHub feature role (`feature` environment) and build role (`data-science`).
+   the GitHub feature role (`feature` environment) and build role (`data-science`), and, when
+   `aws.data_scientist_principal` is set, the data-scientist role (make run, status, compare).
 4. `<model>-workload` (workload.yaml) once per distinct workload account: endpoint execution
    role, data-capture bucket and key.
 5. `<model>-deploy-qa`, `<model>-deploy-prod` (workload-deploy.yaml): the GitHub deploy role of

@@ -5,8 +5,12 @@
 It resolves every template in `infra/` with the parameters the bootstrap command would pass
 (`plan.plan`), once for the configured accounts and, unless they already differ, once for
 four distinct placeholder accounts (so a single-account repository still proves that its
-templates keep the accounts apart), and checks:
+templates keep the accounts apart), and, unless `aws.data_scientist_principal` is set, once
+more with a placeholder one (so the optional data-scientist role is checked before anyone turns
+it on), and checks:
 
+- Trust: only the data-scientist role trusts AWS principals, exactly the root of the account of
+  `aws.data_scientist_principal` with exactly `ArnLike aws:PrincipalArn` that pattern.
 - GitHub OIDC trust: `StringEquals` only, `aud` exactly `sts.amazonaws.com`, every `sub` an
   exact subject of this repository (`repo:OWNER/REPO:environment:NAME`, `...:ref:refs/heads/BRANCH`,
   or the `repo:OWNER@ID/REPO@ID:...` form) with no wildcard, and each role trusting exactly the
@@ -53,6 +57,7 @@ cannot be read.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -98,6 +103,7 @@ __all__ = [
     "role_statements",
     "statements",
     "variants",
+    "with_data_scientist",
 ]
 
 PLACEHOLDER_KEY_ID = "00000000-0000-0000-0000-000000000000"
@@ -107,6 +113,10 @@ DISTINCT_ACCOUNTS = {
     "qa": "100000000003",
     "prod": "100000000004",
 }
+# An IAM Identity Center permission set's role in the data-science account.
+PLACEHOLDER_PRINCIPAL = (
+    "arn:aws:iam::{account}:role/aws-reserved/sso.amazonaws.com/{region}/AWSReservedSSO_DataScientist_*"
+)
 
 
 def check_template(
@@ -169,11 +179,26 @@ def check_template(
 
 
 def variants(cfg: Config) -> list[tuple[str, Config]]:
-    """The configured accounts, plus four distinct placeholder accounts when they are not distinct."""
+    """The configured accounts, plus four distinct placeholder accounts when they are not distinct,
+    plus (the last of those) with a placeholder data-scientist principal when none is configured."""
     result = [("configured accounts", cfg)]
     if len({cfg.account_id(role) for role in config.ACCOUNT_ROLES}) < len(config.ACCOUNT_ROLES):
         result.append(("four distinct accounts", cfg.with_accounts(DISTINCT_ACCOUNTS)))
+    if not cfg.data_scientist_principal:
+        name, last = result[-1]
+        result.append((f"{name} with a data-scientist role", with_data_scientist(last)))
     return result
+
+
+def with_data_scientist(cfg: Config, principal: str | None = None) -> Config:
+    """The same config with `aws.data_scientist_principal` set (default: `PLACEHOLDER_PRINCIPAL`
+    in its data-science account), parsed again."""
+    document = json.loads(json.dumps(cfg.document, default=dict))
+    principal = principal or PLACEHOLDER_PRINCIPAL.format(
+        account=cfg.account_id("data_science"), region=cfg.region
+    )
+    document["aws"]["data_scientist_principal"] = principal
+    return config.parse(document, source=cfg.source)
 
 
 def check_directory(infra_dir: Path, cfg: Config) -> list[Finding]:

@@ -4,6 +4,8 @@
     python -m <package> pipeline upsert     [--kind ...] [--git-sha ...] [--branch ...] [--role-arn ...]
     python -m <package> pipeline start      --pipeline-version-id N [--kind ...] [--input-data-uri s3://...]
     python -m <package> pipeline run        [--kind ...] [--timeout SECONDS] [--github-output] ...
+    python -m <package> pipeline status     [--execution-arn ARN] [--branch ...] [--timeout SECONDS]
+    python -m <package> pipeline compare    [--candidate ARN] [--branch ...]
 
 (`python -m <package>.pipeline.cli ...` runs the same.)
 
@@ -23,7 +25,19 @@ share one. Feature pipelines run as `<model>-sagemaker-feature`, the dev pipelin
   nothing) and prints `execution_arn=<ARN>`. It passes InputDataUri and InputDataVersion (the S3
   version ID or ETag of the input data, which must exist).
 - `run` upserts, starts the version it stored and waits, printing one line each time a step
-  changes status, then `execution_arn=<ARN>` and `status=<last execution status>`.
+  changes status, then, when it succeeded, the version it registered with its metrics table
+  (from the version's evaluation report), and `execution_arn=<ARN>`, `status=<last execution
+  status>` (and `model_package_arn=<ARN>` when it succeeded).
+- `status` reattaches to a run (`--execution-arn`, default the newest execution of the branch's
+  pipeline) and shows the same as `run` from there on.
+- `compare` prints a candidate version's metrics next to the prod champion's (the prod version
+  released last) and `candidate=<ARN>`, `champion=<ARN or none>`; the candidate is `--candidate`
+  or the newest version the branch registered in the feature group.
+
+From a laptop (`make run`, `make status`, `make compare`; pipeline/laptop.py): the branch is
+git's; feature commands on the dev or prod branch are refused (those branches' runs are CI's);
+`--check-account` first checks the credentials are the data-science account's; AWS_PROFILE must
+name a configured profile. `run` warns when the working tree has uncommitted changes.
 
 Starts are pinned and idempotent: StartPipelineExecution names the PipelineVersionId, so a later
 upsert (another push) cannot change what runs, and, inside a CI run, a ClientRequestToken from
@@ -39,10 +53,11 @@ GITHUB_REPOSITORY, GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT (no run ID: no token, ev
 new execution); --input-data-uri is `pipeline.input_data_uri`, or datasets/sample.csv on the
 artifact bucket when that is empty; --timeout 4 hours (0: look once, do not wait).
 
-Exit status (cli_support): 0 success; 1 the execution failed or was stopped, `run` gave up
-waiting after --timeout (the execution keeps running), the input data is missing, or AWS
-refused a call; 2 bad arguments or config (among them a multi-account config without
-`registry.kms_key_arn`, or a feature run whose branch is unknown), before any AWS call.
+Exit status (cli_support): 0 success; 1 the execution failed or was stopped, `run` or `status`
+gave up waiting after --timeout (the execution keeps running), the input data is missing, the
+credentials are another account's, or AWS refused a call; 2 bad arguments or config (among them
+a multi-account config without `registry.kms_key_arn`, a feature run whose branch is unknown or
+is the dev or prod branch, an ARN of something else, an unknown AWS profile), before any AWS call.
 Errors are one `error: ...` line on stderr.
 """
 
@@ -63,16 +78,14 @@ from ..cli_support import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
-    Parser,
     UsageError,
-    add_github_output,
-    add_timeout,
     emit,
     fail,
-    positive_number,
     prog,
 )
 from ..config import PIPELINE_KINDS, Config, ConfigError, load_config
+from ..deploy.aws import DeployError
+from . import arguments, laptop, watch
 from .context import Target, git_value, resolve_target, sdk_logging
 from .execution import (
     DEFAULT_POLL_INTERVAL,
@@ -115,55 +128,7 @@ KINDS = PIPELINE_KINDS
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = Parser(prog=prog("pipeline"), description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--kind", choices=KINDS, default="feature", help="branch kind (default: feature)")
-    common.add_argument("--git-sha", help="commit recorded on the model package (default: GITHUB_SHA or git)")
-    common.add_argument(
-        "--branch", help="names the feature pipeline, recorded on the package (default: GitHub env or git)"
-    )
-    common.add_argument(
-        "--role-arn", help="execution role (default: sagemaker-feature or sagemaker-pipeline, by kind)"
-    )
-    common.add_argument(
-        "--input-data-uri", help="S3 URI of the input CSV (default: the config's pipeline input data URI)"
-    )
-    common.add_argument("-v", "--verbose", action="store_true", help="show the SageMaker SDK's log messages")
-    definition = sub.add_parser("definition", parents=[common], help="print the pipeline definition JSON")
-    definition.add_argument(
-        "--offline", action="store_true", help="build inside moto's AWS mock (no account)"
-    )
-    upsert = sub.add_parser("upsert", parents=[common], help="create or update the pipeline")
-    start = sub.add_parser("start", parents=[common], help="start an execution; prints its ARN")
-    run = sub.add_parser("run", parents=[common], help="upsert, start and wait with per-step progress")
-    add_timeout(run, DEFAULT_TIMEOUT, "the execution to finish")
-    run.add_argument(
-        "--poll-interval", type=positive_number, default=DEFAULT_POLL_INTERVAL, help=argparse.SUPPRESS
-    )
-    start.add_argument(
-        "--pipeline-version-id",
-        type=_version_id,
-        required=True,
-        help="the version to start (what upsert printed as pipeline_version_id)",
-    )
-    for command in (start, run):
-        command.add_argument(
-            "--repository", help="owner/repo in the start token (default: GITHUB_REPOSITORY)"
-        )
-        command.add_argument("--run-id", help="CI run ID in the start token (default: GITHUB_RUN_ID)")
-        command.add_argument(
-            "--run-attempt", help="CI run attempt in the start token (default: GITHUB_RUN_ATTEMPT)"
-        )
-    for command in (upsert, start, run):
-        add_github_output(command)
-    return parser.parse_args(argv)
-
-
-def _version_id(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a pipeline version ID (a number from 1)")
-    return int(text)
+    return arguments.parse_args(argv, prog("pipeline"), __doc__.splitlines()[0])
 
 
 def main(
@@ -182,14 +147,22 @@ def main(
     """
     args = parse_args(argv)
     out = out or sys.stdout
+    offline = args.command == "definition" and args.offline
     try:
         cfg = load_config()
-        if args.input_data_uri:
-            s3_parts(args.input_data_uri)
-            cfg = cfg.with_input_data_uri(args.input_data_uri)
-        if getattr(args, "github_output", False) and not os.environ.get("GITHUB_OUTPUT"):
-            raise UsageError("--github-output given but GITHUB_OUTPUT is not set")
-        target = resolve_target(args, cfg)
+        if args.command in ("status", "compare"):
+            target = laptop.prepare(args, cfg)
+        else:
+            if args.input_data_uri:
+                s3_parts(args.input_data_uri)
+                cfg = cfg.with_input_data_uri(args.input_data_uri)
+            if getattr(args, "github_output", False) and not os.environ.get("GITHUB_OUTPUT"):
+                raise UsageError("--github-output given but GITHUB_OUTPUT is not set")
+            target = resolve_target(args, cfg)
+            if args.command != "definition":
+                laptop.refuse_ci_branch(cfg, target.kind, target.branch)
+        if not offline:
+            laptop.check_profile()
     except (ConfigError, CliError, UsageError) as exc:
         return fail(exc, EXIT_USAGE)
     # The SDK's client-side role check simulates a generic policy (it demands VPC network
@@ -200,14 +173,14 @@ def main(
     # Parts of the SDK create boto clients from the default session; give them this repo's region.
     os.environ.setdefault("AWS_DEFAULT_REGION", cfg.region)
     try:
-        with _aws_context(args.command == "definition" and args.offline):
+        with _aws_context(offline):
             return _run_command(args, cfg, target, boto_session, sagemaker_client, out, sleep, clock)
     except (ConfigError, UsageError) as exc:
         return fail(exc, EXIT_USAGE)
-    except CliError as exc:
+    except (CliError, DeployError) as exc:
         return fail(exc, EXIT_FAILED)
     except (BotoCoreError, ClientError) as exc:
-        return fail(f"AWS call failed: {exc}", EXIT_FAILED)
+        return fail(laptop.sign_in_message(exc), EXIT_FAILED)
 
 
 def _aws_context(offline: bool) -> AbstractContextManager:
@@ -228,7 +201,7 @@ def _emit(out: TextIO, values: dict[str, str], github_output: bool) -> None:
 def _run_command(
     args: argparse.Namespace,
     cfg: Config,
-    target: Target,
+    target: Target | laptop.Request,
     boto_session: Any,
     sagemaker_client: Any,
     out: TextIO,
@@ -239,6 +212,12 @@ def _run_command(
 
     boto_session = boto_session or boto3.Session(region_name=cfg.region)
     client = sagemaker_client or boto_session.client("sagemaker")
+    if getattr(args, "check_account", False):
+        laptop.check_account(boto_session, cfg)
+    if isinstance(target, laptop.Request):
+        code, values = laptop.execute(args, cfg, target, boto_session, client, out, sleep, clock)
+        _emit(out, values, False)
+        return code
     s3 = boto_session.client("s3")
     if not (args.command == "definition" and args.offline):
         check_artifact_bucket(s3, cfg)
@@ -268,7 +247,11 @@ def _run_command(
         sleep=sleep,
         clock=clock,
     )
-    _emit(out, {"execution_arn": execution_arn, "status": status}, args.github_output)
+    values = {"execution_arn": execution_arn, "status": status}
+    if status == "Succeeded":
+        clients = watch.clients_for(cfg, boto_session, client)
+        values["model_package_arn"] = laptop.show_run(cfg, clients, client, execution_arn, out) or ""
+    _emit(out, values, args.github_output)
     return EXIT_OK if status == "Succeeded" else EXIT_FAILED
 
 
@@ -299,6 +282,8 @@ def _build_and_upsert(
     if args.command == "definition":
         print(json.dumps(json.loads(definition), indent=2), file=out)
         return None
+    if args.command == "run" and (warning := laptop.dirty_tree_warning()):
+        print(warning, file=sys.stderr)
     arn, version_id = upsert_pipeline(
         client, target.name, definition, target.role_arn, cfg.project.description
     )

@@ -7,10 +7,11 @@ too):
 - no role writes objects outside the key prefixes (the whole artifact bucket), and none writes
   the datasets prefix;
 - the feature prefix is written only by the feature identities (`github_feature`,
-  `sagemaker_feature`), the dev prefix only by the dev ones (`github_build`,
-  `sagemaker_pipeline`), the prod prefix only by `github_registry_prod`;
-- a pipeline kind's pipelines are created, changed and started only by that kind's build role,
-  and its job role is passed only by that build role and the job role itself;
+  `sagemaker_feature`, and the optional `data_scientist`), the dev prefix only by the dev ones
+  (`github_build`, `sagemaker_pipeline`), the prod prefix only by `github_registry_prod`;
+- a pipeline kind's pipelines are created, changed and started only by that kind's build role
+  (feature pipelines also by `data_scientist`, from a laptop), and its job role is passed only by
+  those and the job role itself;
 - versions are registered into the feature and dev groups only by that kind's job role, into the
   prod group only by `github_registry_prod`, and only `github_registry_prod` registers or sets
   Approved; dev versions are updated only by the two registry roles, prod versions only by the
@@ -44,6 +45,9 @@ PIPELINE_CHANGES = (
 CREATE = "sagemaker:CreateModelPackage"
 UPDATE = "sagemaker:UpdateModelPackage"
 PROMOTER = "github_registry_prod"
+# The optional laptop identity (aws.data_scientist_principal): a feature-branch identity only.
+LAPTOP = "data_scientist"
+LAPTOP_KINDS = ("feature",)
 # A key that starts no prefix (model names never start with `_`).
 OUTSIDE_KEY = "_outside-every-prefix/model.tar.gz"
 
@@ -64,8 +68,10 @@ def probes(cfg: Config) -> tuple[Probe, ...]:
     names = cfg.names
     objects = f"arn:aws:s3:::{names.artifact_bucket}/"
     pending, approved = {APPROVAL: "PendingManualApproval"}, {APPROVAL: "Approved"}
+    laptop = {kind: {LAPTOP} if kind in LAPTOP_KINDS else set() for kind in config.PIPELINE_KINDS}
     writers = {
-        kind: {config.PIPELINE_STARTERS[kind], config.PIPELINE_ROLES[kind]} for kind in config.PIPELINE_KINDS
+        kind: {config.PIPELINE_STARTERS[kind], config.PIPELINE_ROLES[kind], *laptop[kind]}
+        for kind in config.PIPELINE_KINDS
     }
     writers["prod"] = {PROMOTER}
     result = [
@@ -92,14 +98,18 @@ def probes(cfg: Config) -> tuple[Probe, ...]:
                 f"create, change or start the {kind} pipeline",
                 PIPELINE_CHANGES,
                 (pipeline,),
-                frozenset({build}),
+                frozenset({build, *laptop[kind]}),
             )
         )
         role = f"arn:aws:iam::{data_science}:role/{cfg.role_name(jobs)}"
         passed = {"iam:PassedToService": "sagemaker.amazonaws.com"}
         result.append(
             Probe(
-                f"pass the {kind} pipeline role", ("iam:PassRole",), (role,), frozenset({build, jobs}), passed
+                f"pass the {kind} pipeline role",
+                ("iam:PassRole",),
+                (role,),
+                frozenset({build, jobs, *laptop[kind]}),
+                passed,
             )
         )
     registrars = {kind: {config.PIPELINE_ROLES[kind]} for kind in config.PIPELINE_KINDS} | {

@@ -114,6 +114,8 @@ class Context:
     create_from_package: frozenset[str] = frozenset()
     # The config the access table is read with (None: no comparison with the table).
     cfg: Config | None = None
+    # The data-scientist role's name and the principal pattern its trust names (None: no such role).
+    data_scientist: tuple[str, str] | None = None
 
     @classmethod
     def from_config(cls, cfg: Config) -> Context:
@@ -139,6 +141,9 @@ class Context:
             deploys_from={name: env.group_kind for name, env in envs.items()},
             create_from_package=frozenset(name for name, env in envs.items() if env.approved_only),
             cfg=cfg,
+            data_scientist=(cfg.role_name("data_scientist"), cfg.data_scientist_principal)
+            if cfg.data_scientist_principal
+            else None,
         )
 
     def workload_group_actions(self, roles: set[str], kind: str) -> frozenset[str]:

@@ -25,8 +25,13 @@ from .base import (
     statements,
 )
 
-# The table's symbols of the artifact bucket: the bucket, its prefixes and (never granted) every object.
-BUCKET_RESOURCES = ("bucket", "objects", *(f"objects:{scope}" for scope in access.resources.SCOPES))
+# The table's symbols of the artifact bucket: the bucket, its prefixes, their evaluation reports and
+# (never granted) every object.
+BUCKET_RESOURCES = (
+    "bucket",
+    "objects",
+    *(f"{head}:{scope}" for head in ("objects", "reports") for scope in access.resources.SCOPES),
+)
 
 
 def check_bucket_policy(where: str, policy: Any, bucket_account: str, ctx: Context) -> list[Finding]:

@@ -36,7 +36,7 @@ def limit_of(ctx: Context, party: str, resource: str) -> frozenset[str] | None:
     if party == "data_science":
         if resource == "key":
             return KMS_DATA_SCIENCE_ACTIONS
-        if head in ("objects", "bucket"):
+        if head in ("objects", "reports", "bucket"):
             return BUCKET_DATA_SCIENCE_ACTIONS
         if kind == "prod":
             return GROUP_REGISTER_ACTIONS - {"sagemaker:CreateModelPackage"}
@@ -44,7 +44,7 @@ def limit_of(ctx: Context, party: str, resource: str) -> frozenset[str] | None:
     if party in WORKLOAD_ROLES:
         if resource == "key":
             return KMS_WORKLOAD_ACTIONS
-        if head in ("objects", "bucket"):
+        if head in ("objects", "reports", "bucket"):
             return BUCKET_READ_ACTIONS
         return ctx.workload_group_actions({party}, kind)
     return frozenset()

@@ -1,4 +1,5 @@
-"""Trust policies: GitHub OIDC statements pinned exactly, services from an allow-list."""
+"""Trust policies: GitHub OIDC statements pinned exactly, services from an allow-list, and AWS
+principals only for the data-scientist role, pinned to `aws.data_scientist_principal`."""
 
 from __future__ import annotations
 
@@ -20,13 +21,17 @@ from .base import (
 
 
 def check_trust_policy(where: str, policy: Any, role_name: str, ctx: Context) -> list[Finding]:
-    """A role's trust policy: GitHub OIDC statements pinned exactly, services from an allow-list."""
+    """A role's trust policy: GitHub OIDC statements pinned exactly, services from an allow-list;
+    only the data-scientist role trusts AWS principals (`_data_scientist_trust`)."""
     findings = basic_findings(where, policy, resource_policy=True)
     for at, statement, actions in allowed_statements(where, policy):
         principal = statement.get("Principal") or {}
         if "sts:AssumeRoleWithWebIdentity" in actions:
             findings += _github_trust(at, statement, role_name, ctx)
             actions.discard("sts:AssumeRoleWithWebIdentity")
+        elif actions == {"sts:AssumeRole"} and isinstance(principal, dict) and "AWS" in principal:
+            findings += _data_scientist_trust(at, statement, role_name, ctx)
+            actions.clear()
         elif actions == {"sts:AssumeRole"}:
             services = set(as_list(principal.get("Service"))) if isinstance(principal, dict) else set()
             others = {k for k in (principal if isinstance(principal, dict) else {"*": 1}) if k != "Service"}
@@ -103,5 +108,45 @@ def _github_trust(at: str, statement: dict[str, Any], role_name: str, ctx: Conte
     if expected and subjects and missing:
         findings.append(
             Finding(at, f"role {role_name} does not trust environment(s) {sorted(missing)} its jobs use")
+        )
+    return findings
+
+
+def _data_scientist_trust(at: str, statement: dict[str, Any], role_name: str, ctx: Context) -> list[Finding]:
+    """The data-scientist role alone trusts AWS principals: exactly the root of the account of
+    `aws.data_scientist_principal`, narrowed by exactly `ArnLike aws:PrincipalArn` that pattern."""
+    principal = statement.get("Principal") or {}
+    if ctx.data_scientist is None or role_name != ctx.data_scientist[0]:
+        return [
+            Finding(
+                at,
+                f"lets AWS principals {as_list(principal.get('AWS'))!r} assume role {role_name}; only the "
+                "data-scientist role (aws.data_scientist_principal) trusts AWS principals",
+            )
+        ]
+    pattern = ctx.data_scientist[1]
+    account = pattern.split(":")[4]
+    root = f"arn:aws:iam::{account}:root"
+    findings = []
+    if set(principal) != {"AWS"} or as_list(principal.get("AWS")) != [root]:
+        findings.append(
+            Finding(
+                at,
+                f"principal {principal!r} is not exactly {root} "
+                "(the account of aws.data_scientist_principal)",
+            )
+        )
+    condition = {
+        operator: {key: [str(v) for v in as_list(values)] for key, values in (pairs or {}).items()}
+        for operator, pairs in (statement.get("Condition") or {}).items()
+    }
+    if condition != {"ArnLike": {"aws:PrincipalArn": [pattern]}}:
+        findings.append(
+            Finding(
+                at,
+                f"condition {condition!r} is not exactly ArnLike aws:PrincipalArn {pattern!r} "
+                f"(aws.data_scientist_principal): any other lets more principals of account {account} "
+                "assume the role",
+            )
         )
     return findings
