@@ -161,3 +161,41 @@ def test_help_names_the_command_as_typed(argv, usage, capsys):
     assert first.startswith(f"usage: {PACKAGE.replace('_', '-')} {usage} "), first
     # Outside the dispatcher the module names itself again.
     assert module("cli_support").prog("fallback") == "fallback"
+
+
+def _without_credentials(monkeypatch, tmp_path):
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def test_no_credentials_is_one_line_saying_how_to_sign_in(monkeypatch, tmp_path, capsys):
+    _without_credentials(monkeypatch, tmp_path)
+    monkeypatch.chdir(ROOT)
+    assert cli.main(["deploy", "--env", "qa", "--arn", "arn:aws:sagemaker:x"]) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert lines == [
+        "error: no AWS credentials found: sign in (e.g. aws sso login --profile NAME) and set AWS_PROFILE, "
+        "or run where the role's credentials are configured (the workflows assume them through OIDC)"
+    ]
+    monkeypatch.setenv("AWS_PROFILE", "nobody")
+    assert cli.main(["deploy", "--env", "qa", "--arn", "arn:aws:sagemaker:x"]) == 2
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert line.startswith(
+        "error: The config profile (nobody) could not be found; see aws configure list-profiles"
+    )
+
+
+def test_lock_check_names_a_missing_lock_before_any_aws_call(monkeypatch, tmp_path, capsys):
+    _without_credentials(monkeypatch, tmp_path)
+    config = tmp_path / "config" / "project.json"
+    config.parent.mkdir()
+    config.write_text((ROOT / "config" / "project.json").read_text())
+    monkeypatch.setenv("MLOPS_CONFIG", str(config))
+    assert cli.main(["lock", "check"]) == 1
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert "no lock file; the dev branch writes it" in line

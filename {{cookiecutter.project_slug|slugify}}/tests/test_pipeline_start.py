@@ -206,5 +206,5 @@ def test_a_feature_run_without_a_branch_is_refused_before_any_call(monkeypatch, 
     err = refused_before_any_call(["run", "--git-sha", GIT_SHA], capsys)
     assert err == (
         "error: cannot tell the branch (no GITHUB_HEAD_REF / GITHUB_REF_NAME, git says 'HEAD'); "
-        "feature pipelines are one per branch: pass --branch NAME\n"
+        "feature pipelines are one per branch: pass --branch NAME (make: BRANCH=NAME)\n"
     )

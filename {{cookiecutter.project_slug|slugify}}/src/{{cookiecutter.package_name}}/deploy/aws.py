@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from ..cli_support import EXIT_USAGE, UsageError, fail
 from ..config import Config, ConfigError
@@ -113,5 +113,12 @@ def run_guarded(command: Callable[[], int], github_output: bool = False) -> int:
         return fail(exc)
     except ClientError as exc:
         return fail(f"{exc.operation_name} failed: {error_code(exc)}: {error_message(exc)}")
+    except NoCredentialsError:
+        return fail(
+            "no AWS credentials found: sign in (e.g. aws sso login --profile NAME) and set AWS_PROFILE, "
+            "or run where the role's credentials are configured (the workflows assume them through OIDC)"
+        )
+    except ProfileNotFound as exc:
+        return fail(f"{exc}; see aws configure list-profiles", EXIT_USAGE)
     except (BotoCoreError, OSError) as exc:
         return fail(exc)

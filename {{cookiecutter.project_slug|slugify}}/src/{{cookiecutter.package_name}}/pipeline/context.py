@@ -76,7 +76,7 @@ def resolve_target(args: argparse.Namespace, cfg: Config) -> Target:
     if args.kind == "feature" and args.command != "definition" and not args.branch and branch in NO_BRANCH:
         raise UsageError(
             "cannot tell the branch (no GITHUB_HEAD_REF / GITHUB_REF_NAME, git says "
-            f"{branch!r}); feature pipelines are one per branch: pass --branch NAME"
+            f"{branch!r}); feature pipelines are one per branch: pass --branch NAME (make: BRANCH=NAME)"
         )
     name = names.pipeline_name(cfg, args.kind, branch)
     role_arn = args.role_arn or names.execution_role_arn(cfg, args.kind)

@@ -89,7 +89,9 @@ def _branch(args: argparse.Namespace, cfg: Config, kind: str) -> str:
         ("GITHUB_HEAD_REF", "GITHUB_REF_NAME"), ["rev-parse", "--abbrev-ref", "HEAD"]
     )
     if kind == "feature" and not args.branch and branch in NO_BRANCH:
-        raise UsageError(f"cannot tell the branch (git says {branch!r}); pass --branch NAME")
+        raise UsageError(
+            f"cannot tell the branch (git says {branch!r}); pass --branch NAME (make: BRANCH=NAME)"
+        )
     refuse_ci_branch(cfg, kind, branch)
     return branch
 

@@ -124,8 +124,8 @@ def cmd_record_qa(args: argparse.Namespace, cfg: Config, clients: Clients) -> in
 
 
 def cmd_lock_check(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
-    require_account(clients, cfg, "shared_services", "lock check")
     lock = lockfile.read_lock(cfg, Path(args.lock_file) if args.lock_file else lockfile.lock_path(cfg))
+    require_account(clients, cfg, "shared_services", "lock check")
     pull_request = None
     if args.pr is not None:
         pull_request = release.parse_pull_request(
