@@ -1,10 +1,12 @@
 """A fake of the GitHub REST API calls `infra github apply|verify` make, served on 127.0.0.1.
 
-It keeps state (one repository's environments and deployment branch policies, users and teams
-to resolve reviewers) so an apply followed by a verify round-trips, answers in GitHub's shapes
+It keeps state (one repository's environments and deployment branch policies, its rulesets,
+users and teams to resolve reviewers) so an apply followed by a verify round-trips, answers in GitHub's shapes
 (an environment's settings come back as `protection_rules`, reviewers as objects with `login` or
 `slug`, lists paginated with `per_page`/`page`), and records every request: method, path, query,
 JSON body, Authorization header and the Accept / X-GitHub-Api-Version headers.
+
+Rulesets (`/repos/R/rulesets`, `/repos/R/rulesets/ID`) are served by fake_github_rulesets.py.
 
 Tokens: `write_token` may do everything, `read_token` only GET (GitHub's 403 otherwise); any
 other Authorization is GitHub's 401. `fail(method, path, status, message)` makes one route answer
@@ -22,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from fake_github_rulesets import GitHubFault, RulesetRoutes
+
 API_VERSION = "2022-11-28"
 
 
@@ -36,14 +40,8 @@ class Request:
     api_version: str
 
 
-class GitHubFault(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers or {}
-
-
 @dataclass
-class FakeGitHub:
+class FakeGitHub(RulesetRoutes):
     repository: str
     write_token: str
     read_token: str = "read-only-token"
@@ -51,6 +49,7 @@ class FakeGitHub:
     teams: dict[tuple[str, str], int] = field(default_factory=dict)
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)
     policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    rulesets: dict[int, dict[str, Any]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     failures: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     redirects: dict[str, str] = field(default_factory=dict)
@@ -163,6 +162,10 @@ class FakeGitHub:
             return self._environment(method, match[1], request.body)
         if match := re.fullmatch(rf"/repos/{repo}/environments/([^/]+)/deployment-branch-policies", path):
             return self._policies(method, match[1], request.body, query)
+        if path == f"/repos/{self.repository}/rulesets":
+            return self._ruleset_list(method, request.body, query)
+        if match := re.fullmatch(rf"/repos/{repo}/rulesets/(\d+)", path):
+            return self._ruleset(method, int(match[1]), request.body, request.auth)
         if method == "DELETE" and (
             match := re.fullmatch(
                 rf"/repos/{repo}/environments/([^/]+)/deployment-branch-policies/(\d+)", path

@@ -1,5 +1,6 @@
 """`infra github apply|verify` (and bootstrap's --github-token-env) against a fake GitHub API on
-127.0.0.1 (tests/fake_github.py) that keeps state and records every request."""
+127.0.0.1 (tests/fake_github.py) that keeps state and records every request: the environments,
+and the branch rulesets of the prod and dev branches."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from deploy_helpers import make_config, make_raw, module
 from fake_github import FakeGitHub
 
 github_cli = module("infra.github_cli")
+github_settings = module("infra.github_settings")
 bootstrap = module("infra.bootstrap")
 apply_module = module("infra.apply")
 cli = module("cli")
@@ -34,6 +37,11 @@ WANTED_BRANCHES = {
     ENVS["prod"]: BRANCHES.prod,
 }
 CUSTOM = {"protected_branches": False, "custom_branch_policies": True}
+PROD_RULESET = f"{CFG.project.model_name} prod branch"
+DEV_RULESET = f"{CFG.project.model_name} dev branch"
+RULESETS_PATH = f"/repos/{REPO}/rulesets"
+CHECK_NAMES = ["Lint, tests, pipeline definition", "Candidate vs prod"]
+WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
 
 
 @pytest.fixture
@@ -76,11 +84,45 @@ def policies_path(name: str) -> str:
     return env_path(name) + "/deployment-branch-policies"
 
 
-def verify_calls() -> list[tuple[str, str]]:
+def ruleset_path(fake: FakeGitHub, name: str) -> str:
+    return f"{RULESETS_PATH}/{fake.ruleset(name)['id']}"
+
+
+def verify_calls(fake: FakeGitHub) -> list[tuple[str, str]]:
     sequence = [("GET", f"/repos/{REPO}")]
     for name in ORDER:
         sequence += [("GET", env_path(name)), ("GET", policies_path(name))]
-    return sequence
+    sequence.append(("GET", RULESETS_PATH))
+    return sequence + [("GET", ruleset_path(fake, name)) for name in (PROD_RULESET, DEV_RULESET)]
+
+
+def wanted_ruleset(branch: str, *rules: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "target": "branch",
+        "enforcement": "active",
+        "bypass_actors": [],
+        "conditions": {"ref_name": {"include": [f"refs/heads/{branch}"], "exclude": []}},
+        "rules": [{"type": "deletion"}, {"type": "non_fast_forward"}, *rules],
+    }
+
+
+PROD_REVIEW = {
+    "type": "pull_request",
+    "parameters": {
+        "required_approving_review_count": 1,
+        "dismiss_stale_reviews_on_push": True,
+        "require_code_owner_review": True,
+        "require_last_push_approval": True,
+        "required_review_thread_resolution": False,
+    },
+}
+PROD_CHECKS = {
+    "type": "required_status_checks",
+    "parameters": {
+        "strict_required_status_checks_policy": False,
+        "required_status_checks": [{"context": name} for name in CHECK_NAMES],
+    },
+}
 
 
 def test_apply_on_an_empty_repository_makes_exactly_these_requests(
@@ -97,13 +139,22 @@ def test_apply_on_an_empty_repository_makes_exactly_these_requests(
             ("GET", policies_path(name)),
             ("POST", policies_path(name)),
         ]
-    assert calls(requests) == expected + verify_calls()
+    expected += [("GET", RULESETS_PATH), ("POST", RULESETS_PATH), ("POST", RULESETS_PATH)]
+    assert calls(requests) == expected + verify_calls(github)
     # Every request carries the token and GitHub's media type and API version.
     assert {r.auth for r in requests} == {f"Bearer {TOKEN}"}
     assert {(r.accept, r.api_version) for r in requests} == {("application/vnd.github+json", "2022-11-28")}
     assert {r.query for r in requests if r.path.endswith("-policies") and r.method == "GET"} == {
         "per_page=100&page=1"
     }
+    assert {r.query for r in requests if r.path == RULESETS_PATH and r.method == "GET"} == {
+        "includes_parents=false&per_page=100&page=1"
+    }
+    rulesets = [r.body for r in requests if r.path == RULESETS_PATH and r.method == "POST"]
+    assert rulesets == [
+        {"name": PROD_RULESET, **wanted_ruleset(BRANCHES.prod, PROD_REVIEW, PROD_CHECKS)},
+        {"name": DEV_RULESET, **wanted_ruleset(BRANCHES.dev)},
+    ]
     puts = {r.path.rsplit("/", 1)[1]: r.body for r in requests if r.method == "PUT"}
     team_id = github.teams[(OWNER.lower(), TEAM)]
     assert puts == {
@@ -116,12 +167,15 @@ def test_apply_on_an_empty_repository_makes_exactly_these_requests(
             "deployment_branch_policy": CUSTOM,
         },
     }
-    posts = [(r.path.split("/")[-2], r.body) for r in requests if r.method == "POST"]
+    posts = [
+        (r.path.split("/")[-2], r.body) for r in requests if r.method == "POST" and r.path != RULESETS_PATH
+    ]
     assert posts == [(name, {"name": WANTED_BRANCHES[name], "type": "branch"}) for name in ORDER]
     assert out.splitlines() == [
         f"repository={REPO}",
         f"environments={','.join(ORDER)}",
-        "changes=8",
+        f"rulesets={PROD_RULESET},{DEV_RULESET}",
+        "changes=10",
         "drift=0",
     ]
 
@@ -147,9 +201,49 @@ def test_verify_passes_after_apply_with_a_read_only_token(
     )
 
     assert code == 0, err
-    assert calls(requests) == verify_calls()
+    assert calls(requests) == verify_calls(github)
     assert {r.auth for r in requests} == {f"Bearer {READ_TOKEN}"}
     assert out.splitlines()[-1] == "drift=0"
+    # GitHub shows bypass actors only to a token that may edit the ruleset: said, not hidden.
+    assert err.splitlines() == [
+        f"note: ruleset {name!r}: this token cannot read the bypass actors (GitHub shows them to "
+        "Administration: write only); not checked"
+        for name in (PROD_RULESET, DEV_RULESET)
+    ]
+
+
+def test_the_required_checks_are_the_names_of_the_checks_and_compare_jobs() -> None:
+    """GitHub names a job's check run after its `name:`; a renamed job would make the prod
+    ruleset wait for a check that never reports."""
+    jobs = {
+        job: yaml.safe_load((WORKFLOWS / workflow).read_text())["jobs"][job]["name"]
+        for workflow, job in (("checks.yml", "checks"), ("release-pr.yml", "compare"))
+    }
+    assert list(github_settings.PROD_STATUS_CHECKS) == [jobs["checks"], jobs["compare"]] == CHECK_NAMES
+
+
+def test_a_bypass_actor_on_prod_is_drift_to_a_token_that_can_see_it(
+    github: FakeGitHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(github, capsys, "apply")[0] == 0
+    actor = {"actor_id": 15368, "actor_type": "Integration", "bypass_mode": "always"}
+    github.ruleset(PROD_RULESET)["bypass_actors"] = [actor]
+
+    code, out, err, _ = run(github, capsys, "verify")
+
+    assert code == 1
+    assert out.splitlines() == [
+        f"drift: ruleset {PROD_RULESET!r}: bypass actors Integration:15368 (always); expected none"
+    ]
+    # A read-only token cannot see them, and says so.
+    code, out, err, _ = run(github, capsys, "verify", "--token-env", "READ_TOKEN")
+    assert code == 0 and f"note: ruleset {PROD_RULESET!r}: this token cannot read the bypass actors" in err
+
+    code, _, err, requests = run(github, capsys, "apply")
+
+    assert code == 0, err
+    assert [c for c in calls(requests) if c[0] != "GET"] == [("PUT", ruleset_path(github, PROD_RULESET))]
+    assert github.ruleset(PROD_RULESET)["bypass_actors"] == []
 
 
 def _reviewers_removed(fake: FakeGitHub) -> None:
@@ -200,6 +294,39 @@ def _all_branches(fake: FakeGitHub) -> None:
 def _environment_missing(fake: FakeGitHub) -> None:
     del fake.environments[ENVS["qa"]]
     fake.policies.pop(ENVS["qa"])
+
+
+def _ruleset_deleted(fake: FakeGitHub) -> None:
+    del fake.rulesets[fake.ruleset(PROD_RULESET)["id"]]
+
+
+def _enforcement_disabled(fake: FakeGitHub) -> None:
+    fake.ruleset(PROD_RULESET)["enforcement"] = "disabled"
+
+
+def _without_rule(name: str, kind: str) -> Callable[[FakeGitHub], None]:
+    def mutate(fake: FakeGitHub) -> None:
+        ruleset = fake.ruleset(name)
+        ruleset["rules"] = [rule for rule in ruleset["rules"] if rule["type"] != kind]
+
+    return mutate
+
+
+def _no_approval_needed(fake: FakeGitHub) -> None:
+    rule = next(r for r in fake.ruleset(PROD_RULESET)["rules"] if r["type"] == "pull_request")
+    rule["parameters"] = {**rule["parameters"], "required_approving_review_count": 0}
+
+
+def _compare_check_dropped(fake: FakeGitHub) -> None:
+    rule = next(r for r in fake.ruleset(PROD_RULESET)["rules"] if r["type"] == "required_status_checks")
+    checks = [c for c in rule["parameters"]["required_status_checks"] if c["context"] != CHECK_NAMES[1]]
+    rule["parameters"] = {**rule["parameters"], "required_status_checks": checks}
+
+
+def _dev_not_covered(fake: FakeGitHub) -> None:
+    fake.ruleset(DEV_RULESET)["conditions"] = {
+        "ref_name": {"include": [f"refs/heads/{BRANCHES.dev}"], "exclude": [f"refs/heads/{BRANCHES.dev}"]}
+    }
 
 
 PUT_PROD = [("PUT", env_path(ENVS["prod"]))]
@@ -263,6 +390,39 @@ DRIFTS = {
         f"{ENVS['qa']}: environment missing",
         [*PUT_QA, ("POST", policies_path(ENVS["qa"]))],
     ),
+    "ruleset deleted": (_ruleset_deleted, f"ruleset {PROD_RULESET!r} missing", [("POST", RULESETS_PATH)]),
+    "enforcement disabled": (
+        _enforcement_disabled,
+        f"ruleset {PROD_RULESET!r}: enforcement is disabled; expected active",
+        [("PUT", f"ruleset:{PROD_RULESET}")],
+    ),
+    "pull request rule removed": (
+        _without_rule(PROD_RULESET, "pull_request"),
+        f"ruleset {PROD_RULESET!r}: rule pull_request missing",
+        [("PUT", f"ruleset:{PROD_RULESET}")],
+    ),
+    "no approval needed": (
+        _no_approval_needed,
+        f"ruleset {PROD_RULESET!r}: rule pull_request: required_approving_review_count is 0; "
+        "expected at least 1",
+        [("PUT", f"ruleset:{PROD_RULESET}")],
+    ),
+    "compare check dropped": (
+        _compare_check_dropped,
+        f"ruleset {PROD_RULESET!r}: rule required_status_checks: required status checks lack "
+        f"{CHECK_NAMES[1]!r}",
+        [("PUT", f"ruleset:{PROD_RULESET}")],
+    ),
+    "force push on dev": (
+        _without_rule(DEV_RULESET, "non_fast_forward"),
+        f"ruleset {DEV_RULESET!r}: rule non_fast_forward missing",
+        [("PUT", f"ruleset:{DEV_RULESET}")],
+    ),
+    "dev branch not covered": (
+        _dev_not_covered,
+        f"ruleset {DEV_RULESET!r}: conditions do not cover refs/heads/{BRANCHES.dev}",
+        [("PUT", f"ruleset:{DEV_RULESET}")],
+    ),
 }
 
 
@@ -271,6 +431,7 @@ def test_verify_names_each_drift_and_apply_repairs_it(
     github: FakeGitHub, capsys: pytest.CaptureFixture[str], drift: str
 ) -> None:
     assert run(github, capsys, "apply")[0] == 0
+    rulesets = {ruleset_path(github, name): f"ruleset:{name}" for name in (PROD_RULESET, DEV_RULESET)}
     mutate, line, repair = DRIFTS[drift]
     mutate(github)
 
@@ -279,8 +440,9 @@ def test_verify_names_each_drift_and_apply_repairs_it(
     lines = [line] if isinstance(line, str) else line
     assert code == 1
     assert out.splitlines() == [f"drift: {text}" for text in lines]
-    assert err.splitlines() == [
-        f"error: the GitHub environments of {REPO} differ from the config in {len(lines)} place(s), "
+    # (The read-only token adds a note per ruleset that its bypass actors were not checked.)
+    assert [text for text in err.splitlines() if not text.startswith("note: ")] == [
+        f"error: the GitHub settings of {REPO} differ from the config in {len(lines)} place(s), "
         "listed above; run `infra github apply` with a repository admin's token"
     ]
     assert {r.method for r in requests} == {"GET"}
@@ -288,7 +450,10 @@ def test_verify_names_each_drift_and_apply_repairs_it(
     code, out, err, requests = run(github, capsys, "apply")
 
     assert code == 0, err
-    changed = [(r.method, r.path.rsplit("/", 1)[0] if r.method == "DELETE" else r.path) for r in requests]
+    changed = [
+        (r.method, r.path.rsplit("/", 1)[0] if r.method == "DELETE" else rulesets.get(r.path, r.path))
+        for r in requests
+    ]
     assert [c for c in changed if c[0] != "GET"] == repair
     assert run(github, capsys, "verify")[0] == 0
 
@@ -467,10 +632,10 @@ def test_bootstrap_applies_the_settings_after_the_stacks(
 
     assert code == 0, capsys.readouterr().err
     assert deployed == ["stacks"]
-    assert len(github.mutating()) == 8
+    assert len(github.mutating()) == 10
     text = out.getvalue()
     assert "gh api" not in text and TOKEN not in text
-    assert text.rstrip().splitlines()[-2:] == ["changes=8", "drift=0"]
+    assert text.rstrip().splitlines()[-2:] == ["changes=10", "drift=0"]
 
 
 def test_bootstrap_without_a_token_prints_the_commands_and_how_to_apply_them(

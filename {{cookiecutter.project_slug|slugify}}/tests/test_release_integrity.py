@@ -216,7 +216,7 @@ def test_a_lock_that_did_not_come_from_the_dev_branch_is_refused(world):
     arn = world.register()
     world.qa(arn)
     lock = world.lock(arn)
-    with pytest.raises(LockError, match="came from 'feature-x', not"):
+    with pytest.raises(LockError, match=r"came from 'feature-x', not .*never served prod"):
         release.verify_release(world.cfg, world.clients, lock, world.pull_request(head="feature-x"))
     with pytest.raises(LockError, match="was merged into 'other', not"):
         release.verify_release(world.cfg, world.clients, lock, world.pull_request(base="other"))
@@ -234,7 +234,14 @@ def test_a_revert_without_a_pull_request_releases_only_an_already_released_versi
         release.verify_release(world.cfg, world.clients, world.lock(second), None)
     with pytest.raises(DeployError, match="never served prod and no pull request merged commit"):
         world.approve(second, pr="none")
-    # ...while reverting the lock to the released version goes through, recording "none".
+    # ...and so is a pull request from another branch (a revert PR) naming it...
+    with pytest.raises(LockError, match=r"came from 'revert-x', not .*never served prod"):
+        release.verify_release(
+            world.cfg, world.clients, world.lock(second), world.pull_request(head="revert-x")
+        )
+    # ...while reverting the lock to the released version goes through, reviewed in a pull
+    # request from any branch of this repository or pushed without one (recording "none").
+    release.verify_release(world.cfg, world.clients, world.lock(first), world.pull_request(head="revert-x"))
     release.verify_release(world.cfg, world.clients, world.lock(first), None)
     assert world.approve(first, pr="none").approval == "Approved"
     prod_arn, created = promote.promote(world.cfg, world.clients, first)

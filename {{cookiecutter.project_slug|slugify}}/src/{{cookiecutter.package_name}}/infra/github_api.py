@@ -104,12 +104,13 @@ class GitHubApi:
     def get(self, path: str, missing_ok: bool = False) -> Any:
         return self.request("GET", path, missing_ok=missing_ok)
 
-    def get_all(self, path: str, key: str) -> list[Any]:
-        """Every item of a paginated list answer (`{key: [...]}`), 100 per page."""
+    def get_all(self, path: str, key: str | None, query: str = "") -> list[Any]:
+        """Every item of a paginated list answer (`{key: [...]}`, or a bare list when `key` is
+        None), 100 per page; `query` (`name=value&...`) is sent before the paging parameters."""
         items: list[Any] = []
         for page in range(1, MAX_PAGES + 1):
-            answer = self.get(f"{path}?per_page={PER_PAGE}&page={page}") or {}
-            batch = answer.get(key, [])
+            answer = self.get(f"{path}?{query + '&' if query else ''}per_page={PER_PAGE}&page={page}")
+            batch = (answer or []) if key is None else (answer or {}).get(key, [])
             items += batch
             if len(batch) < PER_PAGE:
                 return items

@@ -1,16 +1,20 @@
-"""Apply or verify the GitHub environments the workflows rely on, through GitHub's REST API.
+"""Apply or verify the GitHub environments and branch rulesets the workflows rely on, through
+GitHub's REST API.
 
     <slug> infra github apply  [--token-env NAME] [--api-url URL] [--prod-reviewer team:SLUG|user:LOGIN ...]
     <slug> infra github verify [--token-env NAME] [--api-url URL] [--prod-reviewer team:SLUG|user:LOGIN ...]
 
 The environments (feature, data-science, qa, prod by default), their deployment branch rules,
 the prod environment's required reviewers and "prevent self-review", and `can_admins_bypass`
-false everywhere: see github_settings.github_manifest and docs/github.md. The required reviewers
-are the `--prod-reviewer` flags when given, else `github.prod_reviewers` of the config.
+false everywhere; and the rulesets of the prod and dev branches (no deletion, no force push; on
+prod a reviewed pull request and the `checks` and `compare` jobs, no bypass actors): see
+github_settings.github_manifest and docs/github.md. The required reviewers are the
+`--prod-reviewer` flags when given, else `github.prod_reviewers` of the config.
 
 `apply` changes only what differs (a second run makes no change), then verifies. `verify` only
 reads (GET), so a read-only token will do (a workflow's GITHUB_TOKEN with `actions: read`); it
-prints one line per difference.
+prints one line per difference. GitHub shows a ruleset's bypass actors only to a token that may
+edit it; with any other token `verify` prints a `note:` on stderr that they were not checked.
 
 The token is read from the environment variable `--token-env` names (default GITHUB_TOKEN) and
 is never printed. Exit status: 0 GitHub matches the config, 1 a difference remains or a GitHub
@@ -37,11 +41,15 @@ from .github_sync import apply, check_manifest, verify
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = Parser(
         prog=prog(f"python -m {__spec__.name if __spec__ else __name__}"),
-        description="Apply or verify the GitHub environments in config/project.json through the REST API.",
+        description="Apply or verify the GitHub environments and branch rulesets in config/project.json "
+        "through the REST API.",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="{apply,verify}")
     for name, summary in (
-        ("apply", "create or update the environments and their branch rules, then verify them"),
+        (
+            "apply",
+            "create or update the environments, their branch rules and the branch rulesets; then verify",
+        ),
         ("verify", "compare GitHub with the config (GET requests only); exit 1 on any difference"),
     ):
         sub = actions.add_parser(name, help=summary, description=summary)
@@ -75,7 +83,7 @@ def apply_and_verify(
 ) -> int:
     """Apply the manifest, verify it, print the outcome; the exit status (GitHubError raised)."""
     changes = apply(api, manifest, log)
-    drift = verify(api, manifest)
+    drift = verify(api, manifest, lambda line: log(f"note: {line}"))
     return report(manifest, drift, out, changes=len(changes))
 
 
@@ -86,11 +94,16 @@ def report(manifest: dict[str, Any], drift: list[str], out: TextIO, **extra: int
         for line in drift:
             print(f"drift: {line}", file=out)
         error(
-            f"the GitHub environments of {repository} differ from the config in {len(drift)} place(s), "
+            f"the GitHub settings of {repository} differ from the config in {len(drift)} place(s), "
             "listed above; run `infra github apply` with a repository admin's token"
         )
         return EXIT_FAILED
-    values = {"repository": repository, "environments": ",".join(manifest["environments"]), **extra}
+    values = {
+        "repository": repository,
+        "environments": ",".join(manifest["environments"]),
+        "rulesets": ",".join(manifest.get("rulesets", {})),
+        **extra,
+    }
     values["drift"] = 0
     print("\n".join(f"{key}={value}" for key, value in values.items()), file=out)
     return EXIT_OK
@@ -110,7 +123,7 @@ def main(
         api = GitHubApi(token_from_env(args.token_env), args.api_url)
         if args.action == "apply":
             return apply_and_verify(api, manifest, out, log)
-        return report(manifest, verify(api, manifest), out)
+        return report(manifest, verify(api, manifest, lambda line: log(f"note: {line}")), out)
     except Exception as exc:
         return error_exit(exc, GitHubError)
 

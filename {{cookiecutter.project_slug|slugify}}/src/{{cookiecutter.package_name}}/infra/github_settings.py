@@ -1,6 +1,7 @@
-"""The GitHub environments, branch rules and reviewers the workflows rely on (`github_manifest`),
-and the `gh api` commands that create them (`gh_commands`). `github_sync.py` applies and verifies
-the same manifest through the REST API (`<slug> infra github apply|verify`).
+"""The GitHub environments, branch rules, reviewers and branch rulesets the workflows rely on
+(`github_manifest`), and the `gh api` commands that create the environments (`gh_commands`).
+`github_sync.py` applies and verifies the same manifest through the REST API
+(`<slug> infra github apply|verify`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from typing import Any
 from ..config import Config
 from .errors import UsageError
 
+# The check runs a pull request into the prod branch must pass: GitHub names a job's check run
+# after the job's `name:` (checks.yml job `checks`, release-pr.yml job `compare`).
+PROD_STATUS_CHECKS = ("Lint, tests, pipeline definition", "Candidate vs prod")
 REVIEWER = re.compile(r"^(team|user):([A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?)$")
 
 
@@ -90,6 +94,50 @@ def github_manifest(cfg: Config, reviewers: list[tuple[str, ...]]) -> dict[str, 
                 "deployment_branches": [branches.prod],
             },
         },
+        "rulesets": branch_rulesets(cfg),
+    }
+
+
+def branch_rulesets(cfg: Config) -> dict[str, dict[str, Any]]:
+    """The repository rulesets of the prod and dev branches, by their names (`<model> prod branch`,
+    `<model> dev branch`), as the body of GitHub's create/update ruleset call.
+
+    Both: no deletion, no force push, active, and no bypass actors. Prod also needs a pull request
+    approved by someone other than its last pusher (code owners, stale approvals dismissed) and
+    the `checks` and `compare` jobs passing, so nobody can change `release.yml` or the lock on
+    prod without review. Dev has no pull-request rule: the dev workflow's record-lock job pushes
+    the lock commit there with GITHUB_TOKEN, and exempting GitHub Actions as a bypass actor would
+    exempt every workflow a writer can add on any branch, from every rule of the ruleset.
+    """
+    model = cfg.project.model_name
+
+    def ruleset(branch: str, *rules: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "target": "branch",
+            "enforcement": "active",
+            "bypass_actors": [],
+            "conditions": {"ref_name": {"include": [f"refs/heads/{branch}"], "exclude": []}},
+            "rules": [{"type": "deletion"}, {"type": "non_fast_forward"}, *rules],
+        }
+
+    review = {
+        "required_approving_review_count": 1,
+        "dismiss_stale_reviews_on_push": True,
+        "require_code_owner_review": True,
+        "require_last_push_approval": True,
+        "required_review_thread_resolution": False,
+    }
+    checks = {
+        "strict_required_status_checks_policy": False,
+        "required_status_checks": [{"context": name} for name in PROD_STATUS_CHECKS],
+    }
+    return {
+        f"{model} prod branch": ruleset(
+            cfg.branches.prod,
+            {"type": "pull_request", "parameters": review},
+            {"type": "required_status_checks", "parameters": checks},
+        ),
+        f"{model} dev branch": ruleset(cfg.branches.dev),
     }
 
 

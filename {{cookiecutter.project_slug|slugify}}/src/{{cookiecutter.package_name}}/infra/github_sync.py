@@ -1,4 +1,5 @@
-"""Apply the GitHub environments of `github_manifest` through the REST API, and verify them.
+"""Apply the GitHub environments and branch rulesets of `github_manifest` through the REST API,
+and verify them (the rulesets in github_rulesets.py).
 
 `apply` makes GitHub match the manifest: an environment is PUT only when it is missing or one
 of the manifest's settings differs, and its deployment branch policies become exactly the
@@ -16,6 +17,7 @@ from urllib.parse import quote
 
 from .errors import UsageError
 from .github_api import GitHubApi, GitHubError
+from .github_rulesets import apply_rulesets, verify_rulesets
 
 # GitHub accepts at most six required reviewers per environment.
 MAX_REVIEWERS = 6
@@ -189,11 +191,16 @@ def apply(api: GitHubApi, manifest: dict[str, Any], log: Callable[[str], None]) 
             if ("branch", pattern) not in present:
                 api.request("POST", policies_path, {"name": pattern, "type": "branch"})
                 change(f"{name}: branch policy {pattern!r} added")
+    if manifest.get("rulesets"):
+        apply_rulesets(api, manifest, change)
     return changes
 
 
-def verify(api: GitHubApi, manifest: dict[str, Any]) -> list[str]:
-    """Every difference between GitHub and the manifest, one line each; GET requests only."""
+def verify(
+    api: GitHubApi, manifest: dict[str, Any], note: Callable[[str], None] = lambda line: None
+) -> list[str]:
+    """Every difference between GitHub and the manifest, one line each; GET requests only.
+    `note` receives what the token could not read (a ruleset's bypass actors)."""
     check_manifest(manifest)
     repository = manifest["repository"]
     _check_repository(api, repository)
@@ -208,4 +215,6 @@ def verify(api: GitHubApi, manifest: dict[str, Any]) -> list[str]:
         if (current.get("deployment_branch_policy") or {}).get("custom_branch_policies"):
             have = api.get_all(policies_path, "branch_policies")
             drift += [f"{name}: {line}" for line in _policy_lines(have, env["deployment_branches"])]
+    if manifest.get("rulesets"):
+        drift += verify_rulesets(api, manifest, note)
     return drift

@@ -11,9 +11,10 @@ pull request). It refuses, naming every mismatch in one line, unless:
 - the artifact version still exists and its bytes hash to that sha256;
 - the container definitions are the ones QA tested (their digest) and serve nothing the
   checksums do not cover (`evidence.serving_problems`);
-- the lock change reached the prod branch through a pull request from this repository's dev
-  branch; or, with no pull request (a revert pushed to the prod branch), the version served
-  prod before (a prod version promoted from it carries `released_at`: evidence only the prod
+- the lock change reached the prod branch through a pull request of this repository from its
+  dev branch; or, from another branch of this repository or with no pull request (a revert,
+  reviewed or pushed by someone allowed to bypass the branch ruleset), the version served prod
+  before (a prod version promoted from it carries `released_at`: evidence only the prod
   identity writes).
 """
 
@@ -126,7 +127,7 @@ def verify_release(
                 f"{actual.sha256}, the lock says {artifact.sha256}"
             )
     if check_provenance:
-        released = released_from(cfg, clients, version) if pull_request is None else None
+        released = released_from(cfg, clients, version)
         problems.extend(provenance_problems(cfg, version, pull_request, released))
     if problems:
         raise LockError(f"release refused for {ref.arn}: " + "; ".join(problems))
@@ -166,9 +167,11 @@ def provenance_problems(
             f"{pull_request.head_repository or 'an unknown repository'}, "
             f"not {pull_request.repository or 'this repository'}"
         )
-    if pull_request.head != branches.dev:
+    if pull_request.head != branches.dev and released is None:
+        # From another branch, a pull request is a revert: it may only name a released version.
         problems.append(
-            f"pull request #{pull_request.number} came from {pull_request.head!r}, not {branches.dev!r}"
+            f"pull request #{pull_request.number} came from {pull_request.head!r}, not {branches.dev!r}, "
+            "and names a version that never served prod (a revert may only name a released version)"
         )
     if pull_request.base != branches.prod:
         problems.append(
