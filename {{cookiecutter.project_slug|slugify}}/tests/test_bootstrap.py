@@ -487,6 +487,24 @@ def test_wrong_account_credentials_stop_before_any_change(
     assert accounts.calls == []
 
 
+def test_dry_run_refuses_a_profile_the_real_run_would_refuse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_config(tmp_path, monkeypatch, "four")
+
+    def no_aws(account_role: str, account: str) -> Any:
+        raise AssertionError("a dry run must not create sessions")
+
+    out = io.StringIO()
+    assert bootstrap.main(["--dry-run", "--profile", "ds=foo"], session_for=no_aws, out=out) == 2
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert (
+        "--profile 'ds=foo' is not ROLE=PROFILE with ROLE one of data_science, shared_services, qa, prod"
+        in line
+    )
+    assert out.getvalue() == ""
+
+
 def test_dry_run_makes_no_aws_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     use_config(tmp_path, monkeypatch, "four")
 

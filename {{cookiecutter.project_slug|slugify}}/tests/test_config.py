@@ -333,6 +333,23 @@ def test_the_config_command_prints_the_derived_names_or_one_error(tmp_path, caps
     assert captured.err.startswith("error: ") and "aws.region is 7; expected a string" in captured.err
 
 
+def test_the_config_command_warns_when_the_pipeline_cannot_run_yet(tmp_path, capsys):
+    four = {"aws.accounts.shared_services": "222222222222", "aws.accounts.data_science": "111111111111"}
+    path = tmp_path / "project.json"
+    path.write_text(json.dumps(raw(**four, **{"registry.kms_key_arn": ""})))
+    assert config.main([str(path)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["artifact_bucket"]
+    [line] = captured.err.splitlines()
+    assert line.startswith(
+        "warning: registry.kms_key_arn is empty; the pipeline's jobs write across accounts"
+    )
+    key = "arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    path.write_text(json.dumps(raw(**four, **{"registry.kms_key_arn": key, "aws.region": "us-east-1"})))
+    assert config.main([str(path)]) == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_the_config_command_keeps_the_cli_contract(capsys):
     with pytest.raises(SystemExit) as exit_info:
         config.main(["--help"])

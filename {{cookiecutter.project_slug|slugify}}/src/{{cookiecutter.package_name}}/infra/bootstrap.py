@@ -184,6 +184,7 @@ def main(
             check_manifest(manifest)
             github = GitHubApi(token_from_env(args.github_token_env), args.github_api_url)
         specs = plan(cfg)
+        profiles = parse_profiles(args.profile)  # a dry run refuses what the real run would
         placeholders = placeholder_answers(cfg)
         if placeholders and not (args.dry_run or args.allow_placeholders):
             error(placeholder_refusal(placeholders, cfg.source))
@@ -193,7 +194,6 @@ def main(
         if args.dry_run:
             summary: dict[str, Any] = {"dry_run": True, "stacks": describe_plan(specs), "github": manifest}
         else:
-            profiles = parse_profiles(args.profile)
             factory = session_for or session_factory(cfg.region, profiles, args.assume_role)
             result = run(cfg, factory, infra_dir=args.infra_dir, oidc_provider=args.oidc_provider, log=log)
             summary = {"stacks": result.outcomes, "outputs": role_outputs(cfg, result), "github": manifest}
