@@ -529,3 +529,10 @@ def test_a_refusal_stops_the_rehearsal_before_training(tmp_path, capsys):
     assert [s["status"] for s in steps[:2]] == ["FAILED", "skipped"]
     assert not any((tmp_path / "work" / "data").glob("*/*.csv"))
     assert not (tmp_path / "work" / "model").exists() or not any((tmp_path / "work" / "model").iterdir())
+
+
+def test_preprocess_and_serving_read_the_same_text_as_a_gap():
+    """Preprocess runs alone in its processing job and tabular.py ships inside model.tar.gz, so
+    neither can import the other: the two copies of the gap markers must stay equal."""
+    tabular = module("steps.tabular")
+    assert set(preprocess.NA_MARKERS) == tabular.MISSING_TEXT

@@ -238,21 +238,10 @@ def _run_command(
         _emit(out, {"execution_arn": execution_arn}, args.github_output)
         return EXIT_OK
     print(f"pipeline: started {execution_arn} (input {data_uri}, {data_version})", file=out, flush=True)
-    status = watch_execution(
-        client,
-        execution_arn,
-        timeout=args.timeout,
-        poll_interval=args.poll_interval,
-        out=out,
-        sleep=sleep,
-        clock=clock,
-    )
-    values = {"execution_arn": execution_arn, "status": status}
-    if status == "Succeeded":
-        clients = watch.clients_for(cfg, boto_session, client)
-        values["model_package_arn"] = laptop.show_run(cfg, clients, client, execution_arn, out) or ""
+    clients = watch.clients_for(cfg, boto_session, client)
+    code, values = laptop.follow_run(cfg, clients, client, execution_arn, args, out, sleep, clock)
     _emit(out, values, args.github_output)
-    return EXIT_OK if status == "Succeeded" else EXIT_FAILED
+    return code
 
 
 def _build_and_upsert(

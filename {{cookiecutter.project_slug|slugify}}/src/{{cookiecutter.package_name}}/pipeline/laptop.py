@@ -137,6 +137,21 @@ def execute(
         return EXIT_OK, {"candidate": candidate.arn, "champion": current.arn if current else "none"}
     execution_arn = request.execution_arn or watch.latest_execution(client, request.pipeline)
     print(f"pipeline: watching {execution_arn}", file=out, flush=True)
+    return follow_run(cfg, clients, client, execution_arn, args, out, sleep, clock)
+
+
+def follow_run(
+    cfg: Config,
+    clients: Any,
+    client: Any,
+    execution_arn: str,
+    args: argparse.Namespace,
+    out: TextIO,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> tuple[int, dict[str, str]]:
+    """Watch an execution to its end (`--timeout`, `--poll-interval`); on success show the
+    registered version and its metrics. The exit status and the key=value results."""
     status = watch_execution(
         client,
         execution_arn,

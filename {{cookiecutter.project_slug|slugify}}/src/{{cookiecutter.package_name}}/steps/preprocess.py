@@ -46,7 +46,8 @@ ID_WORD = re.compile(r"(^|[^A-Za-z0-9])(id|uuid|guid)$", re.IGNORECASE)
 ID_CAMEL = re.compile(r"[a-z0-9](Id|ID|Uuid|UUID|Guid|GUID)$")
 PANDAS_INDEX = re.compile(r"^(unnamed: ?\d+|index)$", re.IGNORECASE)
 # What reads as a gap: pandas' default markers, listed so every pandas version reads the same
-# (pandas 2 added "None").
+# (pandas 2 added "None"). steps/tabular.py (the serving side) keeps the same set; this step runs
+# alone in its job, so it cannot import it (tests/test_data_contract.py keeps the two equal).
 NA_MARKERS = [
     "",
     "#N/A",

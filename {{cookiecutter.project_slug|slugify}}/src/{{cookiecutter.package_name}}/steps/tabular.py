@@ -28,7 +28,8 @@ import pandas as pd
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 SCHEMA_FILE, INFO_FILE = "schema.json", "model_info.json"
 MODEL_FILES = {"sklearn": "model.joblib", "xgboost": "xgboost-model.json"}
-# What pandas.read_csv reads as missing by default (so the preprocess step wrote them as gaps).
+# What pandas.read_csv reads as missing by default (so the preprocess step wrote them as gaps);
+# the same set as preprocess.NA_MARKERS (a test keeps them equal).
 MISSING_TEXT = frozenset(
     (
         "",
