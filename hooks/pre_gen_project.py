@@ -80,9 +80,10 @@ ACCOUNT_FIELDS = (
     "qa_account_id",
     "prod_account_id",
 )
-# Regions where SageMaker hosts both framework images the pipeline uses (scikit-learn and XGBoost):
-# the generated access/images.py table (AWS's image account per region); a template test keeps
-# the two equal. A region without them could bake but never pull an image.
+# Regions where SageMaker hosts every image the pipeline uses (scikit-learn, XGBoost and Model
+# Monitor's analyzer, which computes the drift baselines): the regions both tables of the generated
+# access/images.py hold (AWS's image account per region); a template test keeps them equal. A
+# region without them could bake but never pull an image.
 FRAMEWORK_IMAGE_REGIONS = frozenset(
     {
         "af-south-1",
@@ -91,13 +92,10 @@ FRAMEWORK_IMAGE_REGIONS = frozenset(
         "ap-northeast-2",
         "ap-northeast-3",
         "ap-south-1",
-        "ap-south-2",
         "ap-southeast-1",
         "ap-southeast-2",
         "ap-southeast-3",
-        "ap-southeast-4",
         "ca-central-1",
-        "ca-west-1",
         "eu-central-1",
         "eu-central-2",
         "eu-north-1",
@@ -183,8 +181,8 @@ def validate(answers: dict) -> list[str]:
     elif region not in FRAMEWORK_IMAGE_REGIONS:
         bad(
             "aws_region",
-            "a region where SageMaker hosts its scikit-learn and XGBoost images, such as us-east-1 "
-            f"({region} has SageMaker but not those images)",
+            "a region where SageMaker hosts its scikit-learn, XGBoost and Model Monitor images, such as "
+            f"us-east-1 ({region} has SageMaker but not those images)",
         )
 
     for field in ACCOUNT_FIELDS:

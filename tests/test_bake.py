@@ -142,7 +142,7 @@ def test_longest_names_still_fit_aws_limits(tmp_path):
     region name the bake accepts: one where SageMaker hosts the framework images)."""
     from conftest import bake
 
-    repo = bake(tmp_path, model_name="m" * 38 + "-x", aws_region="ap-southeast-4", **FOUR_ACCOUNTS)
+    repo = bake(tmp_path, model_name="m" * 38 + "-x", aws_region="ap-southeast-3", **FOUR_ACCOUNTS)
     check_names(repo)
 
 
@@ -167,7 +167,7 @@ def test_a_long_model_name_keeps_every_pipeline_location_on_the_one_bucket(tmp_p
     from conftest import bake
 
     model_name = "m" * 38 + "-x"
-    repo = bake(tmp_path, model_name=model_name, aws_region="ap-southeast-4", **FOUR_ACCOUNTS)
+    repo = bake(tmp_path, model_name=model_name, aws_region="ap-southeast-3", **FOUR_ACCOUNTS)
     check_names(repo)
     package = json.loads((repo / "config" / "project.json").read_text())["project"]["package"]
     env = {**os.environ, "PYTHONPATH": str(repo / "src"), "PYTHONDONTWRITEBYTECODE": "1"}

@@ -106,18 +106,22 @@ def test_a_bad_owner_is_not_reported_again_through_the_derived_reviewers():
 
 
 def test_image_regions_match_the_generated_image_table():
-    """The hook refuses the regions the generated access/images.py has no image account for."""
+    """The hook refuses the regions the generated access/images.py has no image account for
+    (framework images or the Model Monitor analyzer)."""
     [images] = Path(__file__).resolve().parents[1].glob("{{*/src/*/access/images.py")
+    tables = {}
     for node in ast.walk(ast.parse(images.read_text())):
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "IMAGE_ACCOUNTS":
-            table = ast.literal_eval(node.value.args[0])
-    assert set(table) == pre_gen.FRAMEWORK_IMAGE_REGIONS
+        name = getattr(node.targets[0], "id", "") if isinstance(node, ast.Assign) else ""
+        if name in ("IMAGE_ACCOUNTS", "ANALYZER_ACCOUNTS"):
+            tables[name] = set(ast.literal_eval(node.value.args[0]))
+    table = tables["IMAGE_ACCOUNTS"] & tables["ANALYZER_ACCOUNTS"]
+    assert table == pre_gen.FRAMEWORK_IMAGE_REGIONS
     without = sorted(set(pre_gen.sagemaker_regions()) - set(table))
     assert without, "every SageMaker region has the images: nothing left to refuse"
     errors = pre_gen.validate({**GOOD, "aws_region": without[0]})
     assert errors == [
-        f"aws_region: {without[0]!r} is not valid; expected a region where SageMaker hosts its scikit-learn "
-        f"and XGBoost images, such as us-east-1 ({without[0]} has SageMaker but not those images)"
+        f"aws_region: {without[0]!r} is not valid; expected a region where SageMaker hosts its scikit-learn, "
+        f"XGBoost and Model Monitor images, such as us-east-1 ({without[0]} has SageMaker but not those images)"
     ]
 
 

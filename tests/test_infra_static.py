@@ -64,6 +64,7 @@ def test_every_option_set_bakes_the_same_templates(baked: dict[str, Path]) -> No
     assert sorted(reference) == [
         "data-science.yaml",
         "github-oidc.yaml",
+        "retraining-events.yaml",
         "shared-services.yaml",
         "workload-deploy.yaml",
         "workload.yaml",
@@ -110,7 +111,7 @@ def test_policy_checks_and_bootstrap_plan(baked: dict[str, Path], name: str) -> 
     package = config(repo)["project"]["package"]
     checks = run([str(PYTHON), "-m", f"{package}.infra.policy_checks", "infra"], repo)
     assert checks.returncode == 0, checks.stdout + checks.stderr
-    assert "no findings in 5 templates" in checks.stdout
+    assert "no findings in 6 templates" in checks.stdout
     # The same checks through the project's one command line (`<package> infra check`).
     via_cli = run([str(PYTHON), "-m", package, "infra", "check", "infra"], repo)
     assert via_cli.returncode == 0 and via_cli.stdout == checks.stdout, via_cli.stdout + via_cli.stderr

@@ -7,7 +7,8 @@ AWS accounts (see tests/act/aws_emulator.py for what is emulated and how):
 1. push to a feature branch  -> feature.yml trains into <model>-feature
 2. push to the dev branch    -> dev.yml registers into <model>-dev, deploys QA, tests it,
                                 commits model.lock.json to the dev branch
-3. pull request dev -> prod  -> release-pr.yml summarises candidate vs prod champion
+3. pull request dev -> prod  -> release-pr.yml summarises candidate vs prod champion and runs
+                                the champion check
 4. push to the prod branch   -> release.yml verifies the GitHub settings and the lock, approves,
                                 promotes onto a prod copy, deploys prod, smoke tests, records it
 5. a feature branch whose name is a shell injection runs nothing it should not
@@ -16,6 +17,9 @@ AWS accounts (see tests/act/aws_emulator.py for what is emulated and how):
 7. a forged lock pushed to the prod branch -> the release fails before any mutating call
 8. a revert pushed to the prod branch without a pull request -> releases the already
    approved version and records "no pull request".
+9. push to the dev branch with a candidate worse than the prod champion on the same held-out
+   rows -> the pipeline's gate stops it with both numbers: nothing registered, no QA deploy,
+   no lock.
 
 GitHub's REST API is a local fake (the generated repository's tests/fake_github.py) on
 127.0.0.1, with the environments applied by `infra github apply`; the release verifies them.
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -338,14 +343,20 @@ def test_release_pull_request_summarises_candidate_against_prod(world):
 
     result = world.run("release-pr", "release-pr.yml", "pull_request", event)
 
-    assert_success(result, "compare")
+    assert_success(result, "compare", "champion")
     lock = json.loads((world.repo.path / world.cfg.lock_file).read_text())
     [comment] = [s for s in result.stubs if s["stub"] == "github-script"]
     body = comment["summary_file"]
     assert lock["model_package_arn"] in body and "prod champion: none yet" in body
     assert "QA endpoint tests: passed" in body
+    # The lock carries the pipeline's comparison: the first release, no champion to beat.
+    assert lock["comparison"]["champion_version"] == "none" and lock["comparison"]["passed"] is True
+    assert "Champion check: passed" in body
     assert body.strip() in result.summaries()
-    assert roles_assumed(result) == [("compare", world.role("shared_services", "github_registry_qa"))]
+    assert sorted(roles_assumed(result)) == [
+        ("champion", world.role("shared_services", "github_registry_qa")),
+        ("compare", world.role("shared_services", "github_registry_qa")),
+    ]
     # Reading only: nothing approved, nothing promoted.
     assert [p["ModelApprovalStatus"] for p in world.packages("dev")] == ["PendingManualApproval"]
     assert world.packages("prod") == []
@@ -396,6 +407,15 @@ def test_prod_push_approves_promotes_deploys_and_smoke_tests(world):
         runtime.invoke_endpoint(EndpointName=name, Body=",".join(row), ContentType="text/csv")["Body"].read()
     )
     assert 0.0 <= answer["predictions"][0]["probability"] <= 1.0
+    # The drift baselines QA pinned travelled to the prod prefix with the artifact, and the deploy
+    # scheduled data-quality monitoring of the prod endpoint from them.
+    baselines = promoted["DriftCheckBaselines"]["ModelDataQuality"]
+    for source_kind in ("Statistics", "Constraints"):
+        assert baselines[source_kind]["S3Uri"].startswith(f"s3://{world.cfg.names.artifact_bucket}/{prefix}")
+    schedules = world.aws.monitoring[world.accounts["prod"]]["monitoring-schedule"]
+    assert list(schedules) == [f"{name}-data-quality"]
+    [definition] = world.aws.monitoring[world.accounts["prod"]]["data-quality-job-definition"].values()
+    assert definition["DataQualityBaselineConfig"]["ConstraintsResource"]["S3Uri"] == baselines["Constraints"]["S3Uri"]
     assert roles_assumed(result) == [
         ("release", world.role("shared_services", "github_registry_prod")),
         ("release", world.role("prod", "github_deploy_prod")),
@@ -521,3 +541,91 @@ def test_a_revert_pushed_without_a_pull_request_releases_the_approved_version(wo
     assert again["ModelPackageArn"] == released["ModelPackageArn"]
     metadata = again["CustomerMetadataProperties"]
     assert (metadata["released_pull_request"], metadata["released_commit"]) == ("none", sha)
+
+
+def served_champion(world) -> str:
+    """The prod version prod serves. Without one (this scenario run without the release
+    scenarios), the QA-passed dev version is released as release.yml would: approve, promote,
+    record that it served prod, with the prod registry identity's account."""
+    released = [p for p in world.packages("prod") if (p.get("CustomerMetadataProperties") or {}).get("released_at")]
+    if released:
+        return max(released, key=lambda p: p["CustomerMetadataProperties"]["released_at"])["ModelPackageArn"]
+    good = next(p for p in world.packages("dev") if p["CustomerMetadataProperties"].get("qa_result") == "passed")
+    shared = world.aws.credentials(world.accounts["shared_services"])
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(world.repo.path / "src"),
+        "MLOPS_CONFIG": str(world.repo.path / "config" / "project.json"),
+        "AWS_ENDPOINT_URL": world.aws.url,
+        "AWS_DEFAULT_REGION": world.cfg.region,
+        "AWS_ACCESS_KEY_ID": shared["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": shared["aws_secret_access_key"],
+        "AWS_SESSION_TOKEN": shared["aws_session_token"],
+    }
+    sha = good["CustomerMetadataProperties"]["git_sha"]
+
+    def registry(*args: str) -> dict[str, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", world.cfg.project.package, "registry", *args],
+            cwd=world.repo.path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+
+    arn = good["ModelPackageArn"]
+    registry("approve", "--arn", arn, "--pr", "42", "--commit", sha, "--actor", "ml-lead")
+    prod_arn = registry("promote", "--arn", arn)["arn"]
+    registry("released", "--arn", prod_arn, "--commit", sha, "--pr", "42")
+    return prod_arn
+
+
+def test_a_worse_candidate_on_dev_produces_no_lock(world):
+    """A dev push whose model is much weaker than the champion prod serves (one shallow tree or
+    round; the absolute threshold lowered so that only the champion can stop it): Evaluate scores
+    both on the same held-out rows, the gate fails with both numbers, nothing is registered,
+    QA is not deployed and no lock is committed."""
+    champion = served_champion(world)
+    qa = world.sagemaker("qa")
+    name = world.cfg.environment("qa").endpoint_name
+    qa_before = qa.describe_endpoint(EndpointName=name)["EndpointConfigName"]
+    dev_before = [p["ModelPackageArn"] for p in world.packages("dev")]
+    lock_before = world.repo.remote_file(world.dev_branch, world.cfg.lock_file)
+    git(world.repo.path, "checkout", "--quiet", world.dev_branch)
+    git(world.repo.path, "fetch", "--quiet", "origin", world.dev_branch)
+    git(world.repo.path, "reset", "--quiet", "--hard", "FETCH_HEAD")
+    config_file = world.repo.path / "config" / "project.json"
+    raw = json.loads(config_file.read_text())
+    weak = {"xgboost": {"num_round": 1, "max_depth": 1, "eta": 0.1}, "sklearn": {"n_estimators": 1, "max_depth": 1}}
+    raw["model"]["hyperparameters"][world.cfg.model.framework] = weak[world.cfg.model.framework]
+    raw["pipeline"]["metric_threshold"] = 0.5
+    config_file.write_text(json.dumps(raw, indent=2) + "\n")
+    sha = world.repo.commit_all("A much simpler model")
+    world.repo.push(world.dev_branch)
+    executions_before = len(world.aws.execution_log)
+
+    result = world.run("dev-push-worse", "dev.yml", "push", push_event(world.repo, world.dev_branch, sha))
+
+    assert result.returncode != 0
+    results = result.job_results()
+    assert results.get("build") == "failure" and "success" not in results.values(), results
+    # The pipeline ran once, with the served champion written into its definition, and stopped
+    # at the gate: the failure names the candidate's and the champion's numbers.
+    [execution] = world.aws.execution_log[executions_before:]
+    assert (execution["status"], execution["registered"]) == ("Failed", None)
+    steps = world.aws.executions[execution["execution_arn"]]
+    [failure] = [s["FailureReason"] for s in steps if s.get("StepStatus") == "Failed"]
+    assert champion in failure, failure
+    scores = re.search(r"Candidate (\w+) (?P<candidate>[\d.]+) .* champion's \1 (?P<champion>[\d.]+) ", failure)
+    assert scores, failure
+    assert float(scores["candidate"]) < float(scores["champion"]) - world.cfg.champion.tolerance, failure
+    for number in (scores["candidate"], scores["champion"]):
+        assert number in result.output  # the workflow log names both
+    # Nothing registered, QA untouched, no lock.
+    assert [p["ModelPackageArn"] for p in world.packages("dev")] == dev_before
+    assert qa.describe_endpoint(EndpointName=name)["EndpointConfigName"] == qa_before
+    assert world.repo.remote_file(world.dev_branch, world.cfg.lock_file) == lock_before
+    assert [job for job, _ in roles_assumed(result)] == ["build"]

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).parent / "act"))
 from conftest import baked_config
 from harness import find_tool
 
-WORKFLOWS = ("checks.yml", "feature.yml", "dev.yml", "release-pr.yml", "release.yml")
+WORKFLOWS = ("checks.yml", "feature.yml", "dev.yml", "release-pr.yml", "release.yml", "retrain.yml")
 PIN = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[\w.-]+/[\w.-]+)@(?P<sha>[0-9a-f]{40}) # v\d+\.\d+\.\d+\s*$")
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:")
 EXPRESSION = re.compile(r"\$\{\{")
@@ -100,7 +100,11 @@ def permission_problems(name: str, text: str) -> list[str]:
             problems.append(f"{name}/{job_id}: id-token: write must be set exactly when AWS credentials are configured")
         if perms.get("contents") == "write" and job_id != "record-lock":
             problems.append(f"{name}/{job_id}: contents: write outside the lock-commit job")
-        if any(v == "write" for k, v in perms.items() if k not in ("id-token", "contents", "pull-requests")):
+        # Only the retraining dispatch may create a workflow_dispatch event (for dev.yml).
+        writable = {"id-token", "contents", "pull-requests"} | (
+            {"actions"} if (name, job_id) == ("retrain.yml", "dispatch") else set()
+        )
+        if any(v == "write" for k, v in perms.items() if k not in writable):
             problems.append(f"{name}/{job_id}: unexpected write permission {perms}")
     return problems
 
@@ -170,12 +174,34 @@ def deploy_job_problems(name: str, text: str) -> list[str]:
     return problems
 
 
+def dispatch_inputs(on: dict) -> dict:
+    """A workflow_dispatch trigger's inputs without their descriptions (None: no such trigger)."""
+    dispatch = on.get("workflow_dispatch")
+    if not isinstance(dispatch, dict):
+        return dispatch
+    inputs = dispatch.get("inputs") or {}
+    return {"inputs": {k: {f: v for f, v in spec.items() if f != "description"} for k, spec in inputs.items()}}
+
+
 def trigger_problems(files: dict[str, str], cfg: dict) -> list[str]:
     dev, prod, prefix = cfg["branches"]["dev"], cfg["branches"]["prod"], cfg["branches"]["feature_prefix"]
+    text = {"required": False, "default": "", "type": "string"}
     expected = {
         "checks.yml": {"pull_request": {"branches": [dev, prod]}, "push": {"branches": [f"{prefix}**"]}},
         "feature.yml": {"push": {"branches": [f"{prefix}**"], "paths-ignore": ["docs/**", "**.md"]}},
-        "dev.yml": {"push": {"branches": [dev], "paths-ignore": ["docs/**", "**.md"]}},
+        "dev.yml": {
+            "push": {"branches": [dev], "paths-ignore": ["docs/**", "**.md"]},
+            # A retraining dispatches the dev workflow (retrain.yml); it checks ref and inputs.
+            "workflow_dispatch": {
+                "inputs": {"dataset_uri": text, "reason": text, "trigger": {**text, "default": "manual"}}
+            },
+        },
+        # The cron is config/project.json's retraining.schedule.
+        "retrain.yml": {
+            "schedule": [{"cron": cfg.get("retraining", {}).get("schedule", "0 6 * * 1")}],
+            "workflow_dispatch": {"inputs": {"dataset_uri": text, "reason": {"required": True, "type": "string"}}},
+            "repository_dispatch": {"types": ["new-data", "drift"]},
+        },
         "release-pr.yml": {
             "pull_request": {"branches": [prod], "types": ["opened", "synchronize", "reopened", "ready_for_review"]}
         },
@@ -192,9 +218,11 @@ def trigger_problems(files: dict[str, str], cfg: dict) -> list[str]:
             }
         },
     }
-    problems = [
-        f"{n}: triggers {load(t)['on']} != {expected[n]}" for n, t in files.items() if load(t)["on"] != expected[n]
-    ]
+    found = {}
+    for n, t in files.items():
+        on = load(t)["on"]
+        found[n] = {**on, "workflow_dispatch": dispatch_inputs(on)} if "workflow_dispatch" in on else on
+    problems = [f"{n}: triggers {found[n]} != {expected[n]}" for n in files if found[n] != expected[n]]
     release_pr = load(files["release-pr.yml"])["jobs"]["compare"]["if"]
     if f"github.head_ref == '{dev}'" not in release_pr:
         problems.append(f"release-pr.yml: compare job does not require the head branch {dev!r}: {release_pr}")
@@ -252,7 +280,7 @@ def workflow_paths(repo: Path) -> list[str]:
     return [str(repo / ".github" / "workflows" / name) for name in WORKFLOWS]
 
 
-def test_exactly_the_five_workflows_are_generated(baked):
+def test_exactly_the_six_workflows_are_generated(baked):
     for repo in baked.values():
         assert sorted(p.name for p in (repo / ".github" / "workflows").iterdir()) == sorted(WORKFLOWS)
 

@@ -18,7 +18,8 @@ the workflows from running end to end against it. Each gap-filler is a test doub
    SageMaker does) and a repeated token returns the first execution. moto records
    `StartPipelineExecution` as instantly Succeeded and runs nothing. Here an execution runs the
    repository's own step scripts locally, the way the local rehearsal does (preprocess -> train
-   -> evaluate, model.tar.gz packed as SageMaker packs SM_MODEL_DIR), evaluates the
+   -> evaluate, model.tar.gz packed as SageMaker packs SM_MODEL_DIR; evaluate gets the
+   definition's container arguments and its champion input), evaluates the
    definition's ConditionStep on evaluation.json, and on a pass performs its RegisterModel
    step: every `Get`/`Std:Join`/`Std:JsonGet` in the step's arguments is resolved and the
    package is created in the group's account, after the checks CreateModelPackage makes on
@@ -40,6 +41,7 @@ Nothing here talks to anything but 127.0.0.1.
 from __future__ import annotations
 
 import contextlib
+import csv
 import importlib.util
 import io
 import json
@@ -74,6 +76,8 @@ class AwsEmulator:
         self.url = ""
         self.executions: dict[str, list[dict[str, Any]]] = {}
         self.pipeline_versions: dict[tuple[str, str], list[str]] = {}
+        # Model Monitor resources per account: kind -> name -> the stored create request.
+        self.monitoring: dict[str, dict[str, dict[str, Any]]] = {}
         self.start_tokens: dict[tuple[str, str, str], str] = {}
         self._starting: dict[str, Any] = {}
         self.execution_log: list[dict[str, Any]] = []
@@ -233,7 +237,9 @@ class AwsEmulator:
                 body["ModelLifeCycle"] = package.model_life_cycle
             return sm_responses.ActionResult(body)
 
+        monitoring_patches = [(response_cls, name, call) for name, call in self._monitoring_calls().items()]
         patches = [
+            *monitoring_patches,
             (response_cls, "sagemaker_backend", property(routed_backend)),
             (response_cls, "_get_param", get_param),
             (response_cls, "list_pipeline_execution_steps", list_pipeline_execution_steps),
@@ -253,6 +259,69 @@ class AwsEmulator:
                 self._stack.callback(delattr, owner, name)
             else:
                 self._stack.callback(setattr, owner, name, previous)
+
+    def _monitoring_calls(self) -> dict[str, Any]:
+        """Model Monitor's job definitions and schedules (moto has none): stored per account in
+        `self.monitoring`, with SageMaker's not-found error for an unknown name."""
+        emulator = self
+
+        def store(response: Any, kind: str) -> dict[str, Any]:
+            return emulator.monitoring.setdefault(response.current_account, {}).setdefault(kind, {})
+
+        def describe(kind: str, key: str) -> Any:
+            def call(response: Any) -> Any:
+                name = response._get_param(key)
+                found = store(response, kind).get(name)
+                if found is None:
+                    return _error(400, "ResourceNotFound", f"{kind} {name} does not exist")
+                return json.dumps(found)
+
+            return call
+
+        def create(kind: str, key: str, arn_key: str) -> Any:
+            def call(response: Any) -> Any:
+                body = json.loads(response.body or "{}")
+                name = body[key]
+                if name in store(response, kind):
+                    return _error(400, "ResourceInUse", f"{kind} {name} already exists")
+                arn = f"arn:aws:sagemaker:{emulator.region}:{response.current_account}:{kind}/{name}"
+                store(response, kind)[name] = {**body, arn_key: arn, "CreationTime": time.time()}
+                return json.dumps({arn_key: arn})
+
+            return call
+
+        def delete(kind: str, key: str) -> Any:
+            def call(response: Any) -> Any:
+                name = response._get_param(key)
+                if store(response, kind).pop(name, None) is None:
+                    return _error(400, "ResourceNotFound", f"{kind} {name} does not exist")
+                return "{}"
+
+            return call
+
+        def update_schedule(response: Any) -> Any:
+            body = json.loads(response.body or "{}")
+            found = store(response, "monitoring-schedule").get(body["MonitoringScheduleName"])
+            if found is None:
+                return _error(400, "ResourceNotFound", f"{body['MonitoringScheduleName']} does not exist")
+            found["MonitoringScheduleConfig"] = body["MonitoringScheduleConfig"]
+            return json.dumps({"MonitoringScheduleArn": found["MonitoringScheduleArn"]})
+
+        calls: dict[str, Any] = {}
+        for kind, prefix in (
+            ("data-quality-job-definition", "data_quality"),
+            ("model-quality-job-definition", "model_quality"),
+        ):
+            calls[f"describe_{prefix}_job_definition"] = describe(kind, "JobDefinitionName")
+            calls[f"create_{prefix}_job_definition"] = create(kind, "JobDefinitionName", "JobDefinitionArn")
+            calls[f"delete_{prefix}_job_definition"] = delete(kind, "JobDefinitionName")
+        calls["describe_monitoring_schedule"] = describe("monitoring-schedule", "MonitoringScheduleName")
+        calls["create_monitoring_schedule"] = create(
+            "monitoring-schedule", "MonitoringScheduleName", "MonitoringScheduleArn"
+        )
+        calls["update_monitoring_schedule"] = update_schedule
+        calls["delete_monitoring_schedule"] = delete("monitoring-schedule", "MonitoringScheduleName")
+        return calls
 
     @staticmethod
     def _arn_account(response: Any) -> str | None:
@@ -527,6 +596,17 @@ class _ExecutionRun:
         self.properties["Steps.Train.ModelArtifacts.S3ModelArtifacts"] = model_uri
         self.record("Train", "Succeeded", {"TrainingJob": {"Arn": f"{job}:training-job/emulated-train"}})
         # Evaluate: evaluation.json to the step's evaluation output, and as its property file.
+        # The definition's container arguments (champion, tolerance, metric) are passed on, and
+        # its champion input (the served prod model.tar.gz) is downloaded as the job would.
+        evaluate = self.by_name["Evaluate"]["Arguments"]
+        arguments = [str(a) for a in self.resolve(evaluate.get("AppSpecification", {}).get("ContainerArguments") or [])]
+        for item in evaluate.get("ProcessingInputs", []):
+            if item["InputName"] == "champion":
+                bucket, key = str(self.resolve(item["S3Input"]["S3Uri"]))[len("s3://") :].split("/", 1)
+                (work / "champion").mkdir()
+                body = self.s3().get_object(Bucket=bucket, Key=key)["Body"].read()
+                (work / "champion" / "model.tar.gz").write_bytes(body)
+                arguments += ["--champion-dir", str(work / "champion")]
         self.script(
             "evaluate",
             [
@@ -536,6 +616,7 @@ class _ExecutionRun:
                 str(work / "data" / "test"),
                 "--output-dir",
                 str(work / "evaluation"),
+                *arguments,
             ],
         )
         self.processing_outputs("Evaluate")
@@ -545,8 +626,11 @@ class _ExecutionRun:
         evaluation_prefix = next(
             uri for key, uri in self.properties.items() if key.startswith("Steps.Evaluate.ProcessingOutputConfig")
         )
-        self.upload(work / "evaluation" / "evaluation.json", f"{evaluation_prefix.rstrip('/')}/evaluation.json")
+        for name in ("evaluation.json", "predictions.csv"):
+            if (work / "evaluation" / name).exists():
+                self.upload(work / "evaluation" / name, f"{evaluation_prefix.rstrip('/')}/{name}")
         self.record("Evaluate", "Succeeded", {"ProcessingJob": {"Arn": f"{job}:processing-job/emulated-evaluate"}})
+        self.baselines(job)
         # The gate, as the definition states it.
         gate = next(s for s in self.by_name.values() if s["Type"] == "Condition")
         outcome = all(self.condition(c) for c in gate["Arguments"]["Conditions"])
@@ -563,6 +647,81 @@ class _ExecutionRun:
                 self.fail_execution(message)
                 return
         self.execution.pipeline_execution_status = "Succeeded"
+
+    def baselines(self, job: str) -> None:
+        """The drift baselines: the framework-image helper steps run steps/baseline.py as the jobs
+        would; the two QualityCheck steps stand in for Model Monitor's analyzer (an emulation: the
+        analyzer image cannot run here), writing statistics.json/constraints.json in its format."""
+        if "BaselineData" not in self.by_name:
+            return
+        work = self.work
+        self.script(
+            "baseline",
+            ["features", "--train-dir", str(work / "data" / "train"), "--output-dir", str(work / "features")],
+        )
+        self.processing_outputs("BaselineData")
+        features_uri = self.properties["Steps.BaselineData.ProcessingOutputConfig.Outputs['features'].S3Output.S3Uri"]
+        self.upload(work / "features" / "features.csv", f"{features_uri.rstrip('/')}/features.csv")
+        self.record(
+            "BaselineData", "Succeeded", {"ProcessingJob": {"Arn": f"{job}:processing-job/emulated-baseline-data"}}
+        )
+        rows = list(csv.reader(io.StringIO((work / "features" / "features.csv").read_text())))
+        columns = [f"_c{i}" for i in range(len(rows[0]) if rows else 0)]
+        statistics = {
+            "version": 0.0,
+            "dataset": {"item_count": len(rows)},
+            "features": [
+                {
+                    "name": name,
+                    "inferred_type": "String",
+                    "string_statistics": {"common": {"num_present": len(rows), "num_missing": 0}},
+                }
+                for name in columns
+            ],
+        }
+        constraints = {
+            "version": 0.0,
+            "features": [{"name": name, "inferred_type": "String", "completeness": 1.0} for name in columns],
+        }
+        self.quality_check("DataQualityBaseline", job, statistics, constraints)
+        calculated = work / "calculated"
+        calculated.mkdir()
+        (calculated / "constraints.json").write_text(json.dumps(constraints))
+        step = self.by_name["DataQualityConstraints"]["Arguments"]
+        arguments = [str(a) for a in self.resolve(step["AppSpecification"].get("ContainerArguments") or [])]
+        self.script(
+            "baseline",
+            [*arguments[:1], "--input-dir", str(calculated), "--output-dir", str(work / "constraints"), *arguments[1:]],
+        )
+        self.processing_outputs("DataQualityConstraints")
+        out = self.properties[
+            "Steps.DataQualityConstraints.ProcessingOutputConfig.Outputs['constraints'].S3Output.S3Uri"
+        ]
+        self.upload(work / "constraints" / "constraints.json", f"{out.rstrip('/')}/constraints.json")
+        self.record(
+            "DataQualityConstraints",
+            "Succeeded",
+            {"ProcessingJob": {"Arn": f"{job}:processing-job/emulated-constraints"}},
+        )
+        model_constraints = {
+            "version": 0.0,
+            "binary_classification_constraints": {
+                "auc": {"threshold": 0.5, "comparison_operator": "LessThanThreshold"}
+            },
+        }
+        self.quality_check("ModelQualityBaseline", job, {"version": 0.0}, model_constraints)
+
+    def quality_check(self, name: str, job: str, statistics: dict[str, Any], constraints: dict[str, Any]) -> None:
+        step = self.by_name[name]["Arguments"]
+        [output] = step["ProcessingOutputConfig"]["Outputs"]
+        prefix = str(self.resolve(output["S3Output"]["S3Uri"])).rstrip("/")
+        for kind, document in (("Statistics", statistics), ("Constraints", constraints)):
+            uri = f"{prefix}/{kind.lower()}.json"
+            bucket, key = uri[len("s3://") :].split("/", 1)
+            self.s3().put_object(Bucket=bucket, Key=key, Body=json.dumps(document).encode())
+            for prop in ("CalculatedBaseline", "BaselineUsedForDriftCheck"):
+                self.properties[f"Steps.{name}.{prop}{kind}"] = uri
+        self.record(name, "Succeeded", {"QualityCheck": {"CheckType": self.by_name[name].get("CheckType")}})
 
     def condition(self, condition: dict[str, Any]) -> bool:
         left, right = float(self.resolve(condition["LeftValue"])), float(self.resolve(condition["RightValue"]))
@@ -602,7 +761,7 @@ class _ExecutionRun:
             model_metrics=args.get("ModelMetrics"),
             client_token=None,
             customer_metadata_properties=args.get("CustomerMetadataProperties"),
-            drift_check_baselines=None,
+            drift_check_baselines=args.get("DriftCheckBaselines"),
             domain=args.get("Domain"),
             task=args.get("Task"),
             sample_payload_url=None,

@@ -253,8 +253,10 @@ def test_four_accounts_then_second_run_changes_nothing(
     # Images are pulled only from AWS's image account for the region (access/images.py).
     pulls = list(access.repository_arns(REGION))
     assert all(f":{access.image_account(REGION)}:repository/sagemaker-" in arn for arn in pulls)
+    # ... and Model Monitor's analyzer repository, which the baseline steps run.
+    analyzer = access.analyzer_repository_arn(REGION)
     for jobs in ("sagemaker_feature", "sagemaker_pipeline"):
-        assert image_pull_resources(ds_iam, cfg.role_name(jobs)) == pulls
+        assert image_pull_resources(ds_iam, cfg.role_name(jobs)) == sorted([*pulls, analyzer])
     # Each data-science role writes only its own prefix (the deployed policies, as moto stores them).
     prefixes = cfg.names.artifact_prefixes
     bucket_arn = f"arn:aws:s3:::{cfg.names.artifact_bucket}"
@@ -277,13 +279,14 @@ def test_four_accounts_then_second_run_changes_nothing(
         assert trust_subjects(env_iam, cfg.role_name(cfg.deploy_role_key(env))) == [subject + envs[env]]
         env_iam.get_role(RoleName=cfg.role_name("sagemaker_endpoint"))
         assert image_pull_resources(env_iam, cfg.role_name("sagemaker_endpoint")) == pulls
-        # Each endpoint role reads only the prefix its environment deploys from; only prod's
-        # deploy role reads objects (the artifact's checksum before serving it).
+        # Each endpoint role reads only the prefix its environment deploys from; so does each
+        # deploy role (prod: the artifact's checksum before serving it; both: the version's
+        # drift constraints, which name the monitoring alarms' features).
         assert object_read_resources(env_iam, cfg.role_name("sagemaker_endpoint")) == [
             f"{bucket_arn}/{prefixes[source]}*"
         ]
         deploy_reads = object_read_resources(env_iam, cfg.role_name(cfg.deploy_role_key(env)))
-        assert deploy_reads == ([f"{bucket_arn}/{prefixes['prod']}*"] if env == "prod" else [])
+        assert deploy_reads == [f"{bucket_arn}/{prefixes[source]}*"]
 
     # The shared key: rotation on, workload accounts decrypt only.
     kms = ss.client("kms")
@@ -325,7 +328,8 @@ def test_four_accounts_then_second_run_changes_nothing(
     assert principals == {
         "feature": [f"arn:aws:iam::{FOUR['data_science']}:root"],
         "dev": [f"arn:aws:iam::{FOUR['data_science']}:root", f"arn:aws:iam::{FOUR['qa']}:root"],
-        "prod": [f"arn:aws:iam::{FOUR['prod']}:root"],
+        # Data science reads the prod group: a pipeline start resolves the served champion.
+        "prod": [f"arn:aws:iam::{FOUR['data_science']}:root", f"arn:aws:iam::{FOUR['prod']}:root"],
     }
 
     first_calls = accounts.mutating_calls()
@@ -363,7 +367,7 @@ def test_single_account_mode_deploys_everything_once(
     assert len(oidc_providers(session)) == 1
     roles = {r["RoleName"] for r in session.client("iam").list_roles()["Roles"]}
     expected = {cfg.role_name(key) for key in config.ROLE_SUFFIXES if key != "data_scientist"}
-    assert expected <= roles and len(expected) == 9
+    assert expected <= roles and len(expected) == 10
     # No aws.data_scientist_principal: no data-scientist role.
     assert cfg.role_name("data_scientist") not in roles
     assert "data_scientist_role_arn" not in summary["outputs"]

@@ -37,6 +37,9 @@ READS_CONFIG = {
     "rollback": ["rollback", "--env", "qa"],
     "endpoint-test": ["endpoint-test", "--env", "qa"],
     "infra": ["infra", "bootstrap", "--dry-run"],
+    "notify": ["notify", "gate-failed"],
+    "retrain": ["retrain", "dispatch", "--dry-run"],
+    "shadow": ["shadow", "compare", "--arn", ARN],
 }
 
 # What the qa and prod jobs run (.github/workflows/dev.yml deploy-qa, release.yml): boto3 only.
@@ -47,6 +50,8 @@ DEPLOY_JOB_COMMANDS = [
     ["deploy", "--help"],
     ["rollback", "--help"],
     ["endpoint-test", "--help"],
+    ["notify", "--help"],
+    ["shadow", "--help"],
 ]
 HEAVY = ("sagemaker", "pandas", "numpy", "sklearn", "xgboost", "scipy")
 
@@ -89,6 +94,9 @@ BAD_OPTION = [
     ["deploy", "--no-such-option"],
     ["rollback", "--env", "dev"],
     ["endpoint-test", "--rows", "0"],
+    ["notify", "deployed"],
+    ["retrain", "dispatch", "--no-such-option"],
+    ["shadow", "compare", "--no-such-option"],
 ]
 
 

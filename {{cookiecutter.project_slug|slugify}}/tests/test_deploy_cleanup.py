@@ -57,3 +57,35 @@ def test_previous_config_is_recorded_once_as_an_endpoint_tag(accounts, recorder)
     assert deploy_module.record_previous(clients, live) == old.config_name
     assert recorder.operations == ["ListTags", "AddTags", "ListTags"]
     assert deploy_module.previous_config(clients, live) == old.config_name
+
+
+def test_cleanup_keeps_the_model_a_kept_config_shadows(accounts):
+    """A shadow phase's config serves two models: the champion's and, as the shadow variant, the
+    candidate's. Deleting an old config must not delete a model a kept config still shadows."""
+    cfg = config_for("four")
+    aws = accounts(cfg)
+    prod = aws.session("prod")
+    clients = Clients(prod, REGION)
+    sm = prod.client("sagemaker")
+    plans = [plan_for(cfg, "prod", package_arn(cfg, "prod", v)) for v in range(1, 5)]
+    for plan in plans:
+        deploy_module.ensure_model(clients, plan)
+        deploy_module.ensure_endpoint_config(clients, plan)
+        time.sleep(0.002)
+    [champion] = plans[3].config_request["ProductionVariants"]
+    shadow_config = f"{plans[3].settings.endpoint_name}-shadow-1"
+    shadow = [{**champion, "VariantName": "Shadow", "ModelName": plans[0].model_name}]
+    sm.create_endpoint_config(
+        EndpointConfigName=shadow_config, ProductionVariants=[champion], ShadowProductionVariants=shadow
+    )
+
+    def with_shadow(parsed, **_):  # moto stores no ShadowProductionVariants: answer as SageMaker does
+        if parsed.get("EndpointConfigName") == shadow_config:
+            parsed["ShadowProductionVariants"] = shadow
+
+    clients.sagemaker.meta.events.register("after-call.sagemaker.DescribeEndpointConfig", with_shadow)
+    deleted = deploy_module.cleanup(clients, plans[3], keep={plans[3].config_name, shadow_config})
+    assert plans[0].config_name in deleted
+    models = {m["ModelName"] for m in sm.list_models()["Models"]}
+    assert plans[0].model_name in models
+    assert plans[1].model_name not in models

@@ -40,7 +40,7 @@ CUSTOM = {"protected_branches": False, "custom_branch_policies": True}
 PROD_RULESET = f"{CFG.project.model_name} prod branch"
 DEV_RULESET = f"{CFG.project.model_name} dev branch"
 RULESETS_PATH = f"/repos/{REPO}/rulesets"
-CHECK_NAMES = ["Lint, tests, pipeline definition", "Candidate vs prod"]
+CHECK_NAMES = ["Lint, tests, pipeline definition", "Candidate vs prod", "Candidate beats the champion"]
 WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
 
 
@@ -212,14 +212,19 @@ def test_verify_passes_after_apply_with_a_read_only_token(
     ]
 
 
-def test_the_required_checks_are_the_names_of_the_checks_and_compare_jobs() -> None:
+def test_the_required_checks_are_the_names_of_the_checks_compare_and_champion_jobs() -> None:
     """GitHub names a job's check run after its `name:`; a renamed job would make the prod
     ruleset wait for a check that never reports."""
     jobs = {
         job: yaml.safe_load((WORKFLOWS / workflow).read_text())["jobs"][job]["name"]
-        for workflow, job in (("checks.yml", "checks"), ("release-pr.yml", "compare"))
+        for workflow, job in (
+            ("checks.yml", "checks"),
+            ("release-pr.yml", "compare"),
+            ("release-pr.yml", "champion"),
+        )
     }
-    assert list(github_settings.PROD_STATUS_CHECKS) == [jobs["checks"], jobs["compare"]] == CHECK_NAMES
+    assert list(github_settings.PROD_STATUS_CHECKS) == [jobs["checks"], jobs["compare"], jobs["champion"]]
+    assert list(github_settings.PROD_STATUS_CHECKS) == CHECK_NAMES
 
 
 def test_a_bypass_actor_on_prod_is_drift_to_a_token_that_can_see_it(
@@ -317,10 +322,13 @@ def _no_approval_needed(fake: FakeGitHub) -> None:
     rule["parameters"] = {**rule["parameters"], "required_approving_review_count": 0}
 
 
-def _compare_check_dropped(fake: FakeGitHub) -> None:
-    rule = next(r for r in fake.ruleset(PROD_RULESET)["rules"] if r["type"] == "required_status_checks")
-    checks = [c for c in rule["parameters"]["required_status_checks"] if c["context"] != CHECK_NAMES[1]]
-    rule["parameters"] = {**rule["parameters"], "required_status_checks": checks}
+def _check_dropped(name: str) -> Callable[[FakeGitHub], None]:
+    def mutate(fake: FakeGitHub) -> None:
+        rule = next(r for r in fake.ruleset(PROD_RULESET)["rules"] if r["type"] == "required_status_checks")
+        checks = [c for c in rule["parameters"]["required_status_checks"] if c["context"] != name]
+        rule["parameters"] = {**rule["parameters"], "required_status_checks": checks}
+
+    return mutate
 
 
 def _dev_not_covered(fake: FakeGitHub) -> None:
@@ -408,9 +416,15 @@ DRIFTS = {
         [("PUT", f"ruleset:{PROD_RULESET}")],
     ),
     "compare check dropped": (
-        _compare_check_dropped,
+        _check_dropped(CHECK_NAMES[1]),
         f"ruleset {PROD_RULESET!r}: rule required_status_checks: required status checks lack "
         f"{CHECK_NAMES[1]!r}",
+        [("PUT", f"ruleset:{PROD_RULESET}")],
+    ),
+    "champion check dropped": (
+        _check_dropped(CHECK_NAMES[2]),
+        f"ruleset {PROD_RULESET!r}: rule required_status_checks: required status checks lack "
+        f"{CHECK_NAMES[2]!r}",
         [("PUT", f"ruleset:{PROD_RULESET}")],
     ),
     "force push on dev": (

@@ -25,6 +25,20 @@ def cfg(request):
     return make_config(request.param)
 
 
+def comparison(cfg, **changes):
+    """A champion comparison as the pipeline's Evaluate step writes it (prod version 3 the champion)."""
+    return {
+        "metric": "auc",
+        "candidate": 0.97,
+        "champion": 0.95,
+        "champion_version": package_arn(cfg, "prod", 3),
+        "tolerance": 0.01,
+        "required": 0.94,
+        "passed": True,
+        **changes,
+    }
+
+
 def good_lock(cfg):
     return lockfile.build_lock(
         cfg,
@@ -36,6 +50,7 @@ def good_lock(cfg):
         [IMAGE],
         CONTAINERS,
         now=NOW,
+        comparison=comparison(cfg),
     )
 
 
@@ -55,11 +70,41 @@ def test_build_write_and_read_round_trip(cfg, tmp_path):
         "containers_sha256": CONTAINERS,
         "images": [IMAGE],
         "created_at": "2025-01-31T12:00:00Z",
+        "comparison": comparison(cfg),
     }
     path = tmp_path / "model.lock.json"
     lockfile.write_lock(path, lock)
     assert lockfile.read_lock(cfg, path) == lock
     assert path.read_text().endswith("}\n")
+
+
+def test_a_lock_from_before_champion_comparisons_reads_as_none(cfg, tmp_path):
+    """A lock file written before the comparison existed has no key: read as null (the release
+    pull request's champion check then asks for a new dev pipeline run)."""
+    lock = good_lock(cfg)
+    del lock["comparison"]
+    path = tmp_path / "model.lock.json"
+    lockfile.write_lock(path, lock)
+    assert lockfile.read_lock(cfg, path).get("comparison") is None
+
+
+def test_a_lost_candidate_is_never_locked(cfg):
+    lost = comparison(cfg, candidate=0.9, passed=False)
+    with pytest.raises(
+        LockError, match=r"lost against the prod champion \(auc: candidate 0\.9000, champion 0\.9500"
+    ):
+        lockfile.build_lock(
+            cfg,
+            package_arn(cfg, "dev", 1),
+            "0123abc",
+            {"auc": 0.9},
+            passing_report(),
+            artifact(cfg),
+            [IMAGE],
+            CONTAINERS,
+            now=NOW,
+            comparison=lost,
+        )
 
 
 def test_a_failed_qa_run_is_never_locked(cfg):
@@ -123,6 +168,30 @@ def test_a_failed_qa_run_is_never_locked(cfg):
         (lambda lock, cfg: lock.update(images=[]), "images must be a non-empty list"),
         (lambda lock, cfg: lock.update(containers_sha256="x"), "containers_sha256 'x' is not 64"),
         (lambda lock, cfg: lock["qa_test"].update(passed=False), "only QA-verified versions may be released"),
+        (
+            lambda lock, cfg: lock["comparison"].pop("tolerance"),
+            "comparison: expected an object with exactly",
+        ),
+        (lambda lock, cfg: lock["comparison"].update(candidate="0.99"), "candidate must be a finite number"),
+        (lambda lock, cfg: lock["comparison"].update(champion=None), "champion must be a finite number"),
+        (
+            lambda lock, cfg: lock["comparison"].update(champion_version=package_arn(cfg, "dev", 3)),
+            "champion_version: .* expected the prod group",
+        ),
+        (lambda lock, cfg: lock["comparison"].update(tolerance=-0.5), "tolerance -0.5 is negative"),
+        # Lowered requirement or a flipped verdict: the arithmetic no longer holds.
+        (
+            lambda lock, cfg: lock["comparison"].update(required=0.5),
+            "required 0.5 is not champion - tolerance",
+        ),
+        (
+            lambda lock, cfg: lock["comparison"].update(candidate=0.5),
+            "passed is true but the candidate 0.5 is below the required 0.94",
+        ),
+        (
+            lambda lock, cfg: lock["comparison"].update(champion_version="none"),
+            "champion must be null when champion_version is 'none'",
+        ),
     ],
 )
 def test_read_rejects_a_bad_lock_with_one_line(cfg, tmp_path, change, message):

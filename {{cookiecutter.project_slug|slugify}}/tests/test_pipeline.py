@@ -69,7 +69,7 @@ def record_call(calls: list[str], event_name: str, **_kwargs) -> None:
     calls.append(event_name)
 
 
-def build(pipeline_module, cfg, kind: str) -> dict:
+def build(pipeline_module, cfg, kind: str, champion=None) -> dict:
     """Build `kind` for `cfg` under moto: the definition dict, the S3 keys uploaded while building
     it, and the AWS API calls made by get_pipeline() itself and by definition()."""
     with mock_aws(), warnings.catch_warnings():
@@ -87,6 +87,7 @@ def build(pipeline_module, cfg, kind: str) -> dict:
             session=session,
             git_sha=GIT_SHA,
             branch=BRANCH,
+            champion=champion,
         )
         factory_calls = list(calls)
         definition = json.loads(pipeline.definition())
@@ -147,9 +148,16 @@ def referenced_steps(step: dict) -> set[str]:
     return {ref.split(".")[1] for ref in references(step["Arguments"]) if ref.startswith("Steps.")}
 
 
-def test_top_level_steps_and_branches(definition):
-    assert [s["Name"] for s in definition["Steps"]] == ["Preprocess", "Train", "Evaluate", "MetricGate"]
-    gate = definition["Steps"][3]
+def test_top_level_steps_and_branches(definition, pipeline_module):
+    baselines = importlib.import_module(f"{PACKAGE}.pipeline.baselines").STEPS
+    assert [s["Name"] for s in definition["Steps"]] == [
+        "Preprocess",
+        "Train",
+        "Evaluate",
+        *baselines,
+        "MetricGate",
+    ]
+    gate = definition["Steps"][-1]
     assert gate["Type"] == "Condition"
     assert [(s["Name"], s["Type"]) for s in gate["Arguments"]["IfSteps"]] == [("Register", "RegisterModel")]
     assert [(s["Name"], s["Type"]) for s in gate["Arguments"]["ElseSteps"]] == [
@@ -163,7 +171,7 @@ def test_data_dependencies_chain_the_steps(definition):
     assert referenced_steps(steps["Train"]) == {"Preprocess"}
     assert referenced_steps(steps["Evaluate"]) == {"Preprocess", "Train"}
     assert referenced_steps(steps["MetricGate"]) >= {"Evaluate"}
-    assert referenced_steps(steps["Register"]) == {"Train", "Evaluate"}
+    assert referenced_steps(steps["Register"]) >= {"Train", "Evaluate"}  # and the baselines
     train_inputs = {c["ChannelName"]: c for c in steps["Train"]["Arguments"]["InputDataConfig"]}
     for channel in ("train", "validation"):
         uri = train_inputs[channel]["DataSource"]["S3DataSource"]["S3Uri"]
@@ -186,25 +194,51 @@ def test_gate_compares_the_evaluation_property_file_with_the_threshold(definitio
     outputs = {o["OutputName"]: o for o in evaluate["Arguments"]["ProcessingOutputConfig"]["Outputs"]}
     assert outputs[report["OutputName"]]["S3Output"]["LocalPath"] == "/opt/ml/processing/evaluation"
 
-    [condition] = steps["MetricGate"]["Arguments"]["Conditions"]
-    assert condition["Type"] == "GreaterThanOrEqualTo"
-    assert condition["LeftValue"] == {
+    threshold, champion = steps["MetricGate"]["Arguments"]["Conditions"]
+    candidate = json_get(report, f"binary_classification_metrics.{CFG.pipeline.metric}.value")
+    assert threshold["Type"] == champion["Type"] == "GreaterThanOrEqualTo"
+    assert threshold["LeftValue"] == champion["LeftValue"] == candidate
+    # The config's threshold, as a literal: no start parameter can lower it.
+    assert threshold["RightValue"] == float(CFG.pipeline.metric_threshold)
+    # And the champion's score on the same rows minus the tolerance, as evaluate computed it.
+    assert champion["RightValue"] == json_get(report, "champion_comparison.required")
+
+
+def json_get(report: dict, path: str) -> dict:
+    return {
         "Std:JsonGet": {
             "PropertyFile": {"Get": f"Steps.Evaluate.PropertyFiles.{report['PropertyFileName']}"},
-            "Path": f"binary_classification_metrics.{CFG.pipeline.metric}.value",
+            "Path": path,
         }
     }
-    # The config's threshold, as a literal: no start parameter can lower it.
-    assert condition["RightValue"] == float(CFG.pipeline.metric_threshold)
 
 
-def test_fail_step_message_shows_metric_and_threshold(definition):
+def test_fail_step_message_shows_candidate_threshold_champion_and_tolerance(definition):
     fail = steps_by_name(definition)["MetricBelowThreshold"]
     values = fail["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
-    gate = steps_by_name(definition)["MetricGate"]["Arguments"]["Conditions"][0]
-    assert gate["LeftValue"] in values
+    threshold, champion = steps_by_name(definition)["MetricGate"]["Arguments"]["Conditions"]
+    assert threshold["LeftValue"] in values and champion["RightValue"] in values
     assert f"{float(CFG.pipeline.metric_threshold):g}" in values
+    assert f"{CFG.champion.tolerance:g}" in values
     assert any(CFG.pipeline.metric in v for v in values if isinstance(v, str))
+    # No champion before the first release: the message says so.
+    assert "none" in values and "(none) minus the tolerance" in values
+
+
+def test_without_a_champion_evaluate_has_no_champion_input_and_says_none(definition):
+    evaluate = steps_by_name(definition)["Evaluate"]["Arguments"]
+    assert [i["InputName"] for i in evaluate["ProcessingInputs"]] == ["model", "test", "code"]
+    arguments = evaluate["AppSpecification"]["ContainerArguments"]
+    assert arguments == [
+        "--champion-version",
+        "none",
+        "--tolerance",
+        f"{CFG.champion.tolerance:g}",
+        "--metric",
+        CFG.pipeline.metric,
+    ]
+    metadata = steps_by_name(definition)["Register"]["Arguments"]["CustomerMetadataProperties"]
+    assert (metadata["champion_version"], metadata["champion_metric"]) == ("none", "none")
 
 
 def test_register_step_targets_the_kinds_group_pending_manual_approval(definition, kind):
@@ -493,3 +527,56 @@ def test_offline_definition_across_accounts_without_the_key_arn_warns(aws_env, c
     cfg = config.parse(raw)
     train = steps_by_name(json.loads(out.getvalue()))["Train"]["Arguments"]
     assert train["OutputDataConfig"]["KmsKeyId"] == cfg.alias_arn("shared_services", cfg.names.kms_key_alias)
+
+
+# --- with a champion: scored on the same rows, compared in the gate ------------------------------
+
+CHAMPION_ARN = f"{CFG.packages_arn('prod').removesuffix('*')}4"
+CHAMPION_URI = f"s3://{CFG.names.artifact_bucket}/{CFG.names.artifact_prefixes['prod']}3/model.tar.gz"
+
+
+@pytest.fixture(scope="module")
+def with_champion(pipeline_module, outbound_http):
+    champion = importlib.import_module(f"{PACKAGE}.pipeline.champion").Champion(CHAMPION_ARN, CHAMPION_URI)
+    return build(pipeline_module, CFG, "dev", champion)["definition"]
+
+
+def test_with_a_champion_evaluate_reads_its_model_and_names_it(with_champion):
+    evaluate = steps_by_name(with_champion)["Evaluate"]["Arguments"]
+    inputs = {i["InputName"]: i["S3Input"] for i in evaluate["ProcessingInputs"]}
+    assert inputs["champion"]["S3Uri"] == CHAMPION_URI  # a literal, not a parameter
+    assert inputs["champion"]["LocalPath"] == "/opt/ml/processing/champion"
+    # The same test split as the candidate: the rows are the same.
+    assert inputs["test"]["S3Uri"] == {
+        "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"
+    }
+    assert evaluate["AppSpecification"]["ContainerArguments"] == [
+        "--champion-version",
+        CHAMPION_ARN,
+        "--tolerance",
+        f"{CFG.champion.tolerance:g}",
+        "--metric",
+        CFG.pipeline.metric,
+    ]
+    # The champion's model is read from the prod prefix, which the jobs read but never write.
+    assert CHAMPION_URI.split("/", 3)[3].startswith(CFG.names.artifact_prefixes["prod"])
+
+
+def test_with_a_champion_the_gate_and_the_metadata_name_it(with_champion):
+    steps = steps_by_name(with_champion)
+    [report] = steps["Evaluate"]["PropertyFiles"]
+    threshold, champion = steps["MetricGate"]["Arguments"]["Conditions"]
+    assert threshold["RightValue"] == float(CFG.pipeline.metric_threshold)
+    assert champion["RightValue"] == json_get(report, "champion_comparison.required")
+    values = steps["MetricBelowThreshold"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
+    assert json_get(report, "champion_comparison.champion") in values
+    assert f"({CHAMPION_ARN}) minus the tolerance" in values
+    metadata = steps["Register"]["Arguments"]["CustomerMetadataProperties"]
+    assert metadata["champion_version"] == CHAMPION_ARN
+    assert metadata["champion_metric"] == {
+        "Std:Join": {"On": "", "Values": [json_get(report, "champion_comparison.champion")]}
+    }
+    registry.check_customer_metadata({"champion_version": CHAMPION_ARN}, "Register")
+    # Nothing about the champion is a start parameter.
+    params = {p["Name"] for p in with_champion["Parameters"]}
+    assert params == PARAMETERS

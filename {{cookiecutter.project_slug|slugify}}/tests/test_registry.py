@@ -61,13 +61,14 @@ def test_group_policies_grant_account_roots_explicit_actions_per_group():
     assert grants == {
         "feature": {root("111111111111"): register},
         "dev": {root("111111111111"): register, root("333333333333"): qa_read},
-        "prod": {root("444444444444"): prod_deploy},
+        # The data-science account reads the prod group: the champion a pipeline compares with.
+        "prod": {root("111111111111"): READ_ONLY, root("444444444444"): prod_deploy},
     }
     sids = {kind: [s["Sid"] for s in policy["Statement"]] for kind, policy in policies.items()}
     assert sids == {
         "feature": ["DataScienceRegister"],
         "dev": ["DataScienceRegister", "QaRead"],
-        "prod": ["ProdDeploy"],
+        "prod": ["DataScienceRead", "ProdDeploy"],
     }
     for kind, policy in policies.items():
         group = cfg.group(kind)

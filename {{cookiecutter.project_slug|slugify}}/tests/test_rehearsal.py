@@ -113,6 +113,8 @@ def test_rehearsal_passes_end_to_end(runs):
     [kept] = (work / "runs").iterdir()
     assert kept.name == report["run"] and kept.name.endswith("Z")
     expected = {"report.md", "report.json", "hyperparameters.json", "evaluation.json", "schema.json", *CHARTS}
+    expected.add("model.tar.gz")  # a passed run keeps its model (`make local CHAMPION=latest`)
+    expected.add("constraint_violations.json")  # the monitoring step's result on the served traffic
     assert {p.name for p in kept.iterdir()} == expected
     assert (kept / "evaluation.json").read_text() == (work / "evaluation" / "evaluation.json").read_text()
     assert (kept / "report.md").read_text() == markdown

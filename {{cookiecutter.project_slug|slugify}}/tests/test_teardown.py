@@ -717,7 +717,7 @@ def test_only_deploys_versioned_names_of_this_endpoint_are_ours():
 def test_deletion_policies_read_without_yaml_match_a_yaml_parse_of_every_template():
     load_template = module("infra.policy_checks").load_template
     templates = sorted((ROOT / "infra").glob("*.yaml"))
-    assert len(templates) == 5
+    assert len(templates) == 6
     for path in templates:
         parsed = load_template(path)["Resources"]
         expected = {k: (v["Type"], v.get("DeletionPolicy", "Delete")) for k, v in parsed.items()}

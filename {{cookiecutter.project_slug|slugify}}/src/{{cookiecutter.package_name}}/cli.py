@@ -50,7 +50,7 @@ _TABLE: dict[str, list[tuple[str, str, bool, str]]] = {
             "lock",
             "promotion.cli",
             True,
-            "write, verify, check or show model.lock.json (the QA-passed version)",
+            "write, verify, check or show model.lock.json; champion: did it beat prod's model",
         ),
         ("compare", "promotion.cli", True, "markdown: the locked candidate next to the prod champion"),
     ],
@@ -58,6 +58,11 @@ _TABLE: dict[str, list[tuple[str, str, bool, str]]] = {
         ("deploy", "deploy.cli", True, "deploy a registered version to an environment's endpoint"),
         ("rollback", "deploy.cli", True, "put an endpoint back on the configuration it served before"),
         ("endpoint-test", "deploy.cli", True, "run the endpoint test suite against an endpoint"),
+        ("shadow", "deploy.cli", True, "shadow phase: start, compare, promote or abort a candidate"),
+    ],
+    "operate": [
+        ("notify", "notify.cli", False, "tell Slack and the alerts topic a gate, QA or release outcome"),
+        ("retrain", "retrain.cli", False, "check a retraining trigger and start the dev workflow on it"),
     ],
 }
 COMMANDS: dict[str, Command] = {

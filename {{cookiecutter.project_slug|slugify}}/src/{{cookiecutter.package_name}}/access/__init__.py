@@ -22,7 +22,8 @@ actions on which shared resource. Every consumer derives what it needs from thes
 Apart from the shared resources, `access/images.py` says where the framework images may be pulled
 from: AWS's image account for the region (`IMAGE_ACCOUNTS`) and the exact repositories
 (`FRAMEWORK_REPOSITORIES`); `image_parameters(cfg)` is what bootstrap passes the templates whose
-roles pull them, and the policy checks hold every ECR pull grant to `repository_arns(region)`.
+roles pull them, and the policy checks hold every ECR pull grant to `repository_arns(region)`
+or, for the roles that run Model Monitor's analyzer, to `analyzer_repository_arn(region)`.
 
 The policy checks (`infra/checks`) hold the templates to this table and the table to their own
 ceilings (what a workload or data-science account may never hold, and who may write which
@@ -47,11 +48,18 @@ from .derive import (
     workload_parameters,
 )
 from .images import (
+    ANALYZER_ACCOUNTS,
+    ANALYZER_REPOSITORY,
     FRAMEWORK_REPOSITORIES,
     IMAGE_ACCOUNTS,
     PULL_ACTIONS,
+    analyzer_account,
+    analyzer_image_uri,
+    analyzer_parameters,
+    analyzer_repository_arn,
     image_account,
     image_parameters,
+    is_analyzer_image,
     is_framework_image,
     repository_arns,
 )
@@ -79,6 +87,8 @@ from .table import (
 )
 
 __all__ = [
+    "ANALYZER_ACCOUNTS",
+    "ANALYZER_REPOSITORY",
     "BUCKET_STATEMENTS",
     "CREATE_MODEL",
     "DATA_SCIENTIST",
@@ -92,6 +102,10 @@ __all__ = [
     "TABLE",
     "Grant",
     "actions_of",
+    "analyzer_account",
+    "analyzer_image_uri",
+    "analyzer_parameters",
+    "analyzer_repository_arn",
     "bucket_policy",
     "condition_text",
     "creates_model_from_package",
@@ -102,6 +116,7 @@ __all__ = [
     "group_policy",
     "image_account",
     "image_parameters",
+    "is_analyzer_image",
     "is_framework_image",
     "key_policy",
     "objects_arn",

@@ -15,6 +15,12 @@ with an attacker's image, a typo'd account) cannot be pulled.
   Both are granted, so switching `model.framework` needs no new bootstrap.
 - `image_account(region)`, `repository_arns(region)`, `image_parameters(cfg)` (what bootstrap
   passes the templates), `is_framework_image(uri, region)`.
+- `ANALYZER_ACCOUNTS`: region -> the account hosting SageMaker Model Monitor's analyzer image
+  (`ANALYZER_REPOSITORY`), which the pipeline's baseline steps run. Another account than the
+  framework images'; AWS has no analyzer in some framework-image regions (ap-south-2,
+  ap-southeast-4, ca-west-1), where `analyzer_account` is one ConfigError.
+  `analyzer_image_uri(region)`, `analyzer_repository_arn(region)`, `analyzer_parameters(cfg)`
+  (what bootstrap passes the templates whose roles run the analyzer), `is_analyzer_image`.
 
 Standard library only (data, no SDK): the deploy jobs import this with boto3 alone.
 """
@@ -111,3 +117,77 @@ def is_framework_image(uri: str, region: str) -> bool:
     repos = "|".join(re.escape(repo) for repo in FRAMEWORK_REPOSITORIES.values())
     host = re.escape(f"{account}.dkr.ecr.{region}.amazonaws.com")
     return re.fullmatch(host + "/(?:" + repos + ")" + _TAG_OR_DIGEST, uri) is not None
+
+
+# SageMaker Model Monitor's analyzer image (data and model quality baselines and monitoring jobs).
+ANALYZER_REPOSITORY = "sagemaker-model-monitor-analyzer"
+# The stack parameter of the templates whose roles run the analyzer.
+ANALYZER_ACCOUNT_PARAMETER = "AnalyzerImageAccountId"
+# From the SageMaker Python SDK 3.27's image_uri_config (model-monitor.json), for the regions of
+# IMAGE_ACCOUNTS that have it. https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-pre-built-container.html
+ANALYZER_ACCOUNTS = MappingProxyType(
+    {
+        "af-south-1": "875698925577",
+        "ap-east-1": "001633400207",
+        "ap-northeast-1": "574779866223",
+        "ap-northeast-2": "709848358524",
+        "ap-northeast-3": "990339680094",
+        "ap-south-1": "126357580389",
+        "ap-southeast-1": "245545462676",
+        "ap-southeast-2": "563025443158",
+        "ap-southeast-3": "669540362728",
+        "ca-central-1": "536280801234",
+        "eu-central-1": "048819808253",
+        "eu-central-2": "590183933784",
+        "eu-north-1": "895015795356",
+        "eu-south-1": "933208885752",
+        "eu-south-2": "437450045455",
+        "eu-west-1": "468650794304",
+        "eu-west-2": "749857270468",
+        "eu-west-3": "680080141114",
+        "il-central-1": "843974653677",
+        "me-central-1": "588750061953",
+        "me-south-1": "607024016150",
+        "sa-east-1": "539772159869",
+        "us-east-1": "156813124566",
+        "us-east-2": "777275614652",
+        "us-west-1": "890145073186",
+        "us-west-2": "159807026194",
+    }
+)
+
+
+def analyzer_account(region: str) -> str:
+    """The AWS account hosting the Model Monitor analyzer image in `region`; ConfigError where none."""
+    try:
+        return ANALYZER_ACCOUNTS[region]
+    except KeyError:
+        raise config.ConfigError(
+            f"aws.region is {region!r}: SageMaker Model Monitor has no analyzer image there that this "
+            f"repository knows (access/images.py), so the pipeline cannot compute its data and model "
+            f"quality baselines; expected one of {', '.join(ANALYZER_ACCOUNTS)}"
+        ) from None
+
+
+def analyzer_image_uri(region: str) -> str:
+    """The analyzer image the baseline steps run (untagged: the analyzer's one current image)."""
+    return f"{analyzer_account(region)}.dkr.ecr.{region}.amazonaws.com/{ANALYZER_REPOSITORY}"
+
+
+def analyzer_repository_arn(region: str) -> str:
+    """The one ECR repository the analyzer-running roles may pull it from in `region`."""
+    return f"arn:aws:ecr:{region}:{analyzer_account(region)}:repository/{ANALYZER_REPOSITORY}"
+
+
+def analyzer_parameters(cfg: Config) -> dict[str, str]:
+    """What bootstrap passes the stacks whose roles run the analyzer."""
+    return {ANALYZER_ACCOUNT_PARAMETER: analyzer_account(cfg.region)}
+
+
+def is_analyzer_image(uri: str, region: str) -> bool:
+    """True when `uri` is the analyzer image (untagged, tagged or by digest) of the region's account."""
+    account = ANALYZER_ACCOUNTS.get(region)
+    if account is None:
+        return False
+    host = re.escape(f"{account}.dkr.ecr.{region}.amazonaws.com/{ANALYZER_REPOSITORY}")
+    return re.fullmatch(host + "(?:" + _TAG_OR_DIGEST + ")?", uri) is not None

@@ -21,7 +21,9 @@ key policy (kms:ViaService).
 
 Least authority, per identity: each pipeline kind's build role (feature branches or the dev
 branch) and job role write only that kind's prefix, run only that kind's pipelines, pass only
-that kind's job role, and register only into that kind's group as PendingManualApproval. The QA
+that kind's job role, and register only into that kind's group as PendingManualApproval. The
+build roles also read the prod group (the champion a definition is compared with) and the job
+roles read the prod prefix (the champion's model.tar.gz, scored by Evaluate); neither writes it. The QA
 registry role reads dev versions and artifacts and records the QA result on dev versions, but
 may not approve (a Deny) or write any object. Only the prod registry role approves, registers
 into the prod group and writes the prod prefix (the copy of the artifact prod serves).
@@ -107,6 +109,8 @@ def _pipeline_kind(kind: str) -> tuple[Grant, ...]:
         Grant("data_science", jobs, (CREATE_PACKAGE,), own, effect="Deny", condition=UNLESS_PENDING),
         Grant("data_science", jobs, WRITE_OBJECTS, (f"objects:{kind}",)),
         Grant("data_science", jobs, READ_OBJECTS, ("objects:datasets",)),
+        # Evaluate scores the prod champion's model.tar.gz: read only, never written.
+        Grant("data_science", jobs, READ_OBJECTS, ("objects:prod",)),
         Grant("data_science", jobs, LIST_BUCKET, ("bucket",)),
         Grant("data_science", jobs, DATA_SCIENCE_KEY, ("key",), S3_AND_SAGEMAKER),
         Grant("data_science", jobs, (PASS_ROLE,), (f"role:{jobs}",), condition=PASSED_TO_SAGEMAKER),
@@ -115,6 +119,8 @@ def _pipeline_kind(kind: str) -> tuple[Grant, ...]:
         Grant("data_science", build, PIPELINE_ACTIONS, (f"pipelines:{kind}",)),
         Grant("data_science", build, (PASS_ROLE,), (f"role:{jobs}",), condition=PASSED_TO_SAGEMAKER),
         Grant("data_science", build, READ_REGISTRY, own),
+        # It looks up the prod champion the definition compares with (the version released last).
+        Grant("data_science", build, READ_REGISTRY, ("group:prod", "versions:prod")),
         Grant("data_science", build, WRITE_OBJECTS, (f"objects:{kind}",)),
         Grant("data_science", build, READ_OBJECTS, ("objects:datasets",)),
         Grant("data_science", build, LIST_BUCKET, ("bucket",)),
@@ -198,6 +204,24 @@ DATA_SCIENTIST: tuple[Grant, ...] = (
     Grant("data_science", "data_scientist", ("kms:Decrypt", "kms:GenerateDataKey"), ("key",), ("s3",)),
 )
 
+
+def _monitoring_rows(env: str) -> tuple[Grant, ...]:
+    """An environment's Model Monitor rows: its deploy role passes the monitoring role to the
+    schedules it creates; the monitoring jobs read (decrypt) the version's baselines under the
+    prefix the environment deploys from, and nothing else of the artifact bucket."""
+    return (
+        Grant(
+            env,
+            f"github_deploy_{env}",
+            (PASS_ROLE,),
+            ("role:sagemaker_monitor",),
+            condition=PASSED_TO_SAGEMAKER,
+        ),
+        Grant(env, "sagemaker_monitor", READ_OBJECTS, ("objects:source",)),
+        Grant(env, "sagemaker_monitor", ("kms:Decrypt",), ("key",), S3_AND_SAGEMAKER),
+    )
+
+
 # Per deploy environment. The deploy role describes the version it deploys and passes the
 # endpoint role; prod also creates its model from the package ARN (SageMaker then checks the
 # version is Approved) and reads the artifact to check its checksum before serving it, while QA
@@ -215,8 +239,13 @@ ENVIRONMENT_TABLE: Mapping[str, tuple[Grant, ...]] = MappingProxyType(
                 ("role:sagemaker_endpoint",),
                 condition=PASSED_TO_SAGEMAKER,
             ),
+            # With QA monitored, the deploy reads the version's baseline constraints (the features
+            # the drift alarms watch).
+            Grant("qa", "github_deploy_qa", READ_OBJECTS, ("objects:source",)),
+            Grant("qa", "github_deploy_qa", ("kms:Decrypt",), ("key",), S3_AND_SAGEMAKER),
             Grant("qa", "sagemaker_endpoint", READ_OBJECTS, ("objects:source",)),
             Grant("qa", "sagemaker_endpoint", ("kms:Decrypt",), ("key",), S3_AND_SAGEMAKER),
+            *_monitoring_rows("qa"),
         ),
         "prod": (
             Grant("prod", "github_deploy_prod", (DESCRIBE_PACKAGE,), ("versions:source",)),
@@ -232,6 +261,7 @@ ENVIRONMENT_TABLE: Mapping[str, tuple[Grant, ...]] = MappingProxyType(
             Grant("prod", "github_deploy_prod", ("kms:Decrypt",), ("key",), S3_AND_SAGEMAKER),
             Grant("prod", "sagemaker_endpoint", READ_OBJECTS, ("objects:source",)),
             Grant("prod", "sagemaker_endpoint", ("kms:Decrypt",), ("key",), S3_AND_SAGEMAKER),
+            *_monitoring_rows("prod"),
         ),
     }
 )
@@ -244,6 +274,9 @@ KEY_STATEMENTS = (
     ("DataScienceEncryptDecrypt", ("data_science",), DATA_SCIENCE_ROLES, "key"),
     ("DataScientistEncryptDecrypt", ("data_science",), ("data_scientist",), "key"),
     ("WorkloadDecryptOnly", config.ENVIRONMENTS, ("sagemaker_endpoint", "github_deploy_prod"), "key"),
+    # Model Monitor: the jobs read baselines, the QA deploy their constraints (the prod deploy reads
+    # the prod prefix already).
+    ("WorkloadMonitoringDecryptOnly", config.ENVIRONMENTS, ("github_deploy_qa", "sagemaker_monitor"), "key"),
     ("RegistryQaDecrypt", ("shared_services",), ("github_registry_qa",), "key"),
     ("RegistryProdEncryptDecrypt", ("shared_services",), ("github_registry_prod",), "key"),
 )
@@ -264,10 +297,18 @@ BUCKET_STATEMENTS = (
         "objects:datasets",
     ),
     ("DataScienceListBucket", ("data_science",), (*DATA_SCIENCE_ROLES, "data_scientist"), "bucket"),
+    (
+        "PipelineJobsReadProdObjects",
+        ("data_science",),
+        (config.PIPELINE_ROLES["feature"], config.PIPELINE_ROLES["dev"]),
+        "objects:prod",
+    ),
     ("DataScientistReadDevReports", ("data_science",), ("data_scientist",), "reports:dev"),
     ("DataScientistReadProdReports", ("data_science",), ("data_scientist",), "reports:prod"),
     ("QaReadObjects", ("qa",), ("sagemaker_endpoint",), "objects:source"),
     ("ProdReadObjects", ("prod",), ("sagemaker_endpoint", "github_deploy_prod"), "objects:source"),
+    ("QaMonitoringReadObjects", ("qa",), ("github_deploy_qa", "sagemaker_monitor"), "objects:source"),
+    ("ProdMonitoringReadObjects", ("prod",), ("sagemaker_monitor",), "objects:source"),
 )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .champion import parse_champion
 from .environments import _parse_environment, _parse_tests
 from .fields import (
     ACCOUNT_ID,
@@ -28,9 +29,11 @@ from .fields import (
     _show,
 )
 from .model import parse_model
+from .monitoring import parse_monitoring
 from .names import ACCOUNT_ROLES, ENVIRONMENTS, Names, derive_names
 from .parsed import Config
 from .principals import parse_data_scientist_principal
+from .retraining import parse_notifications, parse_retraining
 from .settings import FRAMEWORKS, Branches, GitHub, PipelineSettings, Project
 
 # The repository holding this package (src/<package>/config/loading.py).
@@ -106,6 +109,20 @@ def parse(raw: Any, source: str = "config/project.json") -> Config:
         pattern=re.compile(r"^[\w.-]+\.json$"),
         expected="a file name ending in .json",
     )
+    retraining = parse_retraining(top.section("retraining"))
+    notifications = parse_notifications(top.section("notifications"))
+    champion = parse_champion(top.section("champion"))
+    if champion.shadow.enabled and not environments["prod"].endpoint.real_time:
+        raise ConfigError(
+            "champion.shadow.enabled is true but environments.prod.endpoint.type is serverless; "
+            "expected a real-time prod endpoint (SageMaker runs shadow variants on instances) "
+            "or champion.shadow.enabled false"
+        )
+    monitoring = parse_monitoring(
+        top.section("monitoring"),
+        {env: environment.endpoint for env, environment in environments.items()},
+        names.artifact_bucket,
+    )
     top.done()
     return Config(
         project=project,
@@ -123,6 +140,10 @@ def parse(raw: Any, source: str = "config/project.json") -> Config:
         names=names,
         source=source,
         document=_frozen(raw),
+        retraining=retraining,
+        notifications=notifications,
+        champion=champion,
+        monitoring=monitoring,
     )
 
 

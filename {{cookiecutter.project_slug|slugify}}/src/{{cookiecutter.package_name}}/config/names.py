@@ -42,6 +42,8 @@ class Names:
     # writes the prod one. IAM resources append `*`.
     artifact_prefixes: Mapping[str, str]
     default_input_data_uri: str
+    # The SNS topic of the monitoring alarms and notifications, in each workload account.
+    alerts_topic: str = ""
 
 
 # IAM roles, one per identity: `<model>-<suffix>`. Each GitHub role is trusted by exactly one
@@ -59,6 +61,8 @@ ROLE_SUFFIXES = MappingProxyType(
         "sagemaker_feature": "sagemaker-feature",
         "sagemaker_pipeline": "sagemaker-pipeline",
         "sagemaker_endpoint": "sagemaker-endpoint",
+        # Runs the Model Monitor jobs of the endpoints (every workload account, as the endpoint role).
+        "sagemaker_monitor": "sagemaker-monitor",
         # Optional (aws.data_scientist_principal): make run, status and compare from a laptop.
         "data_scientist": "data-scientist",
     }
@@ -99,4 +103,5 @@ def derive_names(model: str, region: str, accounts: Mapping[str, str]) -> Names:
             {"feature": f"{model}-feature-", "dev": f"{model}-dev/", "prod": f"{model}-prod/"}
         ),
         default_input_data_uri=f"s3://{bucket}/{datasets}sample.csv",
+        alerts_topic=f"{model}-alerts",
     )

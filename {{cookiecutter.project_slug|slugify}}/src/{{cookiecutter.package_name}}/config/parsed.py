@@ -11,8 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .champion import ChampionSettings
 from .fields import ConfigError, _plain
+from .monitoring import Monitoring
 from .names import ACCOUNT_ROLES, ENVIRONMENTS, GROUP_KINDS, ROLE_ACCOUNTS, ROLE_SUFFIXES, Names
+from .retraining import Notifications, Retraining
 from .settings import Branches, Environment, GitHub, ModelSettings, PipelineSettings, Project, TestThresholds
 
 
@@ -38,6 +41,13 @@ class Config:
     document: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     # Optional: the role ARN pattern the data-scientist role trusts ("" = no such role).
     data_scientist_principal: str = ""
+    # When retrain.yml retrains, and where `notify` publishes (config/retraining.py).
+    retraining: Retraining = field(default_factory=Retraining)
+    notifications: Notifications = field(default_factory=Notifications)
+    # How a candidate is compared with the prod champion (config/champion.py).
+    champion: ChampionSettings = field(default_factory=ChampionSettings)
+    # Model Monitor schedules on the endpoints (config/monitoring.py).
+    monitoring: Monitoring = field(default_factory=Monitoring)
 
     def account_id(self, role: str) -> str:
         """Account ID for an account role (data_science, shared_services, qa, prod)."""

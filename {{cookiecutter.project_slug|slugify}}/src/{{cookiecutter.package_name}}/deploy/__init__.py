@@ -7,7 +7,10 @@ Modules: `aws` (clients from an injected session, errors, the CLI error mapping)
 autoscaling, releasing and re-applying it around instance-type changes), `rollback` (rollback,
 and deploy-or-roll-back), `artifact` (prod: the served artifact's sha256 against the lock) and
 `cli` (deploy, rollback, endpoint-test; it forwards the registry, lock and compare commands to
-`promotion.cli`). Nothing here
+`promotion.cli`). The shadow phase of a release (docs/shadow.md): `shadow` (start, promote,
+abort), `shadow_compare` (the decision from CloudWatch and data capture), `shadow_capture`
+(reading and pairing captured predictions), `shadow_state` (its state on the endpoint's tags)
+and `shadow_cli` (the `shadow` subcommands). Nothing here
 imports the SageMaker SDK, pandas or numpy: the deploy and release jobs install
 requirements/deploy.txt only.
 """

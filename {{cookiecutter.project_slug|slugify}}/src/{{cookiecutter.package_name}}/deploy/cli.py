@@ -5,6 +5,7 @@ account and check the account of their credentials before they change anything;
 `endpoint-test --url` runs the same suite against a local model server, without AWS. The
 registry, lock and compare commands (`promotion.cli.COMMANDS`) are forwarded to
 `promotion.cli`, so `python -m <package>.deploy.cli <any of them>` keeps working.
+`shadow start|compare|promote|abort` (shadow_cli.py) run the shadow phase of a release.
 
 Contract (cli_support): results on stdout as key=value lines, `--github-output` also appends
 them to $GITHUB_OUTPUT; progress on stderr. Exit 0 on success, 1 when the operation failed,
@@ -24,7 +25,9 @@ from .artifact import check_artifact
 from .aws import Clients, log, require_account, run_guarded
 from .deploy import DEFAULT_POLL_SECONDS, Waiter, deploy, prepare
 from .endpoint import default_timeout
+from .monitoring import ensure_monitoring
 from .rollback import RollbackFailed, deploy_or_roll_back, rollback
+from .shadow_cli import add_parser as add_shadow_parser
 
 # Forwarded to promotion.cli (kept here so `deploy.cli --help` lists them too).
 FORWARDED = {
@@ -72,6 +75,8 @@ def cmd_deploy(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
         result = deploy_or_roll_back(clients, deploy_plan, waiter)
     else:
         result = deploy(clients, deploy_plan, waiter)
+    # Only after a successful deploy: a failed one (rolled back or not) raised above.
+    ensure_monitoring(cfg, clients, deploy_plan)
     cli_support.emit(
         {
             "endpoint_name": result.endpoint_name,
@@ -221,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_support.add_samples(sub, None, DEFAULT_ROWS)
     sub.add_argument("--rollback-on-failure", action="store_true", help="needs --env")
     waiting(sub)
+    add_shadow_parser(commands)
     for name, help_ in FORWARDED.items():
         commands.add_parser(name, help=f"{help_} (promotion.cli)", add_help=False)
     return parser

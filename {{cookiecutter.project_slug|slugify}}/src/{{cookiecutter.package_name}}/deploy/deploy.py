@@ -164,18 +164,17 @@ def cleanup(clients: Clients, plan: DeployPlan, keep: set[str]) -> list[str]:
         kept_models = set()
         for name in keep:
             try:
-                variants = sm.describe_endpoint_config(EndpointConfigName=name)["ProductionVariants"]
+                kept_models |= _config_models(sm.describe_endpoint_config(EndpointConfigName=name))
             except ClientError as exc:
                 if is_not_found(exc):
                     continue
                 raise
-            kept_models |= {v["ModelName"] for v in variants}
         for name in doomed:
-            variants = sm.describe_endpoint_config(EndpointConfigName=name)["ProductionVariants"]
+            models = _config_models(sm.describe_endpoint_config(EndpointConfigName=name))
             log(f"deleting old endpoint config {name}")
             sm.delete_endpoint_config(EndpointConfigName=name)
             deleted.append(name)
-            for model in {v["ModelName"] for v in variants} - kept_models:
+            for model in models - kept_models:
                 try:
                     sm.delete_model(ModelName=model)
                     log(f"deleted old model {model}")
@@ -185,6 +184,12 @@ def cleanup(clients: Clients, plan: DeployPlan, keep: set[str]) -> list[str]:
     except ClientError as exc:
         log(f"warning: cleaning up old endpoint configs failed: {error_message(exc)}")
     return deleted
+
+
+def _config_models(config: dict) -> set[str]:
+    """The models an endpoint config serves, its shadow variants' included (docs/shadow.md)."""
+    variants = [*config["ProductionVariants"], *config.get("ShadowProductionVariants", [])]
+    return {v["ModelName"] for v in variants}
 
 
 def wait_and_verify(clients: Clients, plan: DeployPlan, waiter: Waiter) -> None:

@@ -19,6 +19,11 @@ Stacks, in dependency order (stack names start with the model name):
    role, data-capture bucket and key.
 5. `<model>-deploy-qa`, `<model>-deploy-prod` (workload-deploy.yaml): the GitHub deploy role of
    each environment.
+6. Only with `retraining.on_new_data` / `on_drift` true: `<model>-retraining-new-data` (shared
+   services) and `<model>-retraining-drift` (each workload account with a monitored environment),
+   both retraining-events.yaml: EventBridge rules sending repository_dispatch events to GitHub.
+   Their connections hold a placeholder; the output ends with the `aws events update-connection`
+   commands that set the GitHub token (retraining_events.py, docs/retraining.md).
 
 Each stack is created, or updated when it exists; "No updates are to be performed" counts as
 success. Every operation is waited for. Afterwards it prints (stdout) one JSON document with
@@ -60,6 +65,7 @@ from typing import Any, TextIO
 
 from .. import config
 from ..cli_support import EXIT_USAGE, error, prog
+from . import retraining_events
 from .apply import (  # noqa: F401 - the bootstrap API in one place
     CAPABILITIES,
     NO_UPDATES,
@@ -203,6 +209,9 @@ def main(
     print(text, file=out)
     if args.output:
         args.output.write_text(text + "\n")
+    steps = retraining_events.token_steps(cfg)
+    if steps:
+        print("\n" + "\n".join(steps), file=out)
     if github is not None and not args.dry_run:
         print("\n# GitHub settings, applied through the API and verified:", file=out)
         try:

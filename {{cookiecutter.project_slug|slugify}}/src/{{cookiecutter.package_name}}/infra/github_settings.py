@@ -14,8 +14,8 @@ from ..config import Config
 from .errors import UsageError
 
 # The check runs a pull request into the prod branch must pass: GitHub names a job's check run
-# after the job's `name:` (checks.yml job `checks`, release-pr.yml job `compare`).
-PROD_STATUS_CHECKS = ("Lint, tests, pipeline definition", "Candidate vs prod")
+# after the job's `name:` (checks.yml job `checks`, release-pr.yml jobs `compare` and `champion`).
+PROD_STATUS_CHECKS = ("Lint, tests, pipeline definition", "Candidate vs prod", "Candidate beats the champion")
 REVIEWER = re.compile(r"^(team|user):([A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?)$")
 
 
@@ -104,9 +104,10 @@ def branch_rulesets(cfg: Config) -> dict[str, dict[str, Any]]:
 
     Both: no deletion, no force push, active, and no bypass actors. Prod also needs a pull request
     approved by someone other than its last pusher (code owners, stale approvals dismissed) and
-    the `checks` and `compare` jobs passing, so nobody can change `release.yml` or the lock on
-    prod without review. Dev has no pull-request rule: the dev workflow's record-lock job pushes
-    the lock commit there with GITHUB_TOKEN, and exempting GitHub Actions as a bypass actor would
+    the `checks`, `compare` and `champion` jobs passing, so nobody can change `release.yml` or the
+    lock on prod without review, nor merge a candidate that lost to the champion prod serves.
+    Dev has no pull-request rule: the dev workflow's record-lock job pushes the lock commit there
+    with GITHUB_TOKEN, and exempting GitHub Actions as a bypass actor would
     exempt every workflow a writer can add on any branch, from every rule of the ruleset.
     """
     model = cfg.project.model_name

@@ -12,12 +12,15 @@ from typing import Any
 
 from .. import access, config
 from ..config import Config
+from . import retraining_events
 from .errors import BootstrapError
 
 INFRA_DIR = config.REPO_ROOT / "infra"
 OIDC_STACK = "github-actions-oidc-provider"
 # Output keys of the shared-services stack that later stacks take as parameters.
 KEY_ARN_OUTPUT = "ArtifactKeyArn"
+# The environments whose deploy role runs the shadow comparison (`shadow compare`, prod only).
+SHADOW_ENVIRONMENTS = ("prod",)
 
 
 @dataclass
@@ -122,6 +125,7 @@ def plan(cfg: Config) -> list[StackSpec]:
                 "QaEnvironmentName": envs["qa"].github_environment,
                 "ProdEnvironmentName": envs["prod"].github_environment,
                 "GitHubOidcProviderArn": "",
+                **retraining_events.bucket_parameters(cfg),
             },
         )
     )
@@ -145,6 +149,8 @@ def plan(cfg: Config) -> list[StackSpec]:
                 "ProdArtifactPrefix": names.artifact_prefixes["prod"],
                 "DatasetsPrefix": names.datasets_prefix,
                 **images,
+                # Model Monitor's analyzer account (the pipeline's baseline steps run its image).
+                **access.analyzer_parameters(cfg),
                 "FeaturePipelineRoleName": cfg.role_name("sagemaker_feature"),
                 "PipelineRoleName": cfg.role_name("sagemaker_pipeline"),
                 "FeatureBuildRoleName": cfg.role_name("github_feature"),
@@ -172,8 +178,12 @@ def plan(cfg: Config) -> list[StackSpec]:
                     "EndpointRoleName": endpoint_role,
                     "CaptureBucketName": first.capture_bucket,
                     "CaptureKeyAlias": first.capture_key_alias,
+                    # The prod deploy role decrypts prod captures (the shadow comparison).
+                    "CaptureReaderRoleName": capture_reader(cfg, hosted),
                     **access.workload_parameters(cfg, hosted),
                     **images,
+                    # The Model Monitor jobs' role, analyzer image and alarm topic (deploy/monitoring.py).
+                    **monitoring_parameters(cfg),
                 },
                 dict(key_input),
             )
@@ -192,16 +202,62 @@ def plan(cfg: Config) -> list[StackSpec]:
                     "DeployRoleName": cfg.role_name(cfg.deploy_role_key(env)),
                     "EndpointRoleName": endpoint_role,
                     "EndpointName": settings.endpoint_name,
+                    "MonitorRoleName": cfg.role_name("sagemaker_monitor"),
+                    "AlertsTopicName": names.alerts_topic,
                     "SharedServicesAccountId": shared,
                     "ArtifactBucketName": names.artifact_bucket,
                     **access.deploy_parameters(cfg, env),
+                    # The shadow comparison's reads (prod only: capture prefix and variant metrics).
+                    **capture_read_parameters(cfg, env),
                     **github,
                     "GitHubOidcProviderArn": "",
                 },
                 dict(key_input),
             )
         )
+    # The optional retraining event source (retraining.on_new_data / on_drift).
+    specs += event_specs(cfg)
     return specs
+
+
+def capture_reader(cfg: Config, hosted: list[str]) -> str:
+    """The deploy role the capture key of an account hosting `hosted` lets decrypt captures ("": none)."""
+    readers = [cfg.role_name(cfg.deploy_role_key(env)) for env in hosted if env in SHADOW_ENVIRONMENTS]
+    return readers[0] if readers else ""
+
+
+def capture_read_parameters(cfg: Config, env: str) -> dict[str, str]:
+    """What a deploy-role stack reads of its account's capture bucket: prod's deploy role lists
+    and reads the prod capture prefix (where `shadow compare` pairs the variants' answers) and
+    reads the variants' metrics; QA's reads neither ("" prefix: the template grants nothing)."""
+    settings = cfg.environment(env)
+    prefix = settings.capture_uri.removeprefix(f"s3://{settings.capture_bucket}/").rstrip("/") + "/"
+    return {
+        "CaptureBucketName": settings.capture_bucket,
+        "CaptureReadPrefix": prefix if env in SHADOW_ENVIRONMENTS else "",
+    }
+
+
+def event_specs(cfg: Config, every: bool = False) -> list[StackSpec]:
+    """The retraining event-source stacks (`retraining_events.event_stacks`; `every`: all, for the checks)."""
+    return [
+        StackSpec(key, stack_name(cfg, suffix), retraining_events.TEMPLATE, role, account, params)
+        for key, suffix, role, account, params in retraining_events.event_stacks(cfg, every)
+    ]
+
+
+def monitoring_parameters(cfg: Config) -> dict[str, str]:
+    """What the workload stack takes for monitoring: the role, the analyzer account, the alerts
+    topic, and the bucket and prefix of the ground truth ("" when model quality is off)."""
+    uri = cfg.monitoring.model_quality.ground_truth_uri
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/") if uri else ("", "", "")
+    return {
+        "MonitorRoleName": cfg.role_name("sagemaker_monitor"),
+        "AlertsTopicName": cfg.names.alerts_topic,
+        **access.analyzer_parameters(cfg),
+        "GroundTruthBucket": bucket,
+        "GroundTruthPrefix": prefix,
+    }
 
 
 def describe_plan(specs: list[StackSpec]) -> list[dict[str, Any]]:

@@ -48,6 +48,11 @@ it on), and checks:
   one the table makes (`checks/table.py` holds the table itself to the same limits, so a loose
   table cannot make a loose template pass).
 
+- The retraining event source (`checks/events.py`; its stacks are checked even while the config
+  leaves them off): API destinations exactly this repository's dispatch URL, the connection's
+  placeholder and no token in any template, EventBridge trusted only by the event-source roles,
+  which invoke only their own destination; each rule target with a retry policy and a DLQ.
+
 Each concern is one module of `infra/checks/`; the templates are read by `infra/cfn.py`.
 
 It exits 0 when there is no finding, 1 listing each finding on its own line
@@ -69,6 +74,7 @@ from .cfn import Resolver, load_template
 from .checks.authority import check_authority, probes, role_statements
 from .checks.base import NO_RESOURCE_LEVEL_ACTIONS, Context, Finding, as_list, statements
 from .checks.buckets import bucket_settings, check_bucket_policy
+from .checks.events import check_event_source
 from .checks.groups import check_group_policy
 from .checks.identity import check_identity_policy, check_role_grants, check_wildcard_comments
 from .checks.images import check_image_pulls
@@ -76,7 +82,7 @@ from .checks.keys import check_key_policy
 from .checks.table import check_table
 from .checks.trust import check_trust_policy
 from .errors import Parser
-from .plan import INFRA_DIR, KEY_ARN_OUTPUT, plan
+from .plan import INFRA_DIR, KEY_ARN_OUTPUT, event_specs, plan
 
 __all__ = [
     "NO_RESOURCE_LEVEL_ACTIONS",
@@ -175,6 +181,7 @@ def check_template(
             findings += check_group_policy(
                 f"{at} group policy", props.get("ModelPackageGroupPolicy"), group_kind, ctx
             )
+    findings += check_event_source(template, resolver, ctx, where)
     return findings
 
 
@@ -219,7 +226,10 @@ def check_directory(infra_dir: Path, cfg: Config) -> list[Finding]:
         outputs = {
             "shared-services": {KEY_ARN_OUTPUT: f"arn:aws:kms:{ctx.region}:{shared}:key/{PLACEHOLDER_KEY_ID}"}
         }
-        for spec in plan(variant_cfg):
+        specs = plan(variant_cfg)
+        # The optional event-source stacks are checked whether or not the config turns them on.
+        specs += [s for s in event_specs(variant_cfg, every=True) if s.key not in {p.key for p in specs}]
+        for spec in specs:
             used.add(spec.template)
             if spec.template not in parsed:
                 findings.append(

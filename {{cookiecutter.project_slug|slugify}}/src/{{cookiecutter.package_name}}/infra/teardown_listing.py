@@ -86,7 +86,11 @@ def list_environment(cfg: Config, env: str, clients: Clients) -> list[Item]:
         items += [Item(account, kind, n, {param: n}) for n in found if ours(name, n)]
     alarms = clients("cloudwatch").describe_alarms(AlarmNames=endpoint.alarm_names(settings))["MetricAlarms"]
     items += [Item(account, "alarm", a["AlarmName"], {"AlarmNames": [a["AlarmName"]]}) for a in alarms]
-    return items
+    # Model Monitor: its schedules and alarms first, its job definitions last.
+    from .teardown_monitoring import list_monitoring
+
+    before, after = list_monitoring(cfg, env, clients)
+    return before + items + after
 
 
 def list_registry(cfg: Config, clients: Clients) -> tuple[list[Item], list[str]]:

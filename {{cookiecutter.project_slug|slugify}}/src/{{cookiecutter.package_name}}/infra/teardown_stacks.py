@@ -145,7 +145,8 @@ def list_stacks(
     for spec in reversed(plan(cfg)):
         if spec.key.startswith("deploy-"):
             wanted = spec.key.removeprefix("deploy-") in envs
-        elif spec.key.startswith("workload:"):
+        elif spec.key.startswith(("workload:", "retraining-drift:")):
+            # An account's drift event source goes with the account's last environment.
             wanted = all(env in envs for env in hosts[spec.account])
         else:
             wanted = everything

@@ -2,8 +2,9 @@
 `python -m <package> local compare [RUN RUN]` (`make compare-runs`).
 
 Options: --work-dir, --data, --framework, --threshold, --rows (test rows the endpoint tests
-send), --set NAME=VALUE (a hyperparameter for this run only), --fresh-processes. Exit status:
-see rehearsal.py.
+send), --set NAME=VALUE (a hyperparameter for this run only), --fresh-processes, --shifted
+(also check a deliberately shifted sample; monitoring.py), --champion PATH|latest (also
+compare with a champion model; champion.py). Exit status: see rehearsal.py.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from .. import cli_support
 from ..config import FRAMEWORKS, REPO_ROOT, ConfigError, config_path, load_config
-from . import history
+from . import champion, history
 from .overrides import apply_overrides
 from .rehearsal import DEFAULT_ROWS, Rehearsal
 from .rehearsal import __doc__ as rehearsal_doc
@@ -66,6 +67,16 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start a new interpreter for every step instead of forking a warm worker (slower)",
     )
+    parser.add_argument(
+        "--champion",
+        metavar="PATH|latest",
+        help="also compare with this champion model.tar.gz (latest: the last passed rehearsal's model)",
+    )
+    parser.add_argument(
+        "--shifted",
+        action="store_true",
+        help="the monitoring step also checks a deliberately shifted sample (it must report violations)",
+    )
     return parser
 
 
@@ -79,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = load_config()
         framework = args.framework or cfg.model.framework
         cfg, overrides = apply_overrides(config_path(), cfg, framework, args.set)
-    except ConfigError as exc:
+        champion_archive = champion.resolve(args.champion, args.work_dir.resolve()) if args.champion else None
+    except (ConfigError, cli_support.UsageError) as exc:
         return cli_support.fail(exc, cli_support.EXIT_USAGE)
     threshold = args.threshold if args.threshold is not None else cfg.pipeline.metric_threshold
     rehearsal = Rehearsal(
@@ -91,5 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         n_samples=args.rows,
         fresh_processes=args.fresh_processes,
         overrides=overrides,
+        shifted=args.shifted,
+        champion=champion_archive,
     )
     return rehearsal.run()

@@ -2,8 +2,10 @@
 
 Every rehearsal, passed or failed, is kept in `<work dir>/runs/<UTC time>/` (e.g.
 build/local/runs/2025-06-01T120301Z/): report.md and report.json, the charts, evaluation.json,
-schema.json and hyperparameters.json, whichever the run got far enough to write. The model itself
-is not kept (build/local/output holds the last one).
+schema.json and hyperparameters.json, whichever the run got far enough to write, and the
+monitoring step's constraint_violations.json. A passed run also keeps its model.tar.gz, the
+champion `make local CHAMPION=latest` scores the next candidate against; a failed run's model is
+not kept (build/local/output holds the last one).
 
 `python -m <package> local compare` prints, as Markdown, the last two runs that reached the
 evaluation side by side: metrics with the change, confusion counts, hyperparameters, data

@@ -4,9 +4,12 @@ It runs the same step scripts the SageMaker pipeline runs, with SageMaker's cont
 (arguments, SM_MODEL_DIR, SM_CHANNEL_*), into build/local/:
 
   preprocess -> train -> package (model.tar.gz, as SageMaker packs SM_MODEL_DIR) -> evaluate
-  -> gate (config pipeline.metric >= pipeline.metric_threshold, as the pipeline's ConditionStep)
+  -> gate (config pipeline.metric >= pipeline.metric_threshold, as the pipeline's ConditionStep;
+     with --champion also >= the champion's score on the same rows - champion.tolerance: champion.py)
   -> serve (`python -m <package>.local.server` on 127.0.0.1: the handler packed in model.tar.gz)
   -> endpoint tests (the suite the QA and prod deploys run, thresholds from environments.local.tests)
+  -> monitoring (a data-quality baseline on the train split; the endpoint tests' captured traffic,
+     and with --shifted a deliberately shifted sample, checked as Model Monitor does; monitoring.py)
 
 Each step script, and the server, runs in its own process with its own argv, environment and
 clean module state; by default that process is forked from a warm worker that imported pandas and
@@ -38,8 +41,10 @@ from typing import TextIO
 from .. import cli_support
 from ..config import Config
 from ..endpoint_tests.suite import HttpInvoker, SuiteReport, load_samples, run_suite
-from . import history
+from . import champion, history
 from .evaluation_report import CHARTS
+from .monitoring import FOLDER as MONITORING
+from .monitoring import Monitor, capturing, kept_files
 from .reports import RunFacts, show, step_rows, summary, write_reports
 from .stages import StepFailed, StepResult, apply_gate, hyperparameter_args, pack_model, read_metric
 from .step_runner import Service, StepRunner, make_runner
@@ -61,7 +66,7 @@ SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the pack
 STEP_TIMEOUT_SECONDS = 600
 SERVER_START_SECONDS = 120
 SERVING = re.compile(r"^serving .* at (?P<url>http://127\.0\.0\.1:\d+) ", re.MULTILINE)
-STEP_NAMES = ("preprocess", "train", "package", "evaluate", "gate", "serve", "endpoint tests")
+STEP_NAMES = ("preprocess", "train", "package", "evaluate", "gate", "serve", "endpoint tests", "monitoring")
 # Folders and files of the work dir that a run owns and clears first; nothing else is deleted.
 OWNED = (
     "input",
@@ -73,6 +78,7 @@ OWNED = (
     "report.json",
     "report.md",
     "hyperparameters.json",
+    MONITORING,
     *CHARTS.values(),
 )
 DEFAULT_ROWS = 100
@@ -96,6 +102,8 @@ class Rehearsal:
         out: TextIO = sys.stdout,
         fresh_processes: bool = False,
         overrides: dict[str, object] | None = None,
+        shifted: bool = False,
+        champion: Path | None = None,
     ) -> None:
         self.cfg = cfg
         self.work = work_dir
@@ -116,6 +124,11 @@ class Rehearsal:
         self.runner: StepRunner | None = None
         self.server: Service | None = None
         self.url = ""
+        self.shifted = shifted
+        # The champion archive to compare with (local/champion.py) and its copy for this run.
+        self.champion_source = champion
+        self.champion_archive: Path | None = None
+        self.monitor: Monitor | None = None
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -172,6 +185,7 @@ class Rehearsal:
                 str(self.work / "data" / "test"),
                 "--output-dir",
                 str(self.work / "evaluation"),
+                *champion.evaluate_arguments(self.cfg, self.champion_archive, self.champion_source),
             ],
         )
         report = json.loads((self.work / "evaluation" / "evaluation.json").read_text())
@@ -184,7 +198,8 @@ class Rehearsal:
 
     def gate(self) -> str:
         value = read_metric(self.work / "evaluation" / "evaluation.json", self.metric)
-        return apply_gate(value, self.threshold, self.metric)
+        detail = apply_gate(value, self.threshold, self.metric)
+        return champion.gate(self.work / "evaluation" / "evaluation.json", detail)
 
     def serve(self) -> str:
         """Start the server on a free port and wait until it says where it serves."""
@@ -213,13 +228,18 @@ class Rehearsal:
     def endpoint_tests(self) -> str:
         thresholds = self.cfg.tests_for("local")
         samples = load_samples(self.work / "data" / "test" / "test.csv", self.n_samples, self.target)
-        self.suite = run_suite(HttpInvoker(self.url), samples, thresholds)
+        self.suite = run_suite(capturing(HttpInvoker(self.url), self.work), samples, thresholds)
         ok = sum(c.passed for c in self.suite.checks)
         detail = f"{ok}/{len(self.suite.checks)} checks passed"
         if not self.suite.passed:
             failed = self.suite.failures()[0]
             raise StepFailed(f"endpoint test {failed.name!r} failed: {failed.detail}")
         return detail
+
+    def monitoring(self) -> str:
+        """Data-quality baseline on the train split; the captured traffic (and --shifted) checked."""
+        self.monitor = Monitor(self.cfg, self.work, self.url, self.n_samples, self.say)
+        return self.monitor.run(self.shifted)
 
     def run(self) -> int:
         started = time.perf_counter()
@@ -228,6 +248,7 @@ class Rehearsal:
             f"Local rehearsal: framework {self.framework}, data {show(self.data)}, "
             f"work dir {show(self.work)}, gate {self.metric} >= {self.threshold:g}"
         )
+        self.champion_archive = champion.stage(self.champion_source, self.work)
         for name in OWNED:
             target = self.work / name
             if target.is_dir():
@@ -286,6 +307,7 @@ class Rehearsal:
             "steps": step_rows(self.steps),
             "total_seconds": round(total, 3),
             "endpoint_tests": self.suite.to_dict() if self.suite else None,
+            "monitoring": self.monitor.summary() if self.monitor else None,
         }
         assert self.run_dir is not None
         params = dict(self.cfg.model.hyperparameters.get(self.framework) or {})
@@ -294,7 +316,9 @@ class Rehearsal:
         write_reports(self.work, report, self.steps, self.suite, facts, schema)
         kept = {name: self.work / name for name in history.KEPT}
         kept.update({"evaluation.json": self.work / "evaluation" / "evaluation.json", "schema.json": schema})
+        kept.update(kept_files(self.work))
         history.keep(self.run_dir, kept)
+        champion.keep_model(self.run_dir, self.work, not self.reason)
 
 
 def parser() -> argparse.ArgumentParser:

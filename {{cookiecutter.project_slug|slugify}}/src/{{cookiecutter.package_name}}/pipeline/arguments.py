@@ -34,6 +34,11 @@ def parse_args(argv: list[str] | None, prog: str, description: str) -> argparse.
     definition.add_argument(
         "--offline", action="store_true", help="build inside moto's AWS mock (no account)"
     )
+    definition.add_argument(
+        "--with-champion",
+        action="store_true",
+        help="look up the prod champion as upsert does (default: none, no registry call)",
+    )
     upsert = sub.add_parser("upsert", parents=[common], help="create or update the pipeline")
     start = sub.add_parser("start", parents=[common], help="start an execution; prints its ARN")
     run = sub.add_parser("run", parents=[common], help="upsert, start and wait with per-step progress")

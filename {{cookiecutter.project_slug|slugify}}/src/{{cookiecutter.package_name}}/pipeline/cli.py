@@ -18,9 +18,11 @@ share one. Feature pipelines run as `<model>-sagemaker-feature`, the dev pipelin
   to the artifact bucket (the definition names their S3 locations), so it needs AWS
   credentials; nothing else is written. `--offline` builds inside moto's in-process AWS
   mock instead: no account, no network, and the same JSON (only the timestamped S3 folder of
-  the training code differs, as it does between any two builds).
-- `upsert` stores the definition as a new version of the pipeline and prints
-  `pipeline_arn=<ARN>` and `pipeline_version_id=<N>`.
+  the training code differs, as it does between any two builds). It shows no champion
+  (`--champion-version none`) unless `--with-champion` looks it up as `upsert` does.
+- `upsert` looks up the champion (the prod version released last; read-only on the prod
+  group), writes it into the definition (pipeline/champion.py), stores the definition as a new
+  version of the pipeline and prints `pipeline_arn=<ARN>` and `pipeline_version_id=<N>`.
 - `start` starts version `--pipeline-version-id` (what `upsert` printed; it builds and uploads
   nothing) and prints `execution_arn=<ARN>`. It passes InputDataUri and InputDataVersion (the S3
   version ID or ETag of the input data, which must exist).
@@ -84,8 +86,9 @@ from ..cli_support import (
     prog,
 )
 from ..config import PIPELINE_KINDS, Config, ConfigError, load_config
-from ..deploy.aws import DeployError
+from ..deploy.aws import Clients, DeployError
 from . import arguments, laptop, watch
+from .champion import champion_label, resolve_champion
 from .context import Target, git_value, resolve_target, sdk_logging
 from .execution import (
     DEFAULT_POLL_INTERVAL,
@@ -257,6 +260,12 @@ def _build_and_upsert(
     # The SageMaker SDK is imported only here: `start` and the deploy code never load it.
     from .pipeline import get_pipeline, pipeline_session
 
+    # The champion is looked up before the build and written into the definition (never a start
+    # parameter); `definition` shows none unless --with-champion.
+    champion = None
+    if args.command != "definition" or args.with_champion:
+        champion = resolve_champion(cfg, Clients(boto_session, cfg.region))
+        print(f"pipeline: champion {champion_label(champion)}", file=sys.stderr, flush=True)
     with sdk_logging(args.verbose):
         pipeline = get_pipeline(
             cfg,
@@ -266,6 +275,7 @@ def _build_and_upsert(
             git_sha=target.git_sha,
             branch=target.branch,
             kms_key=target.kms_key,
+            champion=champion,
         )
         definition = pipeline.definition()
     if args.command == "definition":

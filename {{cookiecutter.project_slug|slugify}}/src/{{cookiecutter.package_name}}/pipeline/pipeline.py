@@ -21,6 +21,9 @@ Knobs a user tunes live in config/project.json, not here:
   `s3://<artifact bucket>/datasets/sample.csv` (`config.derive_names` derives it).
 - `pipeline.metric`, `pipeline.metric_threshold`: the gate, fixed in the definition (no
   execution can override it); the registration is always PendingManualApproval.
+- `champion.tolerance`: the gate's second condition, candidate >= champion - tolerance, where
+  the champion (the prod version released last) is resolved before the build and written into
+  the definition; without one (the first release) only the threshold applies.
 - `pipeline.framework_versions`: SageMaker framework container versions per framework
   (https://docs.aws.amazon.com/sagemaker/latest/dg-ecr-paths/sagemaker-algo-docker-registry-paths.html).
 - `pipeline.cache_expire_after` (ISO 8601 duration) and `pipeline.retry_attempts`
@@ -35,6 +38,8 @@ from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.mlops.workflow.pipeline import Pipeline
 
 from ..config import Config
+from .baselines import baseline_steps
+from .champion import Champion
 from .names import job_kms_key
 from .parameters import (
     APPROVAL_STATUS,
@@ -119,6 +124,7 @@ def get_pipeline(
     git_sha: str = "unknown",
     branch: str = "unknown",
     kms_key: str | None = None,
+    champion: Champion | None = None,
 ) -> Pipeline:
     """Build the pipeline for a branch kind ("feature" or "dev") without calling AWS.
 
@@ -130,7 +136,10 @@ def get_pipeline(
     name, encrypted with `kms_key` (default: `names.job_kms_key`, the key ARN when the jobs
     write across accounts); `session` defaults to `pipeline_session(cfg, default_bucket=...)`,
     and a session passed in should have that same default bucket. `git_sha` and `branch` become
-    customer metadata of the registered model package.
+    customer metadata of the registered model package. `champion` is the serving prod version
+    (`champion.resolve_champion`, looked up by the caller; None before the first release): the
+    Evaluate step scores it on the same test rows and the gate requires the candidate to reach
+    its score minus `champion.tolerance`.
 
     ModelTrainer validates `role_arn` through IAM unless SAGEMAKER_VALIDATE_ROLE=false
     (the CLI sets that default; see cli.py). It raises PipelineConfigError for an unknown kind
@@ -156,16 +165,18 @@ def get_pipeline(
         retries=job_retry_policies(cfg),
         git_sha=git_sha,
         branch=branch,
+        champion=champion,
     )
     preprocess = preprocess_step(ctx)
     train = train_step(ctx, preprocess)
     evaluate, report = evaluate_step(ctx, preprocess, train)
-    register = register_step(ctx, train, evaluate)
+    baselines = baseline_steps(ctx, preprocess, evaluate)
+    register = register_step(ctx, train, evaluate, report, baselines=baselines)
     gate = gate_step(ctx, evaluate, report, register)
     return Pipeline(
         name=name,
         parameters=list(params.values()),
-        steps=[preprocess, train, evaluate, gate],
+        steps=[preprocess, train, evaluate, *baselines.steps, gate],
         sagemaker_session=session,
         # No SageMaker Experiments trial per execution: the role would need Experiments
         # permissions for no use here. Pass a PipelineExperimentConfig to turn it on.

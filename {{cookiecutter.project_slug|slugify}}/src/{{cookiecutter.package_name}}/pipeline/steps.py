@@ -32,6 +32,7 @@ from ..config import Config
 from ..promotion.cli_release import TEST_DATA_KEY
 from ..promotion.evidence import serving_environment
 from ..promotion.metadata import metadata_value
+from .champion import Champion, champion_label
 from .parameters import (
     APPROVAL_STATUS,
     endpoint_instance_types,
@@ -58,6 +59,9 @@ PREPROCESS, TRAIN, EVALUATE, GATE, REGISTER, FAIL = (
 )
 EVALUATION_OUTPUT = "evaluation"
 EVALUATION_FILE = "evaluation.json"
+PREDICTIONS_FILE = "predictions.csv"
+CHAMPION_INPUT = "champion"
+COMPARISON = "champion_comparison"
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,8 @@ class Build:
     retries: list
     git_sha: str
     branch: str
+    # The serving prod version, resolved before the build (None before the first release).
+    champion: Champion | None = None
 
 
 def _s3_output(name: str, step: str, bucket: str, pipeline: str) -> ProcessingOutput:
@@ -172,18 +178,36 @@ def train_step(ctx: Build, preprocess: ProcessingStep) -> TrainingStep:
     return TrainingStep(name=TRAIN, step_args=step_args, cache_config=ctx.cache, retry_policies=ctx.retries)
 
 
+def evaluate_arguments(ctx: Build) -> list[str]:
+    """What steps/evaluate.py compares with: the champion (or "none"), the tolerance, the metric."""
+    return [
+        "--champion-version",
+        champion_label(ctx.champion),
+        "--tolerance",
+        f"{ctx.cfg.champion.tolerance:g}",
+        "--metric",
+        ctx.cfg.pipeline.metric,
+    ]
+
+
 def evaluate_step(
     ctx: Build, preprocess: ProcessingStep, train: TrainingStep
 ) -> tuple[ProcessingStep, PropertyFile]:
-    """Score model.tar.gz on the test split with steps/evaluate.py; evaluation.json is a PropertyFile."""
+    """Score model.tar.gz, and the champion's when there is one, on the same test split with
+    steps/evaluate.py; evaluation.json (with champion_comparison) is a PropertyFile, and
+    predictions.csv lands beside it."""
     report = PropertyFile(name="EvaluationReport", output_name=EVALUATION_OUTPUT, path=EVALUATION_FILE)
+    inputs = [
+        _s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts, "model"),
+        _s3_input("test", _output_uri(preprocess, "test"), "test"),
+    ]
+    if ctx.champion is not None:
+        inputs.append(_s3_input(CHAMPION_INPUT, ctx.champion.model_data_uri, CHAMPION_INPUT))
     step_args = _processor(ctx, EVALUATE).run(
         code=str(STEPS_DIR / "evaluate.py"),
-        inputs=[
-            _s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts, "model"),
-            _s3_input("test", _output_uri(preprocess, "test"), "test"),
-        ],
+        inputs=inputs,
         outputs=[_s3_output(EVALUATION_OUTPUT, EVALUATE, ctx.bucket, ctx.name)],
+        arguments=evaluate_arguments(ctx),
     )
     step = ProcessingStep(
         name=EVALUATE,
@@ -205,8 +229,34 @@ def held_out_split_uri(ctx: Build) -> Join:
     )
 
 
-def register_step(ctx: Build, train: TrainingStep, evaluate: ProcessingStep) -> ModelStep:
-    """Register model.tar.gz in the shared registry's group for this kind, with metrics and metadata."""
+def comparison_value(evaluate: ProcessingStep, report: PropertyFile, field: str) -> JsonGet:
+    """One field of evaluation.json's champion_comparison, read when the gate runs."""
+    return JsonGet(step_name=evaluate.name, property_file=report, json_path=f"{COMPARISON}.{field}")
+
+
+def champion_metric(ctx: Build, evaluate: ProcessingStep, report: PropertyFile) -> Any:
+    """The champion's score on this run's test rows, as text ("none" before the first release)."""
+    if ctx.champion is None:
+        return champion_label(None)
+    return Join(on="", values=[comparison_value(evaluate, report, "champion")])
+
+
+def _report_only(model_statistics: MetricsSource) -> ModelMetrics:
+    return ModelMetrics(model_statistics=model_statistics)
+
+
+def register_step(
+    ctx: Build,
+    train: TrainingStep,
+    evaluate: ProcessingStep,
+    report: PropertyFile,
+    baselines: Any = None,
+) -> ModelStep:
+    """Register model.tar.gz in the shared registry's group for this kind, with metrics and metadata.
+
+    `baselines` (pipeline/baselines.py `Baselines`) adds the data and model quality baselines to
+    ModelMetrics and registers them as DriftCheckBaselines.
+    """
     cfg = ctx.cfg
     params = ctx.params
     evaluation_uri = Join(on="/", values=[_output_uri(evaluate, EVALUATION_OUTPUT), EVALUATION_FILE])
@@ -234,9 +284,10 @@ def register_step(ctx: Build, train: TrainingStep, evaluate: ProcessingStep) -> 
         transform_instances=endpoint_types,
         # Fixed, not a parameter: an execution cannot register an approved version.
         approval_status=APPROVAL_STATUS,
-        model_metrics=ModelMetrics(
-            model_statistics=MetricsSource(content_type="application/json", s3_uri=evaluation_uri)
+        model_metrics=(baselines.model_metrics if baselines else _report_only)(
+            MetricsSource(content_type="application/json", s3_uri=evaluation_uri)
         ),
+        drift_check_baselines=baselines.drift_check_baselines() if baselines else None,
         customer_metadata_properties={
             "git_sha": metadata_value(ctx.git_sha),
             "branch": metadata_value(ctx.branch),
@@ -246,6 +297,9 @@ def register_step(ctx: Build, train: TrainingStep, evaluate: ProcessingStep) -> 
             "hyperparameters": hyperparameters_metadata(cfg),
             "pipeline_execution_id": ExecutionVariables.PIPELINE_EXECUTION_ID,
             TEST_DATA_KEY: held_out_split_uri(ctx),
+            "champion_version": champion_label(ctx.champion),
+            "champion_metric": champion_metric(ctx, evaluate, report),
+            **(baselines.metadata() if baselines else {}),
         },
         domain="MACHINE_LEARNING",
         task="CLASSIFICATION",
@@ -256,31 +310,45 @@ def register_step(ctx: Build, train: TrainingStep, evaluate: ProcessingStep) -> 
 def gate_step(
     ctx: Build, evaluate: ProcessingStep, report: PropertyFile, register: ModelStep
 ) -> ConditionStep:
-    """Register when the evaluation metric reaches the threshold, else fail with metric vs threshold.
+    """Register when the candidate reaches the threshold AND the champion's score minus the
+    tolerance (evaluation.json's champion_comparison.required, 0 before the first release), else
+    fail with the candidate's, the champion's and the required numbers.
 
-    The metric and the threshold are the config's (`pipeline.metric`, `pipeline.metric_threshold`),
-    written into the definition as literals: no start parameter can lower the bar.
+    The metric, the threshold, the tolerance and the champion are written into the definition as
+    literals (`pipeline.metric`, `pipeline.metric_threshold`, `champion.tolerance`, the champion
+    resolved before the build): no start parameter can lower the bar.
     """
     cfg = ctx.cfg
     metric = cfg.pipeline.metric
     threshold = float(cfg.pipeline.metric_threshold)
     metric_value = JsonGet(step_name=evaluate.name, property_file=report, json_path=metric_json_path(cfg))
+    required = comparison_value(evaluate, report, "required")
+    champion = ["none"] if ctx.champion is None else [comparison_value(evaluate, report, "champion")]
     fail = FailStep(
         name=FAIL,
         error_message=Join(
             on=" ",
             values=[
-                f"Evaluation {metric}",
+                f"Candidate {metric}",
                 metric_value,
-                "is below the threshold",
+                "must reach the threshold",
                 f"{threshold:g}",
+                f"and the champion's {metric}",
+                *champion,
+                f"({champion_label(ctx.champion)}) minus the tolerance",
+                f"{cfg.champion.tolerance:g}",
+                "=",
+                required,
                 "- not registered.",
             ],
         ),
     )
     return ConditionStep(
         name=GATE,
-        conditions=[ConditionGreaterThanOrEqualTo(left=metric_value, right=threshold)],
+        conditions=[
+            ConditionGreaterThanOrEqualTo(left=metric_value, right=threshold),
+            ConditionGreaterThanOrEqualTo(left=metric_value, right=required),
+        ],
         if_steps=[register],
         else_steps=[fail],
     )

@@ -106,7 +106,8 @@ def cmd_lock_write(args: argparse.Namespace, cfg: Config, clients: Clients) -> i
     except (OSError, json.JSONDecodeError) as exc:
         raise DeployError(f"cannot read the QA report {args.qa_report}: {exc}") from exc
     resolved = version.resolve(cfg, clients, args.arn, "dev")
-    lock = lockfile.lock_for(cfg, version.read_metrics(clients, resolved), qa_report, args.git_sha)
+    value = version.read_metrics(clients, resolved)
+    lock = lockfile.lock_for(cfg, value, qa_report, args.git_sha, clients=clients)
     path = _lock_file(args, cfg)
     lockfile.write_lock(path, lock)
     log(f"wrote {path}: version {lock['version']} ({lock['qa_test']['summary']})")

@@ -7,6 +7,11 @@
   result rejects it and the command exits 1.
 - `lock check` (QA or prod registry role, read-only): the lock against the registry, the
   artifact bytes and, with `--pr`, the pull request that merged it.
+- `lock champion --env prod` (QA or prod registry role, read-only): the release pull request's
+  required check. The lock's champion comparison must be the registry's (as in `lock check`);
+  it fails when the candidate lost (candidate < champion - tolerance), and when the champion it
+  was compared with is no longer the one prod serves (`lifecycle.champion_version`) or the
+  config now names another metric or tolerance: then the dev pipeline has to run again.
 - `registry released` / `registry reject` (prod registry role): after the smoke test, or when
   the prod deploy or smoke test failed.
 """
@@ -25,8 +30,8 @@ from botocore.exceptions import ClientError
 from .. import cli_support
 from ..config import Config
 from ..deploy.aws import Clients, DeployError, error_code, error_message, log, require_account
-from . import evidence, lifecycle, lockfile, release
-from .version import resolve
+from . import compare_champion, evidence, lifecycle, lockfile, release
+from .version import read_metrics, resolve
 
 # Customer metadata the pipeline's Register step writes: the folder of the execution's held-out
 # test split (test.csv, schema.json), s3://<bucket>/<pipeline>/<execution id>/Preprocess/test.
@@ -146,6 +151,36 @@ def cmd_lock_check(args: argparse.Namespace, cfg: Config, clients: Clients) -> i
     return 0
 
 
+def cmd_champion(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
+    lock = lockfile.read_lock(cfg, Path(args.lock_file) if args.lock_file else lockfile.lock_path(cfg))
+    require_account(clients, cfg, "shared_services", "lock champion")
+    version = read_metrics(clients, resolve(cfg, clients, lockfile.locked_ref(cfg, lock)), strict=True)
+    problems = release.comparison_problems(cfg, clients, lock, version)
+    if problems:
+        raise lockfile.LockError(f"champion check refused for {version.arn}: " + "; ".join(problems))
+    comparison = lock.get("comparison")
+    served = lifecycle.champion_version(cfg, clients)
+    served_arn = served.arn if served else compare_champion.NONE
+    verdict = compare_champion.verdict(cfg, comparison, served_arn)
+    values: dict[str, Any] = {"verdict": verdict.status, "served_champion": served_arn}
+    if comparison is not None:
+        values.update(
+            {
+                "metric": comparison["metric"],
+                "candidate": comparison["candidate"],
+                "champion": comparison["champion"] if comparison["champion"] is not None else "none",
+                "tolerance": comparison["tolerance"],
+                "required": comparison["required"],
+                "compared_with": comparison["champion_version"],
+            }
+        )
+    cli_support.emit(values, args.github_output)
+    if not verdict.passed:
+        return cli_support.fail(f"champion check failed for {version.arn}: {verdict.message}")
+    log(f"champion check passed for {version.arn}: {verdict.message}")
+    return 0
+
+
 def cmd_released(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     require_account(clients, cfg, "shared_services", "registry released")
     when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -201,3 +236,13 @@ def add_commands(command: Any, lock_actions: Any) -> None:
         default=os.environ.get("GITHUB_REPOSITORY"),
         help="owner/name of this repository (default $GITHUB_REPOSITORY)",
     )
+    champion = command(
+        "champion",
+        cmd_champion,
+        "Fail unless the locked candidate beat the champion prod serves now (read-only).",
+        parent=lock_actions,
+    )
+    champion.add_argument(
+        "--env", required=True, choices=("prod",), help="the environment whose champion it must beat"
+    )
+    champion.add_argument("--lock-file", help="default: <repo>/<lock_file from config>")

@@ -2,7 +2,10 @@
 
 The candidate is the version in model.lock.json (metrics and QA test result as locked); the
 champion is the prod version the prod endpoint serves (`lifecycle.champion_version`: the one
-released last), not merely the newest Approved one.
+released last), not merely the newest Approved one. First the decision: the lock's champion
+comparison (both scored on the same held-out rows by the pipeline), the tolerance and the
+verdict of the release pull request's champion check (`compare_champion.verdict`); then each
+version's registered metrics, scored on each version's own test split, for information.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Any
 
 from ..config import Config
 from ..deploy.aws import Clients
+from .compare_champion import NONE, verdict
 from .lifecycle import champion_version
 from .version import ModelVersion, read_metrics
 
@@ -45,6 +49,8 @@ def comparison_markdown(cfg: Config, lock: dict[str, Any], current: ModelVersion
         source = current.source_arn or "unknown source"
         lines += [f"- prod champion: `{current.arn}` (promoted from `{source}`)", ""]
         champion_metrics = dict(current.metrics or {})
+    lines += champion_section(cfg, lock, current)
+    lines += ["### Registered metrics (each version on its own test split)", ""]
     names = sorted(set(candidate) | set(champion_metrics), key=lambda n: (n != gate, n))
     lines += ["| metric | candidate | prod champion | change |", "|---|---|---|---|"]
     for name in names:
@@ -68,3 +74,32 @@ def comparison_markdown(cfg: Config, lock: dict[str, Any], current: ModelVersion
         "",
     ]
     return "\n".join(lines)
+
+
+VERDICT_TITLES = {"passed": "passed", "lost": "**LOST**", "stale": "**STALE**", "missing": "**MISSING**"}
+
+
+def champion_section(cfg: Config, lock: dict[str, Any], current: ModelVersion | None) -> list[str]:
+    """The champion comparison the lock carries and the champion check's verdict on it."""
+    comparison = lock.get("comparison")
+    served = current.arn if current is not None else NONE
+    decided = verdict(cfg, comparison, served)
+    lines = [f"### Champion check: {VERDICT_TITLES[decided.status]}", ""]
+    if comparison is not None:
+        first = comparison["champion"] is None
+        required = "0 (first release)" if first else f"{_number(comparison['required'])}"
+        lines += [
+            "Both scored by the pipeline on the same held-out rows; the candidate must reach "
+            "champion - tolerance.",
+            "",
+            "| metric | candidate | prod champion | tolerance | required | verdict |",
+            "|---|---|---|---|---|---|",
+            f"| {_cell(comparison['metric'])} | {_number(comparison['candidate'])} | "
+            f"{'none' if first else _number(comparison['champion'])} | {comparison['tolerance']:g} | "
+            f"{required} | {VERDICT_TITLES[decided.status]} |",
+            "",
+            f"- compared with: `{_cell(comparison['champion_version'])}`",
+            f"- prod serves now: `{_cell(served)}`",
+        ]
+    lines += [f"- {_cell(reason)}" for reason in decided.reasons]
+    return [*lines, ""]

@@ -215,6 +215,11 @@ def record_qa(
         if report is not None:
             metadata[QA_REPORT_VERSION_KEY] = report.version_id or "unversioned"
             metadata[QA_REPORT_SHA256_KEY] = report.sha256
+        # The drift baselines QA saw, pinned like the artifact: promotion copies these object
+        # versions to prod only if their bytes still hash the same (promotion/baselines.py).
+        from .baselines import qa_pins  # baselines builds on this module
+
+        metadata.update(qa_pins(clients, version))
     if summary:
         metadata[QA_SUMMARY_KEY] = metadata_value(summary)
     if run:

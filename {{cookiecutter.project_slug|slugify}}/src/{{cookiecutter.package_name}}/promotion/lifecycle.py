@@ -241,7 +241,7 @@ def champion_version(cfg: Config, clients: Clients) -> ModelVersion | None:
     """
     best: ModelVersion | None = None
     paginator = clients.sagemaker.get_paginator("list_model_packages")
-    params = {"ModelPackageGroupName": cfg.group("prod"), "ModelApprovalStatus": "Approved"}
+    params = {"ModelPackageGroupName": cfg.group_arn("prod"), "ModelApprovalStatus": "Approved"}
     for page in paginator.paginate(**params, PaginationConfig={"PageSize": 50}):
         for summary in page.get("ModelPackageSummaryList", []):
             version = resolve(cfg, clients, summary["ModelPackageArn"], "prod")

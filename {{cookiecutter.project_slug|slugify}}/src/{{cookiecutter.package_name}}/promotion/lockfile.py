@@ -14,12 +14,22 @@ back is a revert of the lock change. Shape:
                    "sha256": "<sha256 of the bytes QA served>"},
       "containers_sha256": "<sha256 of the container definitions QA tested>",
       "images": ["<exact image URI of each container>"],
-      "created_at": "2025-01-31T12:00:00Z"
+      "created_at": "2025-01-31T12:00:00Z",
+      "comparison": {"metric": "auc", "candidate": 0.98, "champion": 0.97,
+                     "champion_version": "<prod version ARN, or none>", "tolerance": 0.01,
+                     "required": 0.96, "passed": true}
     }
+
+`comparison` is the champion comparison the pipeline's Evaluate step made on the same held-out
+rows (`compare_champion`), read from the version's evaluation report, never from the caller.
+It is null for a version registered before the pipeline compared candidates with the champion
+(and a lock file written before then has no such key, read as null): such a lock passes `lock
+check` only when the registry holds no comparison either, and the release pull request's
+champion check refuses it, asking for a new dev pipeline run.
 
 The lock is a claim, not evidence: the release re-checks every field against the registry
 (the QA result and checksum QA recorded there, git SHA, metrics, images) and the artifact
-bytes before any mutating call (`release.verify_release`).
+bytes before any mutating call (`release.verify_release`), the champion comparison included.
 """
 
 from __future__ import annotations
@@ -32,7 +42,8 @@ from typing import Any
 
 from .. import config
 from ..config import Config
-from ..deploy.aws import DeployError
+from ..deploy.aws import Clients, DeployError, log
+from .compare_champion import ComparisonError, describe, load_comparison, registered_comparison
 from .evidence import SHA256, Artifact, load_artifact, qa_evidence
 from .version import ModelVersion, PackageRef, check_package
 
@@ -47,6 +58,8 @@ REQUIRED = {
     "images": list,
     "created_at": str,
 }
+# Keys a lock may lack (read as null): written by every `lock write` since champion comparisons.
+OPTIONAL = ("comparison",)
 GIT_SHA = re.compile(r"^[0-9a-f]{7,40}$")
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 
@@ -91,8 +104,10 @@ def build_lock(
     images: list[str],
     containers_sha256: str,
     now: datetime | None = None,
+    comparison: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The lock for a QA-verified version. It raises LockError if the QA report did not pass."""
+    """The lock for a QA-verified version. It raises LockError if the QA report did not pass or
+    the champion comparison says the candidate lost."""
     ref = arn if isinstance(arn, PackageRef) and arn.kind == "dev" else check_package(cfg, str(arn), "dev")
     arn = ref.arn
     if qa_report.get("passed") is not True:
@@ -113,8 +128,11 @@ def build_lock(
         "containers_sha256": containers_sha256,
         "images": list(images),
         "created_at": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "comparison": comparison,
     }
     validate(cfg, lock, "lock")
+    if comparison is not None and not comparison["passed"]:
+        raise LockError(f"{arn} lost against the prod champion ({describe(comparison)}); refusing to lock it")
     return lock
 
 
@@ -124,12 +142,16 @@ def lock_for(
     qa_report: dict[str, Any],
     git_sha: str | None = None,
     now: datetime | None = None,
+    clients: Clients | None = None,
 ) -> dict[str, Any]:
     """The lock for a resolved dev version (metrics read): its git SHA, metrics, the artifact QA
-    recorded on it in the registry (`evidence.record_qa`) and its exact image URIs.
+    recorded on it in the registry (`evidence.record_qa`), its exact image URIs and, read with
+    `clients`, the champion comparison it was registered with (`compare_champion`; without
+    `clients` the lock carries none, which the release pull request's champion check refuses).
 
     It raises LockError when the version has no git SHA, a git SHA given differs from it, the
-    registry holds no passed QA record for it, or the QA report did not pass.
+    registry holds no passed QA record for it, the QA report did not pass, or its champion
+    comparison is unreadable, contradicts the registry or says the candidate lost.
     """
     sha = version.git_sha
     if not sha:
@@ -148,6 +170,18 @@ def lock_for(
         raise LockError(f"{version.arn} is Rejected; it cannot be locked")
     uri = version.model_data_urls[0] if len(version.model_data_urls) == 1 else ""
     artifact = Artifact(uri, qa.version_id or "", qa.sha256)
+    comparison = None
+    if clients is not None:
+        try:
+            comparison = registered_comparison(cfg, clients, version)
+        except ComparisonError as exc:
+            raise LockError(f"refusing to lock {version.arn}: {exc}") from exc
+        if comparison is None:
+            log(
+                f"{version.arn} was registered without a champion comparison (by a pipeline from before "
+                "champion comparisons); the lock carries none and the release pull request's champion "
+                "check will ask for a new dev pipeline run"
+            )
     return build_lock(
         cfg,
         version.ref,
@@ -158,6 +192,7 @@ def lock_for(
         list(version.images),
         qa.containers or "",
         now,
+        comparison,
     )
 
 
@@ -178,7 +213,7 @@ def validate(cfg: Config, lock: Any, where: str) -> dict[str, Any]:
             raise LockError(f"{where}: missing {key!r}")
         if not isinstance(lock[key], kind) or (kind is int and isinstance(lock[key], bool)):
             raise LockError(f"{where}: {key!r} must be {kind.__name__}, got {type(lock[key]).__name__}")
-    unknown = sorted(set(lock) - set(REQUIRED))
+    unknown = sorted(set(lock) - set(REQUIRED) - set(OPTIONAL))
     if unknown:
         raise LockError(f"{where}: unknown keys {', '.join(unknown)}")
     try:
@@ -207,6 +242,11 @@ def validate(cfg: Config, lock: Any, where: str) -> dict[str, Any]:
         raise LockError(f"{where}: images must be a non-empty list of image URIs")
     if not TIMESTAMP.match(lock["created_at"]):
         raise LockError(f"{where}: created_at {lock['created_at']!r} is not an ISO-8601 UTC time (…Z)")
+    if lock.get("comparison") is not None:
+        try:
+            load_comparison(cfg, lock["comparison"], f"{where}: comparison")
+        except ComparisonError as exc:
+            raise LockError(str(exc)) from exc
     return lock
 
 

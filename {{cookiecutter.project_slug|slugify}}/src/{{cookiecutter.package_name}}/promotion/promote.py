@@ -4,7 +4,10 @@ It runs as the prod registry role in the shared-services account, the only role 
 the prod prefix of the artifact bucket or the prod group. The prod version is built, not
 copied: its one container is the tested image with exactly the serving environment and the
 prod-only copy of the tested artifact; its model quality report is a prod-only copy of the
-report QA pinned; its metadata is the source's minus every key a release decision reads.
+report QA pinned, and its quality baselines (DriftCheckBaselines and ModelMetrics, what Model
+Monitor compares the prod endpoint's traffic with) prod-only copies of the baseline objects QA
+pinned (promotion/baselines.py); its metadata is the source's minus every key a release
+decision reads.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from ..config import Config
 from ..deploy.aws import Clients, DeployError, log
+from . import baselines as quality_baselines
 from .evidence import (
     QA_REPORT_SHA256_KEY,
     containers_digest,
@@ -51,9 +55,10 @@ DECISION_KEYS = re.compile(r"^(released_|source_|artifact_|rejected_|approved_)|
 # promotion (5), the release record (3) and a rejection (1). SageMaker allows 50 in all.
 RELEASE_METADATA_ENTRIES = 12
 
-# Fields of the source version that the prod version carries over unchanged (containers and
-# the quality report are rebuilt on the prod copies).
-COPIED_FIELDS = ("MetadataProperties", "DriftCheckBaselines", "Domain", "Task")
+# Fields of the source version that the prod version carries over unchanged (containers, the
+# quality report and the baselines, ModelMetrics and DriftCheckBaselines, are rebuilt on the
+# prod copies).
+COPIED_FIELDS = ("MetadataProperties", "Domain", "Task")
 
 
 def copied_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
@@ -92,9 +97,10 @@ def expected_request(
     sha256: str,
     copy_version: str,
     report: tuple[str, str] | None,
+    baselines: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The CreateModelPackage request of the prod version (`report`: the quality report copy's
-    URI and object version)."""
+    URI and object version; `baselines`: kind -> the baseline copy's URI)."""
     request = source.fields(COPIED_FIELDS)
     spec = plain(source.description.get("InferenceSpecification") or {})
     spec["Containers"] = [
@@ -110,12 +116,18 @@ def expected_request(
         ARTIFACT_SHA256_KEY: sha256,
         ARTIFACT_VERSION_KEY: copy_version,
     }
+    metrics: dict[str, dict] = {}
     if report is not None:
         uri, version = report
-        request["ModelMetrics"] = {
-            "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}
-        }
+        metrics["ModelQuality"] = {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}
         metadata[REPORT_VERSION_KEY] = version
+    if baselines:
+        parts, drift = quality_baselines.request_fields(baselines)
+        for part, entries in parts.items():
+            metrics.setdefault(part, {}).update(entries)
+        request["DriftCheckBaselines"] = drift
+    if metrics:
+        request["ModelMetrics"] = metrics
     check_customer_metadata(metadata, f"promoting {source.arn}")
     request.update(
         ModelPackageGroupName=cfg.group("prod"),
@@ -130,7 +142,7 @@ def differences(existing: ModelVersion, request: dict) -> list[str]:
     """Fields in which an existing prod version differs from what promotion would register."""
     problems = [
         name
-        for name in (*COPIED_FIELDS, "ModelMetrics")
+        for name in (*COPIED_FIELDS, "ModelMetrics", "DriftCheckBaselines")
         if plain(existing.description.get(name)) != request.get(name)
     ]
     if plain(existing.description.get("InferenceSpecification")) != request["InferenceSpecification"]:
@@ -174,7 +186,12 @@ def promote(
 
     The prod version serves a copy of the artifact QA tested, in the prod-only prefix: the
     object version QA recorded is copied and the copy re-hashed against QA's sha256 (and the
-    lock's, when given); the evaluation report QA pinned is copied the same way. Its one
+    lock's, when given); the evaluation report QA pinned is copied the same way, and so are the
+    quality baselines (promotion/baselines.py): each object version QA pinned is re-hashed before
+    anything is copied, copied, and the copy re-hashed; the prod version registers the copies as
+    its DriftCheckBaselines and ModelMetrics. A version registered with baselines expected that
+    lacks one, or lacks its QA pin, is refused; one registered before baselines existed is
+    promoted without them (one log line). Its one
     container is the tested image with the serving environment; the source's containers must
     still be the ones QA tested (their digest) and serve nothing else. Promoting the same source
     again returns the existing prod version without a mutating call, but only if it is exactly
@@ -203,6 +220,9 @@ def promote(
     source_uri = model_artifact_uri(source)
     prod_uri = prod_artifact_uri(cfg, source, source_uri)
     report_uri = prod_report_uri(cfg, source) if source.quality_report_uri else None
+    found = quality_baselines.sources(source)
+    if found is None:
+        log(f"{source_arn} was registered without quality baselines; promoting it without them")
     existing = find_promoted(clients, cfg.group("prod"), source_arn)
     if existing:
         if existing.approval == "Rejected":
@@ -211,8 +231,11 @@ def promote(
             )
         copy_version = existing.metadata.get(ARTIFACT_VERSION_KEY) or "missing"
         report = (report_uri, existing.metadata.get(REPORT_VERSION_KEY) or "missing") if report_uri else None
+        copies = {
+            kind: quality_baselines.prod_uri(cfg, source, kind, uri) for kind, uri in (found or {}).items()
+        }
         problems = differences(
-            existing, expected_request(cfg, source, prod_uri, qa.sha256, copy_version, report)
+            existing, expected_request(cfg, source, prod_uri, qa.sha256, copy_version, report, copies)
         )
         if problems:
             raise DeployError(
@@ -222,7 +245,12 @@ def promote(
         log(f"{source_arn} is already promoted as {existing.arn}; unchanged")
         return existing.arn, False
     placeholder = (report_uri, "unversioned") if report_uri else None
-    expected_request(cfg, source, prod_uri, qa.sha256, "unversioned", placeholder)  # metadata rules first
+    # The baselines QA pinned, re-hashed at their pinned versions (reads only).
+    pins = quality_baselines.verify(cfg, clients, source, found) if found else []
+    # Metadata rules first.
+    expected_request(
+        cfg, source, prod_uri, qa.sha256, "unversioned", placeholder, {p.kind: p.target for p in pins}
+    )
     copy_version = copy_object(clients, source_uri, qa.version_id or "", prod_uri, qa.sha256)
     report = None
     if report_uri:
@@ -231,7 +259,8 @@ def promote(
         if not report_sha:
             raise DeployError(f"{source_arn} has no pinned evaluation report in its QA record; not promoting")
         report = (report_uri, copy_object(clients, source.quality_report_uri, pinned, report_uri, report_sha))
-    request = expected_request(cfg, source, prod_uri, qa.sha256, copy_version, report)
+    copies = quality_baselines.copy_all(clients, pins, copy_object)
+    request = expected_request(cfg, source, prod_uri, qa.sha256, copy_version, report, copies)
     # Same source, same token: SageMaker returns the first version on a retried request.
     request["ClientToken"] = hashlib.sha256(source_arn.encode()).hexdigest()[:32]
     arn = clients.sagemaker.create_model_package(**request)["ModelPackageArn"]

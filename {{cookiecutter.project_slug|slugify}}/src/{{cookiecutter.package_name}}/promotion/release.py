@@ -9,6 +9,9 @@ pull request). It refuses, naming every mismatch in one line, unless:
   artifact version and sha256 the lock names;
 - git SHA, metrics, image URIs and artifact URI are equal between lock and registry;
 - the artifact version still exists and its bytes hash to that sha256;
+- the lock's champion comparison is the one the version's evaluation report holds (the object
+  version QA read) and its customer metadata repeat (`compare_champion`), field by field; the
+  release pull request's champion check decides on it (`lock champion`);
 - the container definitions are the ones QA tested (their digest) and serve nothing the
   checksums do not cover (`evidence.serving_problems`);
 - the lock change reached the prod branch through a pull request of this repository from its
@@ -26,6 +29,7 @@ from typing import Any
 
 from ..config import Config
 from ..deploy.aws import Clients, DeployError, log
+from .compare_champion import ComparisonError, mismatches, registered_comparison
 from .evidence import (
     containers_digest,
     digest,
@@ -126,6 +130,7 @@ def verify_release(
                 f"the artifact {artifact.uri} (version {artifact.version_id}) now has sha256 "
                 f"{actual.sha256}, the lock says {artifact.sha256}"
             )
+    problems.extend(comparison_problems(cfg, clients, lock, version))
     if check_provenance:
         released = released_from(cfg, clients, version)
         problems.extend(provenance_problems(cfg, version, pull_request, released))
@@ -133,6 +138,17 @@ def verify_release(
         raise LockError(f"release refused for {ref.arn}: " + "; ".join(problems))
     log(f"release verified: {ref.arn} (QA passed on sha256 {lock['artifact']['sha256']})")
     return version
+
+
+def comparison_problems(
+    cfg: Config, clients: Clients, lock: dict[str, Any], version: ModelVersion
+) -> list[str]:
+    """Where the lock's champion comparison differs from the registry's (empty: they agree)."""
+    try:
+        registered = registered_comparison(cfg, clients, version)
+    except ComparisonError as exc:
+        return [str(exc)]
+    return mismatches(lock.get("comparison"), registered)
 
 
 def released_from(cfg: Config, clients: Clients, version: ModelVersion) -> ModelVersion | None:
@@ -201,6 +217,7 @@ __all__ = [
     "DECISION_KEYS",
     "LockError",
     "PullRequest",
+    "comparison_problems",
     "evidence_mismatches",
     "parse_pull_request",
     "verify_release",

@@ -16,6 +16,14 @@ and precision_recall_curve {"precisions": [...], "recalls": [...]}, at most CURV
 each, from the strictest threshold to the most lenient. The pipeline's ConditionStep reads
 binary_classification_metrics.<metric>.value from it; the registry shows the rest.
 
+The champion (the prod version released last, `--champion-version <ARN>`, its model.tar.gz under
+/opt/ml/processing/champion) is scored on the same test rows, through its own handler and its own
+conversion (it may have been trained on another schema), and evaluation.json gains
+"champion_comparison": {"metric", "candidate", "champion" (null without one), "champion_version"
+("none" without one), "tolerance", "required" (champion - tolerance, 0.0 without one), "passed"}.
+The gate's second condition is candidate >= required. predictions.csv beside it holds the
+candidate's probability,prediction,label per test row (the model-quality baseline's input).
+
 The metrics are computed with numpy alone (same values as sklearn.metrics, which the tests
 check), so evaluating an XGBoost model never imports scikit-learn. The archive is extracted
 with tarfile's "data" filter where the Python has it (3.12+, and 3.8.17+/3.9.17+/3.10.12+/
@@ -38,6 +46,7 @@ import numpy as np
 
 BASE = Path("/opt/ml/processing")
 CURVE_POINTS = 200  # per curve in evaluation.json; more distinct scores are thinned evenly
+METRICS = ("auc", "accuracy", "precision", "recall", "f1")
 
 
 def read_labels(table, target: str, path: Path) -> np.ndarray:
@@ -53,9 +62,9 @@ def read_labels(table, target: str, path: Path) -> np.ndarray:
     return values.astype(int).to_numpy()
 
 
-def load_handler(model_dir: Path):
+def load_handler(model_dir: Path, name: str = "candidate"):
     script = model_dir / "code" / "inference.py"
-    spec = importlib.util.spec_from_file_location("packaged_inference", script)
+    spec = importlib.util.spec_from_file_location(f"packaged_inference_{name}", script)
     if not script.is_file() or spec is None or spec.loader is None:
         raise SystemExit(f"evaluate: no code/inference.py in the model package at {model_dir}")
     module = importlib.util.module_from_spec(spec)
@@ -192,11 +201,71 @@ def metrics(y_true: np.ndarray, probability: np.ndarray) -> dict:
     return {"binary_classification_metrics": section}
 
 
+def score(archive: Path, tests: list[Path], dest: Path, name: str):
+    """Extract a model archive under dest, load it through its own handler and score every test
+    file with its own conversion: (model, probabilities in file and row order, per-file tables)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    safe_extract(archive, dest)
+    handler = load_handler(dest, name)
+    model = handler.model_fn(str(dest))
+    tables, probability = [], []
+    for path in tests:
+        table = handler.tabular.read_csv(path)
+        try:
+            converted = model.convert(table)
+        except handler.tabular.DataError as exc:
+            raise SystemExit(f"evaluate: {name} model, {path.name}: {exc}") from None
+        tables.append(table)
+        probability.append(model.predict_proba(converted.frame))
+    return model, np.concatenate(probability), tables
+
+
+def champion_flipped(candidate: dict, champion: dict, version: str) -> bool:
+    """Whether the champion's label 1 is the candidate's label 0 (a changed positive label);
+    SystemExit when the two label mappings name different values."""
+    if not champion or champion == candidate:
+        return False
+    if set(champion) == set(candidate) and all(champion[k] == 1 - candidate[k] for k in candidate):
+        return True
+    raise SystemExit(
+        f"evaluate: the champion {version} maps labels {champion}, the candidate {candidate}; "
+        "the two models predict different classes and cannot be compared"
+    )
+
+
+def comparison(metric: str, candidate: float, champion: float | None, version: str, tolerance: float) -> dict:
+    """evaluation.json's champion_comparison: the candidate passes when it scores at least the
+    champion minus the tolerance (with no champion: at least 0)."""
+    required = max(0.0, round(champion - tolerance, 6)) if champion is not None else 0.0
+    return {
+        "metric": metric,
+        "candidate": candidate,
+        "champion": champion,
+        "champion_version": version,
+        "tolerance": tolerance,
+        "required": required,
+        "passed": bool(candidate >= required),
+    }
+
+
+def write_predictions(path: Path, probability: np.ndarray, labels: np.ndarray) -> None:
+    """predictions.csv (probability,prediction,label per test row): the model-quality baseline's input."""
+    lines = ["probability,prediction,label"]
+    lines += [f"{p:.6f},{int(p >= 0.5)},{int(y)}" for p, y in zip(probability, labels)]  # noqa: B905
+    path.write_text("\n".join(lines) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path, default=BASE / "model", help="holds model.tar.gz")
     parser.add_argument("--test-dir", type=Path, default=BASE / "test")
     parser.add_argument("--output-dir", type=Path, default=BASE / "evaluation")
+    parser.add_argument(
+        "--champion-dir", type=Path, default=BASE / "champion", help="the champion's model.tar.gz"
+    )
+    parser.add_argument("--champion-version", default="none", help='the champion\'s version ARN, or "none"')
+    parser.add_argument("--tolerance", type=float, default=0.0)
+    parser.add_argument("--metric", choices=METRICS, default="auc")
     args = parser.parse_args(argv)
 
     archive = args.model_dir / "model.tar.gz"
@@ -205,28 +274,55 @@ def main(argv: list[str] | None = None) -> int:
     tests = sorted(args.test_dir.glob("*.csv"))
     if not tests:
         raise SystemExit(f"evaluate: no .csv file in {args.test_dir}")
+    champion_archive = args.champion_dir / "model.tar.gz"
+    has_champion = args.champion_version != "none"
+    if has_champion and not champion_archive.exists():
+        raise SystemExit(f"evaluate: champion {args.champion_version}: {champion_archive} not found")
+    if not 0.0 <= args.tolerance <= 1.0:
+        raise SystemExit(f"evaluate: --tolerance {args.tolerance:g} is not between 0 and 1")
 
     with tempfile.TemporaryDirectory() as tmp:
-        safe_extract(archive, Path(tmp))
-        handler = load_handler(Path(tmp))
-        model = handler.model_fn(tmp)
-        labels, probability = [], []
-        for path in tests:
-            table = handler.tabular.read_csv(path)
-            labels.append(read_labels(table, model.schema.target, path))
-            try:
-                converted = model.convert(table)
-            except handler.tabular.DataError as exc:
-                raise SystemExit(f"evaluate: {path.name}: {exc}") from None
-            probability.append(model.predict_proba(converted.frame))
+        model, probability, tables = score(archive, tests, Path(tmp) / "candidate", "candidate")
+        labels = np.concatenate(
+            [read_labels(table, model.schema.target, path) for table, path in zip(tables, tests)]  # noqa: B905
+        )
+        champion_probability = None
+        if has_champion:
+            champion, champion_probability, _ = score(
+                champion_archive, tests, Path(tmp) / "champion", "champion"
+            )
+            if len(champion_probability) != len(labels):  # the same files, so only a broken handler
+                scored = f"{len(champion_probability)} rows, the candidate {len(labels)}"
+                raise SystemExit(f"evaluate: the champion scored {scored}")
+            if champion_flipped(
+                model.schema.label_mapping, champion.schema.label_mapping, args.champion_version
+            ):
+                champion_probability = 1.0 - champion_probability
 
-    report = metrics(np.concatenate(labels), np.concatenate(probability))
+    report = metrics(labels, probability)
+    candidate_value = report["binary_classification_metrics"][args.metric]["value"]
+    champion_value = None
+    if champion_probability is not None:
+        champion_section = metrics(labels, champion_probability)["binary_classification_metrics"]
+        champion_value = champion_section[args.metric]["value"]
+    report["champion_comparison"] = comparison(
+        args.metric, candidate_value, champion_value, args.champion_version, args.tolerance
+    )
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "evaluation.json").write_text(json.dumps(report, indent=2))
+    write_predictions(args.output_dir / "predictions.csv", probability, labels)
     section = report["binary_classification_metrics"]
     summary = ", ".join(f"{k}={v['value']:.4f}" for k, v in section.items() if "value" in v)
-    rows = sum(sum(row.values()) for row in section["confusion_matrix"].values())
-    print(f"evaluate: {rows} rows: {summary}")
+    print(f"evaluate: {len(labels)} rows: {summary}")
+    result = report["champion_comparison"]
+    if champion_value is None:
+        print(f"evaluate: no champion; candidate {args.metric} {candidate_value:.4f}")
+    else:
+        print(
+            f"evaluate: same {len(labels)} rows: candidate {args.metric} {candidate_value:.4f}, champion "
+            f"{champion_value:.4f} ({args.champion_version}), tolerance {args.tolerance:g}, required "
+            f"{result['required']:.4f}: {'passed' if result['passed'] else 'FAILED'}"
+        )
     return 0
 
 

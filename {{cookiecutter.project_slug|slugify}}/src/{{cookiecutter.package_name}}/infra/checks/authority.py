@@ -225,9 +225,12 @@ def check_authority(
 ) -> list[Finding]:
     """Every probe the statements of one principal (`who`, role key `role_key` or None for any
     other principal) allow although the limits above do not let that role make it."""
+    from .capture import capture_probes
+    from .monitoring import monitoring_probes
+
     items = list(items)
     findings = []
-    for probe in probes(cfg):
+    for probe in (*probes(cfg), *monitoring_probes(cfg), *capture_probes(cfg)):
         if role_key in probe.allowed:
             continue
         hit = allows(items, probe)

@@ -34,6 +34,7 @@ NO_RESOURCE_LEVEL_ACTIONS = frozenset(
     {
         "application-autoscaling:DescribeScalableTargets",
         "application-autoscaling:DescribeScalingPolicies",
+        "cloudwatch:GetMetricData",
         "cloudwatch:PutMetricData",
         "ecr:GetAuthorizationToken",
         "sagemaker:ListEndpointConfigs",

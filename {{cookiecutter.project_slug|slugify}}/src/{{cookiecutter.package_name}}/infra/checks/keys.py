@@ -18,6 +18,39 @@ from .base import (
     principal_accounts,
 )
 
+# The one service principal a key policy may name: CloudWatch, publishing this account's alarms
+# to an encrypted SNS topic; it may only generate data keys and decrypt, for its own account.
+ALARM_SERVICE = "cloudwatch.amazonaws.com"
+ALARM_SERVICE_ACTIONS = frozenset({"kms:Decrypt", "kms:GenerateDataKey"})
+
+
+def check_alarm_service(
+    at: str, statement: dict[str, Any], actions: set[str], key_account: str
+) -> list[Finding]:
+    """A key statement for a service principal: only CloudWatch, only data keys and decrypt, and
+    only for alarms of the key's own account (StringEquals aws:SourceAccount)."""
+    services = as_list(statement["Principal"]["Service"])
+    if services != [ALARM_SERVICE]:
+        return [
+            Finding(at, f"grants the key to services {services}; only {ALARM_SERVICE} (alarms) may be named")
+        ]
+    findings = []
+    extra = sorted(actions - ALARM_SERVICE_ACTIONS)
+    if extra:
+        findings.append(
+            Finding(
+                at, f"grants {', '.join(extra)} to {ALARM_SERVICE}; allowed: {sorted(ALARM_SERVICE_ACTIONS)}"
+            )
+        )
+    source = ((statement.get("Condition") or {}).get("StringEquals") or {}).get("aws:SourceAccount")
+    if as_list(source) != [key_account]:
+        findings.append(
+            Finding(
+                at, f"grants the key to {ALARM_SERVICE} without StringEquals aws:SourceAccount {key_account}"
+            )
+        )
+    return findings
+
 
 def check_key_policy(where: str, policy: Any, key_account: str, ctx: Context) -> list[Finding]:
     """A KMS key policy: who may use the key, for what, and through which service."""
@@ -25,6 +58,9 @@ def check_key_policy(where: str, policy: Any, key_account: str, ctx: Context) ->
     allowed_via = ctx.via_services()
     for at, statement, actions in allowed_statements(where, policy):
         principal = statement.get("Principal")
+        if isinstance(principal, dict) and set(principal) == {"Service"}:
+            findings += check_alarm_service(at, statement, actions, key_account)
+            continue
         if isinstance(principal, dict) and set(principal) - {"AWS"}:
             findings.append(
                 Finding(at, f"grants the key to non-account principals {sorted(set(principal) - {'AWS'})}")

@@ -18,6 +18,7 @@ from .base import (
     as_list,
     basic_findings,
 )
+from .events import trusted_services
 
 
 def check_trust_policy(where: str, policy: Any, role_name: str, ctx: Context) -> list[Finding]:
@@ -35,9 +36,11 @@ def check_trust_policy(where: str, policy: Any, role_name: str, ctx: Context) ->
         elif actions == {"sts:AssumeRole"}:
             services = set(as_list(principal.get("Service"))) if isinstance(principal, dict) else set()
             others = {k for k in (principal if isinstance(principal, dict) else {"*": 1}) if k != "Service"}
-            if others or not services or not services <= SERVICE_PRINCIPALS:
+            # The event-source roles may also trust EventBridge (checks/events.py limits them).
+            allowed = SERVICE_PRINCIPALS | trusted_services(role_name, ctx)
+            if others or not services or not services <= allowed:
                 findings.append(
-                    Finding(at, f"lets {principal!r} assume the role; only {sorted(SERVICE_PRINCIPALS)} may")
+                    Finding(at, f"lets {principal!r} assume the role; only {sorted(allowed)} may")
                 )
             actions.clear()
         if actions:
