@@ -186,6 +186,21 @@ def cleanup(clients: Clients, plan: DeployPlan, keep: set[str]) -> list[str]:
     return deleted
 
 
+def settled_endpoint(clients: Clients, name: str, waiter: Waiter, broken: str) -> dict[str, Any] | None:
+    """DescribeEndpoint, waiting while it is Creating/Updating; DeployError ending with `broken`
+    when it is Failed or OutOfService."""
+    endpoint = describe_endpoint(clients, name)
+    if endpoint and endpoint["EndpointStatus"] in SETTLING:
+        log(f"endpoint {name} is {endpoint['EndpointStatus']}; waiting for it to settle first")
+        endpoint = wait_until_settled(clients, name, waiter)
+    if endpoint and endpoint["EndpointStatus"] in BROKEN:
+        raise DeployError(
+            f"endpoint {name} is {endpoint['EndpointStatus']} "
+            f"({endpoint.get('FailureReason', 'no reason given')}); {broken}"
+        )
+    return endpoint
+
+
 def _config_models(config: dict) -> set[str]:
     """The models an endpoint config serves, its shadow variants' included (docs/shadow.md)."""
     variants = [*config["ProductionVariants"], *config.get("ShadowProductionVariants", [])]
@@ -223,16 +238,7 @@ def deploy(clients: Clients, plan: DeployPlan, waiter: Waiter | None = None) -> 
     waiter = waiter or Waiter(timeout=plan.timeout)
     settings = plan.settings
     name = settings.endpoint_name
-    endpoint = describe_endpoint(clients, name)
-    if endpoint and endpoint["EndpointStatus"] in SETTLING:
-        log(f"endpoint {name} is {endpoint['EndpointStatus']}; waiting for it to settle first")
-        endpoint = wait_until_settled(clients, name, waiter)
-    if endpoint and endpoint["EndpointStatus"] in BROKEN:
-        raise DeployError(
-            f"endpoint {name} is {endpoint['EndpointStatus']} "
-            f"({endpoint.get('FailureReason', 'no reason given')}); "
-            "it cannot be updated: delete it and deploy again"
-        )
+    endpoint = settled_endpoint(clients, name, waiter, "it cannot be updated: delete it and deploy again")
     if endpoint and endpoint.get("EndpointConfigName") == plan.config_name:
         log(f"endpoint {name} already runs {plan.config_name} ({plan.package.arn}); nothing to deploy")
         # Read-only unless a crashed earlier run left the alarms or autoscaling unfinished.

@@ -32,6 +32,7 @@ from ..config import Config
 from .aws import Clients, DeployError, error_code, error_message, is_not_found, log
 from .endpoint import DeployPlan
 from .monitoring_requests import Baselines, Monitor, MonitoringPlan, baselines, plan_monitoring
+from .scaling import put_changed_alarms
 
 ALARM_FIELDS = (
     "AlarmActions",
@@ -143,14 +144,7 @@ def ensure_alarms(clients: Clients, plan: MonitoringPlan) -> int:
         else {}
     )
     drift = cloudwatch.describe_alarms(AlarmNamePrefix=plan.drift_alarm_prefix).get("MetricAlarms", [])
-    calls = 0
-    for alarm in plan.alarms:
-        current = existing.get(alarm["AlarmName"])
-        if current and all(current.get(k) == alarm.get(k) for k in ALARM_FIELDS):
-            continue
-        log(f"putting alarm {alarm['AlarmName']}")
-        cloudwatch.put_metric_alarm(**alarm)
-        calls += 1
+    calls = put_changed_alarms(cloudwatch, plan.alarms, existing, ALARM_FIELDS)
     stale = sorted(a["AlarmName"] for a in drift if a["AlarmName"] not in names)
     if stale:
         log(f"deleting drift alarms of features no longer in the baseline: {', '.join(stale)}")

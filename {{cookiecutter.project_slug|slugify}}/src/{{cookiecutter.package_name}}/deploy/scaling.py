@@ -40,10 +40,20 @@ def ensure_alarms(clients: Clients, plan: DeployPlan) -> int:
     existing = {
         a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNames=names).get("MetricAlarms", [])
     }
+    return put_changed_alarms(cloudwatch, plan.alarms, existing, ALARM_FIELDS)
+
+
+def put_changed_alarms(
+    cloudwatch: Any,
+    alarms: list[dict[str, Any]],
+    existing: dict[str, dict[str, Any]],
+    fields: tuple[str, ...],
+) -> int:
+    """PutMetricAlarm for each alarm missing from `existing` or differing in one of `fields`."""
     put = 0
-    for alarm in plan.alarms:
+    for alarm in alarms:
         current = existing.get(alarm["AlarmName"])
-        if current and all(current.get(k) == alarm.get(k) for k in ALARM_FIELDS):
+        if current and all(current.get(k) == alarm.get(k) for k in fields):
             continue
         log(f"putting alarm {alarm['AlarmName']}")
         cloudwatch.put_metric_alarm(**alarm)

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..config import Config
 from .aws import Clients, DeployError, log
-from .deploy import cleanup, ensure_endpoint_config, ensure_model, update
+from .deploy import cleanup, ensure_endpoint_config, ensure_model, settled_endpoint, update
 from .endpoint import DeployPlan, data_capture_destination, digest, versioned_name
 from .rollback import RollbackFailed, rollback
 from .scaling import ensure_alarms, ensure_autoscaling
@@ -42,7 +42,7 @@ from .shadow_state import (
     read_state,
     write_state,
 )
-from .state import BROKEN, SETTLING, Waiter, describe_endpoint, verify, wait_until_settled
+from .state import Waiter, describe_endpoint, verify, wait_until_settled
 
 SHADOW_VARIANT = "Shadow"
 Clock = Callable[[], dt.datetime]
@@ -63,18 +63,8 @@ class StepResult:
     reason: str = ""
 
 
-def settled_endpoint(clients: Clients, name: str, waiter: Waiter) -> dict[str, Any] | None:
-    """DescribeEndpoint, waiting while it is Creating/Updating; DeployError when it is broken."""
-    endpoint = describe_endpoint(clients, name)
-    if endpoint and endpoint["EndpointStatus"] in SETTLING:
-        log(f"endpoint {name} is {endpoint['EndpointStatus']}; waiting for it to settle first")
-        endpoint = wait_until_settled(clients, name, waiter)
-    if endpoint and endpoint["EndpointStatus"] in BROKEN:
-        raise DeployError(
-            f"endpoint {name} is {endpoint['EndpointStatus']} "
-            f"({endpoint.get('FailureReason', 'no reason given')}); it cannot run a shadow phase"
-        )
-    return endpoint
+def _settled(clients: Clients, name: str, waiter: Waiter) -> dict[str, Any] | None:
+    return settled_endpoint(clients, name, waiter, "it cannot run a shadow phase")
 
 
 def shadow_config_request(cfg: Config, plan: DeployPlan, champion: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +121,7 @@ def start(
     arn = plan.package.arn
     if not cfg.champion.shadow.enabled:
         return StepResult("", "", False, "direct", "champion.shadow.enabled is false")
-    endpoint = settled_endpoint(clients, name, waiter)
+    endpoint = _settled(clients, name, waiter)
     if endpoint is None:
         return StepResult(
             "", "", False, "direct", f"no endpoint {name} yet: the first release has no champion"
@@ -194,7 +184,7 @@ def promote(clients: Clients, plan: DeployPlan, waiter: Waiter) -> StepResult:
     config (SageMaker rolls a failed blue/green update back); `abort` then returns to the champion.
     """
     name = plan.settings.endpoint_name
-    endpoint = settled_endpoint(clients, name, waiter)
+    endpoint = _settled(clients, name, waiter)
     if endpoint is None:
         raise InconsistentState(f"endpoint {name} does not exist; there is no shadow phase to promote")
     state = read_state(clients, endpoint)
@@ -237,7 +227,7 @@ def abort(cfg: Config, clients: Clients, arn: str, waiter: Waiter) -> StepResult
     """
     settings = cfg.environment("prod").endpoint
     name = settings.endpoint_name
-    endpoint = settled_endpoint(clients, name, waiter)
+    endpoint = _settled(clients, name, waiter)
     if endpoint is None:
         raise InconsistentState(f"endpoint {name} does not exist; there is no shadow phase to abort")
     state = read_state(clients, endpoint)
