@@ -78,6 +78,23 @@ def data_capture_destination(cfg: Config, env: str) -> tuple[str, str]:
     return environment.capture_uri, environment.capture_key_arn
 
 
+def data_capture_config(cfg: Config, env: str, sampling_percent: int) -> dict[str, Any]:
+    """DataCaptureConfig: requests and responses (CSV and JSON bodies) of every variant to the
+    environment's capture destination, `sampling_percent` of the requests."""
+    destination, key = data_capture_destination(cfg, env)
+    return {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": sampling_percent,
+        "DestinationS3Uri": destination,
+        "KmsKeyId": key,
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {
+            "CsvContentTypes": ["text/csv"],
+            "JsonContentTypes": ["application/json"],
+        },
+    }
+
+
 # Container fields a model takes over from the package's InferenceSpecification when it is
 # built from them (QA) rather than from the package ARN (prod).
 CONTAINER_FIELDS = (
@@ -188,18 +205,8 @@ def plan(cfg: Config, env: str, version: ModelVersion) -> DeployPlan:
         }
     config_request: dict[str, Any] = {"ProductionVariants": [variant]}
     if settings.data_capture.get("enabled"):
-        destination, key = data_capture_destination(cfg, env)
-        config_request["DataCaptureConfig"] = {
-            "EnableCapture": True,
-            "InitialSamplingPercentage": int(settings.data_capture["sampling_percent"]),
-            "DestinationS3Uri": destination,
-            "KmsKeyId": key,
-            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-            "CaptureContentTypeHeader": {
-                "CsvContentTypes": ["text/csv"],
-                "JsonContentTypes": ["application/json"],
-            },
-        }
+        sampling = int(settings.data_capture["sampling_percent"])
+        config_request["DataCaptureConfig"] = data_capture_config(cfg, env, sampling)
     config_name = versioned_name(settings.endpoint_name, version.version, digest(config_request))
     config_request = {"EndpointConfigName": config_name, **config_request, "Tags": tags}
     return DeployPlan(

@@ -29,7 +29,7 @@ from typing import Any
 from ..config import Config
 from .aws import Clients, DeployError, log
 from .deploy import cleanup, ensure_endpoint_config, ensure_model, settled_endpoint, update
-from .endpoint import DeployPlan, data_capture_destination, digest, versioned_name
+from .endpoint import DeployPlan, data_capture_config, digest, versioned_name
 from .rollback import RollbackFailed, rollback
 from .scaling import ensure_alarms, ensure_autoscaling
 from .shadow_state import (
@@ -87,21 +87,10 @@ def shadow_config_request(cfg: Config, plan: DeployPlan, champion: dict[str, Any
     if "InitialInstanceCount" in shadow:
         share = shadow["InitialInstanceCount"] * settings.sampling_percent / 100
         shadow["InitialInstanceCount"] = max(1, math.ceil(share))
-    destination, key = data_capture_destination(cfg, "prod")
     body: dict[str, Any] = {
         "ProductionVariants": [production],
         "ShadowProductionVariants": [shadow],
-        "DataCaptureConfig": {
-            "EnableCapture": True,
-            "InitialSamplingPercentage": 100,
-            "DestinationS3Uri": destination,
-            "KmsKeyId": key,
-            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-            "CaptureContentTypeHeader": {
-                "CsvContentTypes": ["text/csv"],
-                "JsonContentTypes": ["application/json"],
-            },
-        },
+        "DataCaptureConfig": data_capture_config(cfg, "prod", 100),
     }
     name = versioned_name(plan.settings.endpoint_name, plan.package.version, digest(body))
     return {"EndpointConfigName": name, **body, "Tags": plan.config_request["Tags"]}

@@ -33,8 +33,8 @@ from botocore.exceptions import ClientError
 
 from ..config import Config
 from ..deploy.aws import Clients, DeployError, error_message
-from .evidence import QA_REPORT_SHA256_KEY, split_uri
-from .version import QA_REPORT_VERSION_KEY, REPORT_VERSION_KEY, ModelVersion, check_package
+from .evidence import QA_REPORT_SHA256_KEY
+from .version import ModelVersion, check_package, pinned_report_request
 
 COMPARISON_KEY = "champion_comparison"
 CHAMPION_VERSION_KEY = "champion_version"
@@ -114,13 +114,10 @@ def _report(clients: Clients, version: ModelVersion) -> dict[str, Any] | None:
     """The version's evaluation report: the object version pinned on it (by QA on a dev version),
     its bytes checked against the sha256 QA recorded; None when the version names no report."""
     uri = version.quality_report_uri
-    if not (uri and uri.startswith("s3://")):
+    request = pinned_report_request(version)
+    if request is None:
         return None
-    bucket, key = split_uri(uri)
-    pinned = version.metadata.get(REPORT_VERSION_KEY) or version.metadata.get(QA_REPORT_VERSION_KEY)
-    request = {"Bucket": bucket, "Key": key}
-    if pinned and pinned != "unversioned":
-        request["VersionId"] = pinned
+    pinned = request.get("VersionId")
     try:
         body = clients("s3").get_object(**request)["Body"].read()
     except ClientError as exc:

@@ -276,6 +276,21 @@ def resolve(
     return read_metrics(clients, value) if metrics else value
 
 
+def pinned_report_request(value: ModelVersion) -> dict[str, str] | None:
+    """GetObject arguments for the version's evaluation report at the object version the release
+    (`report_version`) or QA (`qa_report_version`) pinned, else the current one; None without a
+    report in S3."""
+    uri = value.quality_report_uri
+    if not (uri and uri.startswith("s3://")):
+        return None
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    pinned = value.metadata.get(REPORT_VERSION_KEY) or value.metadata.get(QA_REPORT_VERSION_KEY)
+    request = {"Bucket": bucket, "Key": key}
+    if pinned and pinned != "unversioned":
+        request["VersionId"] = pinned
+    return request
+
+
 def read_metrics(clients: Clients, value: ModelVersion, strict: bool = False) -> ModelVersion:
     """The value with its evaluation metrics.
 
@@ -287,12 +302,9 @@ def read_metrics(clients: Clients, value: ModelVersion, strict: bool = False) ->
     instead: metadata any identity below the prod gate may write is no evidence.
     """
     uri = value.quality_report_uri
-    if uri and uri.startswith("s3://"):
-        bucket, _, key = uri[len("s3://") :].partition("/")
-        pinned = value.metadata.get(REPORT_VERSION_KEY) or value.metadata.get(QA_REPORT_VERSION_KEY)
-        request = {"Bucket": bucket, "Key": key}
-        if pinned and pinned != "unversioned":
-            request["VersionId"] = pinned
+    request = pinned_report_request(value)
+    if request is not None:
+        pinned = request.get("VersionId", "current")
         try:
             body = clients("s3").get_object(**request)["Body"].read()
             metrics = metrics_from_report(json.loads(body))
