@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).parent / "act"))
 from conftest import baked_config
 from harness import find_tool
 
-WORKFLOWS = ("checks.yml", "feature.yml", "dev.yml", "release-pr.yml", "release.yml", "retrain.yml")
+WORKFLOWS = ("checks.yml", "feature.yml", "dev.yml", "release-pr.yml", "release.yml", "retrain.yml", "batch.yml")
 PIN = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[\w.-]+/[\w.-]+)@(?P<sha>[0-9a-f]{40}) # v\d+\.\d+\.\d+\s*$")
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:")
 EXPRESSION = re.compile(r"\$\{\{")
@@ -196,6 +196,24 @@ def trigger_problems(files: dict[str, str], cfg: dict) -> list[str]:
                 "inputs": {"dataset_uri": text, "reason": text, "trigger": {**text, "default": "manual"}}
             },
         },
+        # The cron is config/project.json's batch schedule of its source environment.
+        "batch.yml": {
+            "schedule": [
+                {
+                    "cron": cfg.get("batch", {})
+                    .get("environments", {})
+                    .get(cfg.get("batch", {}).get("source", "prod"), {})
+                    .get("schedule", "0 5 * * *")
+                }
+            ],
+            "workflow_dispatch": {
+                "inputs": {
+                    "env": {"required": True, "default": "prod", "type": "choice", "options": ["prod", "qa"]},
+                    "input_uri": text,
+                    "date": text,
+                }
+            },
+        },
         # The cron is config/project.json's retraining.schedule.
         "retrain.yml": {
             "schedule": [{"cron": cfg.get("retraining", {}).get("schedule", "0 6 * * 1")}],
@@ -280,7 +298,7 @@ def workflow_paths(repo: Path) -> list[str]:
     return [str(repo / ".github" / "workflows" / name) for name in WORKFLOWS]
 
 
-def test_exactly_the_six_workflows_are_generated(baked):
+def test_exactly_the_seven_workflows_are_generated(baked):
     for repo in baked.values():
         assert sorted(p.name for p in (repo / ".github" / "workflows").iterdir()) == sorted(WORKFLOWS)
 

@@ -153,7 +153,8 @@ def image_pull_resources(iam: Any, role: str) -> list[str]:
         if isinstance(document, str):
             # moto's CloudFormation stores an inline policy as the Python repr of the document.
             document = ast.literal_eval(document)
-        for statement in document["Statement"]:
+        # A conditional statement (!If ... AWS::NoValue) that is off reads back as None from moto.
+        for statement in filter(None, document["Statement"]):
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             if "ecr:BatchGetImage" in actions:
                 resource = statement["Resource"]

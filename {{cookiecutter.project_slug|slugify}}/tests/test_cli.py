@@ -40,6 +40,7 @@ READS_CONFIG = {
     "notify": ["notify", "gate-failed"],
     "retrain": ["retrain", "dispatch", "--dry-run"],
     "shadow": ["shadow", "compare", "--arn", ARN],
+    "batch": ["batch", "run", "--env", "prod"],
 }
 
 # What the qa and prod jobs run (.github/workflows/dev.yml deploy-qa, release.yml): boto3 only.
@@ -52,6 +53,7 @@ DEPLOY_JOB_COMMANDS = [
     ["endpoint-test", "--help"],
     ["notify", "--help"],
     ["shadow", "--help"],
+    ["batch", "--help"],
 ]
 HEAVY = ("sagemaker", "pandas", "numpy", "sklearn", "xgboost", "scipy")
 
@@ -97,6 +99,7 @@ BAD_OPTION = [
     ["notify", "deployed"],
     ["retrain", "dispatch", "--no-such-option"],
     ["shadow", "compare", "--no-such-option"],
+    ["batch", "run", "--env", "dev"],
 ]
 
 

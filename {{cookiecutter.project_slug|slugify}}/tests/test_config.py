@@ -270,8 +270,8 @@ def test_the_preprocess_step_reads_back_exactly_the_configured_contract(contract
         ({"environments.prod": DELETE}, "environments.prod is missing"),
         ({"branches.prod": RAW["branches"]["dev"]}, "branches.dev and branches.prod are both"),
         (
-            {"environments.prod.endpoint.type": "async"},
-            'environments.prod.endpoint.type is "async"; expected',
+            {"environments.prod.endpoint.type": "batch"},
+            'environments.prod.endpoint.type is "batch"; expected',
         ),
         (
             {"environments.prod.endpoint.traffic_shifting.canary_percent": 80},

@@ -42,7 +42,10 @@ FIXTURES = [
         lambda t: statement(t, "EndpointRole", "WriteDataCapture", "endpoint-runtime").update(
             Resource={"Fn::Sub": CAPTURE + "/*"}
         ),
-        [may("sagemaker_endpoint", "write monitoring reports of prod")],
+        [
+            may("sagemaker_endpoint", "write monitoring reports of prod"),
+            may("sagemaker_endpoint", "write batch input of prod"),
+        ],
     ),
     (
         "the monitoring role writes data capture",

@@ -59,6 +59,7 @@ _TABLE: dict[str, list[tuple[str, str, bool, str]]] = {
         ("rollback", "deploy.cli", True, "put an endpoint back on the configuration it served before"),
         ("endpoint-test", "deploy.cli", True, "run the endpoint test suite against an endpoint"),
         ("shadow", "deploy.cli", True, "shadow phase: start, compare, promote or abort a candidate"),
+        ("batch", "batch.cli", False, "batch transform: run a job and check its outputs, or rehearse it"),
     ],
     "operate": [
         ("notify", "notify.cli", False, "tell Slack and the alerts topic a gate, QA or release outcome"),

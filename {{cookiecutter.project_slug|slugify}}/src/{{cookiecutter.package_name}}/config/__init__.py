@@ -55,6 +55,7 @@ from .names import (
 )
 from .parsed import Config, describe
 from .settings import (
+    ASYNC,
     FRAMEWORKS,
     HYPERPARAMETERS,
     MAX_BURST_REQUESTS,
@@ -74,6 +75,7 @@ from .settings import (
 __all__ = [
     "ACCOUNT_ID",
     "ACCOUNT_ROLES",
+    "ASYNC",
     "BUCKET_MODEL_PREFIX",
     "DEFAULT_CONFIG",
     "DURATION",

@@ -13,6 +13,7 @@ from typing import Any
 from .fields import INSTANCE_TYPE, ConfigError, _Section
 from .names import ENVIRONMENT_GROUPS, Names
 from .settings import (
+    ASYNC,
     MAX_BURST_REQUESTS,
     REAL_TIME,
     SERVERLESS,
@@ -68,7 +69,7 @@ def _sub(s: _Section, key: str, fields: Mapping[str, Callable[[_Section, str], A
 
 def _parse_endpoint(s: _Section, env: str, endpoint_name: str) -> EndpointSettings:
     where = s.path
-    kind = s.choice("type", (REAL_TIME, SERVERLESS), default=REAL_TIME)
+    kind = s.choice("type", (REAL_TIME, SERVERLESS, ASYNC), default=REAL_TIME)
     serverless = _sub(
         s,
         "serverless",
@@ -114,6 +115,17 @@ def _parse_endpoint(s: _Section, env: str, endpoint_name: str) -> EndpointSettin
             "model_latency_p99_ms": lambda x, k: x.number(k, 0, 1e9),
         },
     )
+    async_inference = _sub(
+        s,
+        "async",
+        {
+            "max_concurrent_invocations_per_instance": lambda x, k: x.number(k, 1, 1000, integer=True),
+            "min_capacity": lambda x, k: x.number(k, 0, 1000, integer=True),
+            "max_capacity": lambda x, k: x.number(k, 1, 1000, integer=True),
+            "target_backlog_per_instance": lambda x, k: x.number(k, 1e-9, 1e9),
+            "invocation_timeout_seconds": lambda x, k: x.number(k, 1, 3600, integer=True),
+        },
+    )
     settings = EndpointSettings(
         env=env,
         endpoint_name=endpoint_name,
@@ -125,15 +137,50 @@ def _parse_endpoint(s: _Section, env: str, endpoint_name: str) -> EndpointSettin
         data_capture=capture or MappingProxyType({"enabled": False}),
         traffic=traffic,
         alarms=alarms,
+        async_inference=MappingProxyType({**ASYNC_DEFAULTS, **async_inference}),
     )
     s.done()
     _check_endpoint(settings, where)
     return settings
 
 
+# `environments.<env>.endpoint.async` when absent or partial (docs/configuration.md).
+ASYNC_DEFAULTS = MappingProxyType(
+    {
+        "max_concurrent_invocations_per_instance": 4,
+        "min_capacity": 0,
+        "max_capacity": 2,
+        "target_backlog_per_instance": 5,
+        "invocation_timeout_seconds": 600,
+    }
+)
+
+
+def _check_async(settings: EndpointSettings, where: str) -> None:
+    """An async endpoint scales on its backlog (the `async` section), not on invocations."""
+    if settings.autoscaling.get("enabled"):
+        raise ConfigError(
+            f"{where}.autoscaling.enabled is true, but an async endpoint scales on its backlog: "
+            f"set it to false and use {where}.async.min_capacity/max_capacity/target_backlog_per_instance"
+        )
+    options = settings.async_inference
+    low, high = int(options["min_capacity"]), int(options["max_capacity"])
+    if low > high:
+        raise ConfigError(
+            f"{where}.async.min_capacity {low} is above max_capacity {high}; expected min <= max"
+        )
+    if not low <= settings.instance_count <= high:
+        raise ConfigError(
+            f"{where}.instance_count {settings.instance_count} is outside "
+            f"{where}.async min_capacity-max_capacity ({low}-{high}); expected a count within them"
+        )
+
+
 def _check_endpoint(settings: EndpointSettings, where: str) -> None:
     """Rules that join several settings; each error names the setting to change."""
-    if settings.real_time:
+    if settings.is_async:
+        _check_async(settings, where)
+    if settings.on_instances:
         if not INSTANCE_TYPE.match(settings.instance_type):
             raise ConfigError(
                 f"{where}.instance_type {settings.instance_type!r} is not an ml.* instance type"
@@ -152,7 +199,7 @@ def _check_endpoint(settings: EndpointSettings, where: str) -> None:
             if settings.alarms.get(key, 0) <= 0:
                 raise ConfigError(f"{where}.alarms.{key} must be a positive number")
         scaling = settings.autoscaling
-        if scaling.get("enabled"):
+        if scaling.get("enabled") and settings.real_time:
             low, high = int(scaling.get("min_capacity", 0)), int(scaling.get("max_capacity", 0))
             if not 1 <= low <= high:
                 raise ConfigError(f"{where}.autoscaling needs 1 <= min_capacity <= max_capacity")

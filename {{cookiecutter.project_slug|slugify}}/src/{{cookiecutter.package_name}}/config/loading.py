@@ -13,6 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .batch import parse_batch
 from .champion import parse_champion
 from .environments import _parse_environment, _parse_tests
 from .fields import (
@@ -123,6 +124,7 @@ def parse(raw: Any, source: str = "config/project.json") -> Config:
         {env: environment.endpoint for env, environment in environments.items()},
         names.artifact_bucket,
     )
+    batch = parse_batch(top.section("batch"), names)
     top.done()
     return Config(
         project=project,
@@ -144,6 +146,7 @@ def parse(raw: Any, source: str = "config/project.json") -> Config:
         notifications=notifications,
         champion=champion,
         monitoring=monitoring,
+        batch=batch,
     )
 
 

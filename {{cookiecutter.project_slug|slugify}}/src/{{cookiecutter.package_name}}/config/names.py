@@ -8,7 +8,7 @@ which accounts, environments, group kinds and pipeline kinds exist.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 ACCOUNT_ROLES = ("data_science", "shared_services", "qa", "prod")
@@ -22,6 +22,9 @@ PIPELINE_KINDS = ("feature", "dev")
 # S3 bucket names are at most 63 characters: `<model[:24]>-artifacts-<12 digits>-<region>`
 # fits for every region name SageMaker has.
 BUCKET_MODEL_PREFIX = 24
+# Asynchronous inference: what each key prefix holds, and the outcomes SageMaker notifies.
+ASYNC_USES = ("input", "output", "failure")
+ASYNC_OUTCOMES = ("success", "error")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,15 @@ class Names:
     default_input_data_uri: str
     # The SNS topic of the monitoring alarms and notifications, in each workload account.
     alerts_topic: str = ""
+    # Batch Transform input and output key prefixes of each environment's capture bucket
+    # (`batch/<env>/input/`, `batch/<env>/output/`; IAM resources append `*`).
+    batch_input_prefixes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    batch_output_prefixes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # Asynchronous inference (endpoint type "async"): key prefixes of each environment's capture
+    # bucket per use (ASYNC_USES: `async/<env>/<use>/`) and its SNS topics per outcome
+    # (ASYNC_OUTCOMES: `<endpoint>-async-<outcome>`), by environment.
+    async_prefixes: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
+    async_topics: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 # IAM roles, one per identity: `<model>-<suffix>`. Each GitHub role is trusted by exactly one
@@ -104,4 +116,18 @@ def derive_names(model: str, region: str, accounts: Mapping[str, str]) -> Names:
         ),
         default_input_data_uri=f"s3://{bucket}/{datasets}sample.csv",
         alerts_topic=f"{model}-alerts",
+        batch_input_prefixes=MappingProxyType({env: f"batch/{env}/input/" for env in ENVIRONMENTS}),
+        batch_output_prefixes=MappingProxyType({env: f"batch/{env}/output/" for env in ENVIRONMENTS}),
+        async_prefixes=MappingProxyType(
+            {
+                env: MappingProxyType({use: f"async/{env}/{use}/" for use in ASYNC_USES})
+                for env in ENVIRONMENTS
+            }
+        ),
+        async_topics=MappingProxyType(
+            {
+                env: MappingProxyType({o: f"{model}-{env}-async-{o}" for o in ASYNC_OUTCOMES})
+                for env in ENVIRONMENTS
+            }
+        ),
     )

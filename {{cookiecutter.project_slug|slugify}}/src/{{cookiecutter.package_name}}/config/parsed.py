@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .batch import Batch
 from .champion import ChampionSettings
 from .fields import ConfigError, _plain
 from .monitoring import Monitoring
@@ -48,6 +49,8 @@ class Config:
     champion: ChampionSettings = field(default_factory=ChampionSettings)
     # Model Monitor schedules on the endpoints (config/monitoring.py).
     monitoring: Monitoring = field(default_factory=Monitoring)
+    # Batch Transform runs per environment and the scheduled run's source (config/batch.py).
+    batch: Batch = field(default_factory=Batch)
 
     def account_id(self, role: str) -> str:
         """Account ID for an account role (data_science, shared_services, qa, prod)."""

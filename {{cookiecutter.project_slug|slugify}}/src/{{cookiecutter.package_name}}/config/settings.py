@@ -7,7 +7,7 @@ an `Environment` holding its `EndpointSettings` and `TestThresholds` (parsed in 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -22,6 +22,7 @@ HYPERPARAMETERS = MappingProxyType(
 )
 REAL_TIME = "real-time"
 SERVERLESS = "serverless"
+ASYNC = "async"
 TRAFFIC_SHIFTS = ("CANARY", "LINEAR", "ALL_AT_ONCE")
 # The endpoint suite's burst is one request per sample row at most this many.
 MAX_BURST_REQUESTS = 1000
@@ -144,7 +145,10 @@ class EndpointSettings:
       (https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture.html);
     - traffic_shifting: blue/green CANARY, LINEAR or ALL_AT_ONCE
       (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green.html);
-    - alarms: 5XX errors and p99 model latency; a real-time update rolls back when one fires.
+    - alarms: 5XX errors and p99 model latency; a real-time update rolls back when one fires;
+    - type "async" (asynchronous inference, docs/inference-modes.md): instances as real-time,
+      `async_inference` holds max_concurrent_invocations_per_instance, min_capacity (0 allowed),
+      max_capacity, target_backlog_per_instance and invocation_timeout_seconds.
     """
 
     env: str
@@ -157,10 +161,20 @@ class EndpointSettings:
     data_capture: Mapping[str, Any]
     traffic: Mapping[str, Any]
     alarms: Mapping[str, float]
+    async_inference: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def real_time(self) -> bool:
         return self.kind == REAL_TIME
+
+    @property
+    def is_async(self) -> bool:
+        return self.kind == ASYNC
+
+    @property
+    def on_instances(self) -> bool:
+        """Runs on provisioned instances (real-time or async), not serverless."""
+        return self.kind in (REAL_TIME, ASYNC)
 
 
 @dataclass(frozen=True)

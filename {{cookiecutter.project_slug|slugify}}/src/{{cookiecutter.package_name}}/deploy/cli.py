@@ -126,6 +126,10 @@ def cmd_endpoint_test(args: argparse.Namespace, cfg: Config, clients: Clients | 
         thresholds = cfg.tests_for(args.env)
         target = environment.endpoint.endpoint_name
         invoker: Any = suite.SageMakerInvoker(target, clients("sagemaker-runtime"), clients.sagemaker)
+        if environment.endpoint.is_async:
+            from ..endpoint_tests import async_invoker
+
+            invoker = async_invoker.for_endpoint(cfg, args.env, clients)
     else:
         thresholds = cfg.tests_for("local")
         invoker = suite.HttpInvoker(args.url)

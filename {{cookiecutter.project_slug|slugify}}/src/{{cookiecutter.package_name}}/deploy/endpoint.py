@@ -9,7 +9,8 @@ config.py validates them into `config.EndpointSettings` (documented there), whic
 `cfg.environment(env).endpoint`. Data capture goes to s3://<capture bucket>/data-capture/<env>
 in the workload account, encrypted with that account's capture key
 (https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture.html). The traffic
-shifting, alarm and autoscaling bodies come from `update_policy`.
+shifting, alarm and autoscaling bodies come from `update_policy`; an async endpoint's
+AsyncInferenceConfig and backlog scaling from `async_config`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from ..config import Config, EndpointSettings, Environment
 from ..promotion.metadata import check_tags
 from ..promotion.version import ModelVersion, check_deployable
+from .async_config import async_inference_config
 from .aws import DeployError
 from .update_policy import (
     PROVISIONING_ALLOWANCE_SECONDS,
@@ -186,7 +188,7 @@ def plan(cfg: Config, env: str, version: ModelVersion) -> DeployPlan:
         "EnableNetworkIsolation": True,
         "Tags": tags,
     }
-    if settings.real_time:
+    if settings.on_instances:
         variant: dict[str, Any] = {
             "VariantName": VARIANT,
             "ModelName": model_name,
@@ -204,6 +206,8 @@ def plan(cfg: Config, env: str, version: ModelVersion) -> DeployPlan:
             },
         }
     config_request: dict[str, Any] = {"ProductionVariants": [variant]}
+    if settings.is_async:
+        config_request["AsyncInferenceConfig"] = async_inference_config(cfg, env)
     if settings.data_capture.get("enabled"):
         sampling = int(settings.data_capture["sampling_percent"])
         config_request["DataCaptureConfig"] = data_capture_config(cfg, env, sampling)

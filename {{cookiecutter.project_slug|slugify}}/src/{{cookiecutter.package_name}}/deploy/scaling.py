@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..config import EndpointSettings
+from .async_config import ensure_scale_from_zero
 from .aws import Clients, is_not_found, log
 from .endpoint import DeployPlan
 from .update_policy import SCALABLE_DIMENSION, VARIANT, autoscaling_requests, scaling_resource_id
@@ -114,8 +115,8 @@ def release_scaling(
 
 
 def prepare_scaling_for_update(clients: Clients, plan: DeployPlan, running_config: str) -> bool:
-    """The deploy's `release_scaling`, for a real-time plan updating off `running_config`."""
-    if not plan.settings.real_time:
+    """The deploy's `release_scaling`, for a plan on instances updating off `running_config`."""
+    if not plan.settings.on_instances:
         return False
     running = config_instance_types(clients, running_config)
     if running is None:
@@ -159,15 +160,17 @@ def apply_autoscaling(
     wanted = wanted_policy["TargetTrackingScalingPolicyConfiguration"]
     current = policies[0].get("TargetTrackingScalingPolicyConfiguration", {}) if policies else {}
     if not policies or any(current.get(k) != v for k, v in wanted.items()):
-        log(f"target tracking on {wanted['TargetValue']:g} invocations per instance")
+        log(f"target tracking on {wanted['TargetValue']:g} per instance ({wanted_policy['PolicyName']})")
         autoscaling.put_scaling_policy(**wanted_policy)
         calls += 1
+    if settings.is_async:
+        calls += ensure_scale_from_zero(clients, settings)
     return calls
 
 
 def ensure_autoscaling(clients: Clients, plan: DeployPlan) -> int:
     """Match the endpoint's autoscaling to the plan; return the number of mutating calls."""
-    if not plan.settings.real_time:
+    if not plan.settings.on_instances:
         return 0
     return apply_autoscaling(clients, plan.settings, plan.autoscaling)
 

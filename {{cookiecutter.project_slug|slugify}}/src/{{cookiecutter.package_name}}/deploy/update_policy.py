@@ -25,7 +25,7 @@ def alarm_names(settings: EndpointSettings) -> list[str]:
 
 def alarm_requests(settings: EndpointSettings) -> list[dict[str, Any]]:
     """PutMetricAlarm bodies: 5XX errors (sum per minute) and p99 ModelLatency (microseconds)."""
-    if not settings.real_time:
+    if not settings.on_instances:
         return []
     dimensions = [
         {"Name": "EndpointName", "Value": settings.endpoint_name},
@@ -86,8 +86,9 @@ def shifting_seconds(traffic: Mapping[str, Any]) -> int:
 
 def deployment_config(settings: EndpointSettings) -> dict[str, Any] | None:
     """UpdateEndpoint DeploymentConfig: blue/green with the configured traffic shifting and the
-    alarms as auto-rollback triggers. None for serverless (SageMaker's default blue/green)."""
-    if not settings.real_time:
+    alarms as auto-rollback triggers (async endpoints too: SageMaker's deployment guardrails
+    cover real-time and async). None for serverless (SageMaker's default blue/green)."""
+    if not settings.on_instances:
         return None
     policy: dict[str, Any] = {
         "TrafficRoutingConfiguration": traffic_routing(settings.traffic),
@@ -105,7 +106,7 @@ def deployment_config(settings: EndpointSettings) -> dict[str, Any] | None:
 
 def rollback_deployment_config(settings: EndpointSettings) -> dict[str, Any] | None:
     """Going back is urgent: all traffic at once, no alarms (they are likely firing)."""
-    if not settings.real_time:
+    if not settings.on_instances:
         return None
     return {
         "BlueGreenUpdatePolicy": {
@@ -117,7 +118,7 @@ def rollback_deployment_config(settings: EndpointSettings) -> dict[str, Any] | N
 
 def default_timeout(settings: EndpointSettings) -> int:
     """Seconds to wait for a create/update before calling it failed."""
-    if not settings.real_time:
+    if not settings.on_instances:
         return PROVISIONING_ALLOWANCE_SECONDS
     return PROVISIONING_ALLOWANCE_SECONDS + shifting_seconds(settings.traffic) + 300
 
@@ -131,7 +132,12 @@ def scaling_policy_name(settings: EndpointSettings) -> str:
 
 
 def autoscaling_requests(settings: EndpointSettings) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """RegisterScalableTarget and PutScalingPolicy bodies, or None when autoscaling is off."""
+    """RegisterScalableTarget and PutScalingPolicy bodies, or None when autoscaling is off.
+    An async endpoint always scales, on its backlog (async_config.scaling_requests)."""
+    if settings.is_async:
+        from .async_config import scaling_requests  # it shares this module's constants
+
+        return scaling_requests(settings)
     scaling = settings.autoscaling
     if not (settings.real_time and scaling.get("enabled")):
         return None

@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import access, config
 from ..config import Config
-from . import retraining_events
+from . import async_parameters, retraining_events
 from .errors import BootstrapError
 
 INFRA_DIR = config.REPO_ROOT / "infra"
@@ -178,12 +178,18 @@ def plan(cfg: Config) -> list[StackSpec]:
                     "EndpointRoleName": endpoint_role,
                     "CaptureBucketName": first.capture_bucket,
                     "CaptureKeyAlias": first.capture_key_alias,
-                    # The prod deploy role decrypts prod captures (the shadow comparison).
-                    "CaptureReaderRoleName": capture_reader(cfg, hosted),
+                    # Each hosted environment's deploy role decrypts what it reads of the capture
+                    # bucket: its batch data and, prod's, the captures (the shadow comparison).
+                    **{
+                        f"{env.capitalize()}DeployRoleName": cfg.role_name(cfg.deploy_role_key(env))
+                        for env in hosted
+                    },
                     **access.workload_parameters(cfg, hosted),
                     **images,
                     # The Model Monitor jobs' role, analyzer image and alarm topic (deploy/monitoring.py).
                     **monitoring_parameters(cfg),
+                    # Async environments hosted here: their topics and testers (async_parameters.py).
+                    **async_parameters.workload_parameters(cfg, hosted),
                 },
                 dict(key_input),
             )
@@ -209,6 +215,7 @@ def plan(cfg: Config) -> list[StackSpec]:
                     **access.deploy_parameters(cfg, env),
                     # The shadow comparison's reads (prod only: capture prefix and variant metrics).
                     **capture_read_parameters(cfg, env),
+                    **async_parameters.deploy_parameters(cfg, env),
                     **github,
                     "GitHubOidcProviderArn": "",
                 },
@@ -218,12 +225,6 @@ def plan(cfg: Config) -> list[StackSpec]:
     # The optional retraining event source (retraining.on_new_data / on_drift).
     specs += event_specs(cfg)
     return specs
-
-
-def capture_reader(cfg: Config, hosted: list[str]) -> str:
-    """The deploy role the capture key of an account hosting `hosted` lets decrypt captures ("": none)."""
-    readers = [cfg.role_name(cfg.deploy_role_key(env)) for env in hosted if env in SHADOW_ENVIRONMENTS]
-    return readers[0] if readers else ""
 
 
 def capture_read_parameters(cfg: Config, env: str) -> dict[str, str]:

@@ -4,7 +4,8 @@
 Options: --work-dir, --data, --framework, --threshold, --rows (test rows the endpoint tests
 send), --set NAME=VALUE (a hyperparameter for this run only), --fresh-processes, --shifted
 (also check a deliberately shifted sample; monitoring.py), --champion PATH|latest (also
-compare with a champion model; champion.py). Exit status: see rehearsal.py.
+compare with a champion model; champion.py), --async (the endpoint tests through the async
+contract; rehearsal.py). Exit status: see rehearsal.py.
 """
 
 from __future__ import annotations
@@ -77,6 +78,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the monitoring step also checks a deliberately shifted sample (it must report violations)",
     )
+    parser.add_argument(
+        "--async",
+        dest="async_mode",
+        action="store_true",
+        help="run the endpoint tests through the asynchronous contract (input file, output file)",
+    )
     return parser
 
 
@@ -105,5 +112,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides=overrides,
         shifted=args.shifted,
         champion=champion_archive,
+        async_mode=args.async_mode,
     )
     return rehearsal.run()

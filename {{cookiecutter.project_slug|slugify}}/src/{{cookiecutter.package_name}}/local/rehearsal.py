@@ -11,6 +11,10 @@ It runs the same step scripts the SageMaker pipeline runs, with SageMaker's cont
   -> monitoring (a data-quality baseline on the train split; the endpoint tests' captured traffic,
      and with --shifted a deliberately shifted sample, checked as Model Monitor does; monitoring.py)
 
+With --async (`make local ASYNC=1`) the server also takes the asynchronous contract and the
+endpoint tests go through the async invoker (input file, POST /invocations-async, poll for the
+output file under <work dir>/async; endpoint_tests/async_invoker.py), with the same checks.
+
 Each step script, and the server, runs in its own process with its own argv, environment and
 clean module state; by default that process is forked from a warm worker that imported pandas and
 the framework once (step_runner.py), `--fresh-processes` starts a new interpreter for each instead.
@@ -40,6 +44,7 @@ from typing import TextIO
 
 from .. import cli_support
 from ..config import Config
+from ..endpoint_tests import async_invoker
 from ..endpoint_tests.suite import HttpInvoker, SuiteReport, load_samples, run_suite
 from . import champion, history
 from .evaluation_report import CHARTS
@@ -79,6 +84,7 @@ OWNED = (
     "report.md",
     "hyperparameters.json",
     MONITORING,
+    "async",
     *CHARTS.values(),
 )
 DEFAULT_ROWS = 100
@@ -104,6 +110,7 @@ class Rehearsal:
         overrides: dict[str, object] | None = None,
         shifted: bool = False,
         champion: Path | None = None,
+        async_mode: bool = False,
     ) -> None:
         self.cfg = cfg
         self.work = work_dir
@@ -129,6 +136,7 @@ class Rehearsal:
         self.champion_source = champion
         self.champion_archive: Path | None = None
         self.monitor: Monitor | None = None
+        self.async_mode = async_mode
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -206,6 +214,8 @@ class Rehearsal:
         assert self.runner is not None
         log = self.work / "server.log"
         args = ["--model", str(self.work / "output" / "model.tar.gz"), "--port", "0", "--quiet"]
+        if self.async_mode:
+            args += ["--async-dir", str(self.work / "async")]
         module = f"{__package__}.server"
         self.server = self.runner.spawn(
             module, args, SOURCE_ROOT, log, DATA_IMPORTS + self.framework_imports()
@@ -228,7 +238,10 @@ class Rehearsal:
     def endpoint_tests(self) -> str:
         thresholds = self.cfg.tests_for("local")
         samples = load_samples(self.work / "data" / "test" / "test.csv", self.n_samples, self.target)
-        self.suite = run_suite(capturing(HttpInvoker(self.url), self.work), samples, thresholds)
+        invoker = (
+            async_invoker.local(self.url, self.work / "async") if self.async_mode else HttpInvoker(self.url)
+        )
+        self.suite = run_suite(capturing(invoker, self.work), samples, thresholds)
         ok = sum(c.passed for c in self.suite.checks)
         detail = f"{ok}/{len(self.suite.checks)} checks passed"
         if not self.suite.passed:

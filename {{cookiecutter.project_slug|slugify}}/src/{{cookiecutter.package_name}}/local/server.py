@@ -6,6 +6,14 @@ is loaded; POST /invocations runs input_fn -> predict_fn -> output_fn. The handl
 InputError becomes HTTP 400 with a JSON error, any other exception HTTP 500, an unknown path
 404. Standard library only (the handler itself brings its framework).
 
+With an async folder (`--async-dir`), it also takes SageMaker's asynchronous contract: POST
+/invocations-async names an input file under <folder>/input (header
+X-Amzn-SageMaker-InputLocation, standing for the S3 object InvokeEndpointAsync names), answers
+202 with {"InferenceId", "OutputLocation", "FailureLocation"} and writes the answer to
+<folder>/output/<id>.out, or a failed one (the status in parentheses, then the error body) to
+<folder>/failure/<id>-error.out, as the async endpoint writes to S3. An input outside
+<folder>/input is refused (400).
+
     with ModelServer("build/local/output/model.tar.gz") as server:
         print(server.url)          # http://127.0.0.1:<ephemeral port>
 
@@ -24,6 +32,7 @@ import tarfile
 import tempfile
 import threading
 import traceback
+import uuid
 from collections.abc import Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +43,9 @@ from typing import Any
 from .. import cli_support
 
 HOST = "127.0.0.1"
+# The asynchronous contract (`--async-dir`); endpoint_tests/async_invoker.py is its client.
+ASYNC_PATH = "/invocations-async"
+INPUT_HEADER = "X-Amzn-SageMaker-InputLocation"
 # SageMaker real-time endpoints accept request payloads up to 6 MB.
 MAX_BODY_BYTES = 6 * 1024 * 1024
 _module_ids = itertools.count()
@@ -94,6 +106,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.NOT_FOUND, f"no such path {self.path}; use GET /ping or POST /invocations")
 
     def do_POST(self) -> None:
+        if self.path == ASYNC_PATH and self.server.owner.async_dir is not None:
+            self._send(*self.server.owner.invoke_async(self.headers))
+            return
         if self.path != "/invocations":
             if self.path == "/ping":
                 self._error(HTTPStatus.METHOD_NOT_ALLOWED, "use GET for /ping")
@@ -135,8 +150,11 @@ class ModelServer:
     shuts down and removes the extracted files. Also a context manager.
     """
 
-    def __init__(self, archive: Path | str, port: int = 0, verbose: bool = False) -> None:
+    def __init__(
+        self, archive: Path | str, port: int = 0, verbose: bool = False, async_dir: Path | None = None
+    ) -> None:
         self.archive = Path(archive)
+        self.async_dir = Path(async_dir).resolve() if async_dir is not None else None
         self.port = port
         self.verbose = verbose
         self.handler: ModuleType | None = None
@@ -177,7 +195,10 @@ class ModelServer:
     def start(self) -> ModelServer:
         self.load()
         self._httpd = _HTTPServer((HOST, self.port), self)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="model-server", daemon=True)
+        # Polling every 0.05 s (not the default 0.5 s) lets stop() return at once.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="model-server", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -225,6 +246,32 @@ class ModelServer:
             payload = payload.encode("utf-8")
         return HTTPStatus.OK, bytes(payload), response_type
 
+    def invoke_async(self, headers: Any) -> tuple[int, bytes, str]:
+        """POST /invocations-async: run the named input file, write the output (or failure) file."""
+        assert self.async_dir is not None
+        folder = self.async_dir
+        named = Path(headers.get(INPUT_HEADER) or "")
+        source = named.resolve()
+        if not named.name or not source.is_relative_to(folder / "input") or not source.is_file():
+            message = f"{INPUT_HEADER} must name a file under {folder / 'input'}"
+            return HTTPStatus.BAD_REQUEST, json.dumps({"error": message}).encode(), "application/json"
+        inference_id = uuid.uuid4().hex
+        output = folder / "output" / f"{inference_id}.out"
+        failure = folder / "failure" / f"{inference_id}-error.out"
+        status, payload, _ = self.invoke(
+            source.read_bytes(), headers.get("Content-Type", ""), headers.get("Accept") or "application/json"
+        )
+        if status == HTTPStatus.OK:
+            target, content = output, payload
+        else:
+            target, content = failure, b"(%d) %s" % (status, payload)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".part")
+        partial.write_bytes(content)
+        partial.replace(target)  # the poller never sees half an answer
+        answer = {"InferenceId": inference_id, "OutputLocation": str(output), "FailureLocation": str(failure)}
+        return HTTPStatus.ACCEPTED, json.dumps(answer).encode(), "application/json"
+
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
@@ -247,10 +294,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, required=True, metavar="PATH", help="path to model.tar.gz")
     parser.add_argument("--port", type=_port, default=8080, help="port on 127.0.0.1 (0 = any free port)")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    parser.add_argument(
+        "--async-dir",
+        type=Path,
+        metavar="PATH",
+        help="also serve POST /invocations-async with inputs, outputs and failures under PATH",
+    )
     args = parser.parse_args(None if argv is None else list(argv))
     if not args.model.is_file():
         return cli_support.fail(f"server: model archive {args.model} not found", cli_support.EXIT_USAGE)
-    server = ModelServer(args.model, port=args.port, verbose=not args.quiet)
+    server = ModelServer(args.model, port=args.port, verbose=not args.quiet, async_dir=args.async_dir)
     try:
         server.start()
     except (ServerError, OSError) as exc:

@@ -225,12 +225,20 @@ def check_authority(
 ) -> list[Finding]:
     """Every probe the statements of one principal (`who`, role key `role_key` or None for any
     other principal) allow although the limits above do not let that role make it."""
+    from .async_io import async_probes
+    from .batch import batch_probes
     from .capture import capture_probes
     from .monitoring import monitoring_probes
 
     items = list(items)
     findings = []
-    for probe in (*probes(cfg), *monitoring_probes(cfg), *capture_probes(cfg)):
+    for probe in (
+        *probes(cfg),
+        *monitoring_probes(cfg),
+        *capture_probes(cfg),
+        *async_probes(cfg),
+        *batch_probes(cfg),
+    ):
         if role_key in probe.allowed:
             continue
         hit = allows(items, probe)

@@ -1,0 +1,85 @@
+"""Which model version a batch job runs, checked as a deploy checks what it is about to serve.
+
+- prod: the version the prod endpoint serves (endpoint -> endpoint config -> model -> its
+  package ARN), which must be an Approved, released prod version promoted from the version
+  model.lock.json names, serving exactly the artifact the lock names (`deploy.artifact.
+  check_artifact`: recorded checksum and the object's bytes). A lock not yet released, or an
+  endpoint serving something else, stops the run before any mutating call.
+- qa: the dev version the lock names, with the QA result recorded on it in the registry
+  (passed, the same artifact checksum and container digest as the lock) and containers that
+  serve nothing the checksums do not cover (`promotion.evidence.serving_problems`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from ..deploy.artifact import check_artifact
+from ..deploy.aws import Clients, DeployError, log
+from ..deploy.state import describe_endpoint
+from ..promotion import lockfile
+from ..promotion.evidence import containers_digest, qa_evidence, serving_problems
+from ..promotion.lifecycle import RELEASED_AT_KEY
+from ..promotion.version import ModelVersion, check_deployable, resolve
+
+
+def served_package_arn(cfg: Config, clients: Clients, env: str) -> str:
+    """The model package ARN of the model the environment's endpoint serves."""
+    name = cfg.environment(env).endpoint_name
+    endpoint = describe_endpoint(clients, name)
+    if endpoint is None:
+        raise DeployError(f"endpoint {name} does not exist; a {env} batch runs the version {env} serves")
+    sm = clients.sagemaker
+    config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    model_name = config["ProductionVariants"][0]["ModelName"]
+    model = sm.describe_model(ModelName=model_name)
+    containers = model.get("Containers") or [model.get("PrimaryContainer") or {}]
+    arns = [c["ModelPackageName"] for c in containers if c.get("ModelPackageName")]
+    if len(arns) != 1:
+        raise DeployError(f"model {model_name} of endpoint {name} is not built from one model package ARN")
+    return arns[0]
+
+
+def prod_version(cfg: Config, clients: Clients, lock: dict[str, Any]) -> ModelVersion:
+    """The released prod version prod serves; DeployError unless it is the locked one."""
+    arn = served_package_arn(cfg, clients, "prod")
+    version = check_deployable(cfg, "prod", resolve(cfg, clients.registry, arn, "prod"))
+    if not version.metadata.get(RELEASED_AT_KEY):
+        raise DeployError(f"{arn} has no {RELEASED_AT_KEY} record; batch runs only a released prod version")
+    if version.source_arn != lock["model_package_arn"]:
+        raise DeployError(
+            f"prod serves {arn}, promoted from {version.source_arn or 'nothing'}, but the lock names "
+            f"{lock['model_package_arn']}; release the lock first (or run on the prod branch's lock)"
+        )
+    check_artifact(clients, version, lock)
+    return version
+
+
+def qa_version(cfg: Config, clients: Clients, lock: dict[str, Any]) -> ModelVersion:
+    """The lock's dev version with its QA evidence; DeployError naming the first mismatch."""
+    arn = lock["model_package_arn"]
+    version = check_deployable(cfg, "qa", resolve(cfg, clients.registry, arn, "dev"))
+    evidence = qa_evidence(version.metadata)
+    if not evidence.passed:
+        raise DeployError(
+            f"{arn}: QA recorded {evidence.result or 'no result'}; batch runs only QA-verified versions"
+        )
+    if evidence.sha256 != lock["artifact"]["sha256"]:
+        raise DeployError(
+            f"{arn}: QA recorded artifact sha256 {evidence.sha256 or 'none'}, the lock says "
+            f"{lock['artifact']['sha256']}; refusing to run"
+        )
+    if containers_digest(version) != lock["containers_sha256"]:
+        raise DeployError(f"{arn}: its containers are not the ones the lock records; refusing to run")
+    problems = serving_problems(cfg, version)
+    if problems:
+        raise DeployError(f"{arn}: {'; '.join(problems)}")
+    log(f"{arn}: QA passed on artifact sha256 {evidence.sha256}")
+    return version
+
+
+def batch_version(cfg: Config, clients: Clients, env: str, lock_file: Path | None) -> ModelVersion:
+    lock = lockfile.read_lock(cfg, lock_file or lockfile.lock_path(cfg))
+    return prod_version(cfg, clients, lock) if env == "prod" else qa_version(cfg, clients, lock)

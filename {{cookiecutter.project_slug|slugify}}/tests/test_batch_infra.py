@@ -1,0 +1,346 @@
+"""Batch Transform in the infrastructure: who runs the jobs, who touches their inputs and outputs.
+
+Policy checks: each batch rule (infra/checks/batch.py) has a widening fixture the checks report,
+and one test proves every batch rule has one. Outcomes (tests/iam_eval.py on the deployed
+identity policies, each capture bucket's policy and each capture key's policy): the prod deploy
+role creates its transform jobs under the batch names only, reads the batch data and writes none;
+the endpoint role reads the inputs and writes the outputs; no QA role touches prod's batch data
+or jobs where both environments share an account; no role of the product writes batch inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from deploy_helpers import make_config, module
+from test_authority import _sid, on
+from test_infra_authority import BEYOND, widen
+from test_infra_policies import assert_only, findings_for, statement
+from test_shadow_permissions import Capture
+
+batch_probes = module("infra.checks.batch").batch_probes
+job_name = module("batch.job").job_name
+CFG = make_config("four")
+CAPTURE = "arn:${AWS::Partition}:s3:::${CaptureBucketName}"
+BUCKET = "${CaptureBucket.Arn}"
+JOBS = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:transform-job/"
+ROLES = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/"
+DEPLOY = ("DeployRole", "deploy-endpoint")
+ENDPOINT = ("EndpointRole", "endpoint-runtime")
+MONITOR = ("MonitorRole", "monitoring-jobs")
+
+
+def may(layout: str, role: str, what: str) -> str:
+    return f"role {make_config(layout).role_name(role)} may {what} ("
+
+
+def change(where: tuple[str, str], sid: str, edit: Callable[[dict[str, Any]], None]) -> Callable:
+    return lambda t: edit(statement(t, where[0], sid, where[1]))
+
+
+def set_resource(where: tuple[str, str], sid: str, resource: str) -> Callable:
+    return change(where, sid, lambda s: s.update(Resource={"Fn::Sub": resource}))
+
+
+def add_statement(where: tuple[str, str], item: dict[str, Any]) -> Callable:
+    def mutate(t: dict[str, Any]) -> None:
+        props = t["Resources"][where[0]]["Properties"]
+        policy = next(p for p in props["Policies"] if p["PolicyName"] == where[1])
+        policy["PolicyDocument"]["Statement"].append(item)
+
+    return mutate
+
+
+def add_prefix(where: tuple[str, str], sid: str, prefix: str) -> Callable:
+    def edit(s: dict[str, Any]) -> None:
+        like = s["Condition"]["StringLike"]
+        values = like["s3:prefix"]
+        like["s3:prefix"] = [*(values if isinstance(values, list) else [values]), prefix]
+
+    return change(where, sid, edit)
+
+
+PROD_JOBS = JOBS + make_config("single").environment("prod").endpoint_name + "-b*"
+
+# (id, layout, template, stack, mutation, expected findings)
+FIXTURES = [
+    (
+        "the QA deploy role creates prod's transform jobs in a shared account",
+        "single",
+        "workload-deploy.yaml",
+        "deploy-qa",
+        widen(*DEPLOY[:1], "BatchTransformJobs", DEPLOY[1], [PROD_JOBS]),
+        [may("single", "github_deploy_qa", "create or stop transform jobs of prod")],
+    ),
+    (
+        "the prod deploy role creates transform jobs of any name of its endpoint",
+        "four",
+        "workload-deploy.yaml",
+        "deploy-prod",
+        set_resource(DEPLOY, "BatchTransformJobs", JOBS + "${EndpointName}-*"),
+        [may("four", "github_deploy_prod", "create transform jobs under other names in the account of prod")],
+    ),
+    (
+        "the endpoint role passes itself",
+        "four",
+        "workload.yaml",
+        "workload:444444444444",
+        add_statement(
+            ENDPOINT,
+            {
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": {"Fn::Sub": ROLES + "${EndpointRoleName}"},
+            },
+        ),
+        [BEYOND, may("four", "sagemaker_endpoint", "pass the endpoint role of prod")],
+    ),
+    (
+        "the prod deploy role passes any role of its account",
+        "four",
+        "workload-deploy.yaml",
+        "deploy-prod",
+        set_resource(DEPLOY, "PassEndpointRole", ROLES + "*"),
+        [may("four", "github_deploy_prod", "pass another role to SageMaker in the account of prod")],
+    ),
+    (
+        "the endpoint role writes batch inputs",
+        "four",
+        "workload.yaml",
+        "workload:444444444444",
+        widen(*ENDPOINT[:1], "WriteBatchOutput", ENDPOINT[1], [BUCKET + "/batch/prod/input/*"]),
+        [may("four", "sagemaker_endpoint", "write batch input of prod")],
+    ),
+    (
+        "the QA deploy role reads prod's batch data in a shared account",
+        "single",
+        "workload-deploy.yaml",
+        "deploy-qa",
+        widen(*DEPLOY[:1], "ReadBatchData", DEPLOY[1], [CAPTURE + "/batch/prod/*"]),
+        [
+            may("single", "github_deploy_qa", "read batch input of prod"),
+            may("single", "github_deploy_qa", "read batch output of prod"),
+        ],
+    ),
+    (
+        "the QA deploy role lists prod's batch inputs in a shared account",
+        "single",
+        "workload-deploy.yaml",
+        "deploy-qa",
+        add_prefix(DEPLOY, "ListBatchData", "batch/prod/input/*"),
+        [may("single", "github_deploy_qa", "list batch input of prod")],
+    ),
+    (
+        "the monitoring role writes (and reads) batch outputs",
+        "four",
+        "workload.yaml",
+        "workload:444444444444",
+        widen(*MONITOR[:1], "WriteReports", MONITOR[1], [BUCKET + "/batch/prod/output/*"]),
+        [
+            may("four", "sagemaker_monitor", "write batch output of prod"),
+            may("four", "sagemaker_monitor", "read batch output of prod"),
+        ],
+    ),
+    (
+        "the endpoint role reads batch outputs",
+        "four",
+        "workload.yaml",
+        "workload:444444444444",
+        widen(*ENDPOINT[:1], "ReadBatchInput", ENDPOINT[1], [BUCKET + "/batch/prod/output/*"]),
+        [may("four", "sagemaker_endpoint", "read batch output of prod")],
+    ),
+    (
+        "the endpoint role lists batch outputs",
+        "four",
+        "workload.yaml",
+        "workload:444444444444",
+        add_prefix(ENDPOINT, "ListBatchInput", "batch/prod/output/*"),
+        [may("four", "sagemaker_endpoint", "list batch output of prod")],
+    ),
+    (
+        "the prod deploy role decrypts batch data outside S3",
+        "four",
+        "workload-deploy.yaml",
+        "deploy-prod",
+        change(DEPLOY, "DecryptBatchData", lambda s: s["Condition"].pop("StringEquals")),
+        [may("four", "github_deploy_prod", "decrypt outside S3 with a key of the account of prod")],
+    ),
+    (
+        "the prod deploy role decrypts another bucket's objects (checks/capture.py)",
+        "four",
+        "workload-deploy.yaml",
+        "deploy-prod",
+        change(DEPLOY, "DecryptBatchData", lambda s: s["Condition"].pop("StringLike")),
+        [
+            may(
+                "four",
+                "github_deploy_prod",
+                "decrypt another bucket's objects with a key of the prod account",
+            )
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("layout", "template", "stack", "mutate", "expected"),
+    [f[1:] for f in FIXTURES],
+    ids=[f[0] for f in FIXTURES],
+)
+def test_each_batch_widening_is_a_finding(
+    layout: str, template: str, stack: str, mutate: Callable, expected: list[str]
+) -> None:
+    cfg = make_config(layout)
+    assert findings_for(template, stack_key=stack, cfg=cfg) == []
+    assert_only(findings_for(template, mutate, stack_key=stack, cfg=cfg), *expected)
+
+
+def test_every_batch_rule_has_a_fixture() -> None:
+    expected = " ".join(text for fixture in FIXTURES for text in fixture[5])
+    kinds = {p.what.rsplit(" of ", 1)[0] for p in batch_probes(CFG)}
+    assert len(kinds) == len(batch_probes(CFG)) // 2
+    assert {k for k in kinds if f" may {k} of " not in expected} == set()
+
+
+# --- outcomes on the deployed policies ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=["four", "single", "baked"])
+def world(request: pytest.FixtureRequest) -> Capture:
+    return Capture(request.param)
+
+
+def _job(c: Capture, env: str, name: str) -> str:
+    account = c.cfg.environment(env).account
+    return f"arn:aws:sagemaker:{c.cfg.region}:{account}:transform-job/{name}"
+
+
+def creates_job(c: Capture, role: str, env: str, name: str) -> bool:
+    """CreateTransformJob with tags (AddTags on the job), as `batch run` calls it."""
+    world, _ = c._world(env)
+    job = _job(c, env, name)
+    return world.all_allowed(
+        role, [("sagemaker:CreateTransformJob", job, {}), ("sagemaker:AddTags", job, {})]
+    )
+
+
+def batch_name(c: Capture, env: str) -> str:
+    endpoint = c.cfg.environment(env).endpoint_name
+    return job_name(endpoint, f"{endpoint}-v7-abc", f"s3://bucket/batch/{env}/input/", "2025-01-31")
+
+
+def gets(c: Capture, role: str, env: str, key: str) -> bool:
+    """GetObject alone: a read refused by S3 permissions, whatever the key policy says."""
+    world, _ = c._world(env)
+    return world.allowed(role, "s3:GetObject", f"arn:aws:s3:::{world.bucket}/{key}")
+
+
+def inputs(env: str) -> str:
+    return f"batch/{env}/input/2025-01-31/customers.csv"
+
+
+def outputs(c: Capture, env: str) -> str:
+    return f"batch/{env}/output/{batch_name(c, env)}/2025-01-31/customers.csv.out"
+
+
+def test_the_prod_deploy_role_creates_only_its_batch_jobs(world: Capture) -> None:
+    c, prod = world, world.deploy("prod")
+    endpoint = c.cfg.environment("prod").endpoint_name
+    name = batch_name(c, "prod")
+    assert name.startswith(f"{endpoint}-b")
+    assert creates_job(c, prod, "prod", name)
+    world_, _ = c._world("prod")
+    for action in ("sagemaker:DescribeTransformJob", "sagemaker:StopTransformJob"):
+        assert world_.allowed(prod, action, _job(c, "prod", name))
+    for other in (f"{endpoint}-v7-abc", f"{endpoint}x-b123", "nightly-scoring", batch_name(c, "qa")):
+        assert not creates_job(c, prod, "prod", other), other
+
+
+def test_the_prod_deploy_role_reads_batch_data_and_writes_none(world: Capture) -> None:
+    c, prod = world, world.deploy("prod")
+    assert c.lists(prod, "prod", "batch/prod/input/2025-01-31/")
+    assert c.lists(prod, "prod", f"batch/prod/output/{batch_name(c, 'prod')}/")
+    assert c.read(prod, "prod", inputs("prod"))
+    assert c.read(prod, "prod", outputs(c, "prod"))
+    assert not c.write(prod, "prod", outputs(c, "prod"))
+    assert not c.write(prod, "prod", inputs("prod"))
+    assert not c.lists(prod, "prod", "batch/")
+
+
+def test_the_endpoint_role_reads_inputs_and_writes_outputs(world: Capture) -> None:
+    c = world
+    for env in ("qa", "prod"):
+        endpoint = c.attacker.arn("sagemaker_endpoint", env)
+        assert c.lists(endpoint, env, f"batch/{env}/input/")
+        assert c.read(endpoint, env, inputs(env))
+        assert c.write(endpoint, env, outputs(c, env))
+        assert not c.write(endpoint, env, inputs(env))
+        assert not gets(c, endpoint, env, outputs(c, env))
+
+
+def _roles(c: Capture) -> list[str]:
+    """Every deployed identity of the layout (the endpoint and monitoring roles in each workload account)."""
+    return sorted(c.attacker.world.identity)
+
+
+def test_no_role_of_the_product_writes_batch_inputs(world: Capture) -> None:
+    c = world
+    for role in _roles(c):
+        for env in ("qa", "prod"):
+            assert not c.write(role, env, inputs(env)), role
+
+
+def test_only_the_endpoint_role_writes_batch_outputs(world: Capture) -> None:
+    c = world
+    for env in ("qa", "prod"):
+        endpoint = c.attacker.arn("sagemaker_endpoint", env)
+        writers = {role for role in _roles(c) if c.write(role, env, outputs(c, env))}
+        assert writers == {endpoint}
+
+
+def test_no_qa_role_touches_prods_batch_data_or_jobs(world: Capture) -> None:
+    c = world
+    for key in ("github_deploy_qa", "github_registry_qa"):
+        qa = c.attacker.who(key)
+        assert not gets(c, qa, "prod", inputs("prod")), key
+        assert not gets(c, qa, "prod", outputs(c, "prod")), key
+        assert not c.lists(qa, "prod", "batch/prod/"), key
+        assert not c.lists(qa, "prod", "batch/prod/input/"), key
+        assert not c.lists(qa, "prod", "batch/prod/output/"), key
+        assert not c.write(qa, "prod", outputs(c, "prod")), key
+        assert not creates_job(c, qa, "prod", batch_name(c, "prod")), key
+
+
+def test_the_qa_deploy_role_reads_its_batch_data(world: Capture) -> None:
+    c, qa = world, world.deploy("qa")
+    assert c.read(qa, "qa", inputs("qa"))
+    assert c.read(qa, "qa", outputs(c, "qa"))
+
+
+def test_a_deploy_role_creating_any_transform_job_is_caught_by_the_outcome_test() -> None:
+    """Mutation: BatchTransformJobs on transform-job/* lets the prod deploy run any job."""
+
+    def everything(t: dict[str, Any]) -> None:
+        _sid(t, "DeployRole", "BatchTransformJobs")["Resource"] = {"Fn::Sub": JOBS + "*"}
+
+    c = Capture("single", on("workload-deploy.yaml", everything))
+    assert creates_job(c, c.deploy("prod"), "prod", "nightly-scoring")
+    assert creates_job(c, c.deploy("qa"), "prod", batch_name(c, "prod"))
+
+
+def test_without_the_capture_key_statement_the_deploy_roles_cannot_read_their_batch_data() -> None:
+    """The capture key's DeployRolesReadCaptureBucket statement is what lets each deploy role decrypt its
+    batch data through S3 (its IAM policy limits the prefixes): without it both reads fail."""
+
+    def without(t: dict[str, Any]) -> None:
+        statements = t["Resources"]["CaptureKey"]["Properties"]["KeyPolicy"]["Statement"]
+        statements[:] = [s for s in statements if not (isinstance(s, dict) and s.get("Sid") == "DeployRolesReadCaptureBucket")]
+
+    c = Capture("four", on("workload.yaml", without))
+    for env in ("qa", "prod"):
+        role = c.deploy(env)
+        assert not c.read(role, env, inputs(env)), env
+        assert not c.read(role, env, outputs(c, env)), env
