@@ -3,19 +3,63 @@ call recorder, a CLI runner and the Stubber scenario of a prod endpoint update.
 
 The helpers they use (and that other tests import directly) are in deploy_helpers.py; the
 prod-update scenario's stubbed responses are in deploy_scenarios.py. Nothing here is autouse:
-a test module opts in, e.g. `pytestmark = pytest.mark.usefixtures("fake_aws")`.
+a test module opts in, e.g. `pytestmark = pytest.mark.usefixtures("fake_aws")`. What does apply
+to every test is speed only: botocore's data loader and client methods shared within the process,
+and one OpenMP thread per worker (below).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import botocore.client
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 
+import recording
 from deploy_helpers import REGION, Accounts, Config, Recorder, fake_aws_env, write_config
+
+
+def _share_one_loader() -> None:
+    """Every botocore session made in the test process (by the code under test, the SageMaker
+    SDK's local sessions, boto3.Session()) reads botocore's data through the tests' one loader,
+    so each service model is parsed once per process rather than once per session. The loader
+    only caches botocore's read-only data files; clients, credentials and events stay per session."""
+    create_loader = botocore.loaders.create_loader
+
+    def shared(search_path_string: str | None = None) -> botocore.loaders.Loader:
+        return recording._LOADER if search_path_string is None else create_loader(search_path_string)
+
+    botocore.session.create_loader = shared
+
+
+def _reuse_client_methods() -> None:
+    """botocore gives every new client class one method per API operation (hundreds for SageMaker),
+    built afresh for each client. Those methods depend only on the service and its API version, so
+    they are built once per process; the class itself, and the handlers that shape it, stay per
+    client as botocore makes them."""
+    build = botocore.client.ClientCreator._create_methods
+    built: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def create_methods(creator: botocore.client.ClientCreator, service_model: Any) -> dict[str, Any]:
+        key = (service_model.service_name, service_model.api_version)
+        if key not in built:
+            built[key] = build(creator, service_model)
+        return dict(built[key])
+
+    botocore.client.ClientCreator._create_methods = create_methods
+
+
+_share_one_loader()
+_reuse_client_methods()
+# One thread per OpenMP/BLAS pool: the pytest-xdist workers already use every core, and pools
+# spinning against each other cost more CPU than the small models here save.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="module")

@@ -96,7 +96,9 @@ class FakeGitHub(RulesetRoutes):
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         # A short poll interval: stop() returns within 0.02 s, not serve_forever's default 0.5 s.
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         host, port = self._server.server_address[:2]
         self.url = f"http://{host}:{port}"
         return self.url

@@ -58,7 +58,9 @@ class Receiver:
 
     def __enter__(self) -> Receiver:
         # A short poll interval: leaving the block takes 0.02 s, not serve_forever's default 0.5 s.
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         return self
 
     def __exit__(self, *exc: Any) -> None:

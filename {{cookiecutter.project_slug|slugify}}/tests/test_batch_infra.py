@@ -337,7 +337,8 @@ def test_without_the_capture_key_statement_the_deploy_roles_cannot_read_their_ba
 
     def without(t: dict[str, Any]) -> None:
         statements = t["Resources"]["CaptureKey"]["Properties"]["KeyPolicy"]["Statement"]
-        statements[:] = [s for s in statements if not (isinstance(s, dict) and s.get("Sid") == "DeployRolesReadCaptureBucket")]
+        sid = "DeployRolesReadCaptureBucket"
+        statements[:] = [s for s in statements if not (isinstance(s, dict) and s.get("Sid") == sid)]
 
     c = Capture("four", on("workload.yaml", without))
     for env in ("qa", "prod"):

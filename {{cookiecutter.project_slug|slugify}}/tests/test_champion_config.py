@@ -126,7 +126,8 @@ def test_a_shadow_phase_needs_a_real_time_prod_endpoint():
     raw["environments"]["prod"]["endpoint"]["autoscaling"]["enabled"] = False
     raw["environments"]["prod"]["endpoint"]["data_capture"]["enabled"] = False
     raw.setdefault("monitoring", {})["environments"] = []
-    with pytest.raises(config.ConfigError, match=r"^champion\.shadow\.enabled is true but environments\.prod"):
+    expected = r"^champion\.shadow\.enabled is true but environments\.prod"
+    with pytest.raises(config.ConfigError, match=expected):
         config.parse(raw)
     raw["champion"]["shadow"]["enabled"] = False
     config.parse(raw)

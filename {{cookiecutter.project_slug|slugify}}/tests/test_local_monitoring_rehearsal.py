@@ -5,39 +5,26 @@ shifted features."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from model_helpers import PACKAGE, ROOT
+from rehearsal_helpers import rehearsals
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, Path]]:
-    """A rehearsal without and one with --shifted, side by side."""
-    root = tmp_path_factory.mktemp("monitoring")
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
-    }
-    started = {}
-    for name, extra in {"normal": [], "shifted": ["--shifted"]}.items():
-        work = root / name
-        command = [sys.executable, "-m", PACKAGE, "local", "--work-dir", str(work), *extra]
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        started[name] = (process, command, work)
-    results = {}
-    for name, (process, command, work) in started.items():
-        out, err = process.communicate(timeout=600)
-        results[name] = (subprocess.CompletedProcess(command, process.returncode, out, err), work)
-    return results
+    """A rehearsal without and one with --shifted, as `make local` runs them; the one without is
+    the default run test_rehearsal.py checks too (rehearsal_helpers.rehearsals, once per session)."""
+    done = rehearsals(
+        tmp_path_factory,
+        {"default": ["-m", PACKAGE, "local"], "shifted": ["-m", PACKAGE, "local", "--shifted"]},
+    )
+    return {"normal": done["default"], "shifted": done["shifted"]}
 
 
 def violations(path: Path) -> set[tuple[str, str]]:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import json
-import os
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from model_helpers import CFG, FRAMEWORK, PACKAGE, ROOT, SAMPLE_CSV, TARGET, module
+from model_helpers import CFG, FRAMEWORK, PACKAGE, SAMPLE_CSV, TARGET, module
+from rehearsal_helpers import rehearsals
 
 rehearsal = module("local.rehearsal")
 METRIC = CFG.pipeline.metric
@@ -26,54 +24,18 @@ SET_NAME = next(iter(PARAMS))
 CHARTS = ("confusion_matrix.svg", "roc_curve.svg", "precision_recall_curve.svg")
 
 
-def rehearse(root: Path) -> dict[str, tuple[subprocess.CompletedProcess, Path]]:
-    """A default rehearsal and one whose gate cannot pass, side by side under root, each run the
-    way the Makefile runs it."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
-    }
-    extra = {"default": [], "gate": ["--threshold", UNREACHABLE, "--set", f"{SET_NAME}=7"]}
-    started = {}
-    for name, args in extra.items():
-        work = root / f"rehearsal-{name}"
-        command = [sys.executable, "-m", f"{PACKAGE}.local.rehearsal", "--work-dir", str(work), *args]
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        started[name] = (process, command, work)
-    results = {}
-    for name, (process, command, work) in started.items():
-        out, err = process.communicate(timeout=600)
-        results[name] = (subprocess.CompletedProcess(command, process.returncode, out, err), work)
-    return results
+# The default rehearsal as `make local` runs it (test_local_monitoring_rehearsal.py reads the same
+# run), and one whose gate cannot pass through the rehearsal module's own entry point.
+REHEARSALS = {
+    "default": ["-m", PACKAGE, "local"],
+    "gate": ["-m", f"{PACKAGE}.local.rehearsal", "--threshold", UNREACHABLE, "--set", f"{SET_NAME}=7"],
+}
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, Path]]:
-    """The two rehearsals, run once per test session: under pytest-xdist the first worker that
-    needs them runs them and any other reads its results (a lock file in the session's shared
-    temporary folder), so two workers never rehearse the same thing twice at once."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return rehearse(tmp_path_factory.mktemp("rehearsals"))
-    shared = tmp_path_factory.getbasetemp().parent
-    with (shared / "rehearsals.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        saved = shared / "rehearsals.json"
-        if saved.is_file():
-            return {
-                name: (
-                    subprocess.CompletedProcess(r["args"], r["returncode"], r["stdout"], r["stderr"]),
-                    Path(work),
-                )
-                for name, (r, work) in json.loads(saved.read_text()).items()
-            }
-        (shared / "rehearsals").mkdir(exist_ok=True)
-        results = rehearse(shared / "rehearsals")
-        saved.write_text(
-            json.dumps({name: (vars(done), str(work)) for name, (done, work) in results.items()})
-        )
-        return results
+    """The two rehearsals, run once per test session (rehearsal_helpers.rehearsals)."""
+    return rehearsals(tmp_path_factory, REHEARSALS)
 
 
 @pytest.mark.slow
