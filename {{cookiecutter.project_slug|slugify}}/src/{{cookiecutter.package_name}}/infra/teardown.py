@@ -6,7 +6,7 @@
 
 Per environment (`--env`, default all), in its workload account, in this order: the endpoint's
 scaling policies and scalable target, the endpoint (waiting until it is gone), its endpoint
-configs, then its models, then its rollback alarms; around them its Model Monitor resources
+configs, then its models, then its rollback and backlog alarms; around them its Model Monitor resources
 (`teardown_monitoring`): schedules and monitoring alarms first, job definitions last. Configs
 and models are found by listing with NameContains and keeping deploy's versioned names of this endpoint only,
 `<endpoint>-v<version>-<hash>` (`deploy.endpoint.versioned_name`): another model's resources,

@@ -12,6 +12,7 @@ from typing import Any
 from .. import config
 from ..config import Config
 from ..deploy import endpoint
+from ..deploy.async_config import backlog_alarm_name
 from ..deploy.aws import Clients, is_not_found
 
 # deploy's versioned names (endpoint.versioned_name); the base may be shortened to fit 63 characters.
@@ -84,7 +85,10 @@ def list_environment(cfg: Config, env: str, clients: Clients) -> list[Item]:
     ):
         found = sorted(r[param] for r in _paged(sm, operation, key, NameContains=name[:40]))
         items += [Item(account, kind, n, {param: n}) for n in found if ours(name, n)]
-    alarms = clients("cloudwatch").describe_alarms(AlarmNames=endpoint.alarm_names(settings))["MetricAlarms"]
+    # The rollback alarms and, whether or not the endpoint is async today, the backlog alarm that
+    # scales an async endpoint out from zero (deploy/async_config.py).
+    names = [*endpoint.alarm_names(settings), backlog_alarm_name(settings)]
+    alarms = clients("cloudwatch").describe_alarms(AlarmNames=names)["MetricAlarms"]
     items += [Item(account, "alarm", a["AlarmName"], {"AlarmNames": [a["AlarmName"]]}) for a in alarms]
     # Model Monitor: its schedules and alarms first, its job definitions last.
     from .teardown_monitoring import list_monitoring
