@@ -35,6 +35,10 @@ class NoAws:
     [
         (["--input", "s3://elsewhere/x/"], "is not a prefix ending in / under " + PREFIX),
         (["--input", PREFIX + "day.csv"], "is not a prefix ending in /"),
+        (["--input", PREFIX + "../../output/prod/"], "is not a prefix ending in /"),
+        (["--input", PREFIX + "./2025/"], "is not a prefix ending in /"),
+        (["--input", PREFIX + "2025//"], "is not a prefix ending in /"),
+        (["--input", PREFIX + "%2e%2e/"], "is not a prefix ending in /"),
         (["--date", "2025-02-30"], "date '2025-02-30' is not a calendar date YYYY-MM-DD"),
         (["--date", "31.01.2025"], "is not a calendar date"),
     ],

@@ -21,11 +21,14 @@ import re
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import cli_support, config
 from ..config import Config
-from ..deploy.aws import Clients, DeployError, log, require_account, run_guarded
+from ..config.batch import is_input_prefix
+
+if TYPE_CHECKING:  # `batch plan` runs in a job with the standard library alone: boto3 loads lazily
+    from ..deploy.aws import Clients
 
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DEFAULT_TIMEOUT = 6 * 3600.0
@@ -50,11 +53,7 @@ def check_input(cfg: Config, env: str, uri: str) -> str:
     settings = cfg.batch.environment(env)
     if not uri:
         return settings.input_uri
-    if (
-        not uri.startswith(settings.input_prefix_uri)
-        or not uri.endswith("/")
-        or any(c.isspace() for c in uri)
-    ):
+    if not is_input_prefix(uri, settings.input_prefix_uri):
         raise cli_support.UsageError(
             f"input {uri!r} is not a prefix ending in / under {settings.input_prefix_uri} "
             f"(the {env} batch jobs read only there)"
@@ -63,6 +62,7 @@ def check_input(cfg: Config, env: str, uri: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
+    from ..deploy.aws import DeployError, log, require_account
     from ..deploy.deploy import ensure_model
     from ..deploy.endpoint import plan
     from .job import ensure_job, plan_job
@@ -219,10 +219,22 @@ def main(argv: list[str] | None = None, *, session: Any = None, registry_session
                 import boto3
 
                 session = boto3.Session()
+            from ..deploy.aws import Clients
+
             clients = Clients(session, cfg.region, registry_session)
         return args.handler(args, cfg, clients)
 
-    return run_guarded(run, getattr(args, "github_output", False))
+    github_output = getattr(args, "github_output", False)
+    if args.command == "plan":
+        try:
+            if github_output and not os.environ.get("GITHUB_OUTPUT"):
+                raise cli_support.UsageError("--github-output given but GITHUB_OUTPUT is not set")
+            return run()
+        except (cli_support.UsageError, config.ConfigError) as exc:
+            return cli_support.fail(exc, cli_support.EXIT_USAGE)
+    from ..deploy.aws import run_guarded
+
+    return run_guarded(run, github_output)
 
 
 if __name__ == "__main__":

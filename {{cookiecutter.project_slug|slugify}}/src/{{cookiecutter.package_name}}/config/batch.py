@@ -69,11 +69,23 @@ class Batch:
             ) from None
 
 
+def is_input_prefix(uri: str, prefix_uri: str) -> bool:
+    """Whether `uri` is a prefix ending in / under `prefix_uri` with plain path segments: no
+    whitespace, no empty, "." or ".." segment, no %-escape (S3 keys are literal, so such a
+    prefix would not mean what it seems to)."""
+    if not uri.startswith(prefix_uri) or not uri.endswith("/"):
+        return False
+    if any(c.isspace() for c in uri) or "%" in uri:
+        return False
+    segments = uri[len("s3://") :].split("/")[:-1]
+    return all(segment not in ("", ".", "..") for segment in segments)
+
+
 def _environment(s: _Section, env: str, names: Names) -> BatchEnvironment:
     bucket = names.capture_buckets[env]
     prefix_uri = f"s3://{bucket}/{names.batch_input_prefixes[env]}"
     input_uri = s.text("input_uri", default="") or prefix_uri
-    if not input_uri.startswith(prefix_uri) or not input_uri.endswith("/") or " " in input_uri:
+    if not is_input_prefix(input_uri, prefix_uri):
         raise ConfigError(
             f'{s.where("input_uri")} is {_show(input_uri)}; expected "" or a prefix ending in / '
             f"under {prefix_uri} (the {env} batch jobs read only there)"

@@ -12,7 +12,7 @@ Two transports, one invoker:
 
 Latency is measured end to end: upload, queueing, inference, the answer's write and the poll
 interval, so it is higher than a real-time endpoint's for the same model, and depends on
-`poll_seconds`. A failure object's status is the HTTP status it names ("(400)"), else 500.
+`poll_seconds`. A failure object's status is the HTTP error status it names ("(400)"), else 500.
 Standard library only; the SageMaker clients are handed in (or created lazily in for_endpoint).
 """
 
@@ -30,7 +30,8 @@ from .invokers import JSON, HttpInvoker
 
 INPUT_HEADER = "X-Amzn-SageMaker-InputLocation"
 ASYNC_PATH = "/invocations-async"
-STATUS_IN_FAILURE = re.compile(r"\((?P<status>[1-5]\d\d)\)")
+# A failure object is never an answer: only an error status (4xx, 5xx) it names is kept.
+STATUS_IN_FAILURE = re.compile(r"\((?P<status>[45]\d\d)\)")
 EXTENSIONS = {"text/csv": "csv", "application/json": "json"}
 
 
