@@ -5,12 +5,13 @@ The helpers they use (and that other tests import directly) are in deploy_helper
 prod-update scenario's stubbed responses are in deploy_scenarios.py. Nothing here is autouse:
 a test module opts in, e.g. `pytestmark = pytest.mark.usefixtures("fake_aws")`. What does apply
 to every test is speed only: botocore's data loader and client methods shared within the process,
-and one OpenMP thread per worker (below).
+each CloudFormation template parsed once per process, and one OpenMP thread per worker (below).
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import pytest
 from moto import mock_aws
 
 import recording
-from deploy_helpers import REGION, Accounts, Config, Recorder, fake_aws_env, write_config
+from deploy_helpers import REGION, Accounts, Config, Recorder, fake_aws_env, module, write_config
 
 
 def _share_one_loader() -> None:
@@ -55,8 +56,27 @@ def _reuse_client_methods() -> None:
     botocore.client.ClientCreator._create_methods = create_methods
 
 
+def _parse_each_template_once() -> None:
+    """The policy checks and the tests read the same CloudFormation templates many times, so each
+    template text is parsed once per process; every call still returns a fresh copy, which a test
+    may mutate. A text that fails to parse is not kept, so it fails again on every call."""
+    cfn = module("infra.cfn")
+    policy_checks = module("infra.policy_checks")
+    parse = cfn.load_template
+    parsed: dict[tuple[str, str], bytes] = {}
+
+    def load_template(path: Path) -> dict[str, Any]:
+        key = (str(path), Path(path).read_text())
+        if key not in parsed:
+            parsed[key] = pickle.dumps(parse(path))
+        return pickle.loads(parsed[key])
+
+    cfn.load_template = policy_checks.load_template = load_template
+
+
 _share_one_loader()
 _reuse_client_methods()
+_parse_each_template_once()
 # One thread per OpenMP/BLAS pool: the pytest-xdist workers already use every core, and pools
 # spinning against each other cost more CPU than the small models here save.
 os.environ.setdefault("OMP_NUM_THREADS", "1")

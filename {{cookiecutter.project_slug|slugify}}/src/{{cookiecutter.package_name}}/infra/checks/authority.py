@@ -26,6 +26,7 @@ a role that can make the request is never missed.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -145,10 +146,15 @@ def probes(cfg: Config) -> tuple[Probe, ...]:
     return tuple(result)
 
 
+@functools.cache
+def _wildcard(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
+    regex = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
+    return re.compile(regex, 0 if case_sensitive else re.IGNORECASE)
+
+
 def _matches(pattern: str, value: str, case_sensitive: bool = True) -> bool:
     """IAM wildcard match: `*` any run of characters (`/` included), `?` one character."""
-    regex = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
-    return re.fullmatch(regex, value, 0 if case_sensitive else re.IGNORECASE) is not None
+    return _wildcard(pattern, case_sensitive).fullmatch(value) is not None
 
 
 def _holds(operator: str, values: list[str], actual: str) -> bool | None:
