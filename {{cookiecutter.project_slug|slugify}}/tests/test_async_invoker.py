@@ -99,7 +99,14 @@ class Clock:
 
 
 def sagemaker_invoker(
-    cfg, s3, runtime, clock, answer_after=2, answer=b'[{"label": 1, "probability": 0.9}]', fail=None
+    cfg,
+    s3,
+    runtime,
+    clock,
+    answer_after=2,
+    answer=b'[{"label": 1, "probability": 0.9}]',
+    fail=None,
+    **polling,
 ):
     """for_endpoint with moto's S3 and a stubbed runtime; the answer (or failure) object is
     written by the clock after `answer_after` polls, as SageMaker would once it processed it."""
@@ -116,7 +123,7 @@ def sagemaker_invoker(
             s3.put_object(Bucket=bucket, Key=key, Body=body)
 
     clients = {"s3": s3, "sagemaker-runtime": runtime, "sagemaker": None}
-    invoker = async_invoker.for_endpoint(cfg, "qa", clients.__getitem__, sleep=sleep, clock=clock)
+    invoker = async_invoker.for_endpoint(cfg, "qa", clients.__getitem__, sleep=sleep, clock=clock, **polling)
     return invoker, f"s3://{bucket}/{output_key}", f"s3://{bucket}/{failure_key}"
 
 
@@ -194,7 +201,8 @@ def test_no_answer_within_the_timeout_raises(qa_world) -> None:
     plus the scale-out allowance, here in simulated time."""
     cfg, s3, runtime, stubber = qa_world
     clock = Clock()
-    invoker, output, failure = sagemaker_invoker(cfg, s3, runtime, clock, answer_after=10**9)
+    # Polled every simulated minute: the same deadline in 25 polls of moto's S3 instead of 750.
+    invoker, output, failure = sagemaker_invoker(cfg, s3, runtime, clock, answer_after=10**9, poll_seconds=60)
     stub_submit(stubber, cfg, output, failure)
     with pytest.raises(TimeoutError, match="no answer at s3://"):
         invoker.invoke(b"1,2,3\n", "text/csv")
