@@ -55,6 +55,7 @@ import tempfile
 import threading
 import time
 import unicodedata
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,16 @@ class AwsEmulator:
         self._stack.callback(server.stop)
         host, port = server.get_host_and_port()
         self.url = f"http://{host}:{port}"
+        # moto keeps its state in the process: another world started earlier in this test session
+        # (another act module) must not leave its buckets, roles or stacks in this one.
+        self._reset()
+        self._stack.callback(self._reset)
         return self
+
+    def _reset(self) -> None:
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            answer.read()
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
