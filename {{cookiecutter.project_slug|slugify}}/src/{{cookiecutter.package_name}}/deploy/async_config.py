@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import Config, EndpointSettings
-from .aws import Clients, log
+from .aws import Clients, log, put_changed_alarms
 
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 VARIANT = "AllTraffic"
@@ -212,8 +212,5 @@ def ensure_scale_from_zero(clients: Clients, settings: EndpointSettings) -> int:
     alarm = backlog_alarm(settings, arn)
     cloudwatch = clients("cloudwatch")
     found = cloudwatch.describe_alarms(AlarmNames=[alarm["AlarmName"]]).get("MetricAlarms", [])
-    if not found or any(found[0].get(k) != alarm[k] for k in ALARM_FIELDS):
-        log(f"putting alarm {alarm['AlarmName']}")
-        cloudwatch.put_metric_alarm(**alarm)
-        calls += 1
-    return calls
+    existing = {current["AlarmName"]: current for current in found}
+    return calls + put_changed_alarms(cloudwatch, [alarm], existing, ALARM_FIELDS)

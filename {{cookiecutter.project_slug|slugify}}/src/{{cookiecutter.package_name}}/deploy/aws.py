@@ -122,3 +122,21 @@ def run_guarded(command: Callable[[], int], github_output: bool = False) -> int:
         return fail(f"{exc}; see aws configure list-profiles", EXIT_USAGE)
     except (BotoCoreError, OSError) as exc:
         return fail(exc)
+
+
+def put_changed_alarms(
+    cloudwatch: Any,
+    alarms: list[dict[str, Any]],
+    existing: dict[str, dict[str, Any]],
+    fields: tuple[str, ...],
+) -> int:
+    """PutMetricAlarm for each alarm missing from `existing` or differing in one of `fields`."""
+    put = 0
+    for alarm in alarms:
+        current = existing.get(alarm["AlarmName"])
+        if current and all(current.get(k) == alarm.get(k) for k in fields):
+            continue
+        log(f"putting alarm {alarm['AlarmName']}")
+        cloudwatch.put_metric_alarm(**alarm)
+        put += 1
+    return put

@@ -29,10 +29,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..config import Config
-from .aws import Clients, DeployError, error_code, error_message, is_not_found, log
+from .aws import Clients, DeployError, error_code, error_message, is_not_found, log, put_changed_alarms
 from .endpoint import DeployPlan
 from .monitoring_requests import Baselines, Monitor, MonitoringPlan, baselines, plan_monitoring
-from .scaling import put_changed_alarms
 
 ALARM_FIELDS = (
     "AlarmActions",

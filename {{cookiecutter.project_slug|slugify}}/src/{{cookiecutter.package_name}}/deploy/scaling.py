@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from ..config import EndpointSettings
 from .async_config import ensure_scale_from_zero
-from .aws import Clients, is_not_found, log
+from .aws import Clients, is_not_found, log, put_changed_alarms
 from .endpoint import DeployPlan
 from .update_policy import SCALABLE_DIMENSION, VARIANT, autoscaling_requests, scaling_resource_id
 
@@ -42,24 +42,6 @@ def ensure_alarms(clients: Clients, plan: DeployPlan) -> int:
         a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNames=names).get("MetricAlarms", [])
     }
     return put_changed_alarms(cloudwatch, plan.alarms, existing, ALARM_FIELDS)
-
-
-def put_changed_alarms(
-    cloudwatch: Any,
-    alarms: list[dict[str, Any]],
-    existing: dict[str, dict[str, Any]],
-    fields: tuple[str, ...],
-) -> int:
-    """PutMetricAlarm for each alarm missing from `existing` or differing in one of `fields`."""
-    put = 0
-    for alarm in alarms:
-        current = existing.get(alarm["AlarmName"])
-        if current and all(current.get(k) == alarm.get(k) for k in fields):
-            continue
-        log(f"putting alarm {alarm['AlarmName']}")
-        cloudwatch.put_metric_alarm(**alarm)
-        put += 1
-    return put
 
 
 def instance_types(variants: list[dict[str, Any]]) -> InstanceTypes:
