@@ -32,12 +32,14 @@ triggers are asserted in test_workflows_static.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -204,16 +206,18 @@ def github_settings(baked: Path, cfg, token: str) -> tuple[Any, str]:
     return fake, url
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("act")
+@contextlib.contextmanager
+def bootstrapped_world(root: Path, before_aws: Callable[[Path, Any], None] | None = None) -> Iterator[World]:
+    """The custom answer set baked into `root`, pushed to a bare repository, and bootstrapped into
+    a fresh AWS emulator with the artifact key's ARN configured (four accounts: the pipeline's jobs
+    need the ARN, not the alias). `before_aws(baked, cfg)` runs once the repo is baked."""
     baked = bake(root / "baked", **CUSTOM)
     cfg = baked_config(baked)
     repo = make_repo(baked, root, cfg.github.owner, cfg.github.repo, cfg.branches.dev)
-    github, github_url = github_settings(baked, cfg, "act-fake-token")
+    if before_aws:
+        before_aws(baked, cfg)
     with AwsEmulator(repo.path, cfg.region) as aws:
         key_arn = bootstrap(aws, cfg, baked)
-        # Four accounts: the pipeline's jobs need the artifact key's ARN, not its alias.
         config_file = repo.path / "config" / "project.json"
         raw = json.loads(config_file.read_text())
         raw["registry"]["kms_key_arn"] = key_arn
@@ -227,10 +231,22 @@ def world(tmp_path_factory):
             "ACT_STUB_DEPLOY_SITE_PACKAGES": deploy_only_site_packages(root, baked),
         }
         world = World(root, aws, repo, cfg, env)
-        world.github = github
-        world.job_env = {"GITHUB_API_URL": github_url}
+        world.baked = baked
         yield world
-    github.stop()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    settings: dict[str, Any] = {}
+
+    def apply_github_settings(baked: Path, cfg: Any) -> None:
+        settings["github"], settings["url"] = github_settings(baked, cfg, "act-fake-token")
+
+    with bootstrapped_world(tmp_path_factory.mktemp("act"), apply_github_settings) as world:
+        world.github = settings["github"]
+        world.job_env = {"GITHUB_API_URL": settings["url"]}
+        yield world
+    settings["github"].stop()
     print("act scenario wall times: " + ", ".join(f"{k} {v:.1f}s" for k, v in TIMINGS.items()))
 
 

@@ -20,18 +20,16 @@ from __future__ import annotations
 
 import json
 import sys
-import sysconfig
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "act"))
 
-from test_workflows_act import World, assert_success, bootstrap, deploy_only_site_packages, roles_assumed
+from test_workflows_act import assert_success, bootstrapped_world, roles_assumed
 
-from aws_emulator import AwsEmulator
-from conftest import CUSTOM, bake, baked_config
-from harness import find_tool, git, make_repo
+from harness import find_tool, git
 
 pytestmark = [pytest.mark.slow]
 
@@ -44,32 +42,18 @@ def act_installed():
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("act-retrain")
-    baked = bake(root / "baked", **CUSTOM)
-    cfg = baked_config(baked)
-    repo = make_repo(baked, root, cfg.github.owner, cfg.github.repo, cfg.branches.dev)
-    sys.path.insert(0, str(baked / "tests"))
-    from http_receiver import Receiver
+    receivers: list[Any] = []
 
-    with AwsEmulator(repo.path, cfg.region) as aws, Receiver() as api:
+    def load_receiver(baked: Path, cfg: Any) -> None:
+        sys.path.insert(0, str(baked / "tests"))
+        from http_receiver import Receiver
+
+        receivers.append(Receiver())
+
+    with bootstrapped_world(tmp_path_factory.mktemp("act-retrain"), load_receiver) as world, receivers[0] as api:
         api.answer(204)
-        key_arn = bootstrap(aws, cfg, baked)
-        config_file = repo.path / "config" / "project.json"
-        raw = json.loads(config_file.read_text())
-        raw["registry"]["kms_key_arn"] = key_arn
-        config_file.write_text(json.dumps(raw, indent=2) + "\n")
-        repo.commit_all("Configure the artifact key")
-        repo.push(cfg.branches.dev)
-        repo.push(cfg.branches.prod)
-        env = {
-            "ACT_STUB_MOTO_URL": aws.url,
-            "ACT_STUB_DEV_SITE_PACKAGES": sysconfig.get_paths()["purelib"],
-            "ACT_STUB_DEPLOY_SITE_PACKAGES": deploy_only_site_packages(root, baked),
-        }
-        world = World(root, aws, repo, cfg, env)
         world.api = api
         world.job_env = {"GITHUB_API_URL": api.url}
-        world.baked = baked
         yield world
 
 
