@@ -4,12 +4,14 @@ call recorder, a CLI runner and the Stubber scenario of a prod endpoint update.
 The helpers they use (and that other tests import directly) are in deploy_helpers.py; the
 prod-update scenario's stubbed responses are in deploy_scenarios.py. Nothing here is autouse:
 a test module opts in, e.g. `pytestmark = pytest.mark.usefixtures("fake_aws")`. What does apply
-to every test is speed only: botocore's data loader and client methods shared within the process,
-each CloudFormation template parsed once per process, and one OpenMP thread per worker (below).
+to every test is speed only: botocore's data loader, client methods and event-name aliases shared
+within the process, each CloudFormation template parsed once per process, one OpenMP thread
+per worker and fewer garbage collections (below).
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 from collections.abc import Callable, Iterator
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import botocore.client
+import botocore.hooks
 import botocore.loaders
 import botocore.session
 import pytest
@@ -56,6 +59,25 @@ def _reuse_client_methods() -> None:
     botocore.client.ClientCreator._create_methods = create_methods
 
 
+def _share_event_alias_names() -> None:
+    """botocore renames event names through an alias table (the same table for every session and
+    client) and remembers each renaming, but per emitter: every session and every client's copy
+    of its emitter starts with an empty memory and re-derives the same names. With the default
+    table the renamings are shared by the process; an emitter with another table keeps its own."""
+    aliaser = botocore.hooks.EventAliaser
+    default_table = botocore.hooks.EVENT_ALIASES
+    shared: dict[str, str] = {}
+    init = aliaser.__init__
+
+    def __init__(self: Any, event_emitter: Any, event_aliases: Any = None) -> None:
+        init(self, event_emitter, event_aliases)
+        if event_aliases is None or event_aliases == default_table:
+            self._event_aliases = default_table
+            self._alias_name_cache = shared
+
+    aliaser.__init__ = __init__
+
+
 def _parse_each_template_once() -> None:
     """The policy checks and the tests read the same CloudFormation templates many times, so each
     template text is parsed once per process; every call still returns a fresh copy, which a test
@@ -76,10 +98,22 @@ def _parse_each_template_once() -> None:
 
 _share_one_loader()
 _reuse_client_methods()
+_share_event_alias_names()
 _parse_each_template_once()
 # One thread per OpenMP/BLAS pool: the pytest-xdist workers already use every core, and pools
 # spinning against each other cost more CPU than the small models here save.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# The test process holds a large, long-lived heap (botocore's models, moto's backends, pandas,
+# the SageMaker SDK), and Python's cyclic collector rescans all of it on every full collection:
+# with the default thresholds that was about a third of the suite's CPU time. Collections run
+# less often, and what exists once the tests are collected (modules, their data) is frozen out of
+# them; objects the tests create are collected as usual.
+gc.set_threshold(50_000, 20, 20)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(scope="module")

@@ -146,10 +146,10 @@ class Accounts:
     def __init__(self, cfg: Config, recorder: Recorder | None = None) -> None:
         self.cfg = cfg
         self.recorder = recorder
-        self._base = new_session(region_name=REGION)
+        self._sts = new_session(region_name=REGION).client("sts")
 
     def session_for_account(self, account: str, role: str = "github-role") -> boto3.Session:
-        credentials = self._base.client("sts").assume_role(
+        credentials = self._sts.assume_role(
             RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="pytest"
         )["Credentials"]
         session = new_session(

@@ -196,27 +196,40 @@ def condition_holds(condition: Any, context: Mapping[str, str], deny: bool) -> b
     return True
 
 
-def _applies(statement: dict[str, Any], action: str, arn: str, context: Mapping[str, str]) -> bool:
+def _action_applies(statement: dict[str, Any], action: str) -> bool:
     if "NotAction" in statement:
-        action_ok = not any(_matches(str(a), action, False) for a in as_list(statement["NotAction"]))
-    else:
-        action_ok = any(_matches(str(a), action, False) for a in as_list(statement.get("Action")))
+        return not any(_matches(str(a), action, False) for a in as_list(statement["NotAction"]))
+    return any(_matches(str(a), action, False) for a in as_list(statement.get("Action")))
+
+
+def _resource_applies(statement: dict[str, Any], arn: str) -> bool:
     if "NotResource" in statement:
-        resource_ok = not any(_matches(str(r), arn) for r in as_list(statement["NotResource"]))
-    else:
-        resource_ok = any(_matches(str(r), arn) for r in as_list(statement.get("Resource")))
-    deny = statement.get("Effect") == "Deny"
-    return action_ok and resource_ok and condition_holds(statement.get("Condition"), context, deny)
+        return not any(_matches(str(r), arn) for r in as_list(statement["NotResource"]))
+    return any(_matches(str(r), arn) for r in as_list(statement.get("Resource")))
 
 
 def allows(items: Iterable[dict[str, Any]], probe: Probe) -> tuple[str, str] | None:
-    """The first (action, ARN) of `probe` the statements allow, or None."""
+    """The first (action, ARN) of `probe` the statements allow, or None.
+
+    Each action is matched against each statement once; only the statements naming the action
+    are then matched against the probe's ARNs and their conditions against its context."""
     items = list(items)
     for action in probe.actions:
+        named = [s for s in items if _action_applies(s, action)]
+        denies = [s for s in named if s.get("Effect") == "Deny"]
+        grants = [s for s in named if s.get("Effect") == "Allow"]
+        if not grants:
+            continue
         for arn in probe.arns:
-            if any(s.get("Effect") == "Deny" and _applies(s, action, arn, probe.context) for s in items):
+            if any(
+                _resource_applies(s, arn) and condition_holds(s.get("Condition"), probe.context, True)
+                for s in denies
+            ):
                 continue
-            if any(s.get("Effect") == "Allow" and _applies(s, action, arn, probe.context) for s in items):
+            if any(
+                _resource_applies(s, arn) and condition_holds(s.get("Condition"), probe.context, False)
+                for s in grants
+            ):
                 return action, arn
     return None
 
