@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import itertools
 import os
@@ -13,6 +14,17 @@ import pytest
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
+
+# The act scenarios' AWS emulator (moto) runs in this process; a large long-lived heap makes
+# each full garbage collection slow, so collections run less often and what exists once the
+# tests are collected is frozen out of them (speed only, as in the generated repo's conftest).
+gc.set_threshold(50_000, 20, 20)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    gc.collect()
+    gc.freeze()
+
 
 FOUR_ACCOUNTS = {
     "data_science_account_id": "111111111111",
