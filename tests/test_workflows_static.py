@@ -46,6 +46,8 @@ ENVIRONMENT_ROLES = {
     "data-science": {("data_science", "github_build")},
     "qa": {("shared_services", "github_registry_qa"), ("qa", "github_deploy_qa")},
     "prod": {("shared_services", "github_registry_prod"), ("prod", "github_deploy_prod")},
+    # batch.yml's jobs: the batch identities only (no reviewers: they cannot change what is served).
+    "batch": {("qa", "github_batch_qa"), ("prod", "github_batch_prod")},
 }
 REQUIREMENT = re.compile(r"^[A-Za-z0-9_.-]+(\[[^\]]*\])?==\S+")
 
@@ -160,7 +162,7 @@ def role_problems(name: str, text: str, cfg) -> list[str]:
 def deploy_job_problems(name: str, text: str) -> list[str]:
     problems = []
     for job_id, job in load(text)["jobs"].items():
-        if job.get("environment") not in ("qa", "prod"):
+        if job.get("environment") not in ("qa", "prod", "batch"):
             continue
         code = " ".join(s.get("run", "") for s in steps(job))
         caches = [s["with"].get("cache-dependency-path") for s in steps(job) if uses(s) == "actions/setup-python"]

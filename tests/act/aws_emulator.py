@@ -1,7 +1,7 @@
 """A moto server on 127.0.0.1 that stands in for AWS while act runs the generated workflows.
 
 moto keeps the state (S3, STS, IAM, SageMaker registry, models, endpoint configs, endpoints,
-CloudWatch alarms) and this module fills, inside the test process, the three gaps that stop
+CloudWatch alarms) and this module fills, inside the test process, the gaps that stop
 the workflows from running end to end against it. Each gap-filler is a test double and says so:
 
 1. Cross-account registry calls. SageMaker serves a model package group or package named by
@@ -26,6 +26,7 @@ the workflows from running end to end against it. Each gap-filler is a test doub
    customer metadata (botocore's service model gives the pattern; moto checks nothing).
    Artifacts (the data splits too) land in the S3 locations the definition names.
    `ListPipelineExecutionSteps` (absent in moto) returns the emulated steps.
+   A segmented definition (one `Train-<segment>` per segment) runs through segmented_pipeline.py.
 3. Endpoint updates and invocations. moto 5.2.5 has no `UpdateEndpoint`; here it switches the
    endpoint to the new config at once (InService; no traffic shifting, no alarm evaluation).
    moto's `InvokeEndpoint` returns canned bodies. Here it loads the
@@ -34,6 +35,20 @@ the workflows from running end to end against it. Each gap-filler is a test doub
    exercise the model that was actually deployed. Bad input gives SageMaker's ModelError.
    A test may set `serve_only` to the model data URLs that work; any other model answers every
    request with a 500 ModelError (a broken model, to exercise test failure and rollback).
+   A multi-model endpoint answers by the request's TargetModel (segmented_pipeline.py).
+   moto's `InvokeEndpointAsync` returns canned locations and writes nothing. Here an async
+   endpoint (its config has an AsyncInferenceConfig) reads the input object, answers through the
+   same handler at once (no queue, no scaling) and writes the answer to the config's
+   S3OutputPath, or a failure object naming the status to S3FailurePath; the run is logged in
+   `async_log`.
+4. Batch Transform. moto's `CreateTransformJob` stores the job as Completed and runs nothing.
+   Here the job runs at once as SplitType Line, JoinSource Input would, by its BatchStrategy:
+   SingleRecord sends each non-blank line of each object under the input prefix as one
+   request to the job's model (the same handler); MultiRecord sends mini-batches of whole
+   lines up to MaxPayloadInMB, one request each, and splits each answer by line. `<key>.out`
+   under S3OutputPath holds the input lines joined with their answers; a request the model
+   refuses, or a MultiRecord answer without one line per record, marks the job Failed with a
+   reason. Runs (with their request counts) are logged in `transform_log`.
 
 Nothing here talks to anything but 127.0.0.1.
 """
@@ -56,6 +71,7 @@ import threading
 import time
 import unicodedata
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +100,8 @@ class AwsEmulator:
         self.execution_log: list[dict[str, Any]] = []
         self._models: dict[str, Any] = {}
         self.serve_only: set[str] | None = None
+        self.async_log: list[dict[str, Any]] = []
+        self.transform_log: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._stack = contextlib.ExitStack()
         self._work = Path(tempfile.mkdtemp(prefix="aws-emulator-"))
@@ -204,7 +222,19 @@ class AwsEmulator:
             return json.dumps({"PipelineExecutionSteps": steps})
 
         def invoke_endpoint(self: Any) -> Any:
-            return emulator._invoke(self)
+            from segmented_pipeline import invoke_multi_model  # a multi-model endpoint's TargetModel
+
+            return invoke_multi_model(emulator, self) or emulator._invoke(self)
+
+        def invoke_endpoint_async(self: Any) -> Any:
+            return emulator._invoke_async(self)
+
+        original_create_transform_job = response_cls.create_transform_job
+
+        def create_transform_job(self: Any) -> Any:
+            result = original_create_transform_job(self)  # moto stores the job, Completed at once
+            emulator._run_transform(self.sagemaker_backend, self._get_param("TransformJobName"))
+            return result
 
         def update_model_package(self: Any) -> Any:
             arn = self._get_param("ModelPackageArn")
@@ -260,6 +290,8 @@ class AwsEmulator:
             (response_cls, "describe_model_package", describe_model_package),
             (response_cls, "update_endpoint", update_endpoint),
             (rt_responses.SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint),
+            (rt_responses.SageMakerRuntimeResponse, "invoke_endpoint_async", invoke_endpoint_async),
+            (response_cls, "create_transform_job", create_transform_job),
         ]
         for owner, name, value in patches:
             missing = object()
@@ -355,7 +387,9 @@ class AwsEmulator:
         pipeline = backend.pipelines[pipeline_name]
         execution = pipeline.pipeline_executions[execution_arn]
         version, definition = self._starting.get(pipeline_name) or (None, pipeline.pipeline_definition)
-        run = _ExecutionRun(self, backend, json.loads(definition), execution)
+        from segmented_pipeline import execution_run  # one model per segment, or _ExecutionRun
+
+        run = execution_run(self, backend, json.loads(definition), execution)
         try:
             run.execute()
         except Exception as exc:  # the emulated execution fails; the workflow sees it
@@ -375,37 +409,183 @@ class AwsEmulator:
     # ------------------------------------------------------------------ endpoint invocations
 
     def _invoke(self, response: Any) -> Any:
+        name = response._get_params().get("EndpointName") or response.path.split("/")[2]
+        backend, config = self._endpoint_config(response, name)
+        if config is None:
+            return _error(400, "ValidationError", f"Endpoint {name} of account {response.current_account} not found.")
+        accept = response.headers.get("Accept") or "application/json"
+        status, body, content_type = self._predict(
+            backend,
+            config.production_variants[0]["ModelName"],
+            response.body,
+            response.headers.get("Content-Type", ""),
+            accept,
+        )
+        if status != 200:
+            return _error(
+                424, "ModelError", f"Received {_kind(status)} error ({status}) from primary", original=status, text=body
+            )
+        return 200, {"Content-Type": content_type, "x-Amzn-Invoked-Production-Variant": "AllTraffic"}, body
+
+    def _endpoint_config(self, response: Any, name: str) -> tuple[Any, Any]:
+        """The caller's SageMaker backend and the config of its InService endpoint `name` (or None)."""
         from moto.sagemaker.models import sagemaker_backends
 
-        name = response._get_params().get("EndpointName") or response.path.split("/")[2]
         backend = sagemaker_backends[response.current_account][response.region]
         endpoint = backend.endpoints.get(name)
         if endpoint is None or endpoint.endpoint_status != "InService":
-            return _error(400, "ValidationError", f"Endpoint {name} of account {response.current_account} not found.")
-        config = backend.endpoint_configs[endpoint.endpoint_config_name]
-        model = backend._models[config.production_variants[0]["ModelName"]]
+            return backend, None
+        return backend, backend.endpoint_configs[endpoint.endpoint_config_name]
+
+    def _data_url(self, backend: Any, model_name: str) -> str | None:
+        """The model data a SageMaker model serves: its container's, or its model package's (any account)."""
+        from moto.sagemaker.models import sagemaker_backends
+
+        model = backend._models.get(model_name)
+        if model is None:
+            return None
         container = model.primary_container or (model.containers or [{}])[0]
         data_url = container.get("ModelDataUrl")
         if not data_url and container.get("ModelPackageName"):
             package_arn = container["ModelPackageName"]
             match = ARN_ACCOUNT.match(package_arn)
-            owner = match.group(2) if match else response.current_account
-            package = sagemaker_backends[owner][response.region].describe_model_package(package_arn)
+            owner = match.group(2) if match else backend.account_id
+            package = sagemaker_backends[owner][backend.region_name].describe_model_package(package_arn)
             data_url = package.inference_specification["Containers"][0]["ModelDataUrl"]
+        return data_url
+
+    def _predict(
+        self, backend: Any, model_name: str, body: Any, content_type: str, accept: str
+    ) -> tuple[int, Any, str]:
+        """(status, body, content type) of one request to `model_name` through its packed handler;
+        the status the handler's InputError carries (400 unless it names another), 500 for a model without data or outside `serve_only`."""
+        data_url = self._data_url(backend, model_name)
         if not data_url:
-            return _error(424, "ModelError", "the endpoint's model names no model data", original=500)
+            return 500, "the model names no model data", "text/plain"
         if self.serve_only is not None and data_url not in self.serve_only:
-            return _error(424, "ModelError", "Received server error (500) from primary", original=500, text="broken")
+            return 500, "broken", "text/plain"
         handler, loaded = self._load_model(data_url)
-        accept = response.headers.get("Accept") or "application/json"
         try:
-            prediction = handler.predict_fn(
-                handler.input_fn(response.body, response.headers.get("Content-Type", "")), loaded
-            )
-            body, content_type = handler.output_fn(prediction, accept)
+            prediction = handler.predict_fn(handler.input_fn(body, content_type), loaded)
+            answer, answer_type = handler.output_fn(prediction, accept)
         except handler.InputError as exc:
-            return _error(424, "ModelError", "Received client error (400) from primary", original=400, text=str(exc))
-        return 200, {"Content-Type": content_type, "x-Amzn-Invoked-Production-Variant": "AllTraffic"}, body
+            return getattr(exc, "status_code", 400), str(exc), "text/plain"
+        return 200, answer, answer_type
+
+    def _invoke_async(self, response: Any) -> Any:
+        """InvokeEndpointAsync: the request is answered at once (no queue): the input object is read,
+        the answer written to the config's S3OutputPath/<inference id>.out, or the failure (naming
+        its status, as SageMaker's failure objects do) to S3FailurePath/<inference id>-error.out."""
+        name = response.path.split("/")[2]
+        backend, config = self._endpoint_config(response, name)
+        if config is None:
+            return _error(400, "ValidationError", f"Endpoint {name} of account {response.current_account} not found.")
+        output = (config.async_inference_config or {}).get("OutputConfig")
+        if not output:
+            return _error(400, "ValidationError", f"Endpoint {name} is not an asynchronous endpoint.")
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        location = headers.get("x-amzn-sagemaker-inputlocation", "")
+        inference_id = headers.get("x-amzn-sagemaker-inference-id") or uuid.uuid4().hex
+        s3 = self.client("s3", response.current_account)
+        bucket, key = _split(location)
+        try:
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as exc:
+            return _error(400, "ValidationError", f"Could not read the input location {location}: {exc}")
+        status, answer, _type = self._predict(
+            backend,
+            config.production_variants[0]["ModelName"],
+            body,
+            headers.get("x-amzn-sagemaker-content-type", ""),
+            headers.get("x-amzn-sagemaker-accept") or "application/json",
+        )
+        output_uri = f"{output['S3OutputPath'].rstrip('/')}/{inference_id}.out"
+        failure_uri = f"{output.get('S3FailurePath', output['S3OutputPath']).rstrip('/')}/{inference_id}-error.out"
+        if status == 200:
+            target, written = output_uri, answer if isinstance(answer, bytes) else str(answer).encode()
+        else:
+            target, written = failure_uri, f"Received {_kind(status)} error ({status}) from primary: {answer}".encode()
+        out_bucket, out_key = _split(target)
+        s3.put_object(Bucket=out_bucket, Key=out_key, Body=written)
+        self.async_log.append({"endpoint": name, "input": location, "status": status, "written": target})
+        headers_out = {"X-Amzn-SageMaker-OutputLocation": output_uri, "X-Amzn-SageMaker-FailureLocation": failure_uri}
+        return 202, headers_out, json.dumps({"InferenceId": inference_id})
+
+    def _run_transform(self, backend: Any, name: str) -> None:
+        """A Batch Transform job as SageMaker runs one with SplitType Line and JoinSource Input:
+        every object under the input prefix split into its non-blank lines, sent to the job's model
+        one line per request (SingleRecord) or in mini-batches of whole lines up to MaxPayloadInMB
+        (MultiRecord, whose answer is split by line and must hold one line per record); each output
+        line the input line, a comma and its answer, written to <S3OutputPath>/<key relative to the
+        prefix>.out. A refused request or an answer that does not split fails the job, naming it."""
+        job = backend.transform_jobs[name]
+        source = job.transform_input["DataSource"]["S3DataSource"]["S3Uri"]
+        output_path = job.transform_output["S3OutputPath"]
+        s3 = self.client("s3", backend.account_id)
+        bucket, prefix = _split(source)
+        keys = [
+            item["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for item in page.get("Contents", [])
+        ]
+        content_type = job.transform_input.get("ContentType", "")
+        accept = job.transform_output.get("Accept") or "application/json"
+        multi = job.batch_strategy == "MultiRecord"
+        max_bytes = int(job.max_payload_in_mb or 6) * 1024 * 1024
+        written, requests = [], 0
+
+        def failed(reason: str) -> None:
+            job.transform_job_status = "Failed"
+            job.failure_reason = reason
+            self.transform_log.append(
+                {"job": name, "model": job.model_name, "input": source, "status": "Failed", "requests": requests}
+            )
+
+        for key in keys:
+            text = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+            records = [line.rstrip(chr(13)) for line in text.split("\n") if line.strip()]
+            batches: list[list[str]] = []
+            size = 0
+            for record in records:
+                length = len(record.encode()) + 1
+                if multi and length > max_bytes:
+                    return failed(f"ClientError: {key}: a record of {length} bytes exceeds MaxPayloadInMB")
+                if not multi or not batches or size + length > max_bytes:
+                    batches.append([])
+                    size = 0
+                batches[-1].append(record)
+                size += length
+            lines = []
+            for batch in batches:
+                body = "".join(record + "\n" for record in batch) if multi else batch[0]
+                requests += 1
+                status, answer, _type = self._predict(backend, job.model_name, body, content_type, accept)
+                if status != 200:
+                    return failed(f"ClientError: {key}: the model answered {status}: {answer}")
+                answer_text = answer.decode() if isinstance(answer, bytes) else str(answer)
+                if multi:
+                    answers = [line.rstrip(chr(13)) for line in answer_text.split("\n")]
+                    answers = answers[:-1] if answers and answers[-1] == "" else answers
+                else:
+                    answers = [answer_text.strip()]
+                if len(answers) != len(batch):
+                    return failed(
+                        f"ClientError: {key}: {len(answers)} answer lines for a mini-batch of {len(batch)} records"
+                    )
+                lines += [f"{record},{answer_line}" for record, answer_line in zip(batch, answers, strict=True)]
+            out_bucket, out_key = _split(f"{output_path.rstrip('/')}/{key[len(prefix) :]}.out")
+            s3.put_object(Bucket=out_bucket, Key=out_key, Body=("\n".join(lines) + "\n").encode())
+            written.append(out_key)
+        self.transform_log.append(
+            {
+                "job": name,
+                "model": job.model_name,
+                "input": source,
+                "status": "Completed",
+                "outputs": written,
+                "requests": requests,
+            }
+        )
 
     def _load_model(self, data_url: str) -> tuple[Any, Any]:
         with self._lock:
@@ -433,6 +613,15 @@ class AwsEmulator:
                 spec.loader.exec_module(handler)
                 self._models[data_url] = (handler, handler.model_fn(str(target)))
             return self._models[data_url]
+
+
+def _kind(status: int) -> str:
+    return "client" if 400 <= status < 500 else "server"
+
+
+def _split(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
 
 
 def _error(status: int, code: str, message: str, original: int | None = None, text: str = "") -> Any:

@@ -2,10 +2,11 @@
 
 Policy checks: each batch rule (infra/checks/batch.py) has a widening fixture the checks report,
 and one test proves every batch rule has one. Outcomes (tests/iam_eval.py on the deployed
-identity policies, each capture bucket's policy and each capture key's policy): the prod deploy
-role creates its transform jobs under the batch names only, reads the batch data and writes none;
-the endpoint role reads the inputs and writes the outputs; no QA role touches prod's batch data
-or jobs where both environments share an account; no role of the product writes batch inputs.
+identity policies, each capture bucket's policy and each capture key's policy): the prod batch
+role creates its transform jobs under the batch names only, reads the batch data and writes none,
+and cannot deploy, register or write models; the deploy roles run no transform job; the endpoint
+role reads the inputs and writes the outputs; no QA role touches prod's batch data or jobs where
+both environments share an account; no role of the product writes batch inputs.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ BUCKET = "${CaptureBucket.Arn}"
 JOBS = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:transform-job/"
 ROLES = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/"
 DEPLOY = ("DeployRole", "deploy-endpoint")
+BATCH = ("BatchRole", "batch-transform")
 ENDPOINT = ("EndpointRole", "endpoint-runtime")
 MONITOR = ("MonitorRole", "monitoring-jobs")
 
@@ -68,20 +70,51 @@ PROD_JOBS = JOBS + make_config("single").environment("prod").endpoint_name + "-b
 # (id, layout, template, stack, mutation, expected findings)
 FIXTURES = [
     (
-        "the QA deploy role creates prod's transform jobs in a shared account",
+        "the QA batch role creates prod's transform jobs in a shared account",
         "single",
         "workload-deploy.yaml",
         "deploy-qa",
-        widen(*DEPLOY[:1], "BatchTransformJobs", DEPLOY[1], [PROD_JOBS]),
-        [may("single", "github_deploy_qa", "create or stop transform jobs of prod")],
+        widen(*BATCH[:1], "BatchTransformJobs", BATCH[1], [PROD_JOBS]),
+        [may("single", "github_batch_qa", "create or stop transform jobs of prod")],
     ),
     (
-        "the prod deploy role creates transform jobs of any name of its endpoint",
+        "the prod deploy role runs transform jobs again",
         "four",
         "workload-deploy.yaml",
         "deploy-prod",
-        set_resource(DEPLOY, "BatchTransformJobs", JOBS + "${EndpointName}-*"),
-        [may("four", "github_deploy_prod", "create transform jobs under other names in the account of prod")],
+        add_statement(
+            DEPLOY,
+            {
+                "Effect": "Allow",
+                "Action": ["sagemaker:CreateTransformJob"],
+                "Resource": {"Fn::Sub": JOBS + "${EndpointName}-b*"},
+            },
+        ),
+        [may("four", "github_deploy_prod", "create or stop transform jobs of prod")],
+    ),
+    (
+        "the QA batch role writes the dev prefix it hashes",
+        "four",
+        "workload-deploy.yaml",
+        "deploy-qa",
+        change(BATCH, "ReadSourceArtifacts", lambda s: s.update(Action=[*s["Action"], "s3:PutObject"])),
+        [BEYOND, may("four", "github_batch_qa", "write the dev prefix")],
+    ),
+    (
+        "the prod batch role creates transform jobs of any name of its endpoint",
+        "four",
+        "workload-deploy.yaml",
+        "deploy-prod",
+        set_resource(BATCH, "BatchTransformJobs", JOBS + "${EndpointName}-*"),
+        [may("four", "github_batch_prod", "create transform jobs under other names in the account of prod")],
+    ),
+    (
+        "the prod batch role creates models (and could serve one)",
+        "four",
+        "workload-deploy.yaml",
+        "deploy-prod",
+        change(BATCH, "ReadEndpoint", lambda s: s.update(Action=[*s["Action"], "sagemaker:CreateModel"])),
+        [may("four", "github_batch_prod", "change the models, endpoint configs or endpoint of prod")],
     ),
     (
         "the endpoint role passes itself",
@@ -99,12 +132,15 @@ FIXTURES = [
         [BEYOND, may("four", "sagemaker_endpoint", "pass the endpoint role of prod")],
     ),
     (
-        "the prod deploy role passes any role of its account",
+        "the prod batch role passes any role of its account",
         "four",
         "workload-deploy.yaml",
         "deploy-prod",
-        set_resource(DEPLOY, "PassEndpointRole", ROLES + "*"),
-        [may("four", "github_deploy_prod", "pass another role to SageMaker in the account of prod")],
+        set_resource(BATCH, "PassEndpointRole", ROLES + "*"),
+        [
+            may("four", "github_batch_prod", "pass another role to SageMaker in the account of prod"),
+            may("four", "github_batch_prod", "pass the monitoring role of prod"),
+        ],
     ),
     (
         "the endpoint role writes batch inputs",
@@ -115,23 +151,23 @@ FIXTURES = [
         [may("four", "sagemaker_endpoint", "write batch input of prod")],
     ),
     (
-        "the QA deploy role reads prod's batch data in a shared account",
+        "the QA batch role reads prod's batch data in a shared account",
         "single",
         "workload-deploy.yaml",
         "deploy-qa",
-        widen(*DEPLOY[:1], "ReadBatchData", DEPLOY[1], [CAPTURE + "/batch/prod/*"]),
+        widen(*BATCH[:1], "ReadBatchData", BATCH[1], [CAPTURE + "/batch/prod/*"]),
         [
-            may("single", "github_deploy_qa", "read batch input of prod"),
-            may("single", "github_deploy_qa", "read batch output of prod"),
+            may("single", "github_batch_qa", "read batch input of prod"),
+            may("single", "github_batch_qa", "read batch output of prod"),
         ],
     ),
     (
-        "the QA deploy role lists prod's batch inputs in a shared account",
+        "the QA batch role lists prod's batch inputs in a shared account",
         "single",
         "workload-deploy.yaml",
         "deploy-qa",
-        add_prefix(DEPLOY, "ListBatchData", "batch/prod/input/*"),
-        [may("single", "github_deploy_qa", "list batch input of prod")],
+        add_prefix(BATCH, "ListBatchData", "batch/prod/input/*"),
+        [may("single", "github_batch_qa", "list batch input of prod")],
     ),
     (
         "the monitoring role writes (and reads) batch outputs",
@@ -161,23 +197,23 @@ FIXTURES = [
         [may("four", "sagemaker_endpoint", "list batch output of prod")],
     ),
     (
-        "the prod deploy role decrypts batch data outside S3",
+        "the prod batch role decrypts batch data outside S3",
         "four",
         "workload-deploy.yaml",
         "deploy-prod",
-        change(DEPLOY, "DecryptBatchData", lambda s: s["Condition"].pop("StringEquals")),
-        [may("four", "github_deploy_prod", "decrypt outside S3 with a key of the account of prod")],
+        change(BATCH, "DecryptBatchData", lambda s: s["Condition"].pop("StringEquals")),
+        [may("four", "github_batch_prod", "decrypt outside S3 with a key of the account of prod")],
     ),
     (
-        "the prod deploy role decrypts another bucket's objects (checks/capture.py)",
+        "the prod batch role decrypts another bucket's objects (checks/capture.py)",
         "four",
         "workload-deploy.yaml",
         "deploy-prod",
-        change(DEPLOY, "DecryptBatchData", lambda s: s["Condition"].pop("StringLike")),
+        change(BATCH, "DecryptBatchData", lambda s: s["Condition"].pop("StringLike")),
         [
             may(
                 "four",
-                "github_deploy_prod",
+                "github_batch_prod",
                 "decrypt another bucket's objects with a key of the prod account",
             )
         ],
@@ -246,8 +282,12 @@ def outputs(c: Capture, env: str) -> str:
     return f"batch/{env}/output/{batch_name(c, env)}/2025-01-31/customers.csv.out"
 
 
-def test_the_prod_deploy_role_creates_only_its_batch_jobs(world: Capture) -> None:
-    c, prod = world, world.deploy("prod")
+def batch_role(c: Capture, env: str) -> str:
+    return c.attacker.arn(f"github_batch_{env}", env)
+
+
+def test_the_prod_batch_role_creates_only_its_batch_jobs(world: Capture) -> None:
+    c, prod = world, batch_role(world, "prod")
     endpoint = c.cfg.environment("prod").endpoint_name
     name = batch_name(c, "prod")
     assert name.startswith(f"{endpoint}-b")
@@ -259,8 +299,15 @@ def test_the_prod_deploy_role_creates_only_its_batch_jobs(world: Capture) -> Non
         assert not creates_job(c, prod, "prod", other), other
 
 
-def test_the_prod_deploy_role_reads_batch_data_and_writes_none(world: Capture) -> None:
-    c, prod = world, world.deploy("prod")
+def test_the_deploy_roles_run_no_transform_job(world: Capture) -> None:
+    c = world
+    for env in ("qa", "prod"):
+        assert not creates_job(c, c.deploy(env), env, batch_name(c, env)), env
+        assert not c.read(c.deploy(env), env, inputs(env)), env
+
+
+def test_the_prod_batch_role_reads_batch_data_and_writes_none(world: Capture) -> None:
+    c, prod = world, batch_role(world, "prod")
     assert c.lists(prod, "prod", "batch/prod/input/2025-01-31/")
     assert c.lists(prod, "prod", f"batch/prod/output/{batch_name(c, 'prod')}/")
     assert c.read(prod, "prod", inputs("prod"))
@@ -268,6 +315,49 @@ def test_the_prod_deploy_role_reads_batch_data_and_writes_none(world: Capture) -
     assert not c.write(prod, "prod", outputs(c, "prod"))
     assert not c.write(prod, "prod", inputs("prod"))
     assert not c.lists(prod, "prod", "batch/")
+
+
+def serving_changes(c: Capture, env: str) -> list[tuple[str, str]]:
+    """Every request that changes what `env` serves: its models, endpoint configs and endpoint."""
+    account = c.cfg.environment(env).account
+    endpoint = c.cfg.environment(env).endpoint_name
+    arn = f"arn:aws:sagemaker:{c.cfg.region}:{account}:"
+    return [
+        ("sagemaker:CreateModel", f"{arn}model/{endpoint}-v8-abc"),
+        ("sagemaker:DeleteModel", f"{arn}model/{endpoint}-v7-abc"),
+        ("sagemaker:CreateEndpointConfig", f"{arn}endpoint-config/{endpoint}-v8-abc"),
+        ("sagemaker:CreateEndpoint", f"{arn}endpoint/{endpoint}"),
+        ("sagemaker:UpdateEndpoint", f"{arn}endpoint/{endpoint}"),
+        ("sagemaker:DeleteEndpoint", f"{arn}endpoint/{endpoint}"),
+    ]
+
+
+def test_the_batch_roles_cannot_deploy_register_or_write_models(world: Capture) -> None:
+    c, a = world, world.attacker
+    for env in ("qa", "prod"):
+        role = batch_role(c, env)
+        world_, _ = c._world(env)
+        # It reads what it serves, as the deploy does, and changes none of it.
+        endpoint = c.cfg.environment(env).endpoint_name
+        account = c.cfg.environment(env).account
+        assert world_.allowed(
+            role,
+            "sagemaker:DescribeModel",
+            f"arn:aws:sagemaker:{c.cfg.region}:{account}:model/{endpoint}-v7-abc",
+        )
+        for action, arn in serving_changes(c, env):
+            assert not world_.allowed(role, action, arn), (env, action)
+        for kind in ("feature", "dev", "prod"):
+            version = a.version(kind)
+            assert not a.can(role, [("sagemaker:CreateModelPackage", version, {})]), (env, kind)
+            assert not a.can(role, [("sagemaker:UpdateModelPackage", version, {})]), (env, kind)
+            assert not a.put(role, a.obj(kind)), (env, kind)
+        assert not a.put(role, a.obj("datasets", "x.csv")), env
+        assert not a.can(role, [("sagemaker:CreateModel", a.version("prod"), {})]), env
+    # It hashes the artifact its environment runs: prod's the prod copy, QA's the dev one.
+    assert a.get(batch_role(c, "prod"), a.obj("prod"))
+    assert a.get(batch_role(c, "qa"), a.obj("dev"))
+    assert not a.get(batch_role(c, "qa"), a.obj("prod"))
 
 
 def test_the_endpoint_role_reads_inputs_and_writes_outputs(world: Capture) -> None:
@@ -303,8 +393,8 @@ def test_only_the_endpoint_role_writes_batch_outputs(world: Capture) -> None:
 
 def test_no_qa_role_touches_prods_batch_data_or_jobs(world: Capture) -> None:
     c = world
-    for key in ("github_deploy_qa", "github_registry_qa"):
-        qa = c.attacker.who(key)
+    for key in ("github_deploy_qa", "github_registry_qa", "github_batch_qa"):
+        qa = c.attacker.arn(key, "qa") if key != "github_registry_qa" else c.attacker.who(key)
         assert not gets(c, qa, "prod", inputs("prod")), key
         assert not gets(c, qa, "prod", outputs(c, "prod")), key
         assert not c.lists(qa, "prod", "batch/prod/"), key
@@ -314,26 +404,39 @@ def test_no_qa_role_touches_prods_batch_data_or_jobs(world: Capture) -> None:
         assert not creates_job(c, qa, "prod", batch_name(c, "prod")), key
 
 
-def test_the_qa_deploy_role_reads_its_batch_data(world: Capture) -> None:
-    c, qa = world, world.deploy("qa")
+def test_the_qa_batch_role_reads_its_batch_data(world: Capture) -> None:
+    c, qa = world, batch_role(world, "qa")
     assert c.read(qa, "qa", inputs("qa"))
     assert c.read(qa, "qa", outputs(c, "qa"))
 
 
-def test_a_deploy_role_creating_any_transform_job_is_caught_by_the_outcome_test() -> None:
-    """Mutation: BatchTransformJobs on transform-job/* lets the prod deploy run any job."""
+def test_a_batch_role_creating_any_transform_job_is_caught_by_the_outcome_test() -> None:
+    """Mutation: BatchTransformJobs on transform-job/* lets the prod batch role run any job."""
 
     def everything(t: dict[str, Any]) -> None:
-        _sid(t, "DeployRole", "BatchTransformJobs")["Resource"] = {"Fn::Sub": JOBS + "*"}
+        _sid(t, "BatchRole", "BatchTransformJobs")["Resource"] = {"Fn::Sub": JOBS + "*"}
 
     c = Capture("single", on("workload-deploy.yaml", everything))
-    assert creates_job(c, c.deploy("prod"), "prod", "nightly-scoring")
-    assert creates_job(c, c.deploy("qa"), "prod", batch_name(c, "prod"))
+    assert creates_job(c, batch_role(c, "prod"), "prod", "nightly-scoring")
+    assert creates_job(c, batch_role(c, "qa"), "prod", batch_name(c, "prod"))
 
 
-def test_without_the_capture_key_statement_the_deploy_roles_cannot_read_their_batch_data() -> None:
-    """The capture key's DeployRolesReadCaptureBucket statement is what lets each deploy role decrypt its
-    batch data through S3 (its IAM policy limits the prefixes): without it both reads fail."""
+def test_a_batch_role_allowed_to_create_models_is_caught_by_the_outcome_test() -> None:
+    """Mutation: the batch role's endpoint reads widened to CreateModel."""
+
+    def widened(t: dict[str, Any]) -> None:
+        item = _sid(t, "BatchRole", "ReadEndpoint")
+        item["Action"] = [*item["Action"], "sagemaker:CreateModel"]
+
+    c = Capture("four", on("workload-deploy.yaml", widened))
+    world_, _ = c._world("prod")
+    action, arn = serving_changes(c, "prod")[0]
+    assert world_.allowed(batch_role(c, "prod"), action, arn)
+
+
+def test_without_the_capture_key_statement_the_batch_roles_cannot_read_their_batch_data() -> None:
+    """The capture key's DeployRolesReadCaptureBucket statement is what lets each batch role decrypt
+    its batch data through S3 (its IAM policy limits the prefixes): without it both reads fail."""
 
     def without(t: dict[str, Any]) -> None:
         statements = t["Resources"]["CaptureKey"]["Properties"]["KeyPolicy"]["Statement"]
@@ -342,6 +445,6 @@ def test_without_the_capture_key_statement_the_deploy_roles_cannot_read_their_ba
 
     c = Capture("four", on("workload.yaml", without))
     for env in ("qa", "prod"):
-        role = c.deploy(env)
+        role = batch_role(c, env)
         assert not c.read(role, env, inputs(env)), env
         assert not c.read(role, env, outputs(c, env)), env

@@ -135,8 +135,10 @@ def test_the_request_splits_lines_joins_the_input_and_encrypts_the_output():
         "SplitType": "Line",
         "CompressionType": "None",
     }
-    assert request["BatchStrategy"] == "SingleRecord"
+    # Mini-batches of whole lines up to MaxPayloadInMB, each answered with one CSV line per record.
+    assert request["BatchStrategy"] == "MultiRecord"
     assert request["MaxPayloadInMB"] == 6
+    assert request["TransformOutput"]["Accept"] == "text/csv"
     assert request["DataProcessing"]["JoinSource"] == "Input"
     output = request["TransformOutput"]
     assert output["AssembleWith"] == "Line" and output["KmsKeyId"] == env.capture_key_arn

@@ -1,5 +1,6 @@
 """.github/workflows/batch.yml against the config: the cron is the source environment's batch
-schedule, and each environment's job runs `batch run` for itself with its own deploy role."""
+schedule, and each environment's job runs `batch run` for itself with its own batch role, behind
+the batch GitHub environment (no reviewers, prod branch only: `infra github apply`)."""
 
 from __future__ import annotations
 
@@ -20,14 +21,13 @@ def test_the_cron_equals_the_configured_schedule_of_the_source_environment():
 def test_each_environment_job_runs_its_own_batch_with_its_own_role():
     for env in ("qa", "prod"):
         job = WORKFLOW["jobs"][f"batch-{env}"]
-        assert job["environment"] == env and job["needs"] == "plan"
+        assert job["environment"] == CFG.batch.github_environment == "batch" and job["needs"] == "plan"
         assert f"needs.plan.outputs.env == '{env}'" in job["if"]
         run = [step["run"] for step in job["steps"] if "batch run" in step.get("run", "")]
         assert len(run) == 1 and f"--env {env} " in run[0] and "--wait" in run[0]
         role = next(
             s["with"]["role-to-assume"] for s in job["steps"] if "role-to-assume" in s.get("with", {})
         )
-        assert role.replace(" ", "") == "$" + "{" * 2 + f"env.{env.upper()}_DEPLOY_ROLE_ARN" + "}" * 2
-        assert WORKFLOW["env"][f"{env.upper()}_DEPLOY_ROLE_ARN"] == CFG.github_role_arn(
-            f"github_deploy_{env}"
-        )
+        assert role.replace(" ", "") == "$" + "{" * 2 + f"env.{env.upper()}_BATCH_ROLE_ARN" + "}" * 2
+        assert WORKFLOW["env"][f"{env.upper()}_BATCH_ROLE_ARN"] == CFG.github_role_arn(f"github_batch_{env}")
+    assert not any("DEPLOY_ROLE" in key for key in WORKFLOW["env"])  # no deploy identity at all

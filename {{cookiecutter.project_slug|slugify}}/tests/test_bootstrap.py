@@ -368,7 +368,7 @@ def test_single_account_mode_deploys_everything_once(
     assert len(oidc_providers(session)) == 1
     roles = {r["RoleName"] for r in session.client("iam").list_roles()["Roles"]}
     expected = {cfg.role_name(key) for key in config.ROLE_SUFFIXES if key != "data_scientist"}
-    assert expected <= roles and len(expected) == 10
+    assert expected <= roles and len(expected) == 12
     # No aws.data_scientist_principal: no data-scientist role.
     assert cfg.role_name("data_scientist") not in roles
     assert "data_scientist_role_arn" not in summary["outputs"]
@@ -701,6 +701,8 @@ def test_gh_commands_apply_the_manifest(tmp_path: Path) -> None:
             f"-f name={branches.dev} -f type=branch",
             f"api --method POST repos/{repo}/environments/{envs['prod']}/deployment-branch-policies "
             f"-f name={branches.prod} -f type=branch",
+            f"api --method POST repos/{repo}/environments/{cfg.batch.github_environment}"
+            f"/deployment-branch-policies -f name={branches.prod} -f type=branch",
         ]
     )
 

@@ -96,6 +96,7 @@ BAD_OPTION = [
     ["deploy", "--no-such-option"],
     ["rollback", "--env", "dev"],
     ["endpoint-test", "--rows", "0"],
+    ["routes", "--env", "dev"],
     ["notify", "deployed"],
     ["retrain", "dispatch", "--no-such-option"],
     ["shadow", "compare", "--no-such-option"],

@@ -28,13 +28,15 @@ REPO = CFG.github.repository
 OWNER = CFG.github.owner
 ENVS = CFG.github.environments
 BRANCHES = CFG.branches
-ORDER = [ENVS["feature"], ENVS["build"], ENVS["qa"], ENVS["prod"]]
+BATCH_ENV = CFG.batch.github_environment
+ORDER = [ENVS["feature"], ENVS["build"], ENVS["qa"], ENVS["prod"], BATCH_ENV]
 TEAM = "ml-leads"
 WANTED_BRANCHES = {
     ENVS["feature"]: f"{BRANCHES.feature_prefix}**",
     ENVS["build"]: BRANCHES.dev,
     ENVS["qa"]: BRANCHES.dev,
     ENVS["prod"]: BRANCHES.prod,
+    BATCH_ENV: BRANCHES.prod,
 }
 CUSTOM = {"protected_branches": False, "custom_branch_policies": True}
 PROD_RULESET = f"{CFG.project.model_name} prod branch"
@@ -158,7 +160,10 @@ def test_apply_on_an_empty_repository_makes_exactly_these_requests(
     puts = {r.path.rsplit("/", 1)[1]: r.body for r in requests if r.method == "PUT"}
     team_id = github.teams[(OWNER.lower(), TEAM)]
     assert puts == {
-        **{name: {"can_admins_bypass": False, "deployment_branch_policy": CUSTOM} for name in ORDER[:3]},
+        **{
+            name: {"can_admins_bypass": False, "deployment_branch_policy": CUSTOM}
+            for name in (*ORDER[:3], BATCH_ENV)
+        },
         ENVS["prod"]: {
             "wait_timer": 0,
             "prevent_self_review": True,
@@ -175,7 +180,7 @@ def test_apply_on_an_empty_repository_makes_exactly_these_requests(
         f"repository={REPO}",
         f"environments={','.join(ORDER)}",
         f"rulesets={PROD_RULESET},{DEV_RULESET}",
-        "changes=10",
+        "changes=12",
         "drift=0",
     ]
 
@@ -646,10 +651,10 @@ def test_bootstrap_applies_the_settings_after_the_stacks(
 
     assert code == 0, capsys.readouterr().err
     assert deployed == ["stacks"]
-    assert len(github.mutating()) == 10
+    assert len(github.mutating()) == 12
     text = out.getvalue()
     assert "gh api" not in text and TOKEN not in text
-    assert text.rstrip().splitlines()[-2:] == ["changes=10", "drift=0"]
+    assert text.rstrip().splitlines()[-2:] == ["changes=12", "drift=0"]
 
 
 def test_bootstrap_without_a_token_prints_the_commands_and_how_to_apply_them(

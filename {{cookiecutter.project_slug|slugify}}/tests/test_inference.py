@@ -113,8 +113,8 @@ def bad_requests(rows):
         "not utf-8": (b"\xff\xfe1,2", "text/csv", "not UTF-8"),
         "content type": (line, "text/plain", "not supported"),
         "too many rows": (
-            (line + "\n") * (inference.MAX_ROWS + 1),
-            "text/csv",
+            json.dumps({"instances": [row] * (inference.MAX_ROWS + 1)}),
+            "application/json",
             f"at most {inference.MAX_ROWS}",
         ),
     }
@@ -147,8 +147,9 @@ def test_bad_input_raises_input_error(model, rows, case):
 
 def test_unsupported_accept_type_raises_input_error(model, rows):
     prediction = inference.predict_fn(inference.input_fn(csv_body(rows[:1]), "text/csv"), model)
-    with pytest.raises(InputError, match="accept type 'text/csv' not supported"):
-        inference.output_fn(prediction, "text/csv")
+    with pytest.raises(InputError, match="accept type 'application/x-npy' not supported") as caught:
+        inference.output_fn(prediction, "application/x-npy")
+    assert caught.value.status_code == 406
     assert json.loads(inference.output_fn(prediction, "*/*")[0])["predictions"] == prediction
 
 
@@ -215,7 +216,7 @@ def test_inside_a_flask_request_bad_input_becomes_a_400_response(model, rows, mo
         assert response.status_code == 400
         assert message in json.loads(response.get_data())["error"]
         prediction = inference.predict_fn((csv_body(rows[:1]), "text/csv"), model)
-        assert inference.output_fn(prediction, "text/csv").status_code == 400
+        assert inference.output_fn(prediction, "application/x-npy").status_code == 406
         good = inference.predict_fn(inference.input_fn(csv_body(rows[:2]), "text/csv"), model)
         assert len(json.loads(inference.output_fn(good, "application/json")[0])["predictions"]) == 2
 

@@ -378,6 +378,8 @@ def test_bucket_workload_write_and_missing_tls_deny_fail() -> None:
         findings_for("shared-services.yaml", mutate),
         "grants s3:PutObject to workload account 333333333333 (qa)",
         f"statement QaReadObjects: role {endpoint} may write the dev prefix (s3:PutObject on ",
+        f"statement QaReadObjects: role {cfg.role_name('github_batch_qa')} may write the dev prefix "
+        "(s3:PutObject on ",
         "no Deny of s3:* when aws:SecureTransport is false",
     )
 

@@ -46,7 +46,11 @@ FIXTURES = [
         "four",
         "deploy-prod",
         in_deploy("ReadDataCapture", lambda s: s.update(Resource={"Fn::Sub": CAPTURE + "/*"})),
-        [may("github_deploy_prod", "read monitoring reports of prod")],
+        [
+            may("github_deploy_prod", "read monitoring reports of prod"),
+            may("github_deploy_prod", "read batch input of prod"),
+            may("github_deploy_prod", "read batch output of prod"),
+        ],
     ),
     (
         "the prod deploy reads QA's capture in a shared account",
@@ -60,7 +64,11 @@ FIXTURES = [
         "four",
         "deploy-prod",
         in_deploy("ListDataCapture", lambda s: s.pop("Condition")),
-        [may("github_deploy_prod", "list monitoring reports of prod")],
+        [
+            may("github_deploy_prod", "list monitoring reports of prod"),
+            may("github_deploy_prod", "list batch input of prod"),
+            may("github_deploy_prod", "list batch output of prod"),
+        ],
     ),
     (
         "the prod deploy lists QA's capture in a shared account",

@@ -58,6 +58,12 @@ _TABLE: dict[str, list[tuple[str, str, bool, str]]] = {
         ("deploy", "deploy.cli", True, "deploy a registered version to an environment's endpoint"),
         ("rollback", "deploy.cli", True, "put an endpoint back on the configuration it served before"),
         ("endpoint-test", "deploy.cli", True, "run the endpoint test suite against an endpoint"),
+        (
+            "routes",
+            "deploy.cli",
+            True,
+            "print a multi-model endpoint's routes (segment -> TargetModel) as JSON",
+        ),
         ("shadow", "deploy.cli", True, "shadow phase: start, compare, promote or abort a candidate"),
         ("batch", "batch.cli", False, "batch transform: run a job and check its outputs, or rehearse it"),
     ],

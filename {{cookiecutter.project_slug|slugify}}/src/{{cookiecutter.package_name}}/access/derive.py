@@ -181,6 +181,8 @@ def shared_services_parameters(cfg: Config) -> dict[str, str]:
         "ProdEndpointRoleName": endpoint,
         "ProdDeployRoleName": cfg.role_name("github_deploy_prod"),
         "QaDeployRoleName": cfg.role_name("github_deploy_qa"),
+        "ProdBatchRoleName": cfg.role_name("github_batch_prod"),
+        "QaBatchRoleName": cfg.role_name("github_batch_qa"),
         "QaMonitorRoleName": cfg.role_name("sagemaker_monitor"),
         "ProdMonitorRoleName": cfg.role_name("sagemaker_monitor"),
         "RegistryQaRoleName": cfg.role_name("github_registry_qa"),

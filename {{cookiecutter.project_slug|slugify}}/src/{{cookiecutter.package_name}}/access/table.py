@@ -222,6 +222,20 @@ def _monitoring_rows(env: str) -> tuple[Grant, ...]:
     )
 
 
+def _batch_rows(env: str) -> tuple[Grant, ...]:
+    """An environment's batch role (`batch run`, unattended): it describes the version it runs
+    and hashes its artifact (the bytes of the prefix the environment deploys from, decrypted
+    through S3 only) and passes the endpoint role to its transform jobs; it creates no model and
+    writes nothing in the registry or the artifact bucket."""
+    role = f"github_batch_{env}"
+    return (
+        Grant(env, role, (DESCRIBE_PACKAGE,), ("versions:source",)),
+        Grant(env, role, (PASS_ROLE,), ("role:sagemaker_endpoint",), condition=PASSED_TO_SAGEMAKER),
+        Grant(env, role, READ_OBJECTS, ("objects:source",)),
+        Grant(env, role, ("kms:Decrypt",), ("key",), ("s3",)),
+    )
+
+
 # Per deploy environment. The deploy role describes the version it deploys and passes the
 # endpoint role; prod also creates its model from the package ARN (SageMaker then checks the
 # version is Approved) and reads the artifact to check its checksum before serving it, while QA
@@ -246,6 +260,7 @@ ENVIRONMENT_TABLE: Mapping[str, tuple[Grant, ...]] = MappingProxyType(
             Grant("qa", "sagemaker_endpoint", READ_OBJECTS, ("objects:source",)),
             Grant("qa", "sagemaker_endpoint", ("kms:Decrypt",), ("key",), S3_AND_SAGEMAKER),
             *_monitoring_rows("qa"),
+            *_batch_rows("qa"),
         ),
         "prod": (
             Grant("prod", "github_deploy_prod", (DESCRIBE_PACKAGE,), ("versions:source",)),
@@ -262,6 +277,7 @@ ENVIRONMENT_TABLE: Mapping[str, tuple[Grant, ...]] = MappingProxyType(
             Grant("prod", "sagemaker_endpoint", READ_OBJECTS, ("objects:source",)),
             Grant("prod", "sagemaker_endpoint", ("kms:Decrypt",), ("key",), S3_AND_SAGEMAKER),
             *_monitoring_rows("prod"),
+            *_batch_rows("prod"),
         ),
     }
 )
@@ -277,6 +293,8 @@ KEY_STATEMENTS = (
     # Model Monitor: the jobs read baselines, the QA deploy their constraints (the prod deploy reads
     # the prod prefix already).
     ("WorkloadMonitoringDecryptOnly", config.ENVIRONMENTS, ("github_deploy_qa", "sagemaker_monitor"), "key"),
+    # The batch roles hash the artifact a transform job is about to run.
+    ("BatchDecryptOnly", config.ENVIRONMENTS, ("github_batch_qa", "github_batch_prod"), "key"),
     ("RegistryQaDecrypt", ("shared_services",), ("github_registry_qa",), "key"),
     ("RegistryProdEncryptDecrypt", ("shared_services",), ("github_registry_prod",), "key"),
 )
@@ -305,8 +323,13 @@ BUCKET_STATEMENTS = (
     ),
     ("DataScientistReadDevReports", ("data_science",), ("data_scientist",), "reports:dev"),
     ("DataScientistReadProdReports", ("data_science",), ("data_scientist",), "reports:prod"),
-    ("QaReadObjects", ("qa",), ("sagemaker_endpoint",), "objects:source"),
-    ("ProdReadObjects", ("prod",), ("sagemaker_endpoint", "github_deploy_prod"), "objects:source"),
+    ("QaReadObjects", ("qa",), ("sagemaker_endpoint", "github_batch_qa"), "objects:source"),
+    (
+        "ProdReadObjects",
+        ("prod",),
+        ("sagemaker_endpoint", "github_deploy_prod", "github_batch_prod"),
+        "objects:source",
+    ),
     ("QaMonitoringReadObjects", ("qa",), ("github_deploy_qa", "sagemaker_monitor"), "objects:source"),
     ("ProdMonitoringReadObjects", ("prod",), ("sagemaker_monitor",), "objects:source"),
 )

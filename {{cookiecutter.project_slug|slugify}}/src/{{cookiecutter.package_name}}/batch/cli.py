@@ -1,10 +1,10 @@
 """`batch run|plan|local`: Batch Transform over the configured input prefix (docs/batch.md).
 
-- `batch run --env prod|qa [--input URI] [--date YYYY-MM-DD] [--attempt N] [--wait]`: with the
-  environment's deploy role, resolve and check the version (`source`), create its model if
-  missing, create or attach to the transform job (`job`) and, once it has Completed, check its
-  outputs (`outputs`) and append the summary to `--summary`. A repeat of a Completed run makes
-  no mutating call.
+- `batch run --env prod|qa [--input URI] [--date YYYY-MM-DD] [--attempt N] [--wait]`: resolve
+  and check the version (`source`), check that its model exists (the one the environment's
+  deploy created: a batch run creates no model), create or attach to the transform job (`job`)
+  and, once it has Completed, check its outputs (`outputs`) and append the summary to
+  `--summary`. A repeat of a Completed run makes no mutating call.
 - `batch plan`: in the workflow, turn the event (schedule or workflow_dispatch inputs, read from
   GITHUB_EVENT_PATH as data) into checked `env`, `input_uri`, `date` outputs; no AWS call.
 - `batch local`: the same split-by-line and join against the rehearsal's model on 127.0.0.1.
@@ -48,6 +48,17 @@ def check_date(text: str) -> str:
     return text
 
 
+def check_unsegmented(cfg: Config) -> None:
+    """A batch job runs one model; a segmented project serves one model per segment value."""
+    segments = getattr(cfg.model, "segments", None)
+    if getattr(segments, "enabled", False):
+        raise cli_support.UsageError(
+            f"batch runs one model, but model.segments.column is {segments.column!r} (one model per "
+            'segment); expected a project without segments (model.segments.column ""): score each '
+            "segment through the multi-model endpoint instead"
+        )
+
+
 def check_input(cfg: Config, env: str, uri: str) -> str:
     """The input prefix: "" for the configured one, else an s3:// prefix under the batch input prefix."""
     settings = cfg.batch.environment(env)
@@ -63,12 +74,12 @@ def check_input(cfg: Config, env: str, uri: str) -> str:
 
 def cmd_run(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     from ..deploy.aws import DeployError, log, require_account
-    from ..deploy.deploy import ensure_model
     from ..deploy.endpoint import plan
-    from .job import ensure_job, plan_job
+    from .job import ensure_job, plan_job, require_model
     from .outputs import check_s3, input_keys
     from .source import batch_version
 
+    check_unsegmented(cfg)
     input_uri = check_input(cfg, args.env, args.input or "")
     run_date = check_date(args.date or "")
     require_account(clients, cfg, cfg.environment(args.env).account_role, f"batch run --env {args.env}")
@@ -77,7 +88,7 @@ def cmd_run(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     batch = plan_job(cfg, args.env, deploy_plan, input_uri, run_date, args.attempt)
     if not input_keys(clients, input_uri):
         raise DeployError(f"no input files under {input_uri}; put CSV files (no header) there first")
-    ensure_model(clients, deploy_plan)
+    require_model(clients, batch.model_name, args.env, version.arn)
     job, created = ensure_job(clients, batch, args.wait, args.timeout, args.poll_interval)
     status = job["TransformJobStatus"]
     values: dict[str, Any] = {
@@ -115,6 +126,7 @@ def cmd_run(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
 
 def event_values(cfg: Config, event_name: str, event: dict[str, Any]) -> dict[str, str]:
     """env, input_uri and date of a batch.yml run from its event (checked; no AWS call)."""
+    check_unsegmented(cfg)
     if event_name == "schedule":
         env = cfg.batch.source
         cron = event.get("schedule")
@@ -161,7 +173,14 @@ def cmd_local(args: argparse.Namespace, cfg: Config, clients: Any) -> int:
         args.model, args.input, args.out, cfg.batch.environment(cfg.batch.source).max_payload_mb
     )
     print(summary.markdown(f"Local batch ({args.out})"), file=sys.stderr)
-    cli_support.emit({"files": summary.files, "rows": summary.rows, "failures": summary.failed_count})
+    cli_support.emit(
+        {
+            "files": summary.files,
+            "rows": summary.rows,
+            "requests": summary.requests,
+            "failures": summary.failed_count,
+        }
+    )
     if not summary.passed:
         return cli_support.fail(f"local batch outputs failed the check: {summary.failures[:1]}")
     return cli_support.EXIT_OK

@@ -7,9 +7,10 @@ an error naming the reason and the `--attempt` that starts a new job. The reques
 (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html):
 
 - input: every object under the prefix, `text/csv`, split by line;
-- BatchStrategy SingleRecord: the inference handler answers a request with one JSON document
-  (`{"predictions": [...]}`), so each record is its own request and its answer joins that line;
-  MaxPayloadInMB (config) bounds one record;
+- BatchStrategy MultiRecord, Accept text/csv: each request is a mini-batch of as many whole
+  lines as fit in MaxPayloadInMB (config); the inference handler answers it with one
+  `<label>,<probability>` line per input line, in order, and the job splits the answer by line
+  (a mini-batch whose answer has another number of lines fails the job);
 - DataProcessing JoinSource Input: each output line is the input line, then the prediction;
 - output: `<output prefix>/<job name>/<input key relative to the prefix>.out`, lines assembled
   by line, encrypted with the workload account's capture key.
@@ -28,7 +29,8 @@ from ..deploy.aws import Clients, DeployError, is_not_found, log
 from ..deploy.endpoint import DeployPlan, digest
 
 CONTENT_TYPE = "text/csv"
-ACCEPT = "application/json"
+ACCEPT = "text/csv"  # one answer line per input line (steps/inference.py)
+BATCH_STRATEGY = "MultiRecord"
 RUNNING = ("InProgress", "Stopping")
 NAME_LIMIT = 63
 
@@ -68,7 +70,7 @@ def plan_job(
     request = {
         "TransformJobName": name,
         "ModelName": deploy.model_name,
-        "BatchStrategy": "SingleRecord",
+        "BatchStrategy": BATCH_STRATEGY,
         "MaxPayloadInMB": settings.max_payload_mb,
         "TransformInput": {
             "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": input_uri}},
@@ -90,6 +92,20 @@ def plan_job(
         "Tags": tags,
     }
     return BatchPlan(env, name, deploy.model_name, input_uri, output_uri, date, attempt, request)
+
+
+def require_model(clients: Clients, model_name: str, env: str, arn: str) -> None:
+    """The job's model must exist: the one the environment's deploy created for this version (a
+    batch run creates no model, so it needs no CreateModel or registry write); DeployError else."""
+    try:
+        clients.sagemaker.describe_model(ModelName=model_name)
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
+        raise DeployError(
+            f"model {model_name} does not exist; a {env} batch runs the model the {env} deploy "
+            f"created for {arn}: deploy that version to {env} first (a batch run creates no model)"
+        ) from None
 
 
 def describe_job(clients: Clients, name: str) -> dict[str, Any] | None:

@@ -2,8 +2,9 @@
 
 For each input file `<name>` there must be `<name>.out` with as many lines as the input has
 records (non-blank lines), and line i of the output must be input line i, a comma, then one
-prediction: the inference handler's answer for that record, `{"predictions": [{"label": 0|1,
-"probability": p}]}` (or the bare `{"label": ..., "probability": ...}`), or CSV `label,probability`.
+prediction: the inference handler's answer for that record, CSV `label,probability` (what the
+job's `Accept text/csv` answers), or JSON `{"predictions": [{"label": 0|1, "probability": p}]}`
+(or the bare `{"label": ..., "probability": ...}`).
 Every input line must have the width of the file's first line. The summary counts files, rows
 and failures (the first few named, file and line).
 """
@@ -30,6 +31,7 @@ class Summary:
     positives: int = 0
     failures: list[str] = field(default_factory=list)
     failed_count: int = 0
+    requests: int = 0  # requests sent (a local run; a job in AWS does not report them)
 
     @property
     def passed(self) -> bool:

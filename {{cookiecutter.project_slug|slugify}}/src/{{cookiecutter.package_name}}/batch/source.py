@@ -7,7 +7,10 @@
   endpoint serving something else, stops the run before any mutating call.
 - qa: the dev version the lock names, with the QA result recorded on it in the registry
   (passed, the same artifact checksum and container digest as the lock) and containers that
-  serve nothing the checksums do not cover (`promotion.evidence.serving_problems`).
+  serve nothing the checksums do not cover (`promotion.evidence.serving_problems`); the bytes
+  its container points at are hashed again (`qa_artifact`), as a deploy hashes what it serves:
+  the current object must be the one QA tested (the recorded object version) with the lock's
+  checksum, else nothing is created.
 """
 
 from __future__ import annotations
@@ -20,7 +23,13 @@ from ..deploy.artifact import check_artifact
 from ..deploy.aws import Clients, DeployError, log
 from ..deploy.state import describe_endpoint
 from ..promotion import lockfile
-from ..promotion.evidence import containers_digest, qa_evidence, serving_problems
+from ..promotion.evidence import (
+    containers_digest,
+    digest,
+    model_artifact_uri,
+    qa_evidence,
+    serving_problems,
+)
 from ..promotion.lifecycle import RELEASED_AT_KEY
 from ..promotion.version import ModelVersion, check_deployable, resolve
 
@@ -76,8 +85,25 @@ def qa_version(cfg: Config, clients: Clients, lock: dict[str, Any]) -> ModelVers
     problems = serving_problems(cfg, version)
     if problems:
         raise DeployError(f"{arn}: {'; '.join(problems)}")
+    qa_artifact(clients, version, evidence.version_id, lock["artifact"]["sha256"])
     log(f"{arn}: QA passed on artifact sha256 {evidence.sha256}")
     return version
+
+
+def qa_artifact(clients: Clients, version: ModelVersion, tested_version: str | None, expected: str) -> str:
+    """Hash the object the dev version's container points at (the current one: what the job's
+    model loads); DeployError unless it is the object version QA tested with the lock's sha256."""
+    uri = model_artifact_uri(version)
+    actual = digest(clients, uri)
+    if tested_version not in (None, "", "unversioned") and actual.version_id != tested_version:
+        raise DeployError(
+            f"{uri} is now object version {actual.version_id or 'none'} (sha256 {actual.sha256}), not "
+            f"the one QA tested ({tested_version}); refusing to run"
+        )
+    if actual.sha256 != expected:
+        raise DeployError(f"{uri} has sha256 {actual.sha256}, the lock says {expected}; refusing to run")
+    log(f"artifact {uri}: sha256 {actual.sha256} matches the lock")
+    return actual.sha256
 
 
 def batch_version(cfg: Config, clients: Clients, env: str, lock_file: Path | None) -> ModelVersion:

@@ -19,6 +19,9 @@
 - `max_payload_mb` (1-100): MaxPayloadInMB, the largest request the job sends.
 - `source`: the environment the scheduled run uses: prod (the released, locked version) or qa
   (the QA-verified dev version from the lock).
+- `github_environment`: the GitHub environment of batch.yml's jobs (default "batch"), the only
+  one the batch roles (`<model>-github-batch-<env>`, ROLE_KEYS) trust: no reviewers, the prod
+  branch only (`infra github apply`), so a schedule runs unattended.
 
 The section is optional (these defaults apply); unknown keys are refused.
 """
@@ -34,6 +37,10 @@ from .fields import INSTANCE_TYPE, ConfigError, _Section, _show
 from .names import ENVIRONMENTS, Names
 
 DEFAULT_SCHEDULE = "0 5 * * *"
+DEFAULT_GITHUB_ENVIRONMENT = "batch"
+GITHUB_ENVIRONMENT = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
+# The identity that runs an environment's transform jobs (config.ROLE_SUFFIXES keys).
+ROLE_KEYS = MappingProxyType({"qa": "github_batch_qa", "prod": "github_batch_prod"})
 # Five cron fields of digits, *, lists, ranges and steps (GitHub Actions' schedule syntax).
 _FIELD = r"(\*|\d{1,2}(-\d{1,2})?)(/\d{1,2})?(,(\*|\d{1,2}(-\d{1,2})?)(/\d{1,2})?)*"
 CRON = re.compile("^" + _FIELD + "( " + _FIELD + "){4}$")
@@ -58,6 +65,7 @@ class BatchEnvironment:
 class Batch:
     environments: Mapping[str, BatchEnvironment] = field(default_factory=lambda: MappingProxyType({}))
     source: str = "prod"
+    github_environment: str = DEFAULT_GITHUB_ENVIRONMENT
 
     def environment(self, env: str) -> BatchEnvironment:
         try:
@@ -126,5 +134,11 @@ def parse_batch(s: _Section, names: Names) -> Batch:
             f"batch.source is {_show(source)} but batch.environments has no {source}; expected a "
             f"configured environment ({', '.join(environments) or 'none'})"
         )
+    github_environment = s.text(
+        "github_environment",
+        default=DEFAULT_GITHUB_ENVIRONMENT,
+        pattern=GITHUB_ENVIRONMENT,
+        expected="a GitHub environment name (letters, digits, . _ -)",
+    )
     s.done()
-    return Batch(environments=environments, source=source)
+    return Batch(environments=environments, source=source, github_environment=github_environment)

@@ -15,12 +15,14 @@ from .names import ENVIRONMENT_GROUPS, Names
 from .settings import (
     ASYNC,
     MAX_BURST_REQUESTS,
+    MULTI_MODEL,
     REAL_TIME,
     SERVERLESS,
     TRAFFIC_SHIFTS,
     EndpointSettings,
     Environment,
     GitHub,
+    Segments,
     TestThresholds,
 )
 
@@ -69,7 +71,7 @@ def _sub(s: _Section, key: str, fields: Mapping[str, Callable[[_Section, str], A
 
 def _parse_endpoint(s: _Section, env: str, endpoint_name: str) -> EndpointSettings:
     where = s.path
-    kind = s.choice("type", (REAL_TIME, SERVERLESS, ASYNC), default=REAL_TIME)
+    kind = s.choice("type", (REAL_TIME, SERVERLESS, ASYNC, MULTI_MODEL), default=REAL_TIME)
     serverless = _sub(
         s,
         "serverless",
@@ -199,7 +201,7 @@ def _check_endpoint(settings: EndpointSettings, where: str) -> None:
             if settings.alarms.get(key, 0) <= 0:
                 raise ConfigError(f"{where}.alarms.{key} must be a positive number")
         scaling = settings.autoscaling
-        if scaling.get("enabled") and settings.real_time:
+        if scaling.get("enabled") and (settings.real_time or settings.multi_model):
             low, high = int(scaling.get("min_capacity", 0)), int(scaling.get("max_capacity", 0))
             if not 1 <= low <= high:
                 raise ConfigError(f"{where}.autoscaling needs 1 <= min_capacity <= max_capacity")
@@ -221,3 +223,28 @@ def _check_endpoint(settings: EndpointSettings, where: str) -> None:
     capture = settings.data_capture
     if capture.get("enabled") and not 0 < int(capture.get("sampling_percent", 0)) <= 100:
         raise ConfigError(f"{where}.data_capture.sampling_percent must be 1-100")
+
+
+def check_segmented_endpoints(
+    segments: Segments, endpoints: Mapping[str, EndpointSettings], shadow_enabled: bool
+) -> None:
+    """A segmented model (`model.segments`) is served by multi-model endpoints in QA and prod,
+    and only a segmented one is: one ConfigError naming the environment and what is expected.
+    A segmented model has no shadow phase (one prod variant serves every segment)."""
+    for env, settings in endpoints.items():
+        where = f"environments.{env}.endpoint.type"
+        if settings.multi_model and not segments.enabled:
+            raise ConfigError(
+                f'{where} is "{MULTI_MODEL}", but model.segments.column is ""; expected a segmented '
+                f"model (model.segments) or another endpoint type"
+            )
+        if segments.enabled and not settings.multi_model:
+            raise ConfigError(
+                f'{where} is "{settings.kind}", but model.segments is on (column '
+                f'"{segments.column}"); expected "{MULTI_MODEL}" in both qa and prod'
+            )
+    if segments.enabled and shadow_enabled:
+        raise ConfigError(
+            f'champion.shadow.enabled is true, but model.segments is on (column "{segments.column}"); '
+            "expected champion.shadow.enabled false (a multi-model endpoint has no shadow variant)"
+        )

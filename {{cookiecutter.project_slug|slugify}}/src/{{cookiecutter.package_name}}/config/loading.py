@@ -15,7 +15,7 @@ from typing import Any
 
 from .batch import parse_batch
 from .champion import parse_champion
-from .environments import _parse_environment, _parse_tests
+from .environments import _parse_environment, _parse_tests, check_segmented_endpoints
 from .fields import (
     ACCOUNT_ID,
     DURATION,
@@ -113,6 +113,9 @@ def parse(raw: Any, source: str = "config/project.json") -> Config:
     retraining = parse_retraining(top.section("retraining"))
     notifications = parse_notifications(top.section("notifications"))
     champion = parse_champion(top.section("champion"))
+    check_segmented_endpoints(
+        model.segments, {env: e.endpoint for env, e in environments.items()}, champion.shadow.enabled
+    )
     if champion.shadow.enabled and not environments["prod"].endpoint.real_time:
         raise ConfigError(
             "champion.shadow.enabled is true but environments.prod.endpoint.type is serverless; "

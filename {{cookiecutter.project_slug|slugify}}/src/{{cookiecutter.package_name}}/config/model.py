@@ -7,7 +7,7 @@ import re
 from types import MappingProxyType
 
 from .fields import ConfigError, _Section, _show
-from .settings import FRAMEWORKS, HYPERPARAMETERS, IDENTIFIER_POLICIES, ModelSettings
+from .settings import FRAMEWORKS, HYPERPARAMETERS, IDENTIFIER_POLICIES, ModelSettings, Segments
 
 
 def parse_model(s: _Section) -> ModelSettings:
@@ -58,6 +58,7 @@ def parse_model(s: _Section) -> ModelSettings:
         max_dropped_share=s.number("max_dropped_share", 0.0, 1.0, default=0.05),
         identifier_columns=s.choice("identifier_columns", IDENTIFIER_POLICIES, default="drop"),
         min_class_count=s.number("min_class_count", 1, 1_000_000, default=5, integer=True),
+        segments=_segments(s.section("segments"), target, (*drop, *(categorical or ()))),
     )
     s.done()
     return settings
@@ -84,6 +85,60 @@ def _columns(s: _Section, key: str, default: list[str] | None) -> tuple[str, ...
     if repeated:
         raise ConfigError(f"{s.where(key)} lists {_show(repeated[0])} twice; expected each column once")
     return tuple(value)
+
+
+# A segment value names steps, S3 keys and an endpoint's TargetModel.
+SEGMENT_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
+SEGMENT_VALUE_EXPECTED = "1-32 letters, digits or hyphens, starting with a letter or digit"
+MAX_SEGMENTS = 20
+
+
+def _segments(s: _Section, target: str, listed: tuple[str, ...]) -> Segments:
+    """`model.segments`: {"column": "", "values": []} is off; with a column, 1-20 unique values."""
+    column = s.text("column", default="")
+    values = s._get("values", [])
+    s.done()
+    if column == "":
+        if values != []:
+            raise ConfigError(
+                f"{s.where('values')} is {_show(values)} but {s.where('column')} is empty; expected "
+                "the segment column with the values, or [] when the model is not segmented"
+            )
+        return Segments()
+    if not COLUMN.match(column):
+        raise ConfigError(f"{s.where('column')} is {_show(column)}; expected {COLUMN_EXPECTED}")
+    if column == target:
+        raise ConfigError(
+            f"{s.where('column')} is {_show(column)}, the target_column; expected a feature column"
+        )
+    if column in listed:
+        raise ConfigError(
+            f"{s.where('column')} is {_show(column)}, which model.drop_columns or "
+            "model.categorical_columns lists; expected a column in neither (it picks the model, "
+            "it is not a feature)"
+        )
+    if not isinstance(values, list) or not 1 <= len(values) <= MAX_SEGMENTS:
+        raise ConfigError(
+            f"{s.where('values')} is {_show(values)}; expected a list of 1 to {MAX_SEGMENTS} segment values"
+        )
+    for value in values:
+        if not isinstance(value, str) or not SEGMENT_VALUE.match(value):
+            raise ConfigError(
+                f"{s.where('values')} lists {_show(value)}; expected each value {SEGMENT_VALUE_EXPECTED} "
+                "(values name steps, S3 keys and the endpoint's TargetModel)"
+            )
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ConfigError(f"{s.where('values')} lists {_show(repeated[0])} twice; expected each value once")
+    folded = [v.lower() for v in values]
+    clashing = [v for v in values if folded.count(v.lower()) > 1]
+    if clashing:
+        raise ConfigError(
+            f"{s.where('values')} lists {' and '.join(_show(v) for v in clashing)}; expected values that "
+            "differ in more than letter case (each names a folder and a file, and some file systems "
+            "do not tell them apart)"
+        )
+    return Segments(column=column, values=tuple(values))
 
 
 def _positive_label(s: _Section) -> str | None:

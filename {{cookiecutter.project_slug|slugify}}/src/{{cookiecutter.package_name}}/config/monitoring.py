@@ -11,8 +11,8 @@
 
 - `environments`: the deploy environments (qa, prod) whose endpoint `deploy` puts under
   monitoring; `[]` turns monitoring off. Each must capture data: a real-time endpoint with
-  `data_capture.enabled` true (a serverless endpoint has no data capture). Without the key:
-  prod when prod captures data, else none.
+  `data_capture.enabled` true (a serverless endpoint has no data capture; monitoring is not
+  available for multi-model endpoints). Without the key: prod when prod captures data, else none.
 - `instance_type`: the instance of each monitoring job.
 - `data_quality.schedule`, `model_quality.schedule`: SageMaker monitoring schedule expressions,
   hourly `cron(0 * ? * * *)`, daily at an hour `cron(0 H ? * * *)`, or every N hours from an
@@ -134,6 +134,12 @@ def parse_monitoring(s: _Section, endpoints: Mapping[str, Any], artifact_bucket:
         raise ConfigError(f"{where} is {_show(envs)}; expected each environment once")
     for env in envs:
         settings = endpoints[env]
+        if settings.multi_model:
+            raise ConfigError(
+                f'{where} includes "{env}", but environments.{env}.endpoint is multi-model, and '
+                "monitoring is not available for multi-model endpoints (each segment's model would "
+                f"need its own baseline); expected {env} left out of {where}"
+            )
         if not settings.real_time:
             raise ConfigError(
                 f'{where} includes "{env}", but environments.{env}.endpoint is serverless, which has no '

@@ -70,6 +70,9 @@ ROLE_SUFFIXES = MappingProxyType(
         "github_registry_prod": "github-registry-prod",
         "github_deploy_qa": "github-deploy-qa",
         "github_deploy_prod": "github-deploy-prod",
+        # `batch run` in each workload account: transform jobs with the model its deploy created.
+        "github_batch_qa": "github-batch-qa",
+        "github_batch_prod": "github-batch-prod",
         "sagemaker_feature": "sagemaker-feature",
         "sagemaker_pipeline": "sagemaker-pipeline",
         "sagemaker_endpoint": "sagemaker-endpoint",
@@ -88,6 +91,8 @@ ROLE_ACCOUNTS = MappingProxyType(
         "github_registry_prod": "shared_services",
         "github_deploy_qa": "qa",
         "github_deploy_prod": "prod",
+        "github_batch_qa": "qa",
+        "github_batch_prod": "prod",
         "sagemaker_feature": "data_science",
         "sagemaker_pipeline": "data_science",
     }

@@ -23,6 +23,8 @@ HYPERPARAMETERS = MappingProxyType(
 REAL_TIME = "real-time"
 SERVERLESS = "serverless"
 ASYNC = "async"
+# One endpoint serving a segmented model's set of versions, one model per segment (TargetModel).
+MULTI_MODEL = "multi-model"
 TRAFFIC_SHIFTS = ("CANARY", "LINEAR", "ALL_AT_ONCE")
 # The endpoint suite's burst is one request per sample row at most this many.
 MAX_BURST_REQUESTS = 1000
@@ -67,6 +69,26 @@ MAX_ARGUMENT_CHARS = 256
 
 
 @dataclass(frozen=True)
+class Segments:
+    """`model.segments`: one model per listed value of `column` (off when `column` is "").
+    A data value is compared as `str(value).strip()`."""
+
+    column: str = ""
+    values: tuple[str, ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.column)
+
+    def preprocess_arguments(self) -> list[str]:
+        """steps/preprocess.py's segment arguments (none when off): one `--segment=<value>` each,
+        so every container argument stays short."""
+        if not self.enabled:
+            return []
+        return [f"--segment-column={self.column}", *(f"--segment={value}" for value in self.values)]
+
+
+@dataclass(frozen=True)
 class ModelSettings:
     """`model`: the framework, its hyperparameters and the data contract steps/preprocess.py
     enforces (docs/data.md): the label column, which value is positive, the columns to drop,
@@ -84,6 +106,7 @@ class ModelSettings:
     max_dropped_share: float = 0.05
     identifier_columns: str = "drop"
     min_class_count: int = 5
+    segments: Segments = field(default_factory=Segments)
 
     @property
     def params(self) -> Mapping[str, Any]:
@@ -148,7 +171,9 @@ class EndpointSettings:
     - alarms: 5XX errors and p99 model latency; a real-time update rolls back when one fires;
     - type "async" (asynchronous inference, docs/inference-modes.md): instances as real-time,
       `async_inference` holds max_concurrent_invocations_per_instance, min_capacity (0 allowed),
-      max_capacity, target_backlog_per_instance and invocation_timeout_seconds.
+      max_capacity, target_backlog_per_instance and invocation_timeout_seconds;
+    - type "multi-model" (a segmented model, docs/inference-modes.md): instances, autoscaling,
+      alarms, data capture and traffic shifting as real-time; one endpoint serves every segment.
     """
 
     env: str
@@ -172,9 +197,13 @@ class EndpointSettings:
         return self.kind == ASYNC
 
     @property
+    def multi_model(self) -> bool:
+        return self.kind == MULTI_MODEL
+
+    @property
     def on_instances(self) -> bool:
-        """Runs on provisioned instances (real-time or async), not serverless."""
-        return self.kind in (REAL_TIME, ASYNC)
+        """Runs on provisioned instances (real-time, async or multi-model), not serverless."""
+        return self.kind in (REAL_TIME, ASYNC, MULTI_MODEL)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,10 @@ and deploy-or-roll-back), `artifact` (prod: the served artifact's sha256 against
 `promotion.cli`). The shadow phase of a release (docs/shadow.md): `shadow` (start, promote,
 abort), `shadow_compare` (the decision from CloudWatch and data capture), `shadow_capture`
 (reading and pairing captured predictions), `shadow_state` (its state on the endpoint's tags)
-and `shadow_cli` (the `shadow` subcommands). Nothing here
+and `shadow_cli` (the `shadow` subcommands). A segmented model's multi-model endpoint
+(docs/inference-modes.md): `multi_model` (plan and deploy of a set), `routes` (segment ->
+TargetModel on the endpoint's tags, their rollback) and `set_cli` (deploy, routes and
+endpoint-test on such an environment). Nothing here
 imports the SageMaker SDK, pandas or numpy: the deploy and release jobs install
 requirements/deploy.txt only.
 """

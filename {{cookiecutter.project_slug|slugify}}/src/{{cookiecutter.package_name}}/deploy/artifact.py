@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..promotion.evidence import digest, model_artifact_uri
+from ..promotion.evidence import Artifact, digest, model_artifact_uri
 from ..promotion.promote import ARTIFACT_SHA256_KEY, ARTIFACT_VERSION_KEY
 from ..promotion.version import ModelVersion
 from .aws import Clients, DeployError, log
@@ -19,6 +19,11 @@ from .aws import Clients, DeployError, log
 
 def check_artifact(clients: Clients, version: ModelVersion, lock: dict[str, Any]) -> str:
     """Refuse unless `version` serves exactly the artifact the lock names; return its sha256."""
+    return checked_object(clients, version, lock).sha256
+
+
+def checked_object(clients: Clients, version: ModelVersion, lock: dict[str, Any]) -> Artifact:
+    """`check_artifact`, returning the object version it read and hashed."""
     expected = lock["artifact"]["sha256"]
     if version.source_arn != lock["model_package_arn"]:
         raise DeployError(
@@ -43,4 +48,4 @@ def check_artifact(clients: Clients, version: ModelVersion, lock: dict[str, Any]
     if actual.sha256 != expected:
         raise DeployError(f"{uri} has sha256 {actual.sha256}, the lock says {expected}; refusing to deploy")
     log(f"artifact {uri}: sha256 {actual.sha256} matches the lock")
-    return actual.sha256
+    return actual

@@ -21,8 +21,9 @@ from typing import Any
 
 from .. import cli_support, config
 from ..config import Config
+from . import set_cli
 from .artifact import check_artifact
-from .aws import Clients, log, require_account, run_guarded
+from .aws import Clients, DeployError, log, require_account, run_guarded
 from .deploy import DEFAULT_POLL_SECONDS, Waiter, deploy, prepare
 from .endpoint import default_timeout
 from .monitoring import ensure_monitoring
@@ -64,6 +65,14 @@ def cmd_deploy(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     endpoint does not end InService on the new config.
     """
     require_account(clients, cfg, cfg.environment(args.env).account_role, f"deploy --env {args.env}")
+    if cfg.environment(args.env).endpoint.multi_model:
+        return set_cli.cmd_deploy_set(
+            args, cfg, clients, _waiter(args, default_timeout(cfg.environment(args.env).endpoint))
+        )
+    if "," in args.arn:  # a list of versions: refused unless model.segments is on (then multi-model)
+        from ..promotion.segments import split_arns
+
+        split_arns(cfg, args.arn)
     deploy_plan = prepare(cfg, clients, args.env, args.arn)
     if cfg.environment(args.env).group_kind == "prod":
         from ..promotion import lockfile
@@ -114,12 +123,16 @@ def cmd_endpoint_test(args: argparse.Namespace, cfg: Config, clients: Clients | 
     It exits 1 when a check fails; with --rollback-on-failure it first rolls the endpoint back
     to its previous config (and still exits 1, so the job fails). With --rollback-on-failure,
     every failure takes that branch: samples that cannot be used (unreadable, wrong columns, a
-    label other than 0/1; without the flag a usage error, exit 2), an error inside the suite, a
-    report that cannot be written. The report then holds the one failed check that says why.
+    label other than 0/1; without the flag a usage error, exit 2), a multi-model endpoint without
+    a route for a segment, an error inside the suite, a report that cannot be written. The
+    report then holds the one failed check that says why.
     """
     from ..endpoint_tests import suite
 
     rolling_back = bool(args.rollback_on_failure and clients is not None)
+    segmented = (
+        cfg.model.segments.enabled if clients is None else cfg.environment(args.env).endpoint.multi_model
+    )
     if clients is not None:
         environment = cfg.environment(args.env)
         require_account(clients, cfg, environment.account_role, f"endpoint-test --env {args.env}")
@@ -137,7 +150,17 @@ def cmd_endpoint_test(args: argparse.Namespace, cfg: Config, clients: Clients | 
     samples_path = args.samples or Path(config.config_path()).resolve().parent.parent / "data" / "sample.csv"
     problem = ""
     try:
-        samples = suite.load_samples(samples_path, args.rows, cfg.model.target_column)
+        if segmented:
+            env = args.env or "local"
+            run = set_cli.segment_suite(cfg, env, clients, args.url, samples_path, args.rows, thresholds)
+        else:
+            samples = suite.load_samples(samples_path, args.rows, cfg.model.target_column)
+            run = lambda: suite.run_suite(invoker, samples, thresholds)  # noqa: E731
+    except DeployError as exc:  # a multi-model endpoint without a route for a segment
+        if not rolling_back:
+            raise
+        problem = f"the routes cannot be used: {exc}"
+        report = suite.failed_report(target, "routes", problem, thresholds)
     except (OSError, ValueError) as exc:
         if not rolling_back:
             raise cli_support.UsageError(str(exc)) from exc
@@ -146,7 +169,7 @@ def cmd_endpoint_test(args: argparse.Namespace, cfg: Config, clients: Clients | 
     else:
         log(f"endpoint tests against {target} ({thresholds.burst_requests} burst requests)")
         try:
-            report = suite.run_suite(invoker, samples, thresholds)
+            report = run()
         except Exception as exc:
             if not rolling_back:
                 raise
@@ -211,6 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--lock-file", help="prod: the lock whose artifact checksum must match (default: the repo's lock)"
     )
     sub.add_argument(
+        "--artifact",
+        help="multi-model QA: the set's `registry digest` output, naming the S3 object each route serves",
+    )
+    sub.add_argument(
         "--rollback-on-failure",
         action="store_true",
         help="when the update of a running endpoint fails, roll it back to the config it ran (exit 1)",
@@ -230,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     cli_support.add_samples(sub, None, DEFAULT_ROWS)
     sub.add_argument("--rollback-on-failure", action="store_true", help="needs --env")
     waiting(sub)
+    sub = command(
+        "routes",
+        set_cli.cmd_routes,
+        "Print a multi-model endpoint's routes (segment -> TargetModel) as JSON.",
+    )
+    sub.add_argument("--env", required=True, choices=config.ENVIRONMENTS)
     add_shadow_parser(commands)
     for name, help_ in FORWARDED.items():
         commands.add_parser(name, help=f"{help_} (promotion.cli)", add_help=False)

@@ -90,9 +90,15 @@ def prepare(cfg: Config, clients: Clients, env: str, package_arn: str) -> Deploy
     described once with `clients.registry` (the workload credentials unless a registry session
     was given) and must pass `version.check_deployable`. It raises DeployError naming what is
     wrong (not in the expected group of the shared registry, missing, not Completed, not
-    Approved for prod), so a refused package never reaches a mutating call.
+    Approved for prod, or registered by a segmented run for one segment while model.segments
+    is off), so a refused package never reaches a mutating call.
     """
+    from ..promotion.segments import single_version_problem
+
     version = resolve(cfg, clients.registry, package_arn, cfg.environment(env).group_kind)
+    problem = single_version_problem(cfg, version)
+    if problem:
+        raise DeployError(f"refusing to deploy: {problem}")
     log(f"model package {package_arn}: {version.approval or None}, {version.status or None}")
     return plan(cfg, env, version)
 

@@ -188,6 +188,28 @@ def plan(cfg: Config, env: str, version: ModelVersion) -> DeployPlan:
         "EnableNetworkIsolation": True,
         "Tags": tags,
     }
+    config_request = production_config(cfg, env, model_name)
+    config_name = versioned_name(settings.endpoint_name, version.version, digest(config_request))
+    config_request = {"EndpointConfigName": config_name, **config_request, "Tags": tags}
+    return DeployPlan(
+        settings=settings,
+        package=version,
+        role_arn=role,
+        model_name=model_name,
+        config_name=config_name,
+        model_request=model_request,
+        config_request=config_request,
+        alarms=alarm_requests(settings),
+        deployment_config=deployment_config(settings),
+        autoscaling=autoscaling_requests(settings),
+        timeout=default_timeout(settings),
+    )
+
+
+def production_config(cfg: Config, env: str, model_name: str) -> dict[str, Any]:
+    """The endpoint config body (no name, no tags) of `env` serving the model `model_name`:
+    its variant, async inference and data capture."""
+    settings = cfg.environment(env).endpoint
     if settings.on_instances:
         variant: dict[str, Any] = {
             "VariantName": VARIANT,
@@ -211,18 +233,4 @@ def plan(cfg: Config, env: str, version: ModelVersion) -> DeployPlan:
     if settings.data_capture.get("enabled"):
         sampling = int(settings.data_capture["sampling_percent"])
         config_request["DataCaptureConfig"] = data_capture_config(cfg, env, sampling)
-    config_name = versioned_name(settings.endpoint_name, version.version, digest(config_request))
-    config_request = {"EndpointConfigName": config_name, **config_request, "Tags": tags}
-    return DeployPlan(
-        settings=settings,
-        package=version,
-        role_arn=role,
-        model_name=model_name,
-        config_name=config_name,
-        model_request=model_request,
-        config_request=config_request,
-        alarms=alarm_requests(settings),
-        deployment_config=deployment_config(settings),
-        autoscaling=autoscaling_requests(settings),
-        timeout=default_timeout(settings),
-    )
+    return config_request

@@ -157,6 +157,8 @@ def ensure_monitoring(cfg: Config, clients: Clients, plan: DeployPlan) -> Monito
     env, endpoint = plan.settings.env, plan.settings.endpoint_name
     if not cfg.monitoring.watches(env):
         return MonitoringResult(endpoint, 0, f"{env} is not in monitoring.environments")
+    if plan.settings.multi_model:  # Model Monitor watches endpoints that host one model
+        return MonitoringResult(endpoint, 0, f"{endpoint} is a multi-model endpoint; not monitored")
     found = baselines(plan.package)
     if found is None:
         line = (

@@ -61,6 +61,27 @@ def _describe_config(clients: Clients, name: str, config_name: str) -> dict[str,
 
 
 def rollback(clients: Clients, settings: EndpointSettings, waiter: Waiter | None = None) -> RollbackResult:
+    """`rollback_config`; on a multi-model endpoint also restore the routes recorded before the
+    last deploy (routes.restore_routes), which is all a deploy that only re-routed changed."""
+    result = rollback_config(clients, settings, waiter)
+    if settings.multi_model:
+        from .routes import restore_routes
+
+        try:
+            endpoint = describe_endpoint(clients, settings.endpoint_name)
+            if endpoint is not None and restore_routes(clients, endpoint):
+                result = RollbackResult(result.endpoint_name, result.from_config, result.to_config, True)
+        except ClientError as exc:
+            raise RollbackFailed(
+                f"rollback failed: {settings.endpoint_name} runs {result.to_config}, but its routes were "
+                f"not restored ({exc.operation_name}: {error_message(exc)}); run the rollback again"
+            ) from exc
+    return result
+
+
+def rollback_config(
+    clients: Clients, settings: EndpointSettings, waiter: Waiter | None = None
+) -> RollbackResult:
     """Update the endpoint back to its recorded previous config and wait until it runs it.
 
     With autoscaling on in `settings`, a scalable target on the variant is deregistered first
@@ -130,9 +151,13 @@ def deploy_or_roll_back(clients: Clients, plan: DeployPlan, waiter: Waiter | Non
     the endpoint (before any change to it) and a failed first deploy have nothing to go back
     to: they raise as `deploy` does.
     """
+    from .multi_model import SetPlan, deploy_set  # it builds on deploy, as this module does
+
     waiter = waiter or Waiter(timeout=plan.timeout)
     try:
-        return deploy(clients, plan, waiter)
+        return (
+            deploy_set(clients, plan, waiter) if isinstance(plan, SetPlan) else deploy(clients, plan, waiter)
+        )
     except UpdateFailed as exc:
         log(f"deploy failed ({exc}); rolling {plan.settings.endpoint_name} back to {exc.previous}")
         try:

@@ -139,7 +139,7 @@ def autoscaling_requests(settings: EndpointSettings) -> tuple[dict[str, Any], di
 
         return scaling_requests(settings)
     scaling = settings.autoscaling
-    if not (settings.real_time and scaling.get("enabled")):
+    if not ((settings.real_time or settings.multi_model) and scaling.get("enabled")):
         return None
     target = {
         "ServiceNamespace": "sagemaker",

@@ -5,6 +5,12 @@ workload account's role first. Options and exit status follow cli_support: `--sa
 labelled CSV; default the rehearsal's held-out test split, build/local/data/test/test.csv),
 `--rows N`, `--report PATH` (the JSON report); 0 every check passed, 1 a check failed (or the
 report could not be written), 2 bad arguments, config or samples.
+
+A segmented model (`model.segments`) is served by a local multi-model server
+(`python -m <package>.local.server --target <segment>=<its model.tar.gz> ...`): the suite then
+runs once per segment with TargetModel = the segment value, on the samples of
+`<folder of --samples>/<segment>/<its file name>` (segments.py), and passes only when every
+segment passed.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from pathlib import Path
 
 from .. import cli_support
 from ..config import REPO_ROOT, load_config
+from . import segments
 from .invokers import HttpInvoker
 from .report import format_text, write_outputs
 from .samples import load_samples
@@ -52,13 +59,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = load_config()
         thresholds = check_thresholds(cfg.tests_for(args.env))
         invoker = HttpInvoker(args.url)
-        if not Path(args.samples).is_file():
+        values = cfg.model.segments.values if cfg.model.segments.enabled else ()
+        if values:
+            paths = segments.segment_samples(args.samples, values)
+            by_segment = segments.load_segment_samples(paths, args.rows, cfg.model.target_column)
+        elif not Path(args.samples).is_file():
             hint = " (run `make local` first, or pass --samples)" if args.samples == DEFAULT_SAMPLES else ""
             raise ValueError(f"samples file {args.samples} not found{hint}")
-        samples = load_samples(args.samples, args.rows, cfg.model.target_column)
+        else:
+            samples = load_samples(args.samples, args.rows, cfg.model.target_column)
     except (OSError, ValueError) as exc:  # config.ConfigError is a ValueError
         return cli_support.fail(f"endpoint tests: {exc}", cli_support.EXIT_USAGE)
-    report = run_suite(invoker, samples, thresholds)
+    if values:
+        report = segments.run_segments(
+            lambda target: HttpInvoker(args.url, target_model=target),
+            {segment: segment for segment in values},
+            by_segment,
+            thresholds,
+            args.url,
+        )
+    else:
+        report = run_suite(invoker, samples, thresholds)
     print(format_text(report))
     try:
         write_outputs(report, args.summary, args.report)

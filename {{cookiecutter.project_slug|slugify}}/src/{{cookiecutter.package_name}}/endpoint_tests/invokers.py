@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 CSV = "text/csv"
 JSON = "application/json"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# How a multi-model endpoint's container receives InvokeEndpoint's TargetModel.
+TARGET_HEADER = "X-Amzn-SageMaker-Target-Model"
 
 
 class Invoker(Protocol):
@@ -27,16 +29,18 @@ class HttpInvoker:
     """SageMaker's container contract over HTTP (GET /ping, POST /invocations) to a local server.
 
     Only loopback addresses are accepted: real endpoints are reached through SageMakerInvoker.
+    With target_model, every request names that model (a multi-model server, TARGET_HEADER).
     """
 
-    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 10.0, target_model: str | None = None) -> None:
         parts = urlsplit(base_url)
         if parts.scheme != "http" or parts.hostname not in LOOPBACK_HOSTS or parts.port is None:
             raise ValueError(f"url {base_url!r} must look like http://127.0.0.1:PORT (a local server)")
         self.host = parts.hostname
         self.port = parts.port
         self.timeout = timeout
-        self.target = f"http://{self.host}:{self.port}"
+        self.target_model = target_model
+        self.target = f"http://{self.host}:{self.port}" + (f" model {target_model}" if target_model else "")
 
     def _request(
         self, method: str, path: str, body: bytes | None, headers: dict[str, str]
@@ -58,6 +62,8 @@ class HttpInvoker:
 
     def invoke(self, body: bytes, content_type: str, accept: str = JSON) -> tuple[int, bytes]:
         headers = {"Content-Type": content_type, "Accept": accept}
+        if self.target_model:
+            headers[TARGET_HEADER] = self.target_model
         return self._request("POST", "/invocations", body, headers)
 
 
@@ -70,13 +76,21 @@ class SageMakerInvoker:
     container that is not a 5xx as healthy.
     Errors map to HTTP statuses: ModelError carries the container's OriginalStatusCode and
     OriginalMessage; ValidationError is 400; other service errors keep their HTTP status.
+    With target_model (a multi-model endpoint), every InvokeEndpoint names it as TargetModel.
     """
 
-    def __init__(self, endpoint_name: str, runtime_client: Any, sagemaker_client: Any = None) -> None:
+    def __init__(
+        self,
+        endpoint_name: str,
+        runtime_client: Any,
+        sagemaker_client: Any = None,
+        target_model: str | None = None,
+    ) -> None:
         self.endpoint_name = endpoint_name
         self.runtime = runtime_client
         self.sagemaker = sagemaker_client
-        self.target = f"endpoint {endpoint_name}"
+        self.target_model = target_model
+        self.target = f"endpoint {endpoint_name}" + (f" model {target_model}" if target_model else "")
 
     @classmethod
     def for_endpoint(cls, endpoint_name: str, region_name: str, session: Any = None) -> SageMakerInvoker:
@@ -105,8 +119,9 @@ class SageMakerInvoker:
 
     def invoke(self, body: bytes, content_type: str, accept: str = JSON) -> tuple[int, bytes]:
         try:
+            extra = {"TargetModel": self.target_model} if self.target_model else {}
             response = self.runtime.invoke_endpoint(
-                EndpointName=self.endpoint_name, Body=body, ContentType=content_type, Accept=accept
+                EndpointName=self.endpoint_name, Body=body, ContentType=content_type, Accept=accept, **extra
             )
         except Exception as exc:
             error = getattr(exc, "response", None)

@@ -27,7 +27,8 @@ here, because the deploy job installs boto3 alone; the SageMaker invoker receive
 boto3 clients (or creates them lazily).
 
 The pieces: invokers.py (HTTP, SageMaker), samples.py (labelled raw records), checks.py (one
-check each, thresholds), report.py (text, markdown, JSON), cli.py (`python -m <package>.endpoint_tests`).
+check each, thresholds), report.py (text, markdown, JSON), cli.py (`python -m <package>.endpoint_tests`),
+segments.py (a multi-model endpoint: the suite once per segment, each with its TargetModel).
 This module runs them in order and re-exports what deploy.cli and the rehearsal import.
 """
 

@@ -56,18 +56,23 @@ def github_manifest(cfg: Config, reviewers: list[tuple[str, ...]]) -> dict[str, 
     - qa: from the dev branch only;
     - prod: from the prod branch only, with required reviewers who may not approve their own
       run, and no wait timer. A reviewer is (kind, name), or ("team", slug, org) for a team of
-      another organisation than the repository owner (which GitHub refuses: see check_manifest).
+      another organisation than the repository owner (which GitHub refuses: see check_manifest);
+    - batch (`batch.github_environment`): from the prod branch only, no reviewers, so the
+      scheduled batch run (GitHub runs schedules on the default branch) is unattended; the
+      batch roles it reaches run transform jobs and change nothing else.
     No environment lets administrators bypass its rules (`can_admins_bypass` false). OIDC trust
     names these environments, so these branch rules are what keeps each AWS role reachable
     only from the intended branches.
     """
     branches = cfg.branches
     names = {key: cfg.github.environments[key] for key in ("feature", "build", "qa", "prod")}
+    names["batch"] = cfg.batch.github_environment
+    keys = {key: f"github.environments.{key}" for key in names} | {"batch": "batch.github_environment"}
     seen: dict[str, str] = {}
     for key, name in names.items():
         if name in seen:
             raise UsageError(
-                f"github.environments.{seen[name]} and github.environments.{key} are both {name!r}; "
+                f"{keys[seen[name]]} and {keys[key]} are both {name!r}; "
                 "expected a distinct GitHub environment for each"
             )
         seen[name] = key
@@ -93,6 +98,7 @@ def github_manifest(cfg: Config, reviewers: list[tuple[str, ...]]) -> dict[str, 
                 ),
                 "deployment_branches": [branches.prod],
             },
+            names["batch"]: {"settings": settings(), "deployment_branches": [branches.prod]},
         },
         "rulesets": branch_rulesets(cfg),
     }

@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import access, config
 from ..config import Config
+from ..config.batch import ROLE_KEYS as BATCH_ROLE_KEYS
 from . import async_parameters, retraining_events
 from .errors import BootstrapError
 
@@ -184,6 +185,11 @@ def plan(cfg: Config) -> list[StackSpec]:
                         f"{env.capitalize()}DeployRoleName": cfg.role_name(cfg.deploy_role_key(env))
                         for env in hosted
                     },
+                    # ... and its batch role, the batch data (batch run).
+                    **{
+                        f"{env.capitalize()}BatchRoleName": cfg.role_name(BATCH_ROLE_KEYS[env])
+                        for env in hosted
+                    },
                     **access.workload_parameters(cfg, hosted),
                     **images,
                     # The Model Monitor jobs' role, analyzer image and alarm topic (deploy/monitoring.py).
@@ -206,6 +212,8 @@ def plan(cfg: Config) -> list[StackSpec]:
                     "EnvironmentName": env,
                     "GitHubEnvironmentName": settings.github_environment,
                     "DeployRoleName": cfg.role_name(cfg.deploy_role_key(env)),
+                    "BatchRoleName": cfg.role_name(BATCH_ROLE_KEYS[env]),
+                    "BatchGitHubEnvironmentName": cfg.batch.github_environment,
                     "EndpointRoleName": endpoint_role,
                     "EndpointName": settings.endpoint_name,
                     "MonitorRoleName": cfg.role_name("sagemaker_monitor"),

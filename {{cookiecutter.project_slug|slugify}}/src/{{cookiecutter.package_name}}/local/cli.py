@@ -5,7 +5,8 @@ Options: --work-dir, --data, --framework, --threshold, --rows (test rows the end
 send), --set NAME=VALUE (a hyperparameter for this run only), --fresh-processes, --shifted
 (also check a deliberately shifted sample; monitoring.py), --champion PATH|latest (also
 compare with a champion model; champion.py), --async (the endpoint tests through the async
-contract; rehearsal.py). Exit status: see rehearsal.py.
+contract; rehearsal.py), --segments (one model per segment served by one multi-model server;
+segmented.py). Exit status: see rehearsal.py.
 """
 
 from __future__ import annotations
@@ -84,6 +85,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the endpoint tests through the asynchronous contract (input file, output file)",
     )
+    parser.add_argument(
+        "--segments",
+        action="store_true",
+        help="one model per segment (config model.segments, else a demo on --data), served by one "
+        "multi-model server and tested per segment",
+    )
     return parser
 
 
@@ -101,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, cli_support.UsageError) as exc:
         return cli_support.fail(exc, cli_support.EXIT_USAGE)
     threshold = args.threshold if args.threshold is not None else cfg.pipeline.metric_threshold
+    if args.segments or cfg.model.segments.enabled:
+        return _segmented(args, cfg, framework, threshold, overrides)
     rehearsal = Rehearsal(
         cfg,
         work_dir=args.work_dir.resolve(),
@@ -113,5 +122,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         shifted=args.shifted,
         champion=champion_archive,
         async_mode=args.async_mode,
+    )
+    return rehearsal.run()
+
+
+def _segmented(args: argparse.Namespace, cfg, framework: str, threshold: float, overrides: dict) -> int:
+    """The segmented rehearsal (segmented.py); the options it has no use for are refused."""
+    from .segmented import SegmentedRehearsal, demo_config
+
+    unused = [
+        option
+        for option, given in (
+            ("--champion", args.champion),
+            ("--shifted", args.shifted),
+            ("--async", args.async_mode),
+        )
+        if given
+    ]
+    if unused:
+        return cli_support.fail(
+            f"{', '.join(unused)} with a segmented rehearsal; expected neither (the segmented rehearsal "
+            "has no champion comparison, monitoring step or asynchronous contract)",
+            cli_support.EXIT_USAGE,
+        )
+    rehearsal = SegmentedRehearsal(
+        demo_config(cfg),
+        work_dir=args.work_dir.resolve(),
+        data=args.data.resolve(),
+        framework=framework,
+        threshold=threshold,
+        n_samples=args.rows,
+        fresh_processes=args.fresh_processes,
+        overrides=overrides,
+        demo=not cfg.model.segments.enabled,
     )
     return rehearsal.run()

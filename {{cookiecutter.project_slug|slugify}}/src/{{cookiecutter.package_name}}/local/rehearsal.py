@@ -213,12 +213,9 @@ class Rehearsal:
         """Start the server on a free port and wait until it says where it serves."""
         assert self.runner is not None
         log = self.work / "server.log"
-        args = ["--model", str(self.work / "output" / "model.tar.gz"), "--port", "0", "--quiet"]
-        if self.async_mode:
-            args += ["--async-dir", str(self.work / "async")]
         module = f"{__package__}.server"
         self.server = self.runner.spawn(
-            module, args, SOURCE_ROOT, log, DATA_IMPORTS + self.framework_imports()
+            module, self.server_args(), SOURCE_ROOT, log, DATA_IMPORTS + self.framework_imports()
         )
         deadline = time.monotonic() + SERVER_START_SECONDS
         while True:
@@ -234,6 +231,12 @@ class Rehearsal:
             if time.monotonic() > deadline:
                 raise StepFailed(f"model server did not start in {SERVER_START_SECONDS} s (see {show(log)})")
             time.sleep(0.02)
+
+    def server_args(self) -> list[str]:
+        args = ["--model", str(self.work / "output" / "model.tar.gz"), "--port", "0", "--quiet"]
+        if self.async_mode:
+            args += ["--async-dir", str(self.work / "async")]
+        return args
 
     def endpoint_tests(self) -> str:
         thresholds = self.cfg.tests_for("local")
@@ -297,13 +300,16 @@ class Rehearsal:
         total = time.perf_counter() - started
         self.run_dir = history.new_run_dir(self.work, started_at)
         self.write_reports(total)
-        self.say(summary(self.steps, total, self.metrics, self.suite, self.work, self.run_dir))
+        self.say(self.summary_text(total))
         if self.reason:
             cli_support.error(f"rehearsal failed: {self.reason}")
             sys.stderr.flush()
             return cli_support.EXIT_FAILED
         self.say(f"rehearsal passed in {total:.1f} s")
         return cli_support.EXIT_OK
+
+    def summary_text(self, total: float) -> str:
+        return summary(self.steps, total, self.metrics, self.suite, self.work, self.run_dir)
 
     def write_reports(self, total: float) -> None:
         report = {

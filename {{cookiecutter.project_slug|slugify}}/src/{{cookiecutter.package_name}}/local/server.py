@@ -3,8 +3,9 @@
 The archive is extracted and its own `code/inference.py` is loaded, exactly what a SageMaker
 framework container would run, never the source tree: GET /ping answers 200 once the model
 is loaded; POST /invocations runs input_fn -> predict_fn -> output_fn. The handler's
-InputError becomes HTTP 400 with a JSON error, any other exception HTTP 500, an unknown path
-404. Standard library only (the handler itself brings its framework).
+InputError becomes HTTP 400 (or the status it carries: 406 for an Accept it cannot answer) with a
+JSON error, any other exception HTTP 500, an unknown path 404. Standard library only (the handler
+itself brings its framework).
 
 With an async folder (`--async-dir`), it also takes SageMaker's asynchronous contract: POST
 /invocations-async names an input file under <folder>/input (header
@@ -14,10 +15,15 @@ X-Amzn-SageMaker-InputLocation, standing for the S3 object InvokeEndpointAsync n
 <folder>/failure/<id>-error.out, as the async endpoint writes to S3. An input outside
 <folder>/input is refused (400).
 
+With `--target TARGET=PATH` (repeated) it serves several models as a SageMaker multi-model
+endpoint does (multi_model.MultiModelServer): each request names its model in the
+X-Amzn-SageMaker-Target-Model header.
+
     with ModelServer("build/local/output/model.tar.gz") as server:
         print(server.url)          # http://127.0.0.1:<ephemeral port>
 
     python -m <package>.local.server --model build/local/output/model.tar.gz --port 8080
+    python -m <package>.local.server --target north=north/model.tar.gz --target south=south/ --port 8080
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ HOST = "127.0.0.1"
 # The asynchronous contract (`--async-dir`); endpoint_tests/async_invoker.py is its client.
 ASYNC_PATH = "/invocations-async"
 INPUT_HEADER = "X-Amzn-SageMaker-InputLocation"
+# InvokeEndpoint's TargetModel, as a multi-model endpoint's container receives it.
+TARGET_HEADER = "X-Amzn-SageMaker-Target-Model"
 # SageMaker real-time endpoints accept request payloads up to 6 MB.
 MAX_BODY_BYTES = 6 * 1024 * 1024
 _module_ids = itertools.count()
@@ -76,6 +84,49 @@ def load_handler(model_dir: Path) -> ModuleType:
     return module
 
 
+def _load(source: Path) -> tuple[ModuleType, Any, tempfile.TemporaryDirectory[str] | None]:
+    """(handler, model, extraction folder to remove later) of a model.tar.gz or an extracted folder."""
+    tmp = None if source.is_dir() else tempfile.TemporaryDirectory(prefix="model-server-")
+    model_dir = source if tmp is None else Path(tmp.name)
+    try:
+        if tmp is not None:
+            with tarfile.open(source, "r:gz") as tar:
+                tar.extractall(model_dir, filter="data")
+        handler = load_handler(model_dir)
+        return handler, handler.model_fn(str(model_dir)), tmp
+    except Exception as exc:
+        if tmp is not None:
+            tmp.cleanup()
+        if isinstance(exc, ServerError):
+            raise
+        raise ServerError(f"cannot load {source}: {type(exc).__name__}: {exc}") from exc
+
+
+def _answer(status: int, message: str) -> tuple[int, bytes, str]:
+    return status, json.dumps({"error": message}).encode(), "application/json"
+
+
+def run_handler(
+    handler: ModuleType, model: Any, body: bytes, content_type: str, accept: str
+) -> tuple[int, bytes, str]:
+    """One request through a packaged handler: (status, body, content type)."""
+    input_error = getattr(handler, "InputError", None)
+    try:
+        data = handler.input_fn(body, content_type)
+        prediction = handler.predict_fn(data, model)
+        result = handler.output_fn(prediction, accept)
+    except Exception as exc:
+        if isinstance(input_error, type) and isinstance(exc, input_error):
+            # The handler's InputError carries its HTTP status (406 for an Accept it cannot answer).
+            return _answer(getattr(exc, "status_code", HTTPStatus.BAD_REQUEST), str(exc))
+        traceback.print_exc(file=sys.stderr)
+        return _answer(HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error: {type(exc).__name__}: {exc}")
+    payload, response_type = result if isinstance(result, tuple) else (result, accept)
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8")
+    return HTTPStatus.OK, bytes(payload), response_type
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
     timeout = 30  # seconds a client may take to send its request
@@ -96,7 +147,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/ping":
-            if self.server.owner.model is None:
+            if not self.server.owner.ready:
                 self._error(HTTPStatus.SERVICE_UNAVAILABLE, "model not loaded")
             else:
                 self._send(HTTPStatus.OK, b'{"status": "healthy"}')
@@ -128,8 +179,11 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         body = self.rfile.read(length)
-        status, payload, content_type = self.server.owner.invoke(
-            body, self.headers.get("Content-Type", ""), self.headers.get("Accept") or "application/json"
+        status, payload, content_type = self.server.owner.invoke_target(
+            self.headers.get(TARGET_HEADER),
+            body,
+            self.headers.get("Content-Type", ""),
+            self.headers.get("Accept") or "application/json",
         )
         self._send(status, payload, content_type)
 
@@ -165,6 +219,10 @@ class ModelServer:
         self._load_lock = threading.Lock()
 
     @property
+    def ready(self) -> bool:
+        return self.model is not None
+
+    @property
     def url(self) -> str:
         if self._httpd is None:
             raise ServerError("server not started")
@@ -177,20 +235,7 @@ class ModelServer:
                 return
             if not self.archive.is_file():
                 raise ServerError(f"model archive {self.archive} not found")
-            self._tmp = tempfile.TemporaryDirectory(prefix="model-server-")
-            model_dir = Path(self._tmp.name)
-            try:
-                with tarfile.open(self.archive, "r:gz") as tar:
-                    tar.extractall(model_dir, filter="data")
-                handler = load_handler(model_dir)
-                model = handler.model_fn(str(model_dir))
-            except Exception as exc:
-                self._tmp.cleanup()
-                self._tmp = None
-                if isinstance(exc, ServerError):
-                    raise
-                raise ServerError(f"cannot load {self.archive}: {type(exc).__name__}: {exc}") from exc
-            self.handler, self.model = handler, model
+            self.handler, self.model, self._tmp = _load(self.archive)
 
     def start(self) -> ModelServer:
         self.load()
@@ -223,28 +268,15 @@ class ModelServer:
 
     def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[int, bytes, str]:
         """One /invocations request through the packaged handler: (status, body, content type)."""
-        handler = self.handler
-        if handler is None or self.model is None:
-            return HTTPStatus.SERVICE_UNAVAILABLE, b'{"error": "model not loaded"}', "application/json"
-        input_error = getattr(handler, "InputError", None)
-        try:
-            data = handler.input_fn(body, content_type)
-            prediction = handler.predict_fn(data, self.model)
-            result = handler.output_fn(prediction, accept)
-        except Exception as exc:
-            if isinstance(input_error, type) and isinstance(exc, input_error):
-                return HTTPStatus.BAD_REQUEST, json.dumps({"error": str(exc)}).encode(), "application/json"
-            traceback.print_exc(file=sys.stderr)
-            message = f"internal error: {type(exc).__name__}: {exc}"
-            return (
-                HTTPStatus.INTERNAL_SERVER_ERROR,
-                json.dumps({"error": message}).encode(),
-                "application/json",
-            )
-        payload, response_type = result if isinstance(result, tuple) else (result, accept)
-        if isinstance(payload, str):
-            payload = payload.encode("utf-8")
-        return HTTPStatus.OK, bytes(payload), response_type
+        if self.handler is None or self.model is None:
+            return _answer(HTTPStatus.SERVICE_UNAVAILABLE, "model not loaded")
+        return run_handler(self.handler, self.model, body, content_type, accept)
+
+    def invoke_target(
+        self, target: str | None, body: bytes, content_type: str, accept: str
+    ) -> tuple[int, bytes, str]:
+        """A single-model server answers every request with its one model, whatever the target."""
+        return self.invoke(body, content_type, accept)
 
     def invoke_async(self, headers: Any) -> tuple[int, bytes, str]:
         """POST /invocations-async: run the named input file, write the output (or failure) file."""
@@ -284,14 +316,29 @@ def _port(text: str) -> int:
     return value
 
 
+def _target(text: str) -> tuple[str, Path]:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"{text!r} is not TARGET=PATH")
+    return name, Path(path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until Ctrl-C or SIGTERM, then stop cleanly (exit 0). Exit status (cli_support): 1 when
     the archive cannot be served or the port not bound, 2 for bad arguments or no archive there."""
     parser = cli_support.Parser(
         prog=cli_support.prog(f"python -m {__package__}.server"),
-        description="Serve a model.tar.gz on 127.0.0.1.",
+        description="Serve a model.tar.gz (or several, by target model) on 127.0.0.1.",
     )
-    parser.add_argument("--model", type=Path, required=True, metavar="PATH", help="path to model.tar.gz")
+    chosen = parser.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--model", type=Path, metavar="PATH", help="path to model.tar.gz")
+    chosen.add_argument(
+        "--target",
+        type=_target,
+        action="append",
+        metavar="TARGET=PATH",
+        help=f"serve PATH (model.tar.gz or extracted folder) for {TARGET_HEADER}: TARGET (repeatable)",
+    )
     parser.add_argument("--port", type=_port, default=8080, help="port on 127.0.0.1 (0 = any free port)")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     parser.add_argument(
@@ -301,9 +348,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also serve POST /invocations-async with inputs, outputs and failures under PATH",
     )
     args = parser.parse_args(None if argv is None else list(argv))
-    if not args.model.is_file():
+    server: ModelServer
+    if args.target:
+        from .multi_model import MultiModelServer, check_targets  # it builds on this module
+
+        try:
+            models = check_targets(args.target, args.async_dir)
+        except ValueError as exc:
+            return cli_support.fail(f"server: {exc}", cli_support.EXIT_USAGE)
+        server = MultiModelServer(models, port=args.port, verbose=not args.quiet)
+        args.model = ", ".join(f"{t}={p}" for t, p in models.items())
+    elif not args.model.is_file():
         return cli_support.fail(f"server: model archive {args.model} not found", cli_support.EXIT_USAGE)
-    server = ModelServer(args.model, port=args.port, verbose=not args.quiet, async_dir=args.async_dir)
+    else:
+        server = ModelServer(args.model, port=args.port, verbose=not args.quiet, async_dir=args.async_dir)
     try:
         server.start()
     except (ServerError, OSError) as exc:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
+from ..promotion.lockfile import entries
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ EVENTS: Mapping[str, Event] = {
 MAX_LOG_LINES = 20
 MAX_LINE = 300
 MAX_METRICS = 20
+# The version of a segmented lock lists every segment (at most 20): a longer line than MAX_LINE,
+# within Slack's 2,000-character limit of a section field.
+MAX_VERSION = 1500
 
 
 class NotifyInputError(ValueError):
@@ -126,8 +130,7 @@ def build(
         data = _read_json(lock, message)
         if isinstance(data, dict):
             message.version = _version_of(data)
-            for name, value in (data.get("metrics") or {}).items():
-                message.metrics[str(name)] = _number(value)
+            message.metrics.update(_metrics_of(data))
     if version:
         message.version = _one_line(version)
     for item in metrics:
@@ -156,12 +159,49 @@ def _read_json(path: Path, message: Message) -> Any:
     return None
 
 
+def _segments(lock: Mapping[str, Any]) -> dict[str, Mapping[str, Any]] | None:
+    """A segmented lock's entries by segment, or None for a single-version lock."""
+    if not isinstance(lock.get("segments"), Mapping):
+        return None
+    return {str(s): e for s, e in entries(dict(lock)).items() if isinstance(e, Mapping)}
+
+
 def _version_of(lock: Mapping[str, Any]) -> str:
-    arn = str(lock.get("model_package_arn") or "")
-    number = lock.get("version")
-    if arn and number is not None:
-        return _one_line(f"{number} ({arn})")
-    return _one_line(arn or str(number or "unknown"))
+    """`3 (arn)` for one version; for a set each segment's version, `north: 3, south: 4 of
+    <the group's package ARN prefix>` (each full ARN when they do not share the group)."""
+    segments = _segments(lock)
+    if segments is None:
+        arn = str(lock.get("model_package_arn") or "")
+        number = lock.get("version")
+        if arn and number is not None:
+            return _one_line(f"{number} ({arn})")
+        return _one_line(arn or str(number or "unknown"))
+    if not segments:
+        return "unknown"
+    arns = [str(entry.get("model_package_arn") or "") for entry in segments.values()]
+    groups = {arn.rpartition("/")[0] for arn in arns}
+    numbers = [entry.get("version") for entry in segments.values()]
+    if len(groups) == 1 and all(groups) and None not in numbers:
+        listed = ", ".join(f"{segment}: {number}" for segment, number in zip(segments, numbers, strict=True))
+        text = f"{listed} of {groups.pop()}"
+    else:
+        text = ", ".join(
+            f"{segment}: {arn or 'unknown'}" for segment, arn in zip(segments, arns, strict=True)
+        )
+    line = " ".join(text.split())
+    return line if len(line) <= MAX_VERSION else line[: MAX_VERSION - 3] + "..."
+
+
+def _metrics_of(lock: Mapping[str, Any]) -> dict[str, str]:
+    """The lock's metrics; a set's as `<segment> <metric>`."""
+    segments = _segments(lock)
+    parts = {None: lock} if segments is None else segments
+    found = {}
+    for segment, entry in parts.items():
+        metrics = entry.get("metrics")
+        for name, value in (metrics if isinstance(metrics, Mapping) else {}).items():
+            found[_one_line(f"{segment} {name}" if segment else str(name))] = _number(value)
+    return found
 
 
 def _report_line(report: Mapping[str, Any]) -> str:

@@ -5,7 +5,8 @@ For every framework of `pipeline.framework_versions` (or --framework), in that i
 preprocess -> train -> package -> evaluate, each as `python steps/<name>.py ARGS` with the
 container conventions, then the packaged handler through the image's own serving toolkit
 (serve.py): test rows as CSV and as JSON must get the probabilities the evaluate path computes,
-and bad values, a wrong width, an unsupported content or accept type must get HTTP 400.
+and bad values, a wrong width or an unsupported content type must get HTTP 400, an unsupported
+accept type 406.
 Everything lands in build/parity/ (environments are reused while their pins are unchanged).
 """
 
@@ -121,7 +122,7 @@ def requests(test_csv: Path, schema: dict) -> tuple[list[dict], list[tuple[str, 
         ("every feature missing", json.dumps([dict.fromkeys(header[1:])]), as_json, as_json, 200, ONE),
         ("wrong width", csv_line(wrong_width), "text/csv", as_json, 400, "feature values"),
         ("content type", csv_line(first), "text/plain", as_json, 400, "not supported"),
-        ("accept type", csv_line(first), "text/csv", "text/csv", 400, "not supported"),
+        ("accept type", csv_line(first), "text/csv", "application/x-npy", 406, "not supported"),
     ]
     kinds = {f["name"]: f["type"] for f in schema["features"]}
     categorical = [n for n in header[1:] if kinds[n] == "categorical"]

@@ -56,7 +56,16 @@ from ..access import images
 from ..config import Config
 from ..promotion.baselines import EXPECTED_KEY, EXPECTED_VALUE
 from .parameters import PipelineConfigError
-from .steps import EVALUATION_OUTPUT, STEPS_DIR, Build, _output_uri, _processor, _s3_input, _s3_output
+from .steps import (
+    EVALUATION_OUTPUT,
+    STEPS_DIR,
+    Build,
+    _output_uri,
+    _processor,
+    _s3_input,
+    _s3_output,
+    channel_uri,
+)
 
 BASELINE_DATA, DATA_QUALITY, DATA_CONSTRAINTS, MODEL_QUALITY = (
     "BaselineData",
@@ -171,7 +180,7 @@ def _check_job(ctx: Build, step: str) -> CheckJobConfig:
 
 def _quality_check(ctx: Build, name: str, check_config: Any, image: str) -> QualityCheckStep:
     step = QualityCheckStep(
-        name=name,
+        name=ctx.step(name),
         quality_check_config=check_config,
         check_job_config=_check_job(ctx, name),
         # See the module docstring: always a new baseline, never a check against an older one.
@@ -190,14 +199,15 @@ def _quality_check(ctx: Build, name: str, check_config: Any, image: str) -> Qual
 
 
 def baseline_steps(ctx: Build, preprocess: ProcessingStep, evaluate: ProcessingStep) -> Baselines:
-    """The baseline steps on preprocess's train split and evaluate's predictions."""
+    """The baseline steps on preprocess's train split and evaluate's predictions (one segment's
+    when `ctx.segment` is set: its steps are named `<step>-<segment>`)."""
     image = analyzer_image(ctx.cfg)
     data = ProcessingStep(
-        name=BASELINE_DATA,
+        name=ctx.step(BASELINE_DATA),
         step_args=_processor(ctx, BASELINE_DATA).run(
             code=str(STEPS_DIR / "baseline.py"),
-            inputs=[_s3_input("train", _output_uri(preprocess, "train"), "train")],
-            outputs=[_s3_output(FEATURES_OUTPUT, BASELINE_DATA, ctx.bucket, ctx.name)],
+            inputs=[_s3_input("train", channel_uri(ctx, preprocess, "train"), "train")],
+            outputs=[_s3_output(FEATURES_OUTPUT, ctx.step(BASELINE_DATA), ctx.bucket, ctx.name)],
             arguments=["features"],
         ),
         cache_config=ctx.cache,
@@ -209,19 +219,19 @@ def baseline_steps(ctx: Build, preprocess: ProcessingStep, evaluate: ProcessingS
         DataQualityCheckConfig(
             baseline_dataset=_output_uri(data, FEATURES_OUTPUT),
             dataset_format=DatasetFormat.csv(header=False),
-            output_s3_uri=_check_output(ctx, DATA_QUALITY),
+            output_s3_uri=_check_output(ctx, ctx.step(DATA_QUALITY)),
         ),
         image,
     )
     thresholds = monitoring_constraints(ctx.cfg)
     constraints = ProcessingStep(
-        name=DATA_CONSTRAINTS,
+        name=ctx.step(DATA_CONSTRAINTS),
         step_args=_processor(ctx, DATA_CONSTRAINTS).run(
             code=str(STEPS_DIR / "baseline.py"),
             inputs=[
                 _s3_input("calculated", data_quality.properties.CalculatedBaselineConstraints, "calculated")
             ],
-            outputs=[_s3_output(CONSTRAINTS_OUTPUT, DATA_CONSTRAINTS, ctx.bucket, ctx.name)],
+            outputs=[_s3_output(CONSTRAINTS_OUTPUT, ctx.step(DATA_CONSTRAINTS), ctx.bucket, ctx.name)],
             arguments=[
                 "constraints",
                 *(f"--{key.replace('_', '-')}={thresholds[key]}" for key in CONSTRAINT_DEFAULTS),
@@ -237,7 +247,7 @@ def baseline_steps(ctx: Build, preprocess: ProcessingStep, evaluate: ProcessingS
         ModelQualityCheckConfig(
             baseline_dataset=predictions,
             dataset_format=DatasetFormat.csv(header=True),
-            output_s3_uri=_check_output(ctx, MODEL_QUALITY),
+            output_s3_uri=_check_output(ctx, ctx.step(MODEL_QUALITY)),
             problem_type=PROBLEM_TYPE,
             inference_attribute=PREDICTION,
             probability_attribute=PROBABILITY,

@@ -41,13 +41,16 @@ def prod_prefix_uri(cfg: Config) -> str:
     return f"s3://{cfg.names.artifact_bucket}/{cfg.names.artifact_prefixes['prod']}"
 
 
-def resolve_champion(cfg: Config, clients: Clients) -> Champion | None:
-    """The champion (None before the first release), read-only.
+def resolve_champion(cfg: Config, clients: Clients, segment: str | None = None) -> Champion | None:
+    """The champion (None before the first release), read-only; with `segment`, that segment's
+    (the prod version released last whose `segment` metadata is it; None for a new segment).
 
     It raises CliError when the champion serves a model from anywhere but one model.tar.gz
     under the prod prefix (the only place the pipeline jobs may read it from).
     """
-    version = champion_version(cfg, clients)
+    version = (
+        champion_version(cfg, clients) if segment is None else champion_version(cfg, clients, segment=segment)
+    )
     if version is None:
         return None
     urls = sorted(set(version.model_data_urls))

@@ -263,7 +263,13 @@ def _build_and_upsert(
     # The champion is looked up before the build and written into the definition (never a start
     # parameter); `definition` shows none unless --with-champion.
     champion = None
-    if args.command != "definition" or args.with_champion:
+    segment_champions: dict = {}
+    if (args.command != "definition" or args.with_champion) and cfg.model.segments.enabled:
+        for segment in cfg.model.segments.values:
+            found = resolve_champion(cfg, Clients(boto_session, cfg.region), segment=segment)
+            segment_champions[segment] = found
+            print(f"pipeline: champion of {segment}: {champion_label(found)}", file=sys.stderr, flush=True)
+    elif args.command != "definition" or args.with_champion:
         champion = resolve_champion(cfg, Clients(boto_session, cfg.region))
         print(f"pipeline: champion {champion_label(champion)}", file=sys.stderr, flush=True)
     with sdk_logging(args.verbose):
@@ -276,6 +282,7 @@ def _build_and_upsert(
             branch=target.branch,
             kms_key=target.kms_key,
             champion=champion,
+            segment_champions=segment_champions,
         )
         definition = pipeline.definition()
     if args.command == "definition":

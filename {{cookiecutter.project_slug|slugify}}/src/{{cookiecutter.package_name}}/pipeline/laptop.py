@@ -174,7 +174,8 @@ def show_run(cfg: Config, clients: Any, client: Any, execution_arn: str, out: Te
     try:
         return watch.show_registered(cfg, clients, steps, out)
     except (BotoCoreError, ClientError, DeployError) as exc:
-        arn = watch.registered_arn(steps)
+        found = watch.registered_set(cfg, steps) if cfg.model.segments.enabled else {}
+        arn = ",".join(found.values()) if found else watch.registered_arn(steps)
         print(f"pipeline: registered {arn}", file=out)
         print(f"warning: could not read the registered version's metrics: {exc}", file=sys.stderr)
         return arn

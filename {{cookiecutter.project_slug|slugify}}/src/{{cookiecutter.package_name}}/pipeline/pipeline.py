@@ -34,6 +34,8 @@ Knobs a user tunes live in config/project.json, not here:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.mlops.workflow.pipeline import Pipeline
 
@@ -55,6 +57,7 @@ from .parameters import (
     pipeline_name,
 )
 from .sdk import SDK_TELEMETRY, images, pipeline_session, silence_sdk_telemetry
+from .segments import segment_steps, segments_gate
 from .steps import (
     CONTENT_TYPES,
     EVALUATE,
@@ -125,6 +128,7 @@ def get_pipeline(
     branch: str = "unknown",
     kms_key: str | None = None,
     champion: Champion | None = None,
+    segment_champions: Mapping[str, Champion | None] | None = None,
 ) -> Pipeline:
     """Build the pipeline for a branch kind ("feature" or "dev") without calling AWS.
 
@@ -139,7 +143,8 @@ def get_pipeline(
     customer metadata of the registered model package. `champion` is the serving prod version
     (`champion.resolve_champion`, looked up by the caller; None before the first release): the
     Evaluate step scores it on the same test rows and the gate requires the candidate to reach
-    its score minus `champion.tolerance`.
+    its score minus `champion.tolerance`. With `model.segments` on, the pipeline trains one model
+    per segment (pipeline/segments.py) and `segment_champions` gives each segment's champion.
 
     ModelTrainer validates `role_arn` through IAM unless SAGEMAKER_VALIDATE_ROLE=false
     (the CLI sets that default; see cli.py). It raises PipelineConfigError for an unknown kind
@@ -168,6 +173,15 @@ def get_pipeline(
         champion=champion,
     )
     preprocess = preprocess_step(ctx)
+    if cfg.model.segments.enabled:
+        parts = segment_steps(ctx, preprocess, segment_champions)
+        return Pipeline(
+            name=name,
+            parameters=list(params.values()),
+            steps=[preprocess, *(step for part in parts for step in part.steps), segments_gate(ctx, parts)],
+            sagemaker_session=session,
+            pipeline_experiment_config=None,
+        )
     train = train_step(ctx, preprocess)
     evaluate, report = evaluate_step(ctx, preprocess, train)
     baselines = baseline_steps(ctx, preprocess, evaluate)

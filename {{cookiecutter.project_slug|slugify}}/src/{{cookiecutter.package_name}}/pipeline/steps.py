@@ -31,6 +31,7 @@ from sagemaker.train import ModelTrainer
 from ..config import Config
 from ..promotion.cli_release import TEST_DATA_KEY
 from ..promotion.evidence import serving_environment
+from ..promotion.lifecycle import SEGMENT_KEY
 from ..promotion.metadata import metadata_value
 from .champion import Champion, champion_label
 from .parameters import (
@@ -83,6 +84,19 @@ class Build:
     branch: str
     # The serving prod version, resolved before the build (None before the first release).
     champion: Champion | None = None
+    # The segment (config model.segments) whose model these steps train; None when not segmented.
+    segment: str | None = None
+
+    def step(self, base: str) -> str:
+        """A step's name: `<base>`, or `<base>-<segment>` for one segment's steps."""
+        return base if self.segment is None else f"{base}-{self.segment}"
+
+
+def channel_uri(ctx: Build, preprocess: ProcessingStep, channel: str) -> Any:
+    """Preprocess's output for `channel`, or its `<segment>/` sub-folder for one segment's steps
+    (with the trailing slash: the S3 prefix of segment "a" must not also match "a-2/")."""
+    uri = _output_uri(preprocess, channel)
+    return uri if ctx.segment is None else Join(on="/", values=[uri, ctx.segment, ""])
 
 
 def _s3_output(name: str, step: str, bucket: str, pipeline: str) -> ProcessingOutput:
@@ -136,7 +150,7 @@ def preprocess_step(ctx: Build) -> ProcessingStep:
         outputs=[
             _s3_output(name, PREPROCESS, ctx.bucket, ctx.name) for name in ("train", "validation", "test")
         ],
-        arguments=ctx.cfg.model.preprocess_arguments(),
+        arguments=[*ctx.cfg.model.preprocess_arguments(), *ctx.cfg.model.segments.preprocess_arguments()],
     )
     return ProcessingStep(
         name=PREPROCESS,
@@ -164,23 +178,28 @@ def train_step(ctx: Build, preprocess: ProcessingStep) -> TrainingStep:
         base_job_name=TRAIN.lower(),
         input_s3_key_prefix=ctx.name,
         output_data_config=OutputDataConfig(
-            s3_output_path=f"s3://{ctx.bucket}/{ctx.name}/{TRAIN}", kms_key_id=ctx.kms_key
+            s3_output_path=f"s3://{ctx.bucket}/{ctx.name}/{ctx.step(TRAIN)}", kms_key_id=ctx.kms_key
         ),
     )
     step_args = trainer.train(
         input_data_config=[
             InputData(
-                channel_name=channel, data_source=_output_uri(preprocess, channel), content_type="text/csv"
+                channel_name=channel,
+                data_source=channel_uri(ctx, preprocess, channel),
+                content_type="text/csv",
             )
             for channel in ("train", "validation")
         ]
     )
-    return TrainingStep(name=TRAIN, step_args=step_args, cache_config=ctx.cache, retry_policies=ctx.retries)
+    return TrainingStep(
+        name=ctx.step(TRAIN), step_args=step_args, cache_config=ctx.cache, retry_policies=ctx.retries
+    )
 
 
 def evaluate_arguments(ctx: Build) -> list[str]:
-    """What steps/evaluate.py compares with: the champion (or "none"), the tolerance, the metric."""
-    return [
+    """What steps/evaluate.py compares with: the champion (or "none"), the tolerance, the metric;
+    for one segment's model also the segment and the threshold (its verdict names the segment)."""
+    args = [
         "--champion-version",
         champion_label(ctx.champion),
         "--tolerance",
@@ -188,6 +207,9 @@ def evaluate_arguments(ctx: Build) -> list[str]:
         "--metric",
         ctx.cfg.pipeline.metric,
     ]
+    if ctx.segment is not None:
+        args += ["--segment", ctx.segment, "--threshold", f"{float(ctx.cfg.pipeline.metric_threshold):g}"]
+    return args
 
 
 def evaluate_step(
@@ -199,18 +221,18 @@ def evaluate_step(
     report = PropertyFile(name="EvaluationReport", output_name=EVALUATION_OUTPUT, path=EVALUATION_FILE)
     inputs = [
         _s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts, "model"),
-        _s3_input("test", _output_uri(preprocess, "test"), "test"),
+        _s3_input("test", channel_uri(ctx, preprocess, "test"), "test"),
     ]
     if ctx.champion is not None:
         inputs.append(_s3_input(CHAMPION_INPUT, ctx.champion.model_data_uri, CHAMPION_INPUT))
     step_args = _processor(ctx, EVALUATE).run(
         code=str(STEPS_DIR / "evaluate.py"),
         inputs=inputs,
-        outputs=[_s3_output(EVALUATION_OUTPUT, EVALUATE, ctx.bucket, ctx.name)],
+        outputs=[_s3_output(EVALUATION_OUTPUT, ctx.step(EVALUATE), ctx.bucket, ctx.name)],
         arguments=evaluate_arguments(ctx),
     )
     step = ProcessingStep(
-        name=EVALUATE,
+        name=ctx.step(EVALUATE),
         step_args=step_args,
         property_files=[report],
         cache_config=ctx.cache,
@@ -223,10 +245,8 @@ def held_out_split_uri(ctx: Build) -> Join:
     """Where this execution's preprocess wrote the test split: the same location `_s3_output`
     gives the Preprocess step's "test" output, built from execution variables (an S3 URI fits
     SageMaker's customer-metadata rules: letters, digits and - . / :)."""
-    return Join(
-        on="/",
-        values=["s3:/", ctx.bucket, ctx.name, ExecutionVariables.PIPELINE_EXECUTION_ID, PREPROCESS, "test"],
-    )
+    values = ["s3:/", ctx.bucket, ctx.name, ExecutionVariables.PIPELINE_EXECUTION_ID, PREPROCESS, "test"]
+    return Join(on="/", values=values if ctx.segment is None else [*values, ctx.segment])
 
 
 def comparison_value(evaluate: ProcessingStep, report: PropertyFile, field: str) -> JsonGet:
@@ -300,11 +320,26 @@ def register_step(
             "champion_version": champion_label(ctx.champion),
             "champion_metric": champion_metric(ctx, evaluate, report),
             **(baselines.metadata() if baselines else {}),
+            **segment_metadata(ctx),
         },
         domain="MACHINE_LEARNING",
         task="CLASSIFICATION",
     )
-    return ModelStep(name=REGISTER, step_args=step_args, retry_policies=register_retry_policies(cfg))
+    return ModelStep(
+        name=ctx.step(REGISTER), step_args=step_args, retry_policies=register_retry_policies(cfg)
+    )
+
+
+def segment_metadata(ctx: Build) -> dict[str, Any]:
+    """One segment's version: its segment, the segment column and the run's set (the execution id
+    every version of one run shares); nothing when not segmented."""
+    if ctx.segment is None:
+        return {}
+    return {
+        SEGMENT_KEY: ctx.segment,
+        "segment_column": metadata_value(ctx.cfg.model.segments.column),
+        "segment_set": ExecutionVariables.PIPELINE_EXECUTION_ID,
+    }
 
 
 def gate_step(

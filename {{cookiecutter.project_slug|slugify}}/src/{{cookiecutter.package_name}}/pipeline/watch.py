@@ -6,7 +6,10 @@ boto3 only (no SageMaker SDK), like execution.py; the registry reads are the pro
 come from the evaluation report its ModelMetrics name, exactly as the release compares them.
 
 - `registered_arn(steps)`: the model package a finished execution's RegisterModel step created;
-- `show_registered(...)`: its metrics table and ARN, after `run` or `status`;
+- `registered_set(cfg, steps)`: a segmented run's versions (`Register-<segment>`), as the
+  comma-separated list of ARNs ordered as `model.segments.values`;
+- `show_registered(...)`: its metrics table and ARN (a segmented run: one column per segment and
+  the list), after `run` or `status`;
 - `execution_arn_of(cfg, text)`, `latest_execution(client, name)`: which run `status` watches;
 - `branch_candidate(...)`: the newest version a branch registered in the feature group;
 - `comparison_lines(...)`: a candidate's metrics next to the champion's.
@@ -59,6 +62,21 @@ def registered_arn(steps: list[dict[str, Any]]) -> str | None:
     return None
 
 
+# The segmented pipeline's register steps are `Register-<segment>` (pipeline/segments.py).
+REGISTER_STEP = "Register"
+
+
+def registered_set(cfg: Config, steps: list[dict[str, Any]]) -> dict[str, str]:
+    """{segment: model package ARN} of a segmented execution's register steps, in the order of
+    `model.segments.values` (empty: the gate did not pass)."""
+    by_step = {
+        step.get("StepName"): (step.get("Metadata", {}).get("RegisterModel") or {}).get("Arn")
+        for step in steps
+    }
+    found = {s: by_step.get(f"{REGISTER_STEP}-{s}") for s in cfg.model.segments.values}
+    return {segment: arn for segment, arn in found.items() if arn}
+
+
 def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
@@ -88,7 +106,10 @@ def metrics_table(cfg: Config, columns: Mapping[str, Mapping[str, float]], chang
 
 
 def show_registered(cfg: Config, clients: Clients, steps: list[dict[str, Any]], out: TextIO) -> str | None:
-    """Print the registered version's metrics table and return its ARN (None: nothing registered)."""
+    """Print the registered version's metrics table and return its ARN (None: nothing registered);
+    a segmented run's: every segment's version, and the list of their ARNs."""
+    if cfg.model.segments.enabled:
+        return _show_set(cfg, clients, registered_set(cfg, steps), out)
     arn = registered_arn(steps)
     if arn is None:
         print("pipeline: the execution registered no version", file=out)
@@ -105,6 +126,20 @@ def show_registered(cfg: Config, clients: Clients, steps: list[dict[str, Any]], 
             file=out,
         )
     return arn
+
+
+def _show_set(cfg: Config, clients: Clients, arns: dict[str, str], out: TextIO) -> str | None:
+    if not arns:
+        print("pipeline: the execution registered no version", file=out)
+        return None
+    metrics = {}
+    for segment, arn in arns.items():
+        version = resolve(cfg, clients, arn, metrics=True)
+        print(f"pipeline: registered {segment}: {arn} ({version.approval or 'no approval status'})", file=out)
+        metrics[segment] = version.metrics or {}
+    for line in metrics_table(cfg, metrics):
+        print(line, file=out)
+    return ",".join(arns.values())
 
 
 def execution_arn_of(cfg: Config, text: str, pipelines: tuple[str, ...], feature_prefix: str) -> str:

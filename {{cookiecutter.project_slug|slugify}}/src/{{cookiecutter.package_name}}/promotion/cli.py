@@ -21,7 +21,7 @@ from typing import Any
 from .. import cli_support, config
 from ..config import Config
 from ..deploy.aws import Clients, DeployError, log, require_account, run_guarded
-from . import cli_release, compare, groups, lifecycle, lockfile, promote, version
+from . import cli_release, cli_sets, compare, groups, lifecycle, lockfile, promote, segments, version
 
 # The first argument of each command this CLI runs (deploy.cli forwards them here).
 COMMANDS = (
@@ -55,6 +55,8 @@ def cmd_ensure_groups(args: argparse.Namespace, cfg: Config, clients: Clients) -
 
 def cmd_latest(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     require_account(clients, cfg, "shared_services", "latest")
+    if segments.segmented(cfg):
+        return cli_sets.latest(args, cfg, clients)
     group = cfg.group(args.group)
     summary = lifecycle.latest_package(clients, group, args.status, args.git_sha)
     if summary is None:
@@ -75,6 +77,8 @@ def cmd_latest(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
 
 def cmd_approve(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     require_account(clients, cfg, "shared_services", "approve")
+    if segments.is_set(cfg, args.arn):
+        return cli_sets.approve(args, cfg, clients)
     approved = lifecycle.approve(cfg, clients, args.arn, args.pr, args.commit, args.actor)
     _emit(args, {"arn": args.arn, "approval": approved.approval_description})
     return 0
@@ -82,6 +86,8 @@ def cmd_approve(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
 
 def cmd_stage(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     require_account(clients, cfg, "shared_services", "stage")
+    if segments.is_set(cfg, args.arn):
+        return cli_sets.stage(args, cfg, clients)
     changed = lifecycle.record_stage(cfg, clients, args.arn, args.stage, args.status, args.description)
     _emit(args, {"arn": args.arn, "stage": lifecycle.STAGES[args.stage], "changed": _lowercase(changed)})
     return 0
@@ -89,6 +95,8 @@ def cmd_stage(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
 
 def cmd_promote(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     require_account(clients, cfg, "shared_services", "promote")
+    if segments.is_set(cfg, args.arn):
+        return cli_sets.promote_set(args, cfg, clients)
     arn, created = promote.promote(cfg, clients, args.arn, args.expect_sha256)
     number = version.parse_package_arn(arn).version
     _emit(args, {"arn": arn, "version": number, "created": _lowercase(created)})
@@ -105,6 +113,8 @@ def cmd_lock_write(args: argparse.Namespace, cfg: Config, clients: Clients) -> i
         qa_report = json.loads(Path(args.qa_report).read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise DeployError(f"cannot read the QA report {args.qa_report}: {exc}") from exc
+    if segments.is_set(cfg, args.arn):
+        return cli_sets.lock_write(args, cfg, clients, qa_report)
     resolved = version.resolve(cfg, clients, args.arn, "dev")
     value = version.read_metrics(clients, resolved)
     lock = lockfile.lock_for(cfg, value, qa_report, args.git_sha, clients=clients)
@@ -123,6 +133,8 @@ def cmd_lock_show(args: argparse.Namespace, cfg: Config, clients: Clients | None
 
 def cmd_lock_verify(args: argparse.Namespace, cfg: Config, clients: Clients | None) -> int:
     lock = lockfile.read_lock(cfg, _lock_file(args, cfg))
+    if "segments" in lock:
+        return cli_sets.lock_verify(args, cfg, lock)
     log(f"lock OK: {lock['model_package_arn']} (QA: {lock['qa_test']['summary']})")
     _emit(
         args,
@@ -141,7 +153,10 @@ def cmd_compare(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
         raise DeployError("compare supports --env prod (the locked candidate against the prod champion)")
     lock = lockfile.read_lock(cfg, _lock_file(args, cfg), require_passed=False)
     require_account(clients, cfg, "shared_services", "compare")
-    markdown = compare.comparison_markdown(cfg, lock, compare.champion(cfg, clients))
+    if "segments" in lock:
+        markdown = cli_sets.compare_markdown(cfg, clients, lock)
+    else:
+        markdown = compare.comparison_markdown(cfg, lock, compare.champion(cfg, clients))
     print(markdown)
     if args.output:
         with Path(args.output).open("a") as handle:
@@ -176,19 +191,19 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     sub.add_argument("--status", choices=("Approved", "PendingManualApproval", "Rejected"))
     sub.add_argument("--git-sha", help="only a version registered from this commit (metadata git_sha)")
     sub = command("approve", cmd_approve, "Approve a dev version, recording actor, pull request and commit.")
-    sub.add_argument("--arn", required=True)
+    sub.add_argument("--arn", required=True, help=segments.ARN_HELP)
     sub.add_argument("--pr", required=True, help="pull request number, or 'none' (only an Approved version)")
     sub.add_argument("--commit", required=True, help="merge commit SHA")
     sub.add_argument("--actor", required=True, help="GitHub login of the approver")
     sub = command("stage", cmd_stage, "Record a version's model life-cycle stage.")
-    sub.add_argument("--arn", required=True)
+    sub.add_argument("--arn", required=True, help=segments.ARN_HELP)
     sub.add_argument("--stage", required=True, choices=tuple(lifecycle.STAGES))
     sub.add_argument("--status", default="Approved", choices=lifecycle.STAGE_STATUSES)
     sub.add_argument("--description")
     sub = command(
         "promote", cmd_promote, "Register an Approved dev version into the prod group (idempotent)."
     )
-    sub.add_argument("--arn", required=True)
+    sub.add_argument("--arn", required=True, help=segments.ARN_HELP)
     sub.add_argument(
         "--expect-sha256", help="the artifact checksum the lock names; refused if QA tested another"
     )
@@ -196,7 +211,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     lock = commands.add_parser("lock", help="Write, show or verify model.lock.json.")
     actions = lock.add_subparsers(dest="lock_command", required=True, metavar="action")
     written = command("write", cmd_lock_write, "Lock a QA-verified dev version.", parent=actions)
-    written.add_argument("--arn", required=True)
+    written.add_argument("--arn", required=True, help=segments.ARN_HELP)
     written.add_argument("--qa-report", required=True, help="report JSON of `endpoint-test --report`")
     written.add_argument("--git-sha", help="refuse unless the version was built from this commit")
     shown = command("show", cmd_lock_show, "Print the lock file.", False, parent=actions)

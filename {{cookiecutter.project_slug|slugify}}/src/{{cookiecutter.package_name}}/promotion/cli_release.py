@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 from .. import cli_support
 from ..config import Config
 from ..deploy.aws import Clients, DeployError, error_code, error_message, log, require_account
-from . import compare_champion, evidence, lifecycle, lockfile, release
+from . import cli_sets, compare_champion, evidence, lifecycle, lockfile, release, segments
 from .version import read_metrics, resolve
 
 # Customer metadata the pipeline's Register step writes: the folder of the execution's held-out
@@ -50,6 +50,8 @@ def _read_json(path: str, what: str) -> Any:
 
 def cmd_digest(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     require_account(clients, cfg, "shared_services", "registry digest")
+    if segments.is_set(cfg, args.arn):
+        return cli_sets.digest(args, cfg, clients)
     value = resolve(cfg, clients, args.arn, "dev")
     artifact = evidence.digest(clients, evidence.model_artifact_uri(value))
     if args.output:
@@ -79,7 +81,24 @@ def _read_object(clients: Clients, uri: str, max_bytes: int) -> tuple[bytes, boo
 
 def cmd_samples(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     require_account(clients, cfg, "shared_services", "registry samples")
+    if segments.is_set(cfg, args.arn):
+        return cli_sets.samples(args, cfg, clients, lambda value, out: download_split(clients, value, out))
     value = resolve(cfg, clients, args.arn)
+    written, cut = download_split(clients, value, Path(args.output_dir))
+    cli_support.emit(
+        {
+            "samples": written[SPLIT_FILES[0]],
+            "schema": written.get("schema.json", ""),
+            TEST_DATA_KEY: str(value.metadata.get(TEST_DATA_KEY) or "").rstrip("/"),
+            "truncated": str(cut).lower(),
+        },
+        args.github_output,
+    )
+    return 0
+
+
+def download_split(clients: Clients, value: Any, out: Path) -> tuple[dict[str, str], bool]:
+    """Write a version's held-out test split into `out`; (file name -> path, whether cut)."""
     folder = str(value.metadata.get(TEST_DATA_KEY) or "").rstrip("/")
     if not folder.startswith("s3://"):
         raise DeployError(
@@ -87,7 +106,6 @@ def cmd_samples(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
             " (registered by a pipeline that did not record it); run the pipeline again to register"
             " a version that has it"
         )
-    out = Path(args.output_dir)
     written: dict[str, str] = {}
     cut = False
     for name in SPLIT_FILES:
@@ -103,21 +121,14 @@ def cmd_samples(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
         written[name] = str(out / name)
     note = f" (the first {MAX_SAMPLE_BYTES // (1024 * 1024)} MiB)" if cut else ""
     log(f"{value.arn}: held-out test split {folder} -> {', '.join(written.values())}{note}")
-    cli_support.emit(
-        {
-            "samples": written[SPLIT_FILES[0]],
-            "schema": written.get("schema.json", ""),
-            TEST_DATA_KEY: folder,
-            "truncated": str(cut).lower(),
-        },
-        args.github_output,
-    )
-    return 0
+    return written, cut
 
 
 def cmd_record_qa(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     require_account(clients, cfg, "shared_services", "registry record-qa")
     report = _read_json(args.report, "QA report")
+    if segments.is_set(cfg, args.arn):
+        return cli_sets.record_qa(args, cfg, clients, report, _read_json(args.artifact, "artifact digest"))
     artifact = evidence.load_artifact(_read_json(args.artifact, "artifact digest"), args.artifact)
     passed = isinstance(report, dict) and report.get("passed") is True
     summary = lockfile.summarise_report(report) if isinstance(report, dict) else "unreadable report"
@@ -138,6 +149,8 @@ def cmd_lock_check(args: argparse.Namespace, cfg: Config, clients: Clients) -> i
         )
     else:
         log("no --pr given: the pull request the lock came through is not checked")
+    if "segments" in lock:
+        return cli_sets.lock_check(args, cfg, clients, lock, pull_request)
     release.verify_release(cfg, clients, lock, pull_request, check_provenance=args.pr is not None)
     cli_support.emit(
         {
@@ -154,6 +167,8 @@ def cmd_lock_check(args: argparse.Namespace, cfg: Config, clients: Clients) -> i
 def cmd_champion(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     lock = lockfile.read_lock(cfg, Path(args.lock_file) if args.lock_file else lockfile.lock_path(cfg))
     require_account(clients, cfg, "shared_services", "lock champion")
+    if "segments" in lock:
+        return cli_sets.lock_champion(args, cfg, clients, lock)
     version = read_metrics(clients, resolve(cfg, clients, lockfile.locked_ref(cfg, lock)), strict=True)
     problems = release.comparison_problems(cfg, clients, lock, version)
     if problems:
@@ -184,6 +199,8 @@ def cmd_champion(args: argparse.Namespace, cfg: Config, clients: Clients) -> int
 def cmd_released(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     require_account(clients, cfg, "shared_services", "registry released")
     when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if segments.is_set(cfg, args.arn):
+        return cli_sets.released(args, cfg, clients, when)
     lifecycle.record_release(cfg, clients, args.arn, args.commit, args.pr, when)
     cli_support.emit({"arn": args.arn, "released_at": when}, args.github_output)
     return 0
@@ -191,6 +208,8 @@ def cmd_released(args: argparse.Namespace, cfg: Config, clients: Clients) -> int
 
 def cmd_reject(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     require_account(clients, cfg, "shared_services", "registry reject")
+    if segments.is_set(cfg, args.arn):
+        return cli_sets.reject(args, cfg, clients)
     changed = lifecycle.reject(cfg, clients, args.arn, args.reason)
     cli_support.emit({"arn": args.arn, "changed": str(changed).lower()}, args.github_output)
     return 0
@@ -199,26 +218,26 @@ def cmd_reject(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
 def add_commands(command: Any, lock_actions: Any) -> None:
     """Add these commands with `promotion.cli`'s `command(name, handler, help, outputs, parent)`."""
     sub = command("digest", cmd_digest, "Hash the model artifact a dev version serves (JSON).")
-    sub.add_argument("--arn", required=True)
+    sub.add_argument("--arn", required=True, help=segments.ARN_HELP)
     sub.add_argument("--output", help="also write the JSON here (for record-qa --artifact)")
     sub = command(
         "samples", cmd_samples, "Download the held-out test split a version was evaluated on (QA samples)."
     )
-    sub.add_argument("--arn", required=True)
+    sub.add_argument("--arn", required=True, help=segments.ARN_HELP)
     sub.add_argument(
         "--output-dir", required=True, help="folder for test.csv (and schema.json): endpoint-test --samples"
     )
     sub = command("record-qa", cmd_record_qa, "Record the QA result on a dev version; failed = Rejected.")
-    sub.add_argument("--arn", required=True)
+    sub.add_argument("--arn", required=True, help=segments.ARN_HELP)
     sub.add_argument("--report", required=True, help="report JSON of `endpoint-test --report`")
     sub.add_argument("--artifact", required=True, help="JSON of `registry digest --output`")
     sub.add_argument("--run", help="the run that tested it (e.g. a workflow run URL or ID)")
     sub = command("released", cmd_released, "Record that a prod version now serves prod (champion).")
-    sub.add_argument("--arn", required=True)
+    sub.add_argument("--arn", required=True, help=segments.ARN_HELP)
     sub.add_argument("--commit", required=True, help="the released commit SHA")
     sub.add_argument("--pr", required=True, help="pull request number, or 'none'")
     sub = command("reject", cmd_reject, "Reject a version (a failed prod deploy or smoke test).")
-    sub.add_argument("--arn", required=True)
+    sub.add_argument("--arn", required=True, help=segments.ARN_HELP)
     sub.add_argument("--reason", required=True)
     checked = command(
         "check",

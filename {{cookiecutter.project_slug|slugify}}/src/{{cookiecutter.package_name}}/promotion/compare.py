@@ -27,9 +27,9 @@ def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def champion(cfg: Config, clients: Clients) -> ModelVersion | None:
-    """The served prod version with its metrics, or None before the first release."""
-    served = champion_version(cfg, clients)
+def champion(cfg: Config, clients: Clients, segment: str | None = None) -> ModelVersion | None:
+    """The served prod version (of `segment`) with its metrics, or None before the first release."""
+    served = champion_version(cfg, clients, segment)
     return None if served is None else read_metrics(clients, served)
 
 

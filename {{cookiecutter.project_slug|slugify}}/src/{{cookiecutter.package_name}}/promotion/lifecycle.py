@@ -14,6 +14,7 @@ from .. import config
 from ..config import Config
 from ..deploy.aws import Clients, DeployError, log
 from .metadata import check_customer_metadata, metadata_value
+from .segments import SEGMENT_KEY
 from .version import GIT_SHA_KEY, ModelVersion, check_package, describe_package, reference, resolve
 
 # SageMaker's predefined model life-cycle stages
@@ -234,10 +235,12 @@ def reject(cfg: Config, clients: Clients, arn: str, reason: str) -> bool:
     return True
 
 
-def champion_version(cfg: Config, clients: Clients) -> ModelVersion | None:
+def champion_version(cfg: Config, clients: Clients, segment: str | None = None) -> ModelVersion | None:
     """The prod version the prod endpoint serves: the one released last, never a Rejected one.
 
-    Each prod version is described once (the prod group holds one version per release).
+    With `segment`, only prod versions whose `segment` metadata equals it count: the champion of
+    that segment (None for a segment prod never served). Each prod version is described once
+    (the prod group holds one version per release).
     """
     best: ModelVersion | None = None
     paginator = clients.sagemaker.get_paginator("list_model_packages")
@@ -245,6 +248,8 @@ def champion_version(cfg: Config, clients: Clients) -> ModelVersion | None:
     for page in paginator.paginate(**params, PaginationConfig={"PageSize": 50}):
         for summary in page.get("ModelPackageSummaryList", []):
             version = resolve(cfg, clients, summary["ModelPackageArn"], "prod")
+            if segment is not None and version.metadata.get(SEGMENT_KEY) != segment:
+                continue
             released = version.metadata.get(RELEASED_AT_KEY)
             if released and (best is None or released > best.metadata[RELEASED_AT_KEY]):
                 best = version

@@ -1,5 +1,8 @@
 """model.lock.json: the QA-verified model version that the prod branch deploys.
 
+(A segmented project locks one such entry per segment: promotion/lockset.py; `entries`
+gives the entries of either shape.)
+
 Written on the dev branch after the QA endpoint tests pass, reviewed in the dev -> prod pull
 request, read by the prod release. What reviewers approve is exactly what ships; rolling prod
 back is a revert of the lock change. Shape:
@@ -45,6 +48,7 @@ from ..config import Config
 from ..deploy.aws import Clients, DeployError, log
 from .compare_champion import ComparisonError, describe, load_comparison, registered_comparison
 from .evidence import SHA256, Artifact, load_artifact, qa_evidence
+from .segments import segment_values, single_version_problem
 from .version import ModelVersion, PackageRef, check_package
 
 REQUIRED = {
@@ -160,6 +164,8 @@ def lock_for(
         raise LockError(f"{version.arn} was built from commit {sha}, not {git_sha}")
     if version.metrics is None:
         raise LockError(f"the metrics of {version.arn} were not read; resolve it with metrics=True")
+    if single_version_problem(cfg, version):
+        raise LockError(f"refusing to lock: {single_version_problem(cfg, version)}")
     qa = qa_evidence(version.metadata)
     if not qa.passed or not qa.sha256:
         raise LockError(
@@ -261,6 +267,14 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
+def entries(lock: dict[str, Any]) -> dict[str | None, dict[str, Any]]:
+    """The single-version entries of a validated lock: `{None: lock}` for one version, else
+    `{segment value: entry}` in the lock's order (a segmented project locks one per segment)."""
+    if "segments" in lock:
+        return dict(lock["segments"])
+    return {None: lock}
+
+
 def write_lock(path: Path, lock: dict[str, Any]) -> None:
     path.write_text(json.dumps(lock, indent=2) + "\n")
 
@@ -276,6 +290,14 @@ def read_lock(cfg: Config, path: Path | None = None, require_passed: bool = True
         raise LockError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
     except ValueError as exc:
         raise LockError(f"{path}: {exc}") from exc
+    if segment_values(cfg) or (isinstance(lock, dict) and "segments" in lock):
+        from .lockset import require_passed as set_passed
+        from .lockset import validate_set
+
+        validate_set(cfg, lock, str(path))
+        if require_passed:
+            set_passed(lock, str(path))
+        return lock
     validate(cfg, lock, str(path))
     if require_passed and not lock["qa_test"]["passed"]:
         raise LockError(f"{path}: qa_test.passed is false; only QA-verified versions may be released")

@@ -31,6 +31,7 @@ from .evidence import (
     split_uri,
 )
 from .metadata import check_customer_metadata
+from .segments import single_version_problem
 from .version import (
     GIT_SHA_KEY,
     QA_REPORT_VERSION_KEY,
@@ -213,6 +214,8 @@ def promote(
     if lock_sha256 and lock_sha256 != qa.sha256:
         raise DeployError(f"the lock names sha256 {lock_sha256}, QA tested {qa.sha256}; not promoting")
     problems = serving_problems(cfg, source)
+    if single_version_problem(cfg, source):
+        problems.append(single_version_problem(cfg, source))
     if qa.containers != containers_digest(source):
         problems.append("its containers changed after QA tested them")
     if problems:

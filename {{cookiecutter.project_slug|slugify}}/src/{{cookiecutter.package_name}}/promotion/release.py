@@ -40,6 +40,7 @@ from .evidence import (
 )
 from .lockfile import LockError, locked_ref
 from .promote import DECISION_KEYS, RELEASE_METADATA_ENTRIES, copied_metadata, find_promoted
+from .segments import single_version_problem
 from .version import ModelVersion, read_metrics, resolve
 
 
@@ -122,6 +123,8 @@ def verify_release(
     ref = locked_ref(cfg, lock)
     version = read_metrics(clients, resolve(cfg, clients, ref), strict=True)
     problems = evidence_mismatches(cfg, lock, version)
+    if single_version_problem(cfg, version):
+        problems.append(single_version_problem(cfg, version))
     if not problems:
         artifact = load_artifact(lock["artifact"], "lock artifact")
         actual = digest(clients, model_artifact_uri(version), artifact.version_id or None)

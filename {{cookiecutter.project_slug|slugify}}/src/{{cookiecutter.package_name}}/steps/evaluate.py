@@ -24,6 +24,11 @@ conversion (it may have been trained on another schema), and evaluation.json gai
 The gate's second condition is candidate >= required. predictions.csv beside it holds the
 candidate's probability,prediction,label per test row (the model-quality baseline's input).
 
+For one segment's model (`--segment <value> --threshold <t>`, config model.segments) evaluation.json
+also has "segment": {"name", "threshold", "failure"}: failure is "" when the candidate reaches the
+threshold and the required score, else "<segment>: <metric> <candidate> below ..." with the numbers;
+the pipeline's failure message joins every segment's.
+
 The metrics are computed with numpy alone (same values as sklearn.metrics, which the tests
 check), so evaluating an XGBoost model never imports scikit-learn. The archive is extracted
 with tarfile's "data" filter where the Python has it (3.12+, and 3.8.17+/3.9.17+/3.10.12+/
@@ -248,6 +253,19 @@ def comparison(metric: str, candidate: float, champion: float | None, version: s
     }
 
 
+def segment_verdict(segment: str, threshold: float, result: dict) -> dict:
+    """evaluation.json's segment section: the gate's two conditions for this segment's model."""
+    metric, candidate, required = result["metric"], result["candidate"], result["required"]
+    failed = candidate < threshold or candidate < required
+    failure = (
+        f"{segment}: {metric} {candidate:.4f} below the threshold {threshold:g} or the required "
+        f"{required:.4f} (champion {result['champion_version']});"
+        if failed
+        else ""
+    )
+    return {"name": segment, "threshold": threshold, "failure": failure}
+
+
 def write_predictions(path: Path, probability: np.ndarray, labels: np.ndarray) -> None:
     """predictions.csv (probability,prediction,label per test row): the model-quality baseline's input."""
     lines = ["probability,prediction,label"]
@@ -266,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--champion-version", default="none", help='the champion\'s version ARN, or "none"')
     parser.add_argument("--tolerance", type=float, default=0.0)
     parser.add_argument("--metric", choices=METRICS, default="auc")
+    parser.add_argument("--segment", help="the segment this model serves (config model.segments)")
+    parser.add_argument("--threshold", type=float, default=0.0, help="the gate's threshold (with --segment)")
     args = parser.parse_args(argv)
 
     archive = args.model_dir / "model.tar.gz"
@@ -308,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     report["champion_comparison"] = comparison(
         args.metric, candidate_value, champion_value, args.champion_version, args.tolerance
     )
+    if args.segment:
+        report["segment"] = segment_verdict(args.segment, args.threshold, report["champion_comparison"])
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "evaluation.json").write_text(json.dumps(report, indent=2))
     write_predictions(args.output_dir / "predictions.csv", probability, labels)

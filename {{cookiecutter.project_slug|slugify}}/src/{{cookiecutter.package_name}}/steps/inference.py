@@ -14,27 +14,40 @@ converted the training data; a gap is a missing value the model handles):
   dropped are ignored; any other name is an error) or a list in training column order.
 A category the model has not seen is treated as a gap, not refused (listed on stderr, i.e. in
 the endpoint's logs); a value a numeric column cannot use is refused, naming the column.
-Response: `application/json` {"predictions": [{"label": 0 or 1, "probability": p}, ...]} where
+Requests hold at most MAX_ROWS JSON instances, or CSV of at most MAX_CSV_BYTES (a CSV body is
+bounded by its size alone, as a Batch Transform job bounds its mini-batches by MaxPayloadInMB:
+`BatchStrategy MultiRecord` sends as many whole lines as fit, whatever their number).
+Response, by the request's Accept (none or `*/*`: JSON), for the rows in request order:
+- `application/json`: {"predictions": [{"label": 0 or 1, "probability": p}, ...]};
+- `text/csv`: one line `<label>,<probability>` per row (probability with 6 decimals), so a
+  multi-line request's answer splits by line into one answer per input line, which is how
+  a transform job with `SplitType Line` and `JoinSource Input` joins each line to its answer.
 label 1 is the positive class (model_info.json's label_mapping says which original value).
+Another Accept is refused with AcceptError (an InputError with status 406 Not Acceptable, the
+status sagemaker-containers gives when output_fn cannot encode an accept type).
 
 Bad input raises InputError (a ValueError) whose text says what is wrong; every server
-answers it with HTTP 400 and that text:
-- local/server.py (the rehearsal) maps InputError to 400 itself.
+answers it with its status_code (400; 406 for AcceptError) and that text:
+- local/server.py (the rehearsal) maps every InputError to 400 itself, AcceptError included.
 - sagemaker-inference toolkit (the XGBoost 1.7-1 image in script mode, and multi-model
   endpoints of the scikit-learn image): its Transformer answers an exception that is a
   `sagemaker_inference.errors.BaseInferenceToolkitError` with the exception's `status_code`
   (body: `message`, then the traceback) and any other exception with 500. So when that
-  toolkit is importable, InputError also subclasses it, with status_code 400.
+  toolkit is importable, InputError also subclasses it, with status_code 400 (406 for
+  AcceptError).
 - sagemaker-containers toolkit (the scikit-learn 1.2-1 image, single-model: gunicorn + Flask):
   it re-raises any exception of input_fn/predict_fn/output_fn as its own ClientError and Flask
   answers 500 with a generic page, whatever the exception. A Flask response returned by
   output_fn is passed through, though, so inside a Flask request predict_fn returns the
-  InputError instead of raising it and output_fn turns it into a 400 JSON response.
+  InputError instead of raising it and output_fn turns it into a JSON response with its
+  status_code (an Accept error arises in output_fn itself and is answered the same way).
 `make parity` (parity/serve.py) runs this handler through both toolkits' own classes under
 each image's Python and library versions (sagemaker-containers 2.8.6.post2 with Flask 1.1.1 on
 Python 3.9; sagemaker-inference 1.5.5 on Python 3.8): 200 for test rows sent as CSV and JSON,
 400 with the InputError text for a wrong width, text in a numeric column, an unsupported content
-or accept type. The unit tests cover the two mechanisms without the toolkits. Only read from
+type. The unit tests cover the two mechanisms without the toolkits, the `text/csv` answer and
+the 406 for an unsupported accept type (tests/test_inference_csv.py); `make parity` does not
+run those two in the images yet. Only read from
 source, not run in the real images: that the 1.2-1 scikit-learn image serves a single model
 through sagemaker-containers and the 1.7-1 XGBoost image through sagemaker-inference, and that
 InvokeEndpoint turns a non-2xx answer into ModelError with OriginalStatusCode and the body as
@@ -57,7 +70,9 @@ import pandas as pd
 
 JSON = "application/json"
 CSV = "text/csv"
-MAX_ROWS = 1000
+ANSWER_TYPES = (JSON, CSV)
+MAX_ROWS = 1000  # JSON instances in one request
+MAX_CSV_BYTES = 100 * 1024 * 1024  # the largest MaxPayloadInMB of a transform job
 
 
 def _toolkit_error_bases() -> tuple[type, ...]:
@@ -82,6 +97,13 @@ class InputError(ValueError, *_toolkit_error_bases()):
     def __init__(self, message: str) -> None:
         ValueError.__init__(self, message)
         self.message = message
+
+
+class AcceptError(InputError):
+    """The request's Accept names a type the handler cannot answer in (HTTP 406)."""
+
+    status_code = 406
+    phrase = "Not Acceptable"
 
 
 def _in_flask_request() -> bool:
@@ -169,8 +191,6 @@ def _rows_from_csv(body: str, model) -> list[list]:
                     f"({', '.join(model.features[:5])}{', ...' if width > 5 else ''}), got {len(fields)}"
                 )
             rows.append([field if field != "" else None for field in fields])
-            if len(rows) > MAX_ROWS:
-                raise InputError(f"more than {MAX_ROWS} rows in one request; at most {MAX_ROWS}")
     except csv.Error as exc:
         raise InputError(f"CSV body cannot be read: {exc}") from exc
     if not rows:
@@ -180,13 +200,16 @@ def _rows_from_csv(body: str, model) -> list[list]:
 
 def parse(body: bytes | str, content_type: str, model):
     """The model input (tabular.Converted) for a request body; InputError says what is wrong."""
-    try:
-        text = body.decode("utf-8") if isinstance(body, bytes) else body
-    except UnicodeDecodeError as exc:
-        raise InputError(f"body is not UTF-8 text: {exc.reason}") from exc
     kind = (content_type or "").split(";")[0].strip().lower()
     if kind not in (JSON, CSV):
         raise InputError(f"content type {content_type!r} not supported; use {CSV} or {JSON}")
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    if kind == CSV and len(raw) > MAX_CSV_BYTES:
+        raise InputError(f"CSV body of {len(raw)} bytes; at most {MAX_CSV_BYTES} in one request")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"body is not UTF-8 text: {exc.reason}") from exc
     try:
         rows = _rows_from_json(text, model) if kind == JSON else _rows_from_csv(text, model)
         return tabular.convert(pd.DataFrame(rows, columns=model.features, dtype=object), model.schema)
@@ -201,7 +224,7 @@ def input_fn(request_body: bytes | str, request_content_type: str) -> tuple[byte
 
 def predict_fn(input_data: tuple[bytes | str, str], model) -> list[dict] | InputError:
     """Predictions for the request rows. It raises InputError for bad input, except inside a
-    Flask request, where it returns the InputError for output_fn to answer with 400."""
+    Flask request, where it returns the InputError for output_fn to answer with its status."""
     body, content_type = input_data
     try:
         converted = parse(body, content_type, model)
@@ -216,14 +239,36 @@ def predict_fn(input_data: tuple[bytes | str, str], model) -> list[dict] | Input
     return [{"label": int(p >= 0.5), "probability": round(float(p), 6)} for p in probabilities]
 
 
-def output_fn(prediction: list[dict] | InputError, accept: str = JSON):
-    """(JSON body, content type); inside a Flask request an InputError becomes a 400 response."""
-    error = prediction if isinstance(prediction, InputError) else None
+def answer_type(accept: str | None) -> str:
+    """The answer's content type for an Accept header: JSON for none or `*/*`, else the one
+    named (parameters such as `; charset=utf-8` ignored); AcceptError for any other type."""
     kind = (accept or JSON).split(";")[0].strip().lower()
-    if error is None and kind not in (JSON, "*/*"):
-        error = InputError(f"accept type {accept!r} not supported; use {JSON}")
+    if kind == "*/*":
+        return JSON
+    if kind not in ANSWER_TYPES:
+        raise AcceptError(f"accept type {accept!r} not supported; use {JSON} or {CSV}")
+    return kind
+
+
+def csv_answer(prediction: list[dict]) -> str:
+    """One `<label>,<probability>` line per prediction, in order, each ending in a newline."""
+    return "".join(f"{p['label']},{p['probability']:.6f}\n" for p in prediction)
+
+
+def output_fn(prediction: list[dict] | InputError, accept: str = JSON):
+    """(body, content type): JSON or CSV lines by `accept`. Inside a Flask request an InputError
+    (bad input, or an Accept the handler cannot answer) becomes its 4xx response."""
+    error = prediction if isinstance(prediction, InputError) else None
+    kind = JSON
+    if error is None:
+        try:
+            kind = answer_type(accept)
+        except AcceptError as exc:
+            error = exc
     if error is not None:
         if _in_flask_request():
             return _flask_error(error)
         raise error
+    if kind == CSV:
+        return csv_answer(prediction), CSV
     return json.dumps({"predictions": prediction}), JSON

@@ -15,6 +15,10 @@ The contract (docs/data.md):
   refused or kept (--identifier-columns drop|refuse|keep);
 - features keep their raw values: categorical when listed in --categorical-columns (then every
   other feature must be numeric), else when any value is not a number;
+- with --segment-column and --segment values (config model.segments), the rows are split by that
+  column's value (`str(value).strip()`) and each listed segment is checked and split on its own into
+  <out>/<split>/<segment>/; a row of an unlisted value is refused (the values and their counts), and
+  so is a segment too small for the split; the segment column is not a feature;
 - the split is stratified and seeded; <out>/<split>/<split>.csv has the 0/1 target first, and
   <out>/<split>/schema.json describes target, mapping, features, dropped columns, rows, sources.
 A refusal is one line `preprocess: <column>: <what is wrong>; expected <rule>` on stderr and exit
@@ -78,6 +82,7 @@ class Refusal(Exception):
 
     def __init__(self, what: str, problem: str, expected: str) -> None:
         super().__init__(f"preprocess: {what}: {problem}; expected {expected}")
+        self.what, self.problem, self.expected = what, problem, expected
 
 
 def shown(values) -> str:
@@ -386,6 +391,12 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--identifier-columns", choices=("drop", "refuse", "keep"), default="drop")
     parser.add_argument("--min-class-count", type=int, default=5, help="per class in each split")
     parser.add_argument(
+        "--segment-column", default="", help="split the rows by this column's value (model.segments)"
+    )
+    parser.add_argument(
+        "--segment", action="append", default=[], help="a segment value (repeatable, with --segment-column)"
+    )
+    parser.add_argument(
         "--message-file",
         type=Path,
         default=Path("/opt/ml/output/message"),
@@ -423,6 +434,8 @@ def check(args: argparse.Namespace) -> argparse.Namespace:
     ):
         if not ok:
             raise Refusal(option, f"is {value:g}", rule)
+    if bool(args.segment_column) != bool(args.segment):
+        raise Refusal("--segment-column", "and --segment come together", "both, or neither")
     return args
 
 
@@ -451,7 +464,77 @@ def prepare(args: argparse.Namespace) -> dict[str, str]:
             f"at most {args.max_dropped_share:.1%} of rows dropped (model.max_dropped_share)",
         )
     frame, y = frame[kept].reset_index(drop=True), y[kept].astype(int).reset_index(drop=True)
+    counts = {"read": read, "kept": int(kept.sum()), "dropped": {NO_LABEL: missing}}
+    print(
+        f"preprocess: read {read} rows from {shown(sources)}; kept {len(y)}, dropped {missing} ({NO_LABEL})"
+    )
+    if not args.segment_column:
+        return split_table(frame, y, args, mapping, positive, counts, sources)
+    outputs = {}
+    for value, positions in segment_rows(frame, args).items():
+        print(f"preprocess: segment {value}: {len(positions)} rows")
+        part = frame.iloc[positions].drop(columns=[args.segment_column]).reset_index(drop=True)
+        labels = y.iloc[positions].reset_index(drop=True)
+        counts = {"read": len(positions), "kept": len(positions), "dropped": {NO_LABEL: 0}}
+        segment = {"column": args.segment_column, "value": value}
+        try:
+            written = split_table(part, labels, args, mapping, positive, counts, sources, segment)
+        except Refusal as refusal:
+            raise Refusal(
+                f"segment {value!r} ({args.segment_column})",
+                f"{refusal.what}: {refusal.problem}",
+                f"{refusal.expected}, in every listed segment (model.segments)",
+            ) from None
+        outputs.update(
+            {f"{path.split('/')[0]}/{value}/{path.split('/')[1]}": text for path, text in written.items()}
+        )
+    return outputs
+
+
+def segment_rows(frame: pd.DataFrame, args: argparse.Namespace) -> dict[str, np.ndarray]:
+    """Row positions per listed segment value (`str(value).strip()`); a row of any other value,
+    or of none, is a Refusal naming those values and their counts."""
+    column = args.segment_column
+    if column == args.target or column not in frame.columns:
+        raise Refusal(
+            column,
+            "is the target" if column == args.target else f"not a column ({shown(frame.columns)})",
+            "the segment column (model.segments.column) to be a column of the table besides the target",
+        )
+    values = frame[column].map(lambda v: "" if pd.isna(v) else str(v).strip())
+    unknown = values[~values.isin(args.segment)].map(lambda v: v or "(missing)").value_counts()
+    if len(unknown):
+        listed = ", ".join(f"{value!r} ({count} rows)" for value, count in sorted(unknown.items()))
+        raise Refusal(
+            column,
+            f"{int(unknown.sum())} rows hold values not listed in model.segments.values: {listed}",
+            f"every row's value one of {', '.join(args.segment)} (list the value, or drop those rows)",
+        )
+    rows = {value: np.flatnonzero((values == value).to_numpy()) for value in args.segment}
+    empty = [value for value, positions in rows.items() if not len(positions)]
+    if empty:
+        raise Refusal(
+            column,
+            f"no rows of the listed segment{'s' if len(empty) > 1 else ''} {', '.join(empty)}",
+            "rows of every value in model.segments.values (remove a value with no data)",
+        )
+    return rows
+
+
+def split_table(
+    frame: pd.DataFrame,
+    y: pd.Series,
+    args: argparse.Namespace,
+    mapping: dict,
+    positive: str,
+    counts: dict,
+    sources: list[str],
+    segment: dict | None = None,
+) -> dict[str, str]:
+    """One table's features, split and files: {<split>/<file>: text}."""
     features, dropped = choose_features(frame, args)
+    if segment is not None:
+        dropped[segment["column"]] = "segment"
     rows = stratified_split(y, args, args.target, mapping)
     names = [name for name, _ in features]
     train = frame.iloc[rows["train"]]
@@ -468,13 +551,9 @@ def prepare(args: argparse.Namespace) -> dict[str, str]:
             for n, t in features
         ],
         "dropped_columns": dropped,
-        "rows": {
-            "read": read,
-            "kept": int(kept.sum()),
-            "dropped": {NO_LABEL: missing},
-            **{split: len(rows[split]) for split in SPLITS},
-        },
+        "rows": {**counts, **{split: len(rows[split]) for split in SPLITS}},
         "sources": sources,
+        **({"segment": segment} if segment is not None else {}),
     }
     outputs = {}
     for split in SPLITS:
@@ -484,9 +563,6 @@ def prepare(args: argparse.Namespace) -> dict[str, str]:
         outputs[f"{split}/schema.json"] = json.dumps(schema, indent=2) + "\n"
     kinds = [t for _, t in features]
     dropped_text = ", ".join(f"{c} ({r})" for c, r in dropped.items()) or "none"
-    print(
-        f"preprocess: read {read} rows from {shown(sources)}; kept {len(y)}, dropped {missing} ({NO_LABEL})"
-    )
     print(
         f"preprocess: features: {kinds.count('numeric')} numeric, {kinds.count('categorical')} categorical; "
         f"dropped columns: {dropped_text}"
@@ -520,7 +596,10 @@ def main(argv: list[str] | None = None) -> int:
         path = args.output_dir / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    print(f"preprocess: wrote train/, validation/, test/ (CSV and schema.json) under {args.output_dir}")
+    where = f" (one folder per segment: {', '.join(args.segment)})" if args.segment else ""
+    print(
+        f"preprocess: wrote train/, validation/, test/ (CSV and schema.json){where} under {args.output_dir}"
+    )
     return 0
 
 

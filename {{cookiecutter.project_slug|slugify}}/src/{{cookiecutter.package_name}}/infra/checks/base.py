@@ -15,6 +15,7 @@ from typing import Any
 
 from ... import access, config
 from ...config import Config
+from ...config.batch import ROLE_KEYS as BATCH_ROLE_KEYS
 
 GITHUB_PROVIDER = "token.actions.githubusercontent.com"
 AUD_KEY = f"{GITHUB_PROVIDER}:aud"
@@ -130,6 +131,7 @@ class Context:
         }
         for name, env in envs.items():
             roles[cfg.role_name(cfg.deploy_role_key(name))] = {env.github_environment}
+            roles[cfg.role_name(BATCH_ROLE_KEYS[name])] = {cfg.batch.github_environment}
         return cls(
             region=cfg.region,
             accounts={role: cfg.account_id(role) for role in config.ACCOUNT_ROLES},
