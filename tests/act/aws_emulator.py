@@ -458,7 +458,8 @@ class AwsEmulator:
         self, backend: Any, model_name: str, body: Any, content_type: str, accept: str
     ) -> tuple[int, Any, str]:
         """(status, body, content type) of one request to `model_name` through its packed handler;
-        the status the handler's InputError carries (400 unless it names another), 500 for a model without data or outside `serve_only`."""
+        the status the handler's InputError carries (400 unless it names another), 500 for a model
+        without data or outside `serve_only`."""
         data_url = self._data_url(backend, model_name)
         if not data_url:
             return 500, "the model names no model data", "text/plain"
