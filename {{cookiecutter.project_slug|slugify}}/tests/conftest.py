@@ -4,9 +4,9 @@ call recorder, a CLI runner and the Stubber scenario of a prod endpoint update.
 The helpers they use (and that other tests import directly) are in deploy_helpers.py; the
 prod-update scenario's stubbed responses are in deploy_scenarios.py. Nothing here is autouse:
 a test module opts in, e.g. `pytestmark = pytest.mark.usefixtures("fake_aws")`. What does apply
-to every test is speed only: botocore's data loader, client methods and event-name aliases shared
-within the process, each CloudFormation template parsed once per process, one OpenMP thread
-per worker and fewer garbage collections (below).
+to every test is speed only: botocore's data loader, service models, client methods and event-name
+aliases shared within the process, each CloudFormation template parsed once per process, one
+OpenMP thread per worker and fewer garbage collections (below).
 """
 
 from __future__ import annotations
@@ -59,6 +59,24 @@ def _reuse_client_methods() -> None:
     botocore.client.ClientCreator._create_methods = create_methods
 
 
+def _share_service_models() -> None:
+    """botocore builds a new ServiceModel for every client, and each re-derives the same operation
+    models (a new SageMaker client walks all of its operations looking for endpoint discovery).
+    A ServiceModel only describes a service's API version, so clients of one process share it."""
+    load = botocore.client.ClientCreator._load_service_model
+    models: dict[tuple[str, Any], Any] = {}
+
+    def load_service_model(
+        creator: botocore.client.ClientCreator, service_name: str, api_version: Any = None
+    ):
+        key = (service_name, api_version)
+        if key not in models:
+            models[key] = load(creator, service_name, api_version)
+        return models[key]
+
+    botocore.client.ClientCreator._load_service_model = load_service_model
+
+
 def _share_event_alias_names() -> None:
     """botocore renames event names through an alias table (the same table for every session and
     client) and remembers each renaming, but per emitter: every session and every client's copy
@@ -98,6 +116,7 @@ def _parse_each_template_once() -> None:
 
 _share_one_loader()
 _reuse_client_methods()
+_share_service_models()
 _share_event_alias_names()
 _parse_each_template_once()
 # One thread per OpenMP/BLAS pool: the pytest-xdist workers already use every core, and pools
