@@ -148,4 +148,40 @@ def endpoint_arn(cfg: Any, env: str) -> str:
     return endpoint_response(cfg, env, "x")["EndpointArn"]
 
 
+def two_versions(cfg: Any, env: str = "qa", first: int = 7, **kwargs: Any) -> list[dict[str, Any]]:
+    """One version per configured segment (versions `first`, `first` + 1, ...), of one run."""
+    return [
+        set_description(cfg, env, first + i, s, **kwargs) for i, s in enumerate(cfg.model.segments.values)
+    ]
+
+
+def deploy_args(env: str, descriptions: list[dict[str, Any]], *extra: str) -> list[str]:
+    arns = ",".join(d["ModelPackageArn"] for d in descriptions)
+    return ["deploy", "--env", env, "--arn", arns, "--poll-interval", "0", *extra]
+
+
+def stub_resolve(stubs: Any, descriptions: list[dict[str, Any]], heads: str | None = OBJECT) -> None:
+    """The set resolved (DescribeModelPackage each), then, unless `heads` is None, each key's
+    object answered as `heads` (stub_heads)."""
+    for d in descriptions:
+        stubs["sagemaker"].add_response(
+            "describe_model_package", d, {"ModelPackageName": d["ModelPackageArn"]}
+        )
+    if heads:
+        stub_heads(stubs, descriptions, heads)
+
+
+def stub_tags(stubs: Any, cfg: Any, env: str, tags: list[dict[str, str]]) -> None:
+    stubs["sagemaker"].add_response("list_tags", {"Tags": tags}, {"ResourceArn": endpoint_arn(cfg, env)})
+
+
+def stub_alarms_present(stubs: Any, plan: Any) -> None:
+    alarms = [{**a, "AlarmArn": f"arn:aws:cloudwatch:x:1:alarm:{a['AlarmName']}"} for a in plan.alarms]
+    stubs["cloudwatch"].add_response("describe_alarms", {"MetricAlarms": alarms})
+
+
+def stub_no_autoscaling(stubs: Any) -> None:
+    stubs["application-autoscaling"].add_response("describe_scalable_targets", {"ScalableTargets": []})
+
+
 __all__ = ["REGION"]

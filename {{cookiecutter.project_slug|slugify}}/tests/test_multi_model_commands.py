@@ -22,7 +22,9 @@ from multi_model_helpers import (
     segmented_raw,
     session_for,
     set_description,
+    stub_tags,
     target_of,
+    two_versions,
 )
 
 config = module("config")
@@ -86,13 +88,11 @@ def test_the_report_names_the_package_each_segment_s_route_serves(
 ):
     cfg = segmented_config()
     configure(segmented_raw())
-    descriptions = [set_description(cfg, "qa", 7 + i, s) for i, s in enumerate(SEGMENTS)]
+    descriptions = two_versions(cfg)
     monkeypatch.setattr(module("endpoint_tests.suite"), "SageMakerInvoker", DownInvoker)
     session, stubs = session_for(cfg, "qa", recorder, "sagemaker-runtime")
     stubs["sagemaker"].add_response("describe_endpoint", endpoint_response(cfg, "qa", "c"))
-    stubs["sagemaker"].add_response(
-        "list_tags", {"Tags": route_tags(descriptions)}, {"ResourceArn": endpoint_arn(cfg, "qa")}
-    )
+    stub_tags(stubs, cfg, "qa", route_tags(descriptions))
     report = tmp_path / "report.json"
     args = ["endpoint-test", "--env", "qa", "--samples", str(samples_dir(tmp_path)), "--report", str(report)]
 
@@ -131,7 +131,7 @@ def test_a_qa_endpoint_test_without_a_route_for_a_segment_rolls_back(
     """A QA deploy that fails its tests must roll back, also when the endpoint lacks a route."""
     cfg = segmented_config()
     configure(segmented_raw())
-    old = [set_description(cfg, "qa", 3 + i, s) for i, s in enumerate(SEGMENTS)]
+    old = two_versions(cfg, first=3)
     running = plan_of(cfg, "qa", old).config_name
     north_only = route_tags([set_description(cfg, "qa", 9, "north", set_id="exec-0002")], set_id="exec-0002")
     tags = [
@@ -174,12 +174,10 @@ def test_a_qa_endpoint_test_without_a_route_for_a_segment_rolls_back(
 def test_routes_runs_through_the_main_command_line(configure, recorder, capsys, monkeypatch):
     cfg = segmented_config()
     configure(segmented_raw())
-    descriptions = [set_description(cfg, "prod", 3 + i, s) for i, s in enumerate(SEGMENTS)]
+    descriptions = two_versions(cfg, "prod", 3)
     session, stubs = session_for(cfg, "prod", recorder)
     stubs["sagemaker"].add_response("describe_endpoint", endpoint_response(cfg, "prod", "c"))
-    stubs["sagemaker"].add_response(
-        "list_tags", {"Tags": route_tags(descriptions)}, {"ResourceArn": endpoint_arn(cfg, "prod")}
-    )
+    stub_tags(stubs, cfg, "prod", route_tags(descriptions))
     monkeypatch.setattr(boto3, "Session", lambda *args, **kwargs: session)
     main = module("cli")
 

@@ -14,6 +14,7 @@ from multi_model_helpers import (
     MUTATING_FIRST_DEPLOY,
     OTHER_IMAGE,
     SEGMENTS,
+    deploy_args,
     endpoint_arn,
     plan_of,
     prefix_of,
@@ -22,45 +23,16 @@ from multi_model_helpers import (
     segmented_raw,
     session_for,
     set_description,
-    stub_heads,
+    stub_alarms_present,
+    stub_no_autoscaling,
+    stub_resolve,
+    stub_tags,
     target_of,
+    two_versions,
 )
 
 cli = module("deploy.cli")
 pytestmark = pytest.mark.usefixtures("fake_aws")
-
-
-def deploy_args(env: str, descriptions, *extra: str) -> list[str]:
-    arns = ",".join(d["ModelPackageArn"] for d in descriptions)
-    return ["deploy", "--env", env, "--arn", arns, "--poll-interval", "0", *extra]
-
-
-def stub_resolve(stubs, descriptions, heads: bool = True) -> None:
-    for d in descriptions:
-        stubs["sagemaker"].add_response(
-            "describe_model_package", d, {"ModelPackageName": d["ModelPackageArn"]}
-        )
-    if heads:
-        stub_heads(stubs, descriptions)
-
-
-def stub_tags(stubs, cfg, env, tags) -> None:
-    stubs["sagemaker"].add_response("list_tags", {"Tags": tags}, {"ResourceArn": endpoint_arn(cfg, env)})
-
-
-def stub_alarms_present(stubs, plan) -> None:
-    alarms = [{**a, "AlarmArn": f"arn:aws:cloudwatch:x:1:alarm:{a['AlarmName']}"} for a in plan.alarms]
-    stubs["cloudwatch"].add_response("describe_alarms", {"MetricAlarms": alarms})
-
-
-def stub_no_autoscaling(stubs) -> None:
-    stubs["application-autoscaling"].add_response("describe_scalable_targets", {"ScalableTargets": []})
-
-
-def two_versions(cfg, env="qa", first=7, **kwargs):
-    return [
-        set_description(cfg, env, first + i, s, **kwargs) for i, s in enumerate(cfg.model.segments.values)
-    ]
 
 
 def test_first_deploy_creates_one_multi_model_endpoint_with_a_route_per_segment(configure, recorder, run_cli):
@@ -165,10 +137,7 @@ def test_a_new_segment_only_rewrites_the_route_tags(configure, recorder, run_cli
     cfg = segmented_config([*SEGMENTS, "east"])
     configure(segmented_raw([*SEGMENTS, "east"]))
     old = two_versions(before, first=7)
-    new = [
-        set_description(cfg, "qa", 10 + i, s, set_id="exec-0002")
-        for i, s in enumerate(cfg.model.segments.values)
-    ]
+    new = two_versions(cfg, first=10, set_id="exec-0002")
     plan = plan_of(cfg, "qa", new)
     assert plan.config_name == plan_of(before, "qa", old).config_name
     session, stubs = session_for(cfg, "qa", recorder)
@@ -292,7 +261,7 @@ def test_a_set_the_endpoint_cannot_serve_is_refused_before_any_change(
     else:
         descriptions[1] = set_description(cfg, "qa", 8, "south", set_id="exec-0009")
     session, stubs = session_for(cfg, "qa", recorder)
-    stub_resolve(stubs, descriptions, heads=False)
+    stub_resolve(stubs, descriptions, heads=None)
 
     code, _, err = run_cli(cli.main, deploy_args("qa", descriptions), session)
 

@@ -12,46 +12,32 @@ import pytest
 
 from deploy_helpers import assert_done, endpoint_response, module
 from multi_model_helpers import (
+    deploy_args,
     plan_of,
     route_tags,
     segmented_config,
     segmented_raw,
     session_for,
-    set_description,
-    stub_heads,
+    stub_alarms_present,
+    stub_no_autoscaling,
+    stub_resolve,
+    stub_tags,
     target_of,
+    two_versions,
 )
 
 cli = module("deploy.cli")
 pytestmark = pytest.mark.usefixtures("fake_aws")
 
 
-def deploy_args(descriptions, *extra: str) -> list[str]:
-    arns = ",".join(d["ModelPackageArn"] for d in descriptions)
-    return ["deploy", "--env", "qa", "--arn", arns, "--poll-interval", "0", *extra]
-
-
-def the_set(cfg, first=7, set_id="exec-0001"):
-    return [
-        set_description(cfg, "qa", first + i, s, set_id=set_id)
-        for i, s in enumerate(cfg.model.segments.values)
-    ]
-
-
 def running(cfg, recorder, descriptions, tags, heads: str | None = "v1"):
     """Stubs up to the endpoint's tags: the set resolved, each key's object (`heads`), the
     endpoint running the planned config with `tags`."""
     session, stubs = session_for(cfg, "qa", recorder)
-    for d in descriptions:
-        stubs["sagemaker"].add_response(
-            "describe_model_package", d, {"ModelPackageName": d["ModelPackageArn"]}
-        )
-    if heads:
-        stub_heads(stubs, descriptions, heads)
+    stub_resolve(stubs, descriptions, heads)
     config_name = plan_of(cfg, "qa", descriptions).config_name
     stubs["sagemaker"].add_response("describe_endpoint", endpoint_response(cfg, "qa", config_name))
-    arn = endpoint_response(cfg, "qa", "x")["EndpointArn"]
-    stubs["sagemaker"].add_response("list_tags", {"Tags": tags}, {"ResourceArn": arn})
+    stub_tags(stubs, cfg, "qa", tags)
     return session, stubs
 
 
@@ -63,13 +49,13 @@ def test_a_routed_key_whose_object_was_rewritten_is_refused_before_any_change(
     version under the same key): the endpoint may still serve the cached old bytes."""
     cfg = segmented_config()
     configure(segmented_raw())
-    descriptions = the_set(cfg)
+    descriptions = two_versions(cfg)
     tags = route_tags(descriptions, routed_as, object_id="v1")
     if routed_as == "previous-route:":  # the endpoint serves another set now, this one before it
-        tags += route_tags(the_set(cfg, 9, "exec-0002"), set_id="exec-0002", object_id="v7")
+        tags += route_tags(two_versions(cfg, first=9, set_id="exec-0002"), set_id="exec-0002", object_id="v7")
     session, stubs = running(cfg, recorder, descriptions, tags, heads="v2")
 
-    code, out, err = run_cli(cli.main, deploy_args(descriptions), session)
+    code, out, err = run_cli(cli.main, deploy_args("qa", descriptions), session)
 
     assert code == 1
     assert_done(stubs)
@@ -101,15 +87,14 @@ def test_the_digest_output_names_the_objects_and_a_repeat_changes_nothing(
 ):
     cfg = segmented_config()
     configure(segmented_raw())
-    descriptions = the_set(cfg)
+    descriptions = two_versions(cfg)
     plan = plan_of(cfg, "qa", descriptions)
     session, stubs = running(cfg, recorder, descriptions, route_tags(descriptions), heads=None)
-    alarms = [{**a, "AlarmArn": f"arn:aws:cloudwatch:x:1:alarm:{a['AlarmName']}"} for a in plan.alarms]
-    stubs["cloudwatch"].add_response("describe_alarms", {"MetricAlarms": alarms})
-    stubs["application-autoscaling"].add_response("describe_scalable_targets", {"ScalableTargets": []})
+    stub_alarms_present(stubs, plan)
+    stub_no_autoscaling(stubs)
     artifact = digest_output(cfg, descriptions, tmp_path)
 
-    code, out, err = run_cli(cli.main, deploy_args(descriptions, "--artifact", artifact), session)
+    code, out, err = run_cli(cli.main, deploy_args("qa", descriptions, "--artifact", artifact), session)
 
     assert code == 0, err
     assert_done(stubs)
@@ -131,22 +116,19 @@ def test_a_digest_output_that_is_not_the_routed_objects_is_refused(
 ):
     cfg = segmented_config()
     configure(segmented_raw())
-    descriptions = the_set(cfg)
+    descriptions = two_versions(cfg)
     if case == "rewritten":
         session, stubs = running(cfg, recorder, descriptions, route_tags(descriptions), heads=None)
         artifact = digest_output(cfg, descriptions, tmp_path, version_id="v2")
     else:
         session, stubs = session_for(cfg, "qa", recorder)
-        for d in descriptions:
-            stubs["sagemaker"].add_response(
-                "describe_model_package", d, {"ModelPackageName": d["ModelPackageArn"]}
-            )
+        stub_resolve(stubs, descriptions, heads=None)
         other = {"south": descriptions[0]["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]}
         artifact = digest_output(cfg, descriptions, tmp_path, uri_of=other)
         if case == "one segment":
             artifact = digest_output(cfg, descriptions[:1], tmp_path)
 
-    code, _, err = run_cli(cli.main, deploy_args(descriptions, "--artifact", artifact), session)
+    code, _, err = run_cli(cli.main, deploy_args("qa", descriptions, "--artifact", artifact), session)
 
     assert code == 1
     assert_done(stubs)
@@ -161,12 +143,12 @@ def test_a_deploy_that_would_pass_sagemaker_s_tag_limit_is_refused_before_any_ch
     tags); a routes-only deploy adding the previous-route records would pass 50."""
     cfg = segmented_config()
     configure(segmented_raw())
-    old, new = the_set(cfg), the_set(cfg, 9, "exec-0002")
+    old, new = two_versions(cfg), two_versions(cfg, first=9, set_id="exec-0002")
     emptied = [{"Key": f"route:gone{i}", "Value": ""} for i in range(45)]
     tags = [{"Key": "project", "Value": "p"}, *emptied, *route_tags(old)]  # 48 tags
     session, stubs = running(cfg, recorder, new, tags)
 
-    code, _, err = run_cli(cli.main, deploy_args(new), session)
+    code, _, err = run_cli(cli.main, deploy_args("qa", new), session)
 
     assert code == 1
     assert_done(stubs)

@@ -13,13 +13,17 @@ from botocore.response import StreamingBody
 from deploy_helpers import assert_done, endpoint_response, module, package_arn
 from multi_model_helpers import (
     SEGMENTS,
-    endpoint_arn,
+    deploy_args,
     plan_of,
     route_tags,
     segmented_config,
     segmented_raw,
     session_for,
     set_description,
+    stub_alarms_present,
+    stub_no_autoscaling,
+    stub_resolve,
+    stub_tags,
 )
 
 cli = module("deploy.cli")
@@ -67,10 +71,7 @@ def lock_of(cfg, descriptions, sha_of_south: str | None = None) -> dict:
 
 
 def stub_prepare(stubs, descriptions, bodies) -> None:
-    for d in descriptions:
-        stubs["sagemaker"].add_response(
-            "describe_model_package", d, {"ModelPackageName": d["ModelPackageArn"]}
-        )
+    stub_resolve(stubs, descriptions, heads=None)
     for d, body in zip(descriptions, bodies, strict=True):
         url = d["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
         bucket, key = url[len("s3://") :].split("/", 1)
@@ -82,8 +83,7 @@ def stub_prepare(stubs, descriptions, bodies) -> None:
 
 
 def args(descriptions, lock) -> list[str]:
-    arns = ",".join(d["ModelPackageArn"] for d in descriptions)
-    return ["deploy", "--env", "prod", "--arn", arns, "--lock-file", str(lock), "--poll-interval", "0"]
+    return deploy_args("prod", descriptions, "--lock-file", str(lock))
 
 
 def test_a_repeat_prod_deploy_checks_every_artifact_and_changes_nothing(
@@ -98,12 +98,9 @@ def test_a_repeat_prod_deploy_checks_every_artifact_and_changes_nothing(
     session, stubs = session_for(cfg, "prod", recorder)
     stub_prepare(stubs, descriptions, [artifact(s) for s in SEGMENTS])
     stubs["sagemaker"].add_response("describe_endpoint", endpoint_response(cfg, "prod", plan.config_name))
-    stubs["sagemaker"].add_response(
-        "list_tags", {"Tags": route_tags(descriptions)}, {"ResourceArn": endpoint_arn(cfg, "prod")}
-    )
-    alarms = [{**a, "AlarmArn": f"arn:aws:cloudwatch:x:1:alarm:{a['AlarmName']}"} for a in plan.alarms]
-    stubs["cloudwatch"].add_response("describe_alarms", {"MetricAlarms": alarms})
-    stubs["application-autoscaling"].add_response("describe_scalable_targets", {"ScalableTargets": []})
+    stub_tags(stubs, cfg, "prod", route_tags(descriptions))
+    stub_alarms_present(stubs, plan)
+    stub_no_autoscaling(stubs)
 
     code, out, err = run_cli(cli.main, args(descriptions, lock), session)
 

@@ -8,9 +8,22 @@ import json
 
 import pytest
 
-from deploy_helpers import NOW, Recorder, make_config, module, passing_report
-from release_world import World, evidence, lockfile, promote, release, version
-from test_segment_set_world import COLUMN, VALUES, SetWorld, config, make_segmented, run, segmented_raw, write
+from deploy_helpers import NOW, Recorder, module, passing_report
+from release_world import evidence, lockfile, promote, release, version
+from test_segment_set_world import (
+    COLUMN,
+    VALUES,
+    SetWorld,
+    config,
+    digested,
+    listed,
+    make_segmented,
+    record_qa,
+    run,
+    segmented_raw,
+    unsegmented_world,
+    write,
+)
 
 DeployError = module("deploy.aws").DeployError
 LockError = lockfile.LockError
@@ -23,28 +36,11 @@ def segmented(accounts, configure):
     return make_segmented(accounts, configure)
 
 
-def listed(arns: dict[str, str]) -> str:
-    return ",".join(arns[s] for s in VALUES)
-
-
 def per_segment_report(passed: bool = True) -> dict:
     return {
         "passed": passed,
         "segments": {s: {"passed": passed, "checks": [{"name": "ping", "passed": passed}]} for s in VALUES},
     }
-
-
-def digested(world, capsys, tmp_path, arns: dict[str, str]) -> dict:
-    code, _, err = run(world, capsys, "digest", "--arn", listed(arns), "--output", str(tmp_path / "a.json"))
-    assert code == 0, err
-    return json.loads((tmp_path / "a.json").read_text())
-
-
-def record_qa(world, capsys, tmp_path, arns, report, artifacts) -> tuple[int, dict, str]:
-    (tmp_path / "r.json").write_text(json.dumps(report))
-    (tmp_path / "a.json").write_text(json.dumps(artifacts))
-    args = ["--report", str(tmp_path / "r.json"), "--artifact", str(tmp_path / "a.json")]
-    return run(world, capsys, "record-qa", "--arn", listed(arns), *args)
 
 
 def qa_results(world, arns: dict[str, str]) -> dict[str, str | None]:
@@ -222,9 +218,7 @@ def test_a_segment_column_with_characters_metadata_refuses_still_makes_a_set(acc
 @pytest.fixture
 def unsegmented(accounts, recorder, configure):
     """A project whose config turned model.segments off after a segmented run's QA."""
-    cfg = make_config("four")
-    configure(cfg)
-    world = World(cfg, accounts(cfg, recorder), recorder)
+    world = unsegmented_world(accounts, recorder, configure)
     segment_version = world.register(
         metadata={"segment": "north", "segment_column": COLUMN, "segment_set": "execution-9999"}
     )
@@ -269,10 +263,10 @@ def test_one_segments_model_is_not_promoted_in_an_unsegmented_project(unsegmente
 
 
 def test_an_unsegmented_version_still_locks_in_an_unsegmented_project(accounts, recorder, configure):
-    cfg = make_config("four")
-    configure(cfg)
-    world = World(cfg, accounts(cfg, recorder), recorder)
+    world = unsegmented_world(accounts, recorder, configure)
     arn = world.register()
     world.qa(arn)
     lock = world.lock(arn)
-    assert release.verify_release(cfg, world.clients, copy.deepcopy(lock), world.pull_request()).arn == arn
+    assert (
+        release.verify_release(world.cfg, world.clients, copy.deepcopy(lock), world.pull_request()).arn == arn
+    )

@@ -10,8 +10,8 @@ import json
 import pytest
 
 from deploy_helpers import make_config, module, passing_report
-from release_world import World, lockfile
-from test_segment_set_world import VALUES, lockset, make_segmented, run, write
+from release_world import lockfile
+from test_segment_set_world import VALUES, listed, lockset, make_segmented, run, unsegmented_world, write
 
 LockError = lockfile.LockError
 pytestmark = pytest.mark.usefixtures("fake_aws")
@@ -20,10 +20,6 @@ pytestmark = pytest.mark.usefixtures("fake_aws")
 @pytest.fixture
 def segmented(accounts, configure):
     return make_segmented(accounts, configure)
-
-
-def listed(arns: dict[str, str]) -> str:
-    return ",".join(arns[s] for s in VALUES)
 
 
 def written_set(world, capsys, tmp_path) -> tuple[dict[str, str], dict]:
@@ -203,9 +199,7 @@ def test_a_failed_qa_entry_is_not_released(segmented, capsys, tmp_path):
 
 
 def test_a_single_version_lock_still_verifies_as_today(accounts, recorder, configure, capsys):
-    cfg = make_config("four")
-    configure(cfg)
-    world = World(cfg, accounts(cfg, recorder), recorder)
+    world = unsegmented_world(accounts, recorder, configure)
     arn = world.register()
     world.qa(arn)
     lock = world.lock(arn)

@@ -9,9 +9,18 @@ import json
 
 import pytest
 
-from deploy_helpers import make_config, module
-from release_world import GIT_SHA, World
-from test_segment_set_world import VALUES, make_segmented, run, segments
+from deploy_helpers import module
+from release_world import GIT_SHA
+from test_segment_set_world import (
+    VALUES,
+    digested,
+    listed,
+    make_segmented,
+    record_qa,
+    run,
+    segments,
+    unsegmented_world,
+)
 
 DeployError = module("deploy.aws").DeployError
 pytestmark = pytest.mark.usefixtures("fake_aws")
@@ -57,9 +66,7 @@ def test_latest_never_completes_a_set_with_versions_of_other_runs(segmented, cap
 
 
 def test_a_list_of_versions_is_refused_when_segments_are_off(accounts, recorder, configure, capsys):
-    cfg = make_config("four")
-    configure(cfg)
-    world = World(cfg, accounts(cfg, recorder), recorder)
+    world = unsegmented_world(accounts, recorder, configure)
     first, second = world.register(), world.register()
     recorder.clear()
     code = module("promotion.cli").main(["digest", "--arn", f"{first},{second}"], session=world.shared)
@@ -73,9 +80,7 @@ def test_a_list_of_versions_is_refused_when_segments_are_off(accounts, recorder,
 
 
 def test_single_version_latest_output_is_unchanged(accounts, recorder, configure, capsys):
-    cfg = make_config("four")
-    configure(cfg)
-    world = World(cfg, accounts(cfg, recorder), recorder)
+    world = unsegmented_world(accounts, recorder, configure)
     arn = world.register()
     code = module("promotion.cli").main(["latest", "--group", "dev"], session=world.shared)
     out = capsys.readouterr().out
@@ -84,9 +89,8 @@ def test_single_version_latest_output_is_unchanged(accounts, recorder, configure
 
 def test_digest_samples_and_record_qa_work_on_the_whole_set(segmented, capsys, tmp_path):
     arns = segmented.register_set(values=("west", "north", "south"))
-    listed = ",".join(arns[s] for s in VALUES)
     code, values, err = run(
-        segmented, capsys, "digest", "--arn", listed, "--output", str(tmp_path / "a.json")
+        segmented, capsys, "digest", "--arn", listed(arns), "--output", str(tmp_path / "a.json")
     )
     assert code == 0, err
     digests = json.loads((tmp_path / "a.json").read_text())
@@ -95,7 +99,7 @@ def test_digest_samples_and_record_qa_work_on_the_whole_set(segmented, capsys, t
     assert values["sha256"] == ",".join(digests["segments"][s]["sha256"] for s in VALUES)
 
     code, values, err = run(
-        segmented, capsys, "samples", "--arn", listed, "--output-dir", str(tmp_path / "s")
+        segmented, capsys, "samples", "--arn", listed(arns), "--output-dir", str(tmp_path / "s")
     )
     assert code == 0, err
     assert values == {"samples": str(tmp_path / "s"), "segments": "north,south,west", "truncated": "false"}
@@ -106,19 +110,9 @@ def test_digest_samples_and_record_qa_work_on_the_whole_set(segmented, capsys, t
         "passed": True,
         "segments": {s: {"passed": True, "checks": [{"name": f"{s} ping", "passed": True}]} for s in VALUES},
     }
-    (tmp_path / "r.json").write_text(json.dumps(report))
-    args = [
-        "record-qa",
-        "--arn",
-        listed,
-        "--report",
-        str(tmp_path / "r.json"),
-        "--artifact",
-        str(tmp_path / "a.json"),
-    ]
-    code, values, err = run(segmented, capsys, *args)
+    code, values, err = record_qa(segmented, capsys, tmp_path, arns, report, digests)
     assert code == 0, err
-    assert values == {"arn": listed, "qa_result": "passed,passed,passed"}
+    assert values == {"arn": listed(arns), "qa_result": "passed,passed,passed"}
     for segment in VALUES:
         meta = segmented.describe(arns[segment])["CustomerMetadataProperties"]
         assert meta["qa_result"] == "passed"
@@ -127,25 +121,14 @@ def test_digest_samples_and_record_qa_work_on_the_whole_set(segmented, capsys, t
 
 def test_record_qa_rejects_exactly_the_segment_that_failed(segmented, capsys, tmp_path):
     arns = segmented.register_set()
-    listed = ",".join(arns[s] for s in VALUES)
-    assert run(segmented, capsys, "digest", "--arn", listed, "--output", str(tmp_path / "a.json"))[0] == 0
+    artifacts = digested(segmented, capsys, tmp_path, arns)
     report = {
         "passed": False,
         "segments": {
             s: {"passed": s != "south", "checks": [{"name": "ping", "passed": s != "south"}]} for s in VALUES
         },
     }
-    (tmp_path / "r.json").write_text(json.dumps(report))
-    args = [
-        "record-qa",
-        "--arn",
-        listed,
-        "--report",
-        str(tmp_path / "r.json"),
-        "--artifact",
-        str(tmp_path / "a.json"),
-    ]
-    code, values, err = run(segmented, capsys, *args)
+    code, values, err = record_qa(segmented, capsys, tmp_path, arns, report, artifacts)
     assert (code, values["qa_result"]) == (1, "passed,failed,passed")
     assert "failed for segment south" in err.splitlines()[-1]
     assert segmented.describe(arns["south"])["ModelApprovalStatus"] == "Rejected"
@@ -154,20 +137,9 @@ def test_record_qa_rejects_exactly_the_segment_that_failed(segmented, capsys, tm
 
 def test_a_report_without_a_segment_fails_that_segment(segmented, capsys, tmp_path):
     arns = segmented.register_set()
-    listed = ",".join(arns[s] for s in VALUES)
-    assert run(segmented, capsys, "digest", "--arn", listed, "--output", str(tmp_path / "a.json"))[0] == 0
+    artifacts = digested(segmented, capsys, tmp_path, arns)
     report = {"passed": True, "segments": {s: {"passed": True, "checks": []} for s in ("north", "south")}}
-    (tmp_path / "r.json").write_text(json.dumps(report))
-    args = [
-        "record-qa",
-        "--arn",
-        listed,
-        "--report",
-        str(tmp_path / "r.json"),
-        "--artifact",
-        str(tmp_path / "a.json"),
-    ]
-    code, values, _ = run(segmented, capsys, *args)
+    code, values, _ = record_qa(segmented, capsys, tmp_path, arns, report, artifacts)
     assert (code, values["qa_result"]) == (1, "passed,passed,failed")
 
 
@@ -178,7 +150,7 @@ def test_a_report_without_a_segment_fails_that_segment(segmented, capsys, tmp_pa
 def test_a_list_that_is_not_one_complete_set_is_refused_naming_why(segmented, capsys, attack):
     arns = segmented.register_set()
     other = segmented.register_set(git_sha=OTHER_SHA if attack == "other_commit" else GIT_SHA)
-    listed = dict(arns)
+    members = dict(arns)
     expected = {
         "other_run": "different pipeline runs (segment_set)",
         "other_commit": "different pipeline runs (segment_set)",
@@ -189,18 +161,20 @@ def test_a_list_that_is_not_one_complete_set_is_refused_naming_why(segmented, ca
         "other_column": "was trained on segment column 'country'",
     }[attack]
     if attack in ("other_run", "other_commit"):
-        listed["south"] = other["south"]
+        members["south"] = other["south"]
     elif attack == "feature_group":
-        listed["south"] = listed["south"].replace(segmented.cfg.group("dev"), segmented.cfg.group("feature"))
+        members["south"] = members["south"].replace(
+            segmented.cfg.group("dev"), segmented.cfg.group("feature")
+        )
     elif attack == "missing":
-        del listed["west"]
+        del members["west"]
     elif attack == "duplicate":
-        listed["west"] = other["north"]
+        members["west"] = other["north"]
     elif attack == "extra":
-        listed["east"] = segmented.register_segment("east", "execution-x")
+        members["east"] = segmented.register_segment("east", "execution-x")
     elif attack == "other_column":
-        listed["south"] = segmented.register_segment("south", "execution-y", column="country")
-    code, values, err = run(segmented, capsys, "digest", "--arn", ",".join(listed.values()))
+        members["south"] = segmented.register_segment("south", "execution-y", column="country")
+    code, values, err = run(segmented, capsys, "digest", "--arn", ",".join(members.values()))
     assert (code, values) == (1, {})
     assert expected in err.splitlines()[-1]
     if attack == "other_commit":

@@ -11,7 +11,7 @@ import pytest
 
 from deploy_helpers import NOW, passing_report
 from release_world import lifecycle, lockfile
-from test_segment_set_world import COMMIT, VALUES, compared, make_segmented, run, write
+from test_segment_set_world import COMMIT, VALUES, compared, listed, make_segmented, run, write
 
 pytestmark = pytest.mark.usefixtures("fake_aws")
 
@@ -22,10 +22,6 @@ def segmented(accounts, configure):
 
 
 FIRST, SECOND = "2025-02-01T00:00:00Z", "2025-03-01T00:00:00Z"
-
-
-def listed(arns: dict[str, str]) -> str:
-    return ",".join(arns[s] for s in VALUES)
 
 
 def test_the_champion_of_a_segment_is_its_prod_version_released_last(segmented):

@@ -12,7 +12,7 @@ import copy
 import json
 from typing import Any
 
-from deploy_helpers import NOW, Accounts, Recorder, make_raw, module, passing_report
+from deploy_helpers import NOW, Accounts, Recorder, make_config, make_raw, module, passing_report
 from release_world import GIT_SHA, World, evidence, lifecycle, lockfile, promote, version
 
 config = module("config")
@@ -155,6 +155,34 @@ def run(world: SetWorld, capsys, *args: str) -> tuple[int, dict[str, str], str]:
 
 def write(world: SetWorld, lock: dict[str, Any]) -> None:
     lockfile.write_lock(lockfile.lock_path(world.cfg), lock)
+
+
+def unsegmented_world(accounts, recorder: Recorder, configure) -> World:
+    """The release world of a project with model.segments off (four accounts), its config
+    written for the CLI."""
+    cfg = make_config("four")
+    configure(cfg)
+    return World(cfg, accounts(cfg, recorder), recorder)
+
+
+def listed(arns: dict[str, str]) -> str:
+    """The set as the commands take it: ARNs comma-separated in config order."""
+    return ",".join(arns[s] for s in VALUES)
+
+
+def digested(world: SetWorld, capsys, tmp_path, arns: dict[str, str]) -> dict[str, Any]:
+    """`registry digest --output` of the set: the document `record-qa --artifact` reads."""
+    code, _, err = run(world, capsys, "digest", "--arn", listed(arns), "--output", str(tmp_path / "a.json"))
+    assert code == 0, err
+    return json.loads((tmp_path / "a.json").read_text())
+
+
+def record_qa(world: SetWorld, capsys, tmp_path, arns, report, artifacts) -> tuple[int, dict[str, str], str]:
+    """`registry record-qa` of the set with this endpoint test `report` and `digest` document."""
+    (tmp_path / "r.json").write_text(json.dumps(report))
+    (tmp_path / "a.json").write_text(json.dumps(artifacts))
+    args = ["--report", str(tmp_path / "r.json"), "--artifact", str(tmp_path / "a.json")]
+    return run(world, capsys, "record-qa", "--arn", listed(arns), *args)
 
 
 __all__ = ["NOW", "Accounts", "lifecycle", "lockfile", "promote", "segments"]

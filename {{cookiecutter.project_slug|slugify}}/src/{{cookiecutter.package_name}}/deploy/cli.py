@@ -86,17 +86,7 @@ def cmd_deploy(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
         result = deploy(clients, deploy_plan, waiter)
     # Only after a successful deploy: a failed one (rolled back or not) raised above.
     ensure_monitoring(cfg, clients, deploy_plan)
-    cli_support.emit(
-        {
-            "endpoint_name": result.endpoint_name,
-            "endpoint_config": result.config_name,
-            "model_name": result.model_name,
-            "previous_config": result.previous_config or "",
-            "action": result.action,
-            "changed": _lowercase(result.changed),
-        },
-        args.github_output,
-    )
+    cli_support.emit(set_cli.result_outputs(result), args.github_output)
     return 0
 
 

@@ -80,7 +80,7 @@ class DeployResult:
     model_name: str
     previous_config: str | None
     changed: bool
-    action: str  # "unchanged", "created" or "updated"
+    action: str  # "unchanged", "created" or "updated" ("routed": multi_model.deploy_set)
 
 
 def prepare(cfg: Config, clients: Clients, env: str, package_arn: str) -> DeployPlan:
@@ -231,6 +231,28 @@ def update(clients: Clients, plan: DeployPlan, previous: str, waiter: Waiter) ->
     wait_and_verify(clients, plan, waiter)
 
 
+def update_recorded(clients: Clients, plan: DeployPlan, previous: str, waiter: Waiter) -> None:
+    """`update` once the running config `previous` is recorded on the endpoint: any failure
+    raises as an UpdateFailed naming it (`rollback.deploy_or_roll_back` returns to it)."""
+    try:
+        update(clients, plan, previous, waiter)
+    except DeployFailed as exc:
+        raise UpdateFailed(str(exc), previous) from exc
+    except ClientError as exc:
+        message = f"{exc.operation_name} failed: {error_code(exc)}: {error_message(exc)}"
+        raise UpdateFailed(message, previous) from exc
+
+
+def finish(clients: Clients, plan: DeployPlan, previous: str | None, action: str) -> DeployResult:
+    """After a create or update: autoscaling, then the cleanup of old configs (never the planned
+    or the recorded `previous` one); the changed result."""
+    ensure_autoscaling(clients, plan)
+    cleanup(clients, plan, {plan.config_name, *([previous] if previous else [])})
+    return DeployResult(
+        plan.settings.endpoint_name, plan.config_name, plan.model_name, previous, True, action
+    )
+
+
 def deploy(clients: Clients, plan: DeployPlan, waiter: Waiter | None = None) -> DeployResult:
     """Make the endpoint serve `plan` and wait until it does.
 
@@ -267,14 +289,6 @@ def deploy(clients: Clients, plan: DeployPlan, waiter: Waiter | None = None) -> 
         action = "created"
     else:
         previous = record_previous(clients, endpoint)
-        try:
-            update(clients, plan, previous, waiter)
-        except DeployFailed as exc:
-            raise UpdateFailed(str(exc), previous) from exc
-        except ClientError as exc:
-            message = f"{exc.operation_name} failed: {error_code(exc)}: {error_message(exc)}"
-            raise UpdateFailed(message, previous) from exc
+        update_recorded(clients, plan, previous, waiter)
         action = "updated"
-    ensure_autoscaling(clients, plan)
-    cleanup(clients, plan, {plan.config_name, *([previous] if previous else [])})
-    return DeployResult(name, plan.config_name, plan.model_name, previous, True, action)
+    return finish(clients, plan, previous, action)

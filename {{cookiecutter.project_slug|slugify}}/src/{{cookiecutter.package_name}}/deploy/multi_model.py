@@ -27,19 +27,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from ..config import Config
 from ..promotion.metadata import check_tags
 from ..promotion.version import ModelVersion, check_deployable
-from .aws import Clients, DeployError, error_code, error_message, log
+from .aws import Clients, DeployError, log
 from .deploy import (
     DeployResult,
-    cleanup,
     ensure_endpoint_config,
     ensure_model,
+    finish,
     settled_endpoint,
-    update,
+    update_recorded,
     wait_and_verify,
 )
 from .endpoint import DeployPlan, digest, production_config, versioned_name
@@ -59,7 +57,7 @@ from .routes import (
     route_tags,
 )
 from .scaling import ensure_alarms, ensure_autoscaling
-from .state import PREVIOUS_CONFIG_TAG, DeployFailed, UpdateFailed, Waiter
+from .state import PREVIOUS_CONFIG_TAG, Waiter
 from .update_policy import alarm_requests, autoscaling_requests, default_timeout, deployment_config
 
 MULTI_MODEL_VERSION = 0  # names of a multi-model endpoint's model and config serve no one version
@@ -235,16 +233,8 @@ def deploy_set(clients: Clients, plan: SetPlan, waiter: Waiter | None = None) ->
         previous = endpoint["EndpointConfigName"]
         arn = endpoint["EndpointArn"]
         retag(clients, arn, current, record)
-        try:
-            update(clients, plan, previous, waiter)
-        except DeployFailed as exc:
-            raise UpdateFailed(str(exc), previous) from exc
-        except ClientError as exc:
-            message = f"{exc.operation_name} failed: {error_code(exc)}: {error_message(exc)}"
-            raise UpdateFailed(message, previous) from exc
+        update_recorded(clients, plan, previous, waiter)
         current = {**current, **record}
         retag(clients, arn, current, replaced(current, ROUTE_TAG, wanted))
         action = "updated"
-    ensure_autoscaling(clients, plan)
-    cleanup(clients, plan, {plan.config_name, *([previous] if previous else [])})
-    return DeployResult(name, plan.config_name, plan.model_name, previous, True, action)
+    return finish(clients, plan, previous, action)

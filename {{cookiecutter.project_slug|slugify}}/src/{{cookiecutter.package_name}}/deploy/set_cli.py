@@ -77,24 +77,11 @@ def qa_objects(
             document = json.loads(Path(artifact_file).read_text())
         except (OSError, ValueError) as exc:
             raise DeployError(f"--artifact {artifact_file}: cannot be read as JSON: {exc}") from exc
-        parts = document.get("segments") if isinstance(document, dict) else None
-        if not isinstance(parts, dict) or list(parts) != list(versions):
-            raise DeployError(
-                f"--artifact {artifact_file}: expected the artifacts of segments {', '.join(versions)} "
-                "(`registry digest` of the set)"
-            )
+        found = evidence.load_set_artifacts(document, versions, f"--artifact {artifact_file}")
+        return {segment: object_identity(a.version_id, a.sha256) for segment, a in found.items()}
     objects = {}
     for segment, version in versions.items():
         uri = evidence.model_artifact_uri(version)
-        if artifact_file:
-            found = evidence.load_artifact(parts[segment], f"--artifact {artifact_file}: segment {segment}")
-            if found.uri != uri:
-                raise DeployError(
-                    f"--artifact {artifact_file}: segment {segment}: {found.uri} is not the artifact "
-                    f"{version.arn} serves ({uri})"
-                )
-            objects[segment] = object_identity(found.version_id, found.sha256)
-            continue
         bucket, key = evidence.split_uri(uri)
         try:  # the first byte: the answer names the object's VersionId and ETag
             head = clients("s3").get_object(Bucket=bucket, Key=key, Range="bytes=0-0")
@@ -180,6 +167,18 @@ def segment_suite(
     )
 
 
+def result_outputs(result: DeployResult) -> dict[str, str]:
+    """The `deploy` command's key=value results, of a single model or of a set."""
+    return {
+        "endpoint_name": result.endpoint_name,
+        "endpoint_config": result.config_name,
+        "model_name": result.model_name,
+        "previous_config": result.previous_config or "",
+        "action": result.action,
+        "changed": str(result.changed).lower(),
+    }
+
+
 def cmd_deploy_set(args: argparse.Namespace, cfg: Config, clients: Clients, waiter: Waiter) -> int:
     """`deploy` on a multi-model environment (the account was checked); key=value results."""
     from .. import cli_support
@@ -188,16 +187,5 @@ def cmd_deploy_set(args: argparse.Namespace, cfg: Config, clients: Clients, wait
     plan = prepare_set(cfg, clients, args.env, args.arn, args.lock_file, args.artifact)
     result = run_deploy(plan, clients, waiter, args.rollback_on_failure)
     ensure_monitoring(cfg, clients, plan)
-    cli_support.emit(
-        {
-            "endpoint_name": result.endpoint_name,
-            "endpoint_config": result.config_name,
-            "model_name": result.model_name,
-            "previous_config": result.previous_config or "",
-            "action": result.action,
-            "changed": str(result.changed).lower(),
-            "segments": ",".join(plan.routes),
-        },
-        args.github_output,
-    )
+    cli_support.emit({**result_outputs(result), "segments": ",".join(plan.routes)}, args.github_output)
     return 0

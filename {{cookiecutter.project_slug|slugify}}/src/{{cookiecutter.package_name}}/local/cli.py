@@ -15,6 +15,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .. import cli_support
 from ..config import FRAMEWORKS, REPO_ROOT, ConfigError, config_path, load_config
@@ -107,27 +108,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         champion_archive = champion.resolve(args.champion, args.work_dir.resolve()) if args.champion else None
     except (ConfigError, cli_support.UsageError) as exc:
         return cli_support.fail(exc, cli_support.EXIT_USAGE)
-    threshold = args.threshold if args.threshold is not None else cfg.pipeline.metric_threshold
+    options = {
+        "work_dir": args.work_dir.resolve(),
+        "data": args.data.resolve(),
+        "framework": framework,
+        "threshold": args.threshold if args.threshold is not None else cfg.pipeline.metric_threshold,
+        "n_samples": args.rows,
+        "fresh_processes": args.fresh_processes,
+        "overrides": overrides,
+    }
     if args.segments or cfg.model.segments.enabled:
-        return _segmented(args, cfg, framework, threshold, overrides)
+        return _segmented(args, cfg, options)
     rehearsal = Rehearsal(
-        cfg,
-        work_dir=args.work_dir.resolve(),
-        data=args.data.resolve(),
-        framework=framework,
-        threshold=threshold,
-        n_samples=args.rows,
-        fresh_processes=args.fresh_processes,
-        overrides=overrides,
-        shifted=args.shifted,
-        champion=champion_archive,
-        async_mode=args.async_mode,
+        cfg, **options, shifted=args.shifted, champion=champion_archive, async_mode=args.async_mode
     )
     return rehearsal.run()
 
 
-def _segmented(args: argparse.Namespace, cfg, framework: str, threshold: float, overrides: dict) -> int:
-    """The segmented rehearsal (segmented.py); the options it has no use for are refused."""
+def _segmented(args: argparse.Namespace, cfg, options: dict[str, Any]) -> int:
+    """The segmented rehearsal (segmented.py) with the `options` every rehearsal takes; the
+    options it has no use for are refused."""
     from .segmented import SegmentedRehearsal, demo_config
 
     unused = [
@@ -145,15 +145,5 @@ def _segmented(args: argparse.Namespace, cfg, framework: str, threshold: float, 
             "has no champion comparison, monitoring step or asynchronous contract)",
             cli_support.EXIT_USAGE,
         )
-    rehearsal = SegmentedRehearsal(
-        demo_config(cfg),
-        work_dir=args.work_dir.resolve(),
-        data=args.data.resolve(),
-        framework=framework,
-        threshold=threshold,
-        n_samples=args.rows,
-        fresh_processes=args.fresh_processes,
-        overrides=overrides,
-        demo=not cfg.model.segments.enabled,
-    )
+    rehearsal = SegmentedRehearsal(demo_config(cfg), **options, demo=not cfg.model.segments.enabled)
     return rehearsal.run()

@@ -60,9 +60,7 @@ def cmd_latest(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     group = cfg.group(args.group)
     summary = lifecycle.latest_package(clients, group, args.status, args.git_sha)
     if summary is None:
-        wanted = (f" with status {args.status}" if args.status else "") + (
-            f" registered from commit {args.git_sha}" if args.git_sha else ""
-        )
+        wanted = lifecycle.filter_description(args.status, args.git_sha)
         raise DeployError(f"no Completed version{wanted} in {group}")
     _emit(
         args,

@@ -34,9 +34,7 @@ def latest(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     group = cfg.group(args.group)
     found = latest_set(cfg, clients, group, args.status, args.git_sha)
     if found is None:
-        wanted = (f" with status {args.status}" if args.status else "") + (
-            f" registered from commit {args.git_sha}" if args.git_sha else ""
-        )
+        wanted = lifecycle.filter_description(args.status, args.git_sha)
         raise DeployError(f"no complete set of Completed versions{wanted} in {group}")
     emit(
         args,
@@ -75,21 +73,8 @@ def samples(args: argparse.Namespace, cfg: Config, clients: Clients, download: A
 
 def record_qa(args: argparse.Namespace, cfg: Config, clients: Clients, report: Any, artifacts: Any) -> int:
     found = resolve_set(cfg, clients, args.arn, "dev")
-    parts = artifacts.get("segments") if isinstance(artifacts, dict) else None
-    if not isinstance(parts, dict) or list(parts) != list(found):
-        raise DeployError(
-            f"{args.artifact}: expected the artifacts of segments {join(found)} "
-            "(`registry digest` of the set)"
-        )
     # Every segment's digest must be of its own artifact before the first record.
-    loaded = {}
-    for segment, value in found.items():
-        loaded[segment] = evidence.load_artifact(parts[segment], f"{args.artifact}: segment {segment}")
-        if loaded[segment].uri != evidence.model_artifact_uri(value):
-            raise DeployError(
-                f"{args.artifact}: segment {segment}: the artifact {loaded[segment].uri} is not the one "
-                f"{value.arn} serves ({evidence.model_artifact_uri(value)})"
-            )
+    loaded = evidence.load_set_artifacts(artifacts, found, args.artifact)
     readable = isinstance(report, dict)
     problems = []
     if readable:

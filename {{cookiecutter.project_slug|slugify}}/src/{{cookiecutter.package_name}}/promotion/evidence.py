@@ -255,3 +255,27 @@ def load_artifact(data: Any, where: str) -> Artifact:
     if not SHA256.match(data["sha256"]):
         raise DeployError(f"{where}: sha256 {data['sha256']!r} is not 64 lowercase hex digits")
     return Artifact(data["uri"], data["version_id"], data["sha256"])
+
+
+def load_set_artifacts(
+    document: Any, versions: Mapping[str, ModelVersion], where: str
+) -> dict[str, Artifact]:
+    """{segment: Artifact} from the `registry digest` output of a set (`{"segments": {...}}`):
+    exactly the segments of `versions` in their order, each the artifact its own version
+    serves; DeployError names `where`, the segment and what was expected."""
+    parts = document.get("segments") if isinstance(document, dict) else None
+    if not isinstance(parts, dict) or list(parts) != list(versions):
+        raise DeployError(
+            f"{where}: expected the artifacts of segments {', '.join(versions)} "
+            "(`registry digest` of the set)"
+        )
+    loaded = {}
+    for segment, value in versions.items():
+        artifact = load_artifact(parts[segment], f"{where}: segment {segment}")
+        uri = model_artifact_uri(value)
+        if artifact.uri != uri:
+            raise DeployError(
+                f"{where}: segment {segment}: {artifact.uri} is not the artifact {value.arn} serves ({uri})"
+            )
+        loaded[segment] = artifact
+    return loaded

@@ -7,6 +7,7 @@ approve, `record_release` and `reject` as the prod registry role.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -37,6 +38,18 @@ def latest_package(
     first), so a workflow run picks the version its own commit registered even when a
     later push registered another one meanwhile.
     """
+    for summary in completed_summaries(clients, group, status):
+        if git_sha is None:
+            return summary
+        package = describe_package(clients, summary["ModelPackageArn"])
+        if (package.get("CustomerMetadataProperties") or {}).get(GIT_SHA_KEY) == git_sha:
+            return summary
+    return None
+
+
+def completed_summaries(clients: Clients, group: str, status: str | None = None) -> Iterator[dict[str, Any]]:
+    """The summaries of `group`'s Completed versions (optionally with an approval status), newest
+    first (CreationTime/Descending asked for explicitly), paged on only as far as they are read."""
     params: dict[str, Any] = {
         "ModelPackageGroupName": group,
         "SortBy": "CreationTime",
@@ -47,14 +60,15 @@ def latest_package(
     paginator = clients.sagemaker.get_paginator("list_model_packages")
     for page in paginator.paginate(**params, PaginationConfig={"PageSize": 50}):
         for summary in page.get("ModelPackageSummaryList", []):
-            if summary.get("ModelPackageStatus") != "Completed":
-                continue
-            if git_sha is None:
-                return summary
-            package = describe_package(clients, summary["ModelPackageArn"])
-            if (package.get("CustomerMetadataProperties") or {}).get(GIT_SHA_KEY) == git_sha:
-                return summary
-    return None
+            if summary.get("ModelPackageStatus") == "Completed":
+                yield summary
+
+
+def filter_description(status: str | None, git_sha: str | None) -> str:
+    """What `latest` looked for besides Completed, for its "none found" error ("" for nothing)."""
+    return (f" with status {status}" if status else "") + (
+        f" registered from commit {git_sha}" if git_sha else ""
+    )
 
 
 def _approve_revert(cfg: Config, clients: Clients, ref: Any, commit: str) -> ModelVersion:

@@ -163,34 +163,25 @@ def latest_set(
     a segment (a run whose registration stopped half-way) is skipped with one log line; a set
     holding a segment twice, or versions of another commit or segment column, is refused.
     """
-    params: dict[str, Any] = {
-        "ModelPackageGroupName": group,
-        "SortBy": "CreationTime",
-        "SortOrder": "Descending",
-    }
-    if status:
-        params["ModelApprovalStatus"] = status
+    from .lifecycle import completed_summaries  # it builds on this module
+
     values = segment_values(cfg)
     sets: dict[str, list[ModelVersion]] = {}
-    paginator = clients.sagemaker.get_paginator("list_model_packages")
-    for page in paginator.paginate(**params, PaginationConfig={"PageSize": 50}):
-        for summary in page.get("ModelPackageSummaryList", []):
-            if summary.get("ModelPackageStatus") != "Completed":
-                continue
-            arn = summary["ModelPackageArn"]
-            value = from_description(parse_package_arn(arn), describe_package(clients, arn))
-            if git_sha is not None and value.metadata.get(GIT_SHA_KEY) != git_sha:
-                continue
-            key = value.metadata.get(SEGMENT_SET_KEY)
-            if not key:
-                log(f"{arn} has no {SEGMENT_SET_KEY} metadata; not part of a set, skipped")
-                continue
-            members = sets.setdefault(key, [])
-            members.append(value)
-            if all(any(m.metadata.get(SEGMENT_KEY) == s for m in members) for s in values):
-                for skipped, partial in sets.items():
-                    if skipped != key:
-                        found = sorted({m.metadata.get(SEGMENT_KEY) or "none" for m in partial})
-                        log(f"skipped the incomplete set {skipped} (segments {', '.join(found)})")
-                return order(cfg, members)
+    for summary in completed_summaries(clients, group, status):
+        arn = summary["ModelPackageArn"]
+        value = from_description(parse_package_arn(arn), describe_package(clients, arn))
+        if git_sha is not None and value.metadata.get(GIT_SHA_KEY) != git_sha:
+            continue
+        key = value.metadata.get(SEGMENT_SET_KEY)
+        if not key:
+            log(f"{arn} has no {SEGMENT_SET_KEY} metadata; not part of a set, skipped")
+            continue
+        members = sets.setdefault(key, [])
+        members.append(value)
+        if all(any(m.metadata.get(SEGMENT_KEY) == s for m in members) for s in values):
+            for skipped, partial in sets.items():
+                if skipped != key:
+                    found = sorted({m.metadata.get(SEGMENT_KEY) or "none" for m in partial})
+                    log(f"skipped the incomplete set {skipped} (segments {', '.join(found)})")
+            return order(cfg, members)
     return None
