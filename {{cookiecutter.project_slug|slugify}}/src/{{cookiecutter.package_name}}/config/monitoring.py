@@ -10,8 +10,8 @@
     }
 
 - `environments`: the deploy environments (qa, prod) whose endpoint `deploy` puts under
-  monitoring; `[]` turns monitoring off. Each must capture data: a real-time endpoint with
-  `data_capture.enabled` true (a serverless endpoint has no data capture; monitoring is not
+  monitoring; `[]` turns monitoring off. Each must capture data: a real-time or async endpoint
+  with `data_capture.enabled` true (a serverless endpoint has no data capture; monitoring is not
   available for multi-model endpoints). Without the key: prod when prod captures data, else none.
 - `instance_type`: the instance of each monitoring job.
 - `data_quality.schedule`, `model_quality.schedule`: SageMaker monitoring schedule expressions,
@@ -107,7 +107,9 @@ def schedule_seconds(expression: str) -> int:
 
 
 def _captures(settings: Any) -> bool:
-    return bool(settings.real_time and settings.data_capture.get("enabled"))
+    """A real-time or async endpoint (one model) that captures its requests and answers."""
+    watchable = settings.real_time or settings.is_async
+    return bool(watchable and settings.data_capture.get("enabled"))
 
 
 def _schedule(s: _Section, default: str) -> str:
@@ -140,11 +142,11 @@ def parse_monitoring(s: _Section, endpoints: Mapping[str, Any], artifact_bucket:
                 "monitoring is not available for multi-model endpoints (each segment's model would "
                 f"need its own baseline); expected {env} left out of {where}"
             )
-        if not settings.real_time:
+        if not settings.on_instances:
             raise ConfigError(
                 f'{where} includes "{env}", but environments.{env}.endpoint is serverless, which has no '
-                f"data capture to monitor; expected {env} left out of {where}, or a real-time {env} "
-                "endpoint with data_capture.enabled true"
+                f"data capture to monitor; expected {env} left out of {where}, or a real-time or async "
+                f"{env} endpoint with data_capture.enabled true"
             )
         if not settings.data_capture.get("enabled"):
             raise ConfigError(

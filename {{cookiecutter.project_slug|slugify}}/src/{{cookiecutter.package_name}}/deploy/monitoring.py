@@ -18,6 +18,11 @@ a failed deploy raises before it). For an environment in `monitoring.environment
 
 A second run with the same version and config makes read calls only. An AWS error is raised as
 DeployError saying the endpoint serves the version and that a re-run completes the monitoring.
+
+Real-time and async endpoints are monitored alike: both capture to data-capture/<env> with the
+same DataCaptureConfig (an async endpoint's requests and answers as it served them, not the
+objects under async/<env>/), and a job definition names the endpoint by EndpointInput, which has
+no field of its own for an async endpoint. A multi-model endpoint is skipped (config refuses it).
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ eventMetadata, eventVersion) into <work>/monitoring/capture/traffic.jsonl. The s
    shift (SHIFTED_FEATURES numeric features scaled by SCALE and offset by OFFSET, the most
    common value of a categorical feature replaced by NEW_CATEGORY, every other value of the last
    feature a gap), captured into capture/shifted.jsonl, and checks that too (monitoring/shifted/).
+   The sample goes through the invoker the endpoint tests used (with `--async`, the asynchronous
+   contract, as an async endpoint takes nothing else), else straight to the server.
 
 It prints one table. Any violation fails the step, so the rehearsal exits 1 naming the sample,
 the checks and the features: the normal traffic must pass, the shifted sample must not.
@@ -27,7 +29,7 @@ from typing import Any
 
 from ..config import Config
 from ..endpoint_tests.checks import csv_body
-from ..endpoint_tests.invokers import CSV, HttpInvoker
+from ..endpoint_tests.invokers import CSV, HttpInvoker, Invoker
 from ..endpoint_tests.samples import load_samples
 from .monitoring_capture import (
     FOLDER,
@@ -87,8 +89,17 @@ def _write(path: Path, document: Mapping[str, Any]) -> None:
 class Monitor:
     """The monitoring step of one rehearsal in work (see the module docstring)."""
 
-    def __init__(self, cfg: Config, work: Path, url: str, rows: int, say: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        work: Path,
+        url: str,
+        rows: int,
+        say: Callable[[str], None],
+        invoker: Invoker | None = None,
+    ) -> None:
         self.cfg, self.work, self.url, self.rows, self.say = cfg, work, url, rows, say
+        self.invoker = invoker or HttpInvoker(url)
         self.folder = work / FOLDER
         self.results: dict[str, dict[str, Any]] = {}
 
@@ -98,7 +109,7 @@ class Monitor:
         names = [n for n in features if numeric[n]]
         categorical = [n for n in features if not numeric[n]]
         path = capture_path(self.work, "shifted")
-        invoker = CapturingInvoker(HttpInvoker(self.url), path)
+        invoker = CapturingInvoker(self.invoker, path)
         status, answer = invoker.invoke(csv_body(shift(rows, names, categorical)), CSV)
         if status != 200:
             raise StepFailed(f"the server refused the shifted sample: HTTP {status}: {answer[:160]!r}")

@@ -13,7 +13,8 @@ It runs the same step scripts the SageMaker pipeline runs, with SageMaker's cont
 
 With --async (`make local ASYNC=1`) the server also takes the asynchronous contract and the
 endpoint tests go through the async invoker (input file, POST /invocations-async, poll for the
-output file under <work dir>/async; endpoint_tests/async_invoker.py), with the same checks.
+output file under <work dir>/async; endpoint_tests/async_invoker.py), with the same checks, and
+the monitoring step checks that captured async traffic (and sends --shifted the same way).
 
 Each step script, and the server, runs in its own process with its own argv, environment and
 clean module state; by default that process is forked from a warm worker that imported pandas and
@@ -45,6 +46,7 @@ from typing import TextIO
 from .. import cli_support
 from ..config import Config
 from ..endpoint_tests import async_invoker
+from ..endpoint_tests.invokers import Invoker
 from ..endpoint_tests.suite import HttpInvoker, SuiteReport, load_samples, run_suite
 from . import champion, history
 from .evaluation_report import CHARTS
@@ -238,13 +240,16 @@ class Rehearsal:
             args += ["--async-dir", str(self.work / "async")]
         return args
 
+    def invoker(self) -> Invoker:
+        """The endpoint tests' invoker: the asynchronous contract with --async, else HTTP."""
+        if self.async_mode:
+            return async_invoker.local(self.url, self.work / "async")
+        return HttpInvoker(self.url)
+
     def endpoint_tests(self) -> str:
         thresholds = self.cfg.tests_for("local")
         samples = load_samples(self.work / "data" / "test" / "test.csv", self.n_samples, self.target)
-        invoker = (
-            async_invoker.local(self.url, self.work / "async") if self.async_mode else HttpInvoker(self.url)
-        )
-        self.suite = run_suite(capturing(invoker, self.work), samples, thresholds)
+        self.suite = run_suite(capturing(self.invoker(), self.work), samples, thresholds)
         ok = sum(c.passed for c in self.suite.checks)
         detail = f"{ok}/{len(self.suite.checks)} checks passed"
         if not self.suite.passed:
@@ -254,7 +259,7 @@ class Rehearsal:
 
     def monitoring(self) -> str:
         """Data-quality baseline on the train split; the captured traffic (and --shifted) checked."""
-        self.monitor = Monitor(self.cfg, self.work, self.url, self.n_samples, self.say)
+        self.monitor = Monitor(self.cfg, self.work, self.url, self.n_samples, self.say, self.invoker())
         return self.monitor.run(self.shifted)
 
     def run(self) -> int:
