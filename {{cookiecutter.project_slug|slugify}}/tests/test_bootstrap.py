@@ -239,6 +239,8 @@ def test_four_accounts_then_second_run_changes_nothing(
         ("registry_prod_role_arn", "github_registry_prod", "shared_services"),
         ("deploy_role_arn_qa", "github_deploy_qa", "qa"),
         ("deploy_role_arn_prod", "github_deploy_prod", "prod"),
+        ("batch_role_arn_qa", "github_batch_qa", "qa"),
+        ("batch_role_arn_prod", "github_batch_prod", "prod"),
     ):
         assert outputs[output] == cfg.github_role_arn(key)
         assert outputs[output].split(":")[4] == FOUR[role]

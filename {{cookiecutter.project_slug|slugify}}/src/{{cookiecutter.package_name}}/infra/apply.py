@@ -229,7 +229,9 @@ def role_outputs(cfg: Config, result: Result) -> dict[str, str]:
     }
     for env in config.ENVIRONMENTS:
         workload = result.outputs.get(f"workload:{cfg.environment(env).account}", {})
-        values[f"deploy_role_arn_{env}"] = result.outputs.get(f"deploy-{env}", {}).get("DeployRoleArn", "")
+        deploy = result.outputs.get(f"deploy-{env}", {})
+        values[f"deploy_role_arn_{env}"] = deploy.get("DeployRoleArn", "")
+        values[f"batch_role_arn_{env}"] = deploy.get("BatchRoleArn", "")
         values[f"endpoint_role_arn_{env}"] = workload.get("EndpointRoleArn", "")
         values[f"data_capture_bucket_{env}"] = workload.get("CaptureBucketName", "")
         values[f"data_capture_kms_key_arn_{env}"] = workload.get("CaptureKeyArn", "")
