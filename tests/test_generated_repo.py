@@ -2,7 +2,9 @@
 
 The default answers and one non-default combination (xgboost, four accounts, custom
 branches and names) must pass the generated `make check` (ruff lint, ruff format check
-with no diff, pytest) and `make local` (the local rehearsal end to end).
+with no diff, pytest) and `make local` (the local rehearsal end to end), in each inference
+mode: real-time, asynchronous (ASYNC=1), batch transform (BATCH=1) and one model per segment
+behind one multi-model server (SEGMENTS=1).
 The baked repos reuse this suite's virtual environment (VENV=...), which holds the
 generated repo's pinned dev requirements.
 """
@@ -22,10 +24,10 @@ VENV = Path(sys.executable).parent.parent
 CASES = {"default": {}, "custom": CUSTOM}
 
 
-def make(repo: Path, target: str) -> subprocess.CompletedProcess:
+def make(repo: Path, target: str, *variables: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
     return subprocess.run(
-        ["make", "-C", str(repo), target, f"VENV={VENV}"],
+        ["make", "-C", str(repo), target, f"VENV={VENV}", *variables],
         capture_output=True,
         text=True,
         env=env,
@@ -58,3 +60,21 @@ def test_make_local_rehearsal_passes(repo):
     result = make(repo, "local")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert (repo / "build" / "local").is_dir()
+
+
+# What each mode's rehearsal prints only when it ran that mode.
+MODES = {
+    "ASYNC=1": ("endpoint tests PASSED", "(async)"),
+    "BATCH=1": ("requests=", "failures=0"),
+    "SEGMENTS=1": ("endpoint tests PASSED", "Per-segment files: build/local/evaluation/<segment>/"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", list(MODES))
+def test_make_local_rehearses_each_inference_mode(repo, mode):
+    result = make(repo, "local", mode)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "rehearsal passed" in output, output[-4000:]
+    assert all(mark in output for mark in MODES[mode]), output[-4000:]
