@@ -121,32 +121,100 @@ def test_a_segmented_project_is_refused_before_any_aws_call(run_cli, tmp_path, m
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
     code, out, err = run_cli(cli.main, ["plan"])
     assert code == 2 and out == "" and SEGMENTED in err
+    # Locally too, before looking for the rehearsal's model and test split.
+    code, out, err = run_cli(cli.main, ["local", "--model", str(tmp_path / "absent.tar.gz")])
+    assert code == 2 and out == "" and err.count("error:") == 1 and SEGMENTED in err
 
 
 def test_an_unsegmented_project_passes_the_segment_guard():
     cli.check_unsegmented(CFG)  # no error: the default config has no segments
-    assert not getattr(getattr(CFG.model, "segments", None), "enabled", False)
+    assert not CFG.model.segments.enabled
 
 
 job = module("batch.job")
 
 
+def qa_plan():
+    """The QA deploy's plan of the dev version: what its model must be."""
+    return module("deploy.endpoint").plan(CFG, "qa", model_version(ARN, dev_package()))
+
+
+def described(request: dict) -> dict:
+    """DescribeModel's answer for a model created by `request`."""
+    return {
+        "ModelName": request["ModelName"],
+        "ModelArn": "arn:aws:sagemaker:r:1:model/m",
+        "ExecutionRoleArn": request["ExecutionRoleArn"],
+        "Containers": copy.deepcopy(request["Containers"]),
+        "EnableNetworkIsolation": request["EnableNetworkIsolation"],
+        "CreationTime": "2025-01-01",
+    }
+
+
 def test_a_run_needs_the_model_the_deploy_created_and_creates_none(recorder):
     session, stubs = stubbed("sagemaker", recorder=recorder)
-    name = f"{CFG.environment('prod').endpoint_name}-v7-m"
+    deploy = qa_plan()
+    name = deploy.model_name
     stubs["sagemaker"].add_client_error(
         "describe_model", "ValidationException", f'Could not find model "{name}".', 400, {"ModelName": name}
     )
     with pytest.raises(
         DeployError,
-        match=rf"model {name} does not exist; a prod batch runs the model the prod deploy created for "
-        rf"{ARN}: deploy that version to prod first \(a batch run creates no model\)",
+        match=rf"model {name} does not exist; a qa batch runs the model the qa deploy created for "
+        rf"{ARN}: deploy that version to qa first \(a batch run creates no model\)",
     ):
-        job.require_model(Clients(session, CFG.region), name, "prod", ARN)
-    stubs["sagemaker"].add_response(
-        "describe_model",
-        {"ModelName": name, "ModelArn": "arn:aws:sagemaker:r:1:model/m", "CreationTime": "2025-01-01"},
-        {"ModelName": name},
-    )
-    job.require_model(Clients(session, CFG.region), name, "prod", ARN)
+        job.require_model(Clients(session, CFG.region), deploy, "qa")
+    stubs["sagemaker"].add_response("describe_model", described(deploy.model_request), {"ModelName": name})
+    job.require_model(Clients(session, CFG.region), deploy, "qa")
     assert recorder.operations == ["DescribeModel", "DescribeModel"] and recorder.mutating == []
+
+
+def swap_image(model: dict) -> None:
+    model["Containers"][0]["Image"] = "111111111111.dkr.ecr.us-east-1.amazonaws.com/other:latest"
+
+
+def add_environment(model: dict) -> None:
+    model["Containers"][0]["Environment"] = {"SAGEMAKER_PROGRAM": "other.py"}
+
+
+def other_data(model: dict) -> None:
+    model["Containers"][0]["ModelDataUrl"] = "s3://elsewhere/model.tar.gz"
+
+
+def other_role(model: dict) -> None:
+    model["ExecutionRoleArn"] = "arn:aws:iam::111111111111:role/other"
+
+
+def open_network(model: dict) -> None:
+    model["EnableNetworkIsolation"] = False
+
+
+def extra_container(model: dict) -> None:
+    model["Containers"].append(copy.deepcopy(model["Containers"][0]))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "named"),
+    [
+        (swap_image, "container 1 Image is"),
+        (add_environment, "container 1 has another Environment"),
+        (other_data, "container 1 ModelDataUrl is 's3://elsewhere/model.tar.gz'"),
+        (other_role, "it runs as arn:aws:iam::111111111111:role/other"),
+        (open_network, "it is not network-isolated"),
+        (extra_container, "containers, not 1"),
+    ],
+)
+def test_a_model_someone_else_created_under_the_deploys_name_is_refused(recorder, tamper, named):
+    """Code that can deploy to QA could create the name the QA batch expects with other
+    containers; the batch compares the model with the deploy's request and runs nothing."""
+    session, stubs = stubbed("sagemaker", recorder=recorder)
+    deploy = qa_plan()
+    model = described(deploy.model_request)
+    tamper(model)
+    stubs["sagemaker"].add_response("describe_model", model, {"ModelName": deploy.model_name})
+    with pytest.raises(
+        DeployError, match=rf"model {deploy.model_name} is not the model the qa deploy creates"
+    ) as err:
+        job.require_model(Clients(session, CFG.region), deploy, "qa")
+    assert named in str(err.value) and "refusing to run it" in str(err.value)
+    assert recorder.mutating == []

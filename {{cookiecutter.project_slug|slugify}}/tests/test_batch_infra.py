@@ -78,6 +78,14 @@ FIXTURES = [
         [may("single", "github_batch_qa", "create or stop transform jobs of prod")],
     ),
     (
+        "the prod batch role runs its transform jobs on any model (QA's, in a shared account)",
+        "single",
+        "workload-deploy.yaml",
+        "deploy-prod",
+        change(BATCH, "BatchTransformJobs", lambda s: s.pop("Condition")),
+        [may("single", "github_batch_prod", "create transform jobs on another model of prod")],
+    ),
+    (
         "the prod deploy role runs transform jobs again",
         "four",
         "workload-deploy.yaml",
@@ -90,7 +98,10 @@ FIXTURES = [
                 "Resource": {"Fn::Sub": JOBS + "${EndpointName}-b*"},
             },
         ),
-        [may("four", "github_deploy_prod", "create or stop transform jobs of prod")],
+        [
+            may("four", "github_deploy_prod", "create or stop transform jobs of prod"),
+            may("four", "github_deploy_prod", "create transform jobs on another model of prod"),
+        ],
     ),
     (
         "the QA batch role writes the dev prefix it hashes",
@@ -255,11 +266,15 @@ def _job(c: Capture, env: str, name: str) -> str:
 
 
 def creates_job(c: Capture, role: str, env: str, name: str) -> bool:
-    """CreateTransformJob with tags (AddTags on the job), as `batch run` calls it."""
+    """CreateTransformJob with tags (AddTags on the job), as `batch run` calls it: on a model of
+    the endpoint of the role's own environment (sagemaker:ModelArn), in `env`'s account."""
     world, _ = c._world(env)
     job = _job(c, env, name)
+    endpoint = c.cfg.environment("qa" if role.endswith("-qa") else "prod").endpoint_name
+    account = c.cfg.environment(env).account
+    model = {"sagemaker:ModelArn": f"arn:aws:sagemaker:{c.cfg.region}:{account}:model/{endpoint}-v7-abc"}
     return world.all_allowed(
-        role, [("sagemaker:CreateTransformJob", job, {}), ("sagemaker:AddTags", job, {})]
+        role, [("sagemaker:CreateTransformJob", job, model), ("sagemaker:AddTags", job, {})]
     )
 
 
@@ -414,7 +429,8 @@ def test_a_batch_role_creating_any_transform_job_is_caught_by_the_outcome_test()
     """Mutation: BatchTransformJobs on transform-job/* lets the prod batch role run any job."""
 
     def everything(t: dict[str, Any]) -> None:
-        _sid(t, "BatchRole", "BatchTransformJobs")["Resource"] = {"Fn::Sub": JOBS + "*"}
+        for sid in ("BatchTransformJobs", "ManageBatchTransformJobs"):
+            _sid(t, "BatchRole", sid)["Resource"] = {"Fn::Sub": JOBS + "*"}
 
     c = Capture("single", on("workload-deploy.yaml", everything))
     assert creates_job(c, batch_role(c, "prod"), "prod", "nightly-scoring")

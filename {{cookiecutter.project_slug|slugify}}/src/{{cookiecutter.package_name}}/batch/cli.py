@@ -1,10 +1,12 @@
 """`batch run|plan|local`: Batch Transform over the configured input prefix (docs/batch.md).
 
-- `batch run --env prod|qa [--input URI] [--date YYYY-MM-DD] [--attempt N] [--wait]`: resolve
-  and check the version (`source`), check that its model exists (the one the environment's
-  deploy created: a batch run creates no model), create or attach to the transform job (`job`)
-  and, once it has Completed, check its outputs (`outputs`) and append the summary to
-  `--summary`. A repeat of a Completed run makes no mutating call.
+- `batch run --env prod|qa [--input URI] [--date YYYY-MM-DD] [--attempt N] [--wait]
+  [--lock-root DIR]`: resolve and check the version (`source`; `--lock-root`: the lock of another
+  checkout, read as data, e.g. the dev branch's for QA while the code is the prod branch's),
+  check that its model exists (the one the environment's deploy created: a batch run creates no
+  model), create or attach to the transform job (`job`) and, once it has Completed, check its
+  outputs (`outputs`) and append the summary to `--summary`. A repeat of a Completed run makes no
+  mutating call.
 - `batch plan`: in the workflow, turn the event (schedule or workflow_dispatch inputs, read from
   GITHUB_EVENT_PATH as data) into checked `env`, `input_uri`, `date` outputs; no AWS call.
 - `batch local`: the same split-by-line and join against the rehearsal's model on 127.0.0.1.
@@ -50,8 +52,8 @@ def check_date(text: str) -> str:
 
 def check_unsegmented(cfg: Config) -> None:
     """A batch job runs one model; a segmented project serves one model per segment value."""
-    segments = getattr(cfg.model, "segments", None)
-    if getattr(segments, "enabled", False):
+    segments = cfg.model.segments
+    if segments.enabled:
         raise cli_support.UsageError(
             f"batch runs one model, but model.segments.column is {segments.column!r} (one model per "
             'segment); expected a project without segments (model.segments.column ""): score each '
@@ -72,6 +74,18 @@ def check_input(cfg: Config, env: str, uri: str) -> str:
     return uri
 
 
+def lock_file(cfg: Config, args: argparse.Namespace) -> Path | None:
+    """The lock a run reads: --lock-file, `<--lock-root>/<lock_file>`, or None (the repo's)."""
+    if args.lock_file and args.lock_root:
+        raise cli_support.UsageError("give --lock-file or --lock-root, not both")
+    if args.lock_root:
+        root = Path(args.lock_root)
+        if not root.is_dir():
+            raise cli_support.UsageError(f"--lock-root {root} is not a directory (expected a checkout)")
+        return root / cfg.lock_file
+    return Path(args.lock_file) if args.lock_file else None
+
+
 def cmd_run(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     from ..deploy.aws import DeployError, log, require_account
     from ..deploy.endpoint import plan
@@ -83,12 +97,12 @@ def cmd_run(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     input_uri = check_input(cfg, args.env, args.input or "")
     run_date = check_date(args.date or "")
     require_account(clients, cfg, cfg.environment(args.env).account_role, f"batch run --env {args.env}")
-    version = batch_version(cfg, clients, args.env, Path(args.lock_file) if args.lock_file else None)
+    version = batch_version(cfg, clients, args.env, lock_file(cfg, args))
     deploy_plan = plan(cfg, args.env, version)
     batch = plan_job(cfg, args.env, deploy_plan, input_uri, run_date, args.attempt)
     if not input_keys(clients, input_uri):
         raise DeployError(f"no input files under {input_uri}; put CSV files (no header) there first")
-    require_model(clients, batch.model_name, args.env, version.arn)
+    require_model(clients, deploy_plan, args.env)
     job, created = ensure_job(clients, batch, args.wait, args.timeout, args.poll_interval)
     status = job["TransformJobStatus"]
     values: dict[str, Any] = {
@@ -169,6 +183,7 @@ def cmd_plan(args: argparse.Namespace, cfg: Config, clients: Any) -> int:
 def cmd_local(args: argparse.Namespace, cfg: Config, clients: Any) -> int:
     from .local import run_local
 
+    check_unsegmented(cfg)
     summary = run_local(
         args.model, args.input, args.out, cfg.batch.environment(cfg.batch.source).max_payload_mb
     )
@@ -205,6 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--wait", action="store_true", help="wait for the job, then check its outputs")
     run.add_argument("--lock-file", help="the lock naming the version (default: the repo's lock)")
+    run.add_argument(
+        "--lock-root",
+        metavar="DIR",
+        help="a checkout whose lock (config lock_file) names the version; the code stays this one",
+    )
     run.add_argument("--summary", type=Path, help="append the markdown summary here ($GITHUB_STEP_SUMMARY)")
     cli_support.add_timeout(run, DEFAULT_TIMEOUT, "the job")
     cli_support.add_poll_interval(run, DEFAULT_POLL)

@@ -6,7 +6,8 @@ the templates say, for every environment (an environment without batch settings 
 
 - only the environment's batch role (`<model>-github-batch-<env>`) creates or stops its
   transform jobs, and only under its endpoint's batch names (`<endpoint>-b...`); no role creates
-  a transform job under any other name of a workload account;
+  a transform job under any other name of a workload account, nor on a model other than its
+  endpoint's (`sagemaker:ModelArn`: where QA and prod share an account, not the other's);
 - the batch role changes nothing else: no model, endpoint config or endpoint (a batch runs the
   model the deploy created), no other role passed (registry and artifact writes have their own
   probes in `checks/authority.py`, which hold for every role);
@@ -56,6 +57,8 @@ SERVING_CHANGES = (
 TO_SAGEMAKER = {"iam:PassedToService": "sagemaker.amazonaws.com"}
 # A role name no template names: any other role of a workload account.
 OTHER_ROLE = "some-admin-role"
+# A model name no template names: any model of a workload account but the endpoint's own.
+OTHER_MODEL = "some-other-model"
 # A key ID no template names: any key of a workload account.
 ANY_KEY = "00000000-probe"
 
@@ -85,6 +88,13 @@ def batch_probes(cfg: Config) -> tuple[Probe, ...]:
                     f"{sagemaker}endpoint/{endpoint}",
                 ),
                 frozenset({f"github_deploy_{env}"}),
+            ),
+            Probe(
+                f"create transform jobs on another model of {env}",
+                ("sagemaker:CreateTransformJob",),
+                (jobs + f"{endpoint}-bprobe",),
+                frozenset(),
+                {"sagemaker:ModelArn": f"{sagemaker}model/{OTHER_MODEL}"},
             ),
             Probe(
                 f"create transform jobs under other names in the account of {env}",
