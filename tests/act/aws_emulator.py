@@ -27,6 +27,7 @@ the workflows from running end to end against it. Each gap-filler is a test doub
    Artifacts (the data splits too) land in the S3 locations the definition names.
    `ListPipelineExecutionSteps` (absent in moto) returns the emulated steps.
    A segmented definition (one `Train-<segment>` per segment) runs through segmented_pipeline.py.
+   `CreateModel` keeps `EnableNetworkIsolation`, which `DescribeModel` answers (moto 5.2.5 drops it).
 3. Endpoint updates and invocations. moto 5.2.5 has no `UpdateEndpoint`; here it switches the
    endpoint to the new config at once (InService; no traffic shifting, no alarm evaluation).
    moto's `InvokeEndpoint` returns canned bodies. Here it loads the
@@ -270,6 +271,23 @@ class AwsEmulator:
             endpoint.failure_reason = None
             return json.dumps({"EndpointArn": endpoint.arn})
 
+        # moto drops CreateModel's EnableNetworkIsolation; SageMaker keeps it and DescribeModel
+        # answers it (a batch run checks the model it finds is the deploy's, isolation included).
+        isolated: dict[tuple[str, str, str], bool] = {}
+        create_model_response = response_cls.create_model
+
+        def create_model(self: Any) -> Any:
+            result = create_model_response(self)
+            key = (self.current_account, self.region, self._get_param("ModelName"))
+            isolated[key] = self._get_param("EnableNetworkIsolation") is True
+            return result
+
+        def describe_model(self: Any) -> Any:
+            name = self._get_param("ModelName")
+            body = dict(self.sagemaker_backend.describe_model(name).response_object)
+            body["EnableNetworkIsolation"] = isolated.get((self.current_account, self.region, name), False)
+            return sm_responses.ActionResult(body)
+
         def describe_model_package(self: Any) -> Any:
             package = self.sagemaker_backend.describe_model_package(self._get_param("ModelPackageName"))
             body = package.gen_response_object()
@@ -288,6 +306,8 @@ class AwsEmulator:
             (response_cls, "start_pipeline_execution", start_pipeline_execution_response),
             (response_cls, "update_model_package", update_model_package),
             (response_cls, "describe_model_package", describe_model_package),
+            (response_cls, "create_model", create_model),
+            (response_cls, "describe_model", describe_model),
             (response_cls, "update_endpoint", update_endpoint),
             (rt_responses.SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint),
             (rt_responses.SageMakerRuntimeResponse, "invoke_endpoint_async", invoke_endpoint_async),
