@@ -4,16 +4,18 @@ call recorder, a CLI runner and the Stubber scenario of a prod endpoint update.
 The helpers they use (and that other tests import directly) are in deploy_helpers.py; the
 prod-update scenario's stubbed responses are in deploy_scenarios.py. Nothing here is autouse:
 a test module opts in, e.g. `pytestmark = pytest.mark.usefixtures("fake_aws")`. What does apply
-to every test is speed only: botocore's data loader, service models, client methods and event-name
-aliases shared within the process, each CloudFormation template parsed once per process, one
-OpenMP thread per worker and fewer garbage collections (below).
+to every test is speed only: botocore's data loader, service models, client methods, handler
+signatures and event-name aliases shared within the process, each CloudFormation template parsed
+once per process, one OpenMP thread per worker and fewer garbage collections (below).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import pickle
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,29 @@ def _share_service_models() -> None:
     botocore.client.ClientCreator._load_service_model = load_service_model
 
 
+def _inspect_each_handler_once() -> None:
+    """botocore checks that every event handler it registers takes **kwargs by inspecting its
+    signature, on every registration: about 180,000 inspections per session of a few hundred
+    functions. The answer depends on the function alone, so it is kept per function (weakly:
+    a handler that goes away takes its answer with it; one that cannot be weakly referenced is
+    inspected every time, as before)."""
+    inspect_kwargs = botocore.hooks.accepts_kwargs
+    known: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+    def accepts_kwargs(func: Any) -> bool:
+        key = getattr(func, "__func__", func)
+        try:
+            return known[key]
+        except (KeyError, TypeError):
+            pass
+        answer = inspect_kwargs(func)
+        with contextlib.suppress(TypeError):
+            known[key] = answer
+        return answer
+
+    botocore.hooks.accepts_kwargs = accepts_kwargs
+
+
 def _share_event_alias_names() -> None:
     """botocore renames event names through an alias table (the same table for every session and
     client) and remembers each renaming, but per emitter: every session and every client's copy
@@ -117,6 +142,7 @@ def _parse_each_template_once() -> None:
 _share_one_loader()
 _reuse_client_methods()
 _share_service_models()
+_inspect_each_handler_once()
 _share_event_alias_names()
 _parse_each_template_once()
 # One thread per OpenMP/BLAS pool: the pytest-xdist workers already use every core, and pools

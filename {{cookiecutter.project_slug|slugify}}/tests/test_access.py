@@ -17,7 +17,6 @@ The negative tests show the comparison catches a template that drifts from the t
 from __future__ import annotations
 
 import copy
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -90,14 +89,10 @@ def allowed(document: Any) -> list[dict[str, Any]]:
     return [normal(s) for s in checks.statements(document) if s.get("Effect") == "Allow"]
 
 
-@functools.cache
-def _loaded(template_file: str) -> dict[str, Any]:
-    return checks.load_template(INFRA / template_file)
-
-
 def template_of(template_file: str) -> dict[str, Any]:
-    """A fresh copy of a template of infra/ (parsed once per test session)."""
-    return copy.deepcopy(_loaded(template_file))
+    """A fresh copy of a template of infra/ (conftest parses each template once per process and
+    hands every caller its own copy)."""
+    return checks.load_template(INFRA / template_file)
 
 
 def resolved(

@@ -208,14 +208,20 @@ def _resource_applies(statement: dict[str, Any], arn: str) -> bool:
     return any(_matches(str(r), arn) for r in as_list(statement.get("Resource")))
 
 
-def allows(items: Iterable[dict[str, Any]], probe: Probe) -> tuple[str, str] | None:
+def allows(
+    items: Iterable[dict[str, Any]], probe: Probe, named_by: dict[str, list[dict[str, Any]]] | None = None
+) -> tuple[str, str] | None:
     """The first (action, ARN) of `probe` the statements allow, or None.
 
-    Each action is matched against each statement once; only the statements naming the action
+    Each action is matched against each statement once (`named_by` keeps, per action, the
+    statements naming it, for callers asking many probes of the same statements); only those
     are then matched against the probe's ARNs and their conditions against its context."""
     items = list(items)
+    named_by = {} if named_by is None else named_by
     for action in probe.actions:
-        named = [s for s in items if _action_applies(s, action)]
+        if action not in named_by:
+            named_by[action] = [s for s in items if _action_applies(s, action)]
+        named = named_by[action]
         denies = [s for s in named if s.get("Effect") == "Deny"]
         grants = [s for s in named if s.get("Effect") == "Allow"]
         if not grants:
@@ -250,6 +256,7 @@ def check_authority(
     from .monitoring import monitoring_probes
 
     items = list(items)
+    named_by: dict[str, list[dict[str, Any]]] = {}
     findings = []
     for probe in (
         *probes(cfg),
@@ -260,7 +267,7 @@ def check_authority(
     ):
         if role_key in probe.allowed:
             continue
-        hit = allows(items, probe)
+        hit = allows(items, probe, named_by)
         if hit:
             findings.append(
                 Finding(
