@@ -19,14 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..deploy.artifact import check_artifact
+from ..deploy.artifact import check_artifact, current_object
 from ..deploy.aws import Clients, DeployError, log
 from ..deploy.state import describe_endpoint
 from ..promotion import lockfile
 from ..promotion.evidence import (
     containers_digest,
-    digest,
-    model_artifact_uri,
     qa_evidence,
     serving_problems,
 )
@@ -93,17 +91,7 @@ def qa_version(cfg: Config, clients: Clients, lock: dict[str, Any]) -> ModelVers
 def qa_artifact(clients: Clients, version: ModelVersion, tested_version: str | None, expected: str) -> str:
     """Hash the object the dev version's container points at (the current one: what the job's
     model loads); DeployError unless it is the object version QA tested with the lock's sha256."""
-    uri = model_artifact_uri(version)
-    actual = digest(clients, uri)
-    if tested_version not in (None, "", "unversioned") and actual.version_id != tested_version:
-        raise DeployError(
-            f"{uri} is now object version {actual.version_id or 'none'} (sha256 {actual.sha256}), not "
-            f"the one QA tested ({tested_version}); refusing to run"
-        )
-    if actual.sha256 != expected:
-        raise DeployError(f"{uri} has sha256 {actual.sha256}, the lock says {expected}; refusing to run")
-    log(f"artifact {uri}: sha256 {actual.sha256} matches the lock")
-    return actual.sha256
+    return current_object(clients, version, tested_version, expected, "the one QA tested", "run").sha256
 
 
 def batch_version(cfg: Config, clients: Clients, env: str, lock_file: Path | None) -> ModelVersion:

@@ -36,16 +36,30 @@ def checked_object(clients: Clients, version: ModelVersion, lock: dict[str, Any]
             f"{version.arn} records artifact sha256 {recorded or 'none'}, the lock says {expected}; "
             "refusing to deploy"
         )
-    uri = model_artifact_uri(version)
-    object_version = version.metadata.get(ARTIFACT_VERSION_KEY)
     # SageMaker loads the current version of the key: hash that one, and it must be the copy.
+    object_version = version.metadata.get(ARTIFACT_VERSION_KEY)
+    return current_object(clients, version, object_version, expected, "the promoted copy", "deploy")
+
+
+def current_object(
+    clients: Clients,
+    version: ModelVersion,
+    object_version: str | None,
+    expected: str,
+    known_as: str,
+    verb: str,
+) -> Artifact:
+    """Hash the object `version`'s container points at now (what a model made from it loads):
+    DeployError unless it is object version `object_version` (`known_as` in the message; no
+    check when None, "" or "unversioned") and hashes to the lock's `expected` sha256."""
+    uri = model_artifact_uri(version)
     actual = digest(clients, uri)
-    if object_version not in (None, "unversioned") and actual.version_id != object_version:
+    if object_version not in (None, "", "unversioned") and actual.version_id != object_version:
         raise DeployError(
-            f"{uri} is now object version {actual.version_id} (sha256 {actual.sha256}), not the "
-            f"promoted copy {object_version}; refusing to deploy"
+            f"{uri} is now object version {actual.version_id or 'none'} (sha256 {actual.sha256}), not "
+            f"{known_as} ({object_version}); refusing to {verb}"
         )
     if actual.sha256 != expected:
-        raise DeployError(f"{uri} has sha256 {actual.sha256}, the lock says {expected}; refusing to deploy")
+        raise DeployError(f"{uri} has sha256 {actual.sha256}, the lock says {expected}; refusing to {verb}")
     log(f"artifact {uri}: sha256 {actual.sha256} matches the lock")
     return actual
