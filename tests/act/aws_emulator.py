@@ -687,6 +687,30 @@ def _walk(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def baseline_reports(features_csv: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The data-quality baseline's statistics.json and constraints.json for a header-less feature
+    table, in Model Monitor's shapes (columns `_c0`, `_c1`, ... as the analyzer names them)."""
+    rows = list(csv.reader(io.StringIO(features_csv.read_text())))
+    columns = [f"_c{i}" for i in range(len(rows[0]) if rows else 0)]
+    statistics = {
+        "version": 0.0,
+        "dataset": {"item_count": len(rows)},
+        "features": [
+            {
+                "name": name,
+                "inferred_type": "String",
+                "string_statistics": {"common": {"num_present": len(rows), "num_missing": 0}},
+            }
+            for name in columns
+        ],
+    }
+    constraints = {
+        "version": 0.0,
+        "features": [{"name": name, "inferred_type": "String", "completeness": 1.0} for name in columns],
+    }
+    return statistics, constraints
+
+
 class _ExecutionRun:
     """One emulated pipeline execution: local jobs, the gate, the registration."""
 
@@ -885,24 +909,7 @@ class _ExecutionRun:
         self.record(
             "BaselineData", "Succeeded", {"ProcessingJob": {"Arn": f"{job}:processing-job/emulated-baseline-data"}}
         )
-        rows = list(csv.reader(io.StringIO((work / "features" / "features.csv").read_text())))
-        columns = [f"_c{i}" for i in range(len(rows[0]) if rows else 0)]
-        statistics = {
-            "version": 0.0,
-            "dataset": {"item_count": len(rows)},
-            "features": [
-                {
-                    "name": name,
-                    "inferred_type": "String",
-                    "string_statistics": {"common": {"num_present": len(rows), "num_missing": 0}},
-                }
-                for name in columns
-            ],
-        }
-        constraints = {
-            "version": 0.0,
-            "features": [{"name": name, "inferred_type": "String", "completeness": 1.0} for name in columns],
-        }
+        statistics, constraints = baseline_reports(work / "features" / "features.csv")
         self.quality_check("DataQualityBaseline", job, statistics, constraints)
         calculated = work / "calculated"
         calculated.mkdir()

@@ -24,8 +24,6 @@ Two test doubles, used by aws_emulator.py:
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import tarfile
 from pathlib import Path
@@ -33,7 +31,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from aws_emulator import _error, _ExecutionRun, _kind, _split
+from aws_emulator import _error, _ExecutionRun, _kind, _split, baseline_reports
 
 TRAIN = "Train-"
 TARGET_HEADER = "X-Amzn-SageMaker-Target-Model"
@@ -200,24 +198,7 @@ class SegmentedRun(_ExecutionRun):
         )
         self.outputs(name, here / "features", "features")
         self.succeeded(name)
-        rows = list(csv.reader(io.StringIO((here / "features" / "features.csv").read_text())))
-        columns = [f"_c{i}" for i in range(len(rows[0]) if rows else 0)]
-        statistics = {
-            "version": 0.0,
-            "dataset": {"item_count": len(rows)},
-            "features": [
-                {
-                    "name": column,
-                    "inferred_type": "String",
-                    "string_statistics": {"common": {"num_present": len(rows), "num_missing": 0}},
-                }
-                for column in columns
-            ],
-        }
-        constraints = {
-            "version": 0.0,
-            "features": [{"name": column, "inferred_type": "String", "completeness": 1.0} for column in columns],
-        }
+        statistics, constraints = baseline_reports(here / "features" / "features.csv")
         self.quality_check(f"DataQualityBaseline-{segment}", self.job, statistics, constraints)
         calculated = here / "calculated"
         calculated.mkdir()
