@@ -27,8 +27,19 @@ import botocore.session
 import pytest
 from moto import mock_aws
 
+import base_config
 import recording
-from deploy_helpers import REGION, Accounts, Config, Recorder, fake_aws_env, module, write_config
+
+base_config.use_base()  # before any test module reads the config (base_config.py says why)
+from deploy_helpers import (  # noqa: E402 (reads the config: after use_base)
+    REGION,
+    Accounts,
+    Config,
+    Recorder,
+    fake_aws_env,
+    module,
+    write_config,
+)
 
 
 def _share_one_loader() -> None:

@@ -35,6 +35,8 @@ import pytest
 from botocore.stub import Stubber
 
 # Re-exported: the tests import these from here.
+from base_config import BASE
+from base_config import REAL_TIME_PROD as REAL_TIME_PROD
 from recording import READ_PREFIXES as READ_PREFIXES
 from recording import Recorder as Recorder
 from recording import StubSession as StubSession
@@ -44,8 +46,9 @@ from recording import not_found as not_found
 from recording import stubbed_in
 
 ROOT = Path(__file__).resolve().parents[1]
-# The rendered config/project.json as plain JSON (never mutate it: make_raw copies it).
-CONFIG = json.loads((ROOT / "config" / "project.json").read_text())
+# The rendered config/project.json as plain JSON, as the suite's base (base_config.py; never
+# mutate it: make_raw copies it).
+CONFIG = BASE
 PACKAGE = CONFIG["project"]["package"]
 REGION = CONFIG["aws"]["region"]
 config = importlib.import_module(f"{PACKAGE}.config")
@@ -59,29 +62,6 @@ FOUR_ACCOUNTS = {
 }
 LAYOUTS = ("baked", "four", "single")
 NOW = dt.datetime(2025, 1, 31, 12, 0, tzinfo=dt.UTC)
-
-
-# A prod-like real-time endpoint: canary shifting, autoscaling, data capture.
-REAL_TIME_PROD = {
-    "type": "real-time",
-    "instance_type": "ml.m5.large",
-    "instance_count": 2,
-    "autoscaling": {
-        "enabled": True,
-        "min_capacity": 2,
-        "max_capacity": 4,
-        "target_invocations_per_instance": 200,
-    },
-    "data_capture": {"enabled": True, "sampling_percent": 20},
-    "traffic_shifting": {
-        "type": "CANARY",
-        "canary_percent": 10,
-        "linear_step_percent": 25,
-        "wait_seconds": 600,
-        "termination_wait_seconds": 300,
-    },
-    "alarms": {"error_5xx_threshold": 1, "model_latency_p99_ms": 500},
-}
 
 
 def module(name: str) -> ModuleType:

@@ -3,6 +3,7 @@ small model trained in-process by the real step scripts on the bundled sample da
 
 from __future__ import annotations
 
+import copy
 import importlib
 import shutil
 from pathlib import Path
@@ -12,11 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from base_config import BASE
+
 ROOT = Path(__file__).resolve().parents[1]
 # The one package under src/ (the folder holding __init__.py and config).
 PACKAGE = next(path.parent.name for path in sorted((ROOT / "src").glob("*/__init__.py")))
 config = importlib.import_module(f"{PACKAGE}.config")
-CFG = config.load_config(ROOT / "config" / "project.json")
+CFG = config.parse(copy.deepcopy(BASE))  # the suite's base config (base_config.py)
 FRAMEWORK = CFG.model.framework
 TARGET = CFG.model.target_column
 SAMPLE_CSV = ROOT / "data" / "sample.csv"

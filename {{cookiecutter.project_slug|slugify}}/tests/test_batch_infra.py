@@ -117,7 +117,12 @@ FIXTURES = [
         "workload-deploy.yaml",
         "deploy-prod",
         set_resource(BATCH, "BatchTransformJobs", JOBS + "${EndpointName}-*"),
-        [may("four", "github_batch_prod", "create transform jobs under other names in the account of prod")],
+        [
+            may(
+                "four", "github_batch_prod", "create transform jobs under other names in the account of prod"
+            ),
+            may("four", "github_batch_prod", "create or stop transform test jobs of prod"),
+        ],
     ),
     (
         "the prod batch role creates models (and could serve one)",
@@ -170,6 +175,8 @@ FIXTURES = [
         [
             may("single", "github_batch_qa", "read batch input of prod"),
             may("single", "github_batch_qa", "read batch output of prod"),
+            may("single", "github_batch_qa", "read transform test inputs of prod"),
+            may("single", "github_batch_qa", "read transform test outputs of prod"),
         ],
     ),
     (

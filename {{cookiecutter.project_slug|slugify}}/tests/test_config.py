@@ -17,8 +17,11 @@ from pathlib import Path
 
 import pytest
 
+import base_config
+from base_config import BASE
+
 ROOT = Path(__file__).resolve().parents[1]
-RAW = json.loads((ROOT / "config" / "project.json").read_text())
+RAW = copy.deepcopy(BASE)  # the suite's base config (base_config.py)
 PACKAGE = RAW["project"]["package"]
 config = importlib.import_module(f"{PACKAGE}.config")
 S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -386,3 +389,15 @@ def test_python_m_config_runs_on_the_standard_library_alone():
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
     )
     assert (loaded.returncode, loaded.stdout.strip()) == (0, "[]"), loaded.stderr
+
+
+def test_the_repository_config_file_parses_as_it_is():
+    """The repository's own file (not the suite's base, base_config.py) is what make local and the
+    workflows read: it parses, and a batch-only repository has no endpoint in QA or prod."""
+    cfg = config.load_config(ROOT / "config" / "project.json")
+    kinds = {env: cfg.environment(env).endpoint.kind for env in ("qa", "prod")}
+    if base_config.is_batch_only(base_config.REPO_DOCUMENT):
+        assert kinds == {"qa": "none", "prod": "none"}
+        assert cfg.monitoring.environments == () and not cfg.champion.shadow.enabled
+    else:
+        assert kinds["qa"] in ("serverless", "real-time") and kinds["prod"] == "real-time"

@@ -45,6 +45,8 @@ FIXTURES = [
         [
             may("sagemaker_endpoint", "write monitoring reports of prod"),
             may("sagemaker_endpoint", "write batch input of prod"),
+            may("sagemaker_endpoint", "write transform test inputs of prod"),
+            may("sagemaker_endpoint", "write transform test outputs of prod"),
         ],
     ),
     (

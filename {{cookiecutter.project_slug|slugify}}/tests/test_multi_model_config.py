@@ -103,5 +103,5 @@ def test_the_endpoint_type_lists_multi_model():
         parse(raw)
     assert str(error.value) == (
         'environments.qa.endpoint.type is "multimodel"; expected one of real-time, serverless, async, '
-        "multi-model"
+        "multi-model, none"
     )

@@ -7,6 +7,7 @@ execution watch) are in test_pipeline_cli.py.
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import io
@@ -19,6 +20,7 @@ import pytest
 import requests
 from moto import mock_aws
 
+from base_config import BASE
 from deploy_helpers import FOUR_ACCOUNTS, create_bucket, new_session
 from model_helpers import PACKAGE, config
 from model_helpers import ROOT as REPO
@@ -32,7 +34,7 @@ names = importlib.import_module(f"{PACKAGE}.pipeline.names")
 registry = importlib.import_module(f"{PACKAGE}.promotion.metadata")
 
 # The baked config; across accounts with the artifact key's ARN set, as the jobs need it there.
-RAW = config.read_raw(REPO / "config" / "project.json")
+RAW = copy.deepcopy(BASE)
 if len(set(RAW["aws"]["accounts"].values())) > 1:
     RAW["registry"]["kms_key_arn"] = (
         f"arn:aws:kms:{RAW['aws']['region']}:{RAW['aws']['accounts']['shared_services']}:key/5678abcd-12ab"

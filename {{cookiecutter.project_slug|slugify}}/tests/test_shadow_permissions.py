@@ -50,6 +50,8 @@ FIXTURES = [
             may("github_deploy_prod", "read monitoring reports of prod"),
             may("github_deploy_prod", "read batch input of prod"),
             may("github_deploy_prod", "read batch output of prod"),
+            may("github_deploy_prod", "read transform test inputs of prod"),
+            may("github_deploy_prod", "read transform test outputs of prod"),
         ],
     ),
     (
@@ -68,6 +70,8 @@ FIXTURES = [
             may("github_deploy_prod", "list monitoring reports of prod"),
             may("github_deploy_prod", "list batch input of prod"),
             may("github_deploy_prod", "list batch output of prod"),
+            may("github_deploy_prod", "list transform test inputs of prod"),
+            may("github_deploy_prod", "list transform test outputs of prod"),
         ],
     ),
     (

@@ -57,17 +57,35 @@ def plan_job(
 ) -> BatchPlan:
     """The transform job of `deploy`'s model over `input_uri` for `date` (no AWS calls)."""
     settings = cfg.batch.environment(env)
-    environment = cfg.environment(env)
-    name = job_name(environment.endpoint_name, deploy.model_name, input_uri, date, attempt)
+    name = job_name(cfg.environment(env).endpoint_name, deploy.model_name, input_uri, date, attempt)
     output_uri = f"{settings.output_uri}{name}/"
+    tags = [
+        {"Key": "batch-date", "Value": date},
+        {"Key": "batch-attempt", "Value": str(attempt)},
+    ]
+    request = transform_request(cfg, env, deploy, name, input_uri, output_uri, tags)
+    return BatchPlan(env, name, deploy.model_name, input_uri, output_uri, date, attempt, request)
+
+
+def transform_request(
+    cfg: Config,
+    env: str,
+    deploy: DeployPlan,
+    name: str,
+    input_uri: str,
+    output_uri: str,
+    extra_tags: list[dict[str, str]],
+) -> dict[str, Any]:
+    """CreateTransformJob `name`: `deploy`'s model over every object under `input_uri`, the
+    joined lines to `output_uri`, on the environment's batch instances (no AWS calls)."""
+    settings = cfg.batch.environment(env)
     tags = [
         {"Key": "project", "Value": cfg.project.slug},
         {"Key": "environment", "Value": env},
         {"Key": "model-package-arn", "Value": deploy.package.arn},
-        {"Key": "batch-date", "Value": date},
-        {"Key": "batch-attempt", "Value": str(attempt)},
+        *extra_tags,
     ]
-    request = {
+    return {
         "TransformJobName": name,
         "ModelName": deploy.model_name,
         "BatchStrategy": BATCH_STRATEGY,
@@ -82,7 +100,7 @@ def plan_job(
             "S3OutputPath": output_uri,
             "Accept": ACCEPT,
             "AssembleWith": "Line",
-            "KmsKeyId": environment.capture_key_arn,
+            "KmsKeyId": cfg.environment(env).capture_key_arn,
         },
         "TransformResources": {
             "InstanceType": settings.instance_type,
@@ -91,7 +109,6 @@ def plan_job(
         "DataProcessing": {"InputFilter": "$", "JoinSource": "Input", "OutputFilter": "$"},
         "Tags": tags,
     }
-    return BatchPlan(env, name, deploy.model_name, input_uri, output_uri, date, attempt, request)
 
 
 # What a model's containers are made of: any difference is another model under the same name.
@@ -137,6 +154,12 @@ def require_model(clients: Clients, deploy: DeployPlan, env: str) -> None:
             f"model {name} does not exist; a {env} batch runs the model the {env} deploy "
             f"created for {arn}: deploy that version to {env} first (a batch run creates no model)"
         ) from None
+    refuse_other_model(found, deploy, env)
+
+
+def refuse_other_model(found: dict[str, Any], deploy: DeployPlan, env: str) -> None:
+    """DeployError unless the described model `found` is the one `deploy` plans."""
+    name, arn = deploy.model_name, deploy.package.arn
     problems = model_differences(deploy.model_request, found)
     if problems:
         raise DeployError(

@@ -147,7 +147,7 @@ def input_keys(clients: Clients, input_uri: str) -> list[str]:
     return keys
 
 
-def _read(clients: Clients, bucket: str, key: str) -> str | None:
+def read_text(clients: Clients, bucket: str, key: str) -> str | None:
     from botocore.exceptions import ClientError
 
     try:
@@ -166,7 +166,7 @@ def check_s3(clients: Clients, input_uri: str, output_uri: str) -> Summary:
     def pairs() -> Iterable[tuple[str, str, str | None]]:
         for key in input_keys(clients, input_uri):
             relative = key[len(prefix) :]
-            text = _read(clients, in_bucket, key) or ""
-            yield relative, text, _read(clients, out_bucket, f"{out_prefix}{relative}.out")
+            text = read_text(clients, in_bucket, key) or ""
+            yield relative, text, read_text(clients, out_bucket, f"{out_prefix}{relative}.out")
 
     return check_pairs(pairs())

@@ -1,10 +1,12 @@
 """Which model version a batch job runs, checked as a deploy checks what it is about to serve.
 
 - prod: the version the prod endpoint serves (endpoint -> endpoint config -> model -> its
-  package ARN), which must be an Approved, released prod version promoted from the version
-  model.lock.json names, serving exactly the artifact the lock names (`deploy.artifact.
-  check_artifact`: recorded checksum and the object's bytes). A lock not yet released, or an
-  endpoint serving something else, stops the run before any mutating call.
+  package ARN; a batch-only prod, which has no endpoint: the prod version released last among
+  the models its deploy created, `released_package_arn`), which must be an Approved, released
+  prod version promoted from the version model.lock.json names, serving exactly the artifact
+  the lock names (`deploy.artifact.check_artifact`: recorded checksum and the object's bytes).
+  A lock not yet released, or an endpoint serving something else, stops the run before any
+  mutating call.
 - qa: the dev version the lock names, with the QA result recorded on it in the registry
   (passed, the same artifact checksum and container digest as the lock) and containers that
   serve nothing the checksums do not cover (`promotion.evidence.serving_problems`); the bytes
@@ -41,17 +43,56 @@ def served_package_arn(cfg: Config, clients: Clients, env: str) -> str:
     sm = clients.sagemaker
     config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     model_name = config["ProductionVariants"][0]["ModelName"]
-    model = sm.describe_model(ModelName=model_name)
+    arn = model_package_arn(sm.describe_model(ModelName=model_name))
+    if not arn:
+        raise DeployError(f"model {model_name} of endpoint {name} is not built from one model package ARN")
+    return arn
+
+
+def model_package_arn(model: dict[str, Any]) -> str:
+    """The one model package ARN a described model is built from ("" when not exactly one)."""
     containers = model.get("Containers") or [model.get("PrimaryContainer") or {}]
     arns = [c["ModelPackageName"] for c in containers if c.get("ModelPackageName")]
-    if len(arns) != 1:
-        raise DeployError(f"model {model_name} of endpoint {name} is not built from one model package ARN")
-    return arns[0]
+    return arns[0] if len(arns) == 1 else ""
+
+
+def released_package_arn(cfg: Config, clients: Clients) -> str:
+    """A batch-only prod (no endpoint): the prod version released last among those whose model
+    the prod deploy created (`<prod endpoint>-v*`, each built from one prod package ARN; every
+    release deploys before it is recorded as released). DeployError when none was released."""
+    name = cfg.environment("prod").endpoint_name
+    best: ModelVersion | None = None
+    sm = clients.sagemaker
+    for page in sm.get_paginator("list_models").paginate(NameContains=f"{name}-v"):
+        for summary in page.get("Models", []):
+            arn = model_package_arn(sm.describe_model(ModelName=summary["ModelName"]))
+            if not arn:
+                raise DeployError(
+                    f"model {summary['ModelName']} is not built from one prod model package ARN"
+                )
+            version = resolve(cfg, clients.registry, arn, "prod")
+            released = version.metadata.get(RELEASED_AT_KEY)
+            if (
+                released
+                and version.approval == "Approved"
+                and (best is None or released > best.metadata[RELEASED_AT_KEY])
+            ):
+                best = version
+    if best is None:
+        raise DeployError(
+            f"no model {name}-v* of a released prod version; a batch-only prod batch runs the version "
+            "released last: release the lock first"
+        )
+    return best.arn
 
 
 def prod_version(cfg: Config, clients: Clients, lock: dict[str, Any]) -> ModelVersion:
-    """The released prod version prod serves; DeployError unless it is the locked one."""
-    arn = served_package_arn(cfg, clients, "prod")
+    """The released prod version prod serves (an endpoint's, or a batch-only prod's released
+    last); DeployError unless it is the locked one."""
+    if cfg.environment("prod").endpoint.batch_only:
+        arn = released_package_arn(cfg, clients)
+    else:
+        arn = served_package_arn(cfg, clients, "prod")
     version = check_deployable(cfg, "prod", resolve(cfg, clients.registry, arn, "prod"))
     if not version.metadata.get(RELEASED_AT_KEY):
         raise DeployError(f"{arn} has no {RELEASED_AT_KEY} record; batch runs only a released prod version")

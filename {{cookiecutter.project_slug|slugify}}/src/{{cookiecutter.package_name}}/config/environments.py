@@ -6,7 +6,7 @@ several endpoint settings (each error names the setting to change).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -16,6 +16,7 @@ from .settings import (
     ASYNC,
     MAX_BURST_REQUESTS,
     MULTI_MODEL,
+    NO_ENDPOINT,
     REAL_TIME,
     SERVERLESS,
     TRAFFIC_SHIFTS,
@@ -71,7 +72,7 @@ def _sub(s: _Section, key: str, fields: Mapping[str, Callable[[_Section, str], A
 
 def _parse_endpoint(s: _Section, env: str, endpoint_name: str) -> EndpointSettings:
     where = s.path
-    kind = s.choice("type", (REAL_TIME, SERVERLESS, ASYNC, MULTI_MODEL), default=REAL_TIME)
+    kind = s.choice("type", (REAL_TIME, SERVERLESS, ASYNC, MULTI_MODEL, NO_ENDPOINT), default=REAL_TIME)
     serverless = _sub(
         s,
         "serverless",
@@ -180,6 +181,14 @@ def _check_async(settings: EndpointSettings, where: str) -> None:
 
 def _check_endpoint(settings: EndpointSettings, where: str) -> None:
     """Rules that join several settings; each error names the setting to change."""
+    if settings.batch_only:
+        for option in ("autoscaling", "data_capture"):
+            if getattr(settings, option).get("enabled"):
+                raise ConfigError(
+                    f'{where}.{option}.enabled is true, but type is "{NO_ENDPOINT}" (no endpoint); '
+                    "expected false (a batch-only environment has nothing to scale or capture)"
+                )
+        return
     if settings.is_async:
         _check_async(settings, where)
     if settings.on_instances:
@@ -247,4 +256,28 @@ def check_segmented_endpoints(
         raise ConfigError(
             f'champion.shadow.enabled is true, but model.segments is on (column "{segments.column}"); '
             "expected champion.shadow.enabled false (a multi-model endpoint has no shadow variant)"
+        )
+
+
+def check_batch_only(endpoints: Mapping[str, EndpointSettings], batch_environments: Iterable[str]) -> None:
+    """A batch-only project (endpoint type "none") has no endpoint in QA or in prod: both or
+    neither, and batch settings for both (their transform jobs run the tests). One ConfigError
+    naming the setting to change. (Its shadow phase is refused with the other non-real-time prods.)"""
+    kinds = {env: settings.kind for env, settings in endpoints.items()}
+    none = [env for env, kind in kinds.items() if kind == NO_ENDPOINT]
+    if not none:
+        return
+    others = [env for env in kinds if env not in none]
+    if others:
+        shown = ", ".join(f'environments.{env}.endpoint.type is "{kinds[env]}"' for env in others)
+        raise ConfigError(
+            f'environments.{none[0]}.endpoint.type is "{NO_ENDPOINT}" but {shown}; expected '
+            f'"{NO_ENDPOINT}" in both qa and prod (a batch-only project) or an endpoint in both'
+        )
+    missing = [env for env in kinds if env not in set(batch_environments)]
+    if missing:
+        raise ConfigError(
+            f'environments.{missing[0]}.endpoint.type is "{NO_ENDPOINT}", but batch.environments has '
+            f"no {missing[0]}; expected batch settings for {' and '.join(kinds)} (their transform jobs "
+            "run the QA test and the prod smoke test)"
         )

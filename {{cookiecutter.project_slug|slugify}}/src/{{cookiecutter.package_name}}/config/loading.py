@@ -15,7 +15,7 @@ from typing import Any
 
 from .batch import parse_batch
 from .champion import parse_champion
-from .environments import _parse_environment, _parse_tests, check_segmented_endpoints
+from .environments import _parse_environment, _parse_tests, check_batch_only, check_segmented_endpoints
 from .fields import (
     ACCOUNT_ID,
     DURATION,
@@ -118,8 +118,9 @@ def parse(raw: Any, source: str = "config/project.json") -> Config:
     )
     if champion.shadow.enabled and not environments["prod"].endpoint.real_time:
         raise ConfigError(
-            "champion.shadow.enabled is true but environments.prod.endpoint.type is serverless; "
-            "expected a real-time prod endpoint (SageMaker runs shadow variants on instances) "
+            "champion.shadow.enabled is true but environments.prod.endpoint.type is "
+            f'"{environments["prod"].endpoint.kind}"; expected '
+            "a real-time prod endpoint (SageMaker runs shadow variants on instances) "
             "or champion.shadow.enabled false"
         )
     monitoring = parse_monitoring(
@@ -129,6 +130,7 @@ def parse(raw: Any, source: str = "config/project.json") -> Config:
     )
     batch = parse_batch(top.section("batch"), names)
     top.done()
+    check_batch_only({env: e.endpoint for env, e in environments.items()}, batch.environments)
     return Config(
         project=project,
         github=github,

@@ -24,6 +24,7 @@ PIPELINE_KINDS = ("feature", "dev")
 BUCKET_MODEL_PREFIX = 24
 # Asynchronous inference: what each key prefix holds, and the outcomes SageMaker notifies.
 ASYNC_USES = ("input", "output", "failure")
+BATCH_TEST_USES = ("input", "output")
 ASYNC_OUTCOMES = ("success", "error")
 
 
@@ -51,6 +52,10 @@ class Names:
     # (`batch/<env>/input/`, `batch/<env>/output/`; IAM resources append `*`).
     batch_input_prefixes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     batch_output_prefixes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # A batch-only project's test jobs (endpoint type "none": the QA test, the prod smoke test):
+    # their inputs and outputs, apart from the scheduled runs' (`batch/<env>/tests/<use>/`,
+    # BATCH_TEST_USES), so a scheduled run never reads a test's rows.
+    batch_test_prefixes: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
     # Asynchronous inference (endpoint type "async"): key prefixes of each environment's capture
     # bucket per use (ASYNC_USES: `async/<env>/<use>/`) and its SNS topics per outcome
     # (ASYNC_OUTCOMES: `<endpoint>-async-<outcome>`), by environment.
@@ -123,6 +128,12 @@ def derive_names(model: str, region: str, accounts: Mapping[str, str]) -> Names:
         alerts_topic=f"{model}-alerts",
         batch_input_prefixes=MappingProxyType({env: f"batch/{env}/input/" for env in ENVIRONMENTS}),
         batch_output_prefixes=MappingProxyType({env: f"batch/{env}/output/" for env in ENVIRONMENTS}),
+        batch_test_prefixes=MappingProxyType(
+            {
+                env: MappingProxyType({use: f"batch/{env}/tests/{use}/" for use in BATCH_TEST_USES})
+                for env in ENVIRONMENTS
+            }
+        ),
         async_prefixes=MappingProxyType(
             {
                 env: MappingProxyType({use: f"async/{env}/{use}/" for use in ASYNC_USES})

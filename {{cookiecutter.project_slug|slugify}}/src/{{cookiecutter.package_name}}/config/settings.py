@@ -25,6 +25,9 @@ SERVERLESS = "serverless"
 ASYNC = "async"
 # One endpoint serving a segmented model's set of versions, one model per segment (TargetModel).
 MULTI_MODEL = "multi-model"
+# No endpoint at all (a batch-only project): the deploy creates the version's model, the tests are
+# a transform job over the held-out split, and Batch Transform is how the model is used.
+NO_ENDPOINT = "none"
 TRAFFIC_SHIFTS = ("CANARY", "LINEAR", "ALL_AT_ONCE")
 # The endpoint suite's burst is one request per sample row at most this many.
 MAX_BURST_REQUESTS = 1000
@@ -173,7 +176,10 @@ class EndpointSettings:
       `async_inference` holds max_concurrent_invocations_per_instance, min_capacity (0 allowed),
       max_capacity, target_backlog_per_instance and invocation_timeout_seconds;
     - type "multi-model" (a segmented model, docs/inference-modes.md): instances, autoscaling,
-      alarms, data capture and traffic shifting as real-time; one endpoint serves every segment.
+      alarms, data capture and traffic shifting as real-time; one endpoint serves every segment;
+    - type "none" (a batch-only project, docs/inference-modes.md): no endpoint; qa and prod are
+      both "none", the deploy creates the version's model only and the tests run a transform job
+      (`batch.environments.<env>` settings); autoscaling and data capture are refused.
     """
 
     env: str
@@ -199,6 +205,11 @@ class EndpointSettings:
     @property
     def multi_model(self) -> bool:
         return self.kind == MULTI_MODEL
+
+    @property
+    def batch_only(self) -> bool:
+        """No endpoint: the environment runs its model through Batch Transform jobs only."""
+        return self.kind == NO_ENDPOINT
 
     @property
     def on_instances(self) -> bool:

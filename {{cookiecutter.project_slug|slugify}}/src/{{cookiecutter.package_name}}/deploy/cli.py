@@ -26,6 +26,7 @@ from .artifact import check_artifact
 from .aws import Clients, DeployError, log, require_account, run_guarded
 from .deploy import DEFAULT_POLL_SECONDS, Waiter, deploy, prepare
 from .endpoint import default_timeout
+from .model_only import deploy_model, tested_version_problem
 from .monitoring import ensure_monitoring
 from .rollback import RollbackFailed, deploy_or_roll_back, rollback
 from .shadow_cli import add_parser as add_shadow_parser
@@ -45,6 +46,8 @@ FORWARDED = {
     "compare": "Markdown: locked candidate vs prod champion and QA report.",
 }
 DEFAULT_ROWS = 50
+# Seconds a batch-only environment's transform test may take (instances start, then ~50 rows).
+TRANSFORM_TEST_TIMEOUT = 3600.0
 
 
 def _lowercase(value: object) -> str:
@@ -79,6 +82,10 @@ def cmd_deploy(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
 
         lock_path = Path(args.lock_file) if args.lock_file else lockfile.lock_path(cfg)
         check_artifact(clients, deploy_plan.package, lockfile.read_lock(cfg, lock_path))
+    if deploy_plan.settings.batch_only:
+        result = deploy_model(clients, deploy_plan)
+        cli_support.emit(set_cli.result_outputs(result), args.github_output)
+        return 0
     waiter = _waiter(args, deploy_plan.timeout)
     if args.rollback_on_failure:
         result = deploy_or_roll_back(clients, deploy_plan, waiter)
@@ -94,6 +101,13 @@ def cmd_rollback(args: argparse.Namespace, cfg: Config, clients: Clients) -> int
     environment = cfg.environment(args.env)
     require_account(clients, cfg, environment.account_role, f"rollback --env {args.env}")
     settings = environment.endpoint
+    if settings.batch_only:
+        log(f"{args.env} is batch-only (no endpoint): nothing to roll back")
+        cli_support.emit(
+            {"endpoint_name": "", "endpoint_config": "", "rolled_back_from": "", "changed": "false"},
+            args.github_output,
+        )
+        return 0
     result = rollback(clients, settings, _waiter(args, default_timeout(settings)))
     cli_support.emit(
         {
@@ -105,6 +119,10 @@ def cmd_rollback(args: argparse.Namespace, cfg: Config, clients: Clients) -> int
         args.github_output,
     )
     return 0
+
+
+class NotServed(DeployError):
+    """`endpoint-test --arn`: the endpoint does not serve that version."""
 
 
 def cmd_endpoint_test(args: argparse.Namespace, cfg: Config, clients: Clients | None) -> int:
@@ -119,6 +137,12 @@ def cmd_endpoint_test(args: argparse.Namespace, cfg: Config, clients: Clients | 
     """
     from ..endpoint_tests import suite
 
+    batch_only = clients is not None and cfg.environment(args.env).endpoint.batch_only
+    if batch_only and not args.arn:
+        raise cli_support.UsageError(
+            f'environments.{args.env}.endpoint.type is "none" (batch-only): give --arn, the version '
+            f"whose model the {args.env} deploy created (its transform test runs that model)"
+        )
     rolling_back = bool(args.rollback_on_failure and clients is not None)
     segmented = (
         cfg.model.segments.enabled if clients is None else cfg.environment(args.env).endpoint.multi_model
@@ -128,7 +152,9 @@ def cmd_endpoint_test(args: argparse.Namespace, cfg: Config, clients: Clients | 
         require_account(clients, cfg, environment.account_role, f"endpoint-test --env {args.env}")
         thresholds = cfg.tests_for(args.env)
         target = environment.endpoint.endpoint_name
-        invoker: Any = suite.SageMakerInvoker(target, clients("sagemaker-runtime"), clients.sagemaker)
+        invoker: Any = None
+        if not batch_only:
+            invoker = suite.SageMakerInvoker(target, clients("sagemaker-runtime"), clients.sagemaker)
         if environment.endpoint.is_async:
             from ..endpoint_tests import async_invoker
 
@@ -140,17 +166,40 @@ def cmd_endpoint_test(args: argparse.Namespace, cfg: Config, clients: Clients | 
     samples_path = args.samples or Path(config.config_path()).resolve().parent.parent / "data" / "sample.csv"
     problem = ""
     try:
+        if clients is not None and args.arn and not batch_only:
+            served = tested_version_problem(cfg, clients, args.env, args.arn)
+            if served:
+                raise NotServed(served)
         if segmented:
             env = args.env or "local"
             run = set_cli.segment_suite(cfg, env, clients, args.url, samples_path, args.rows, thresholds)
+        elif batch_only:
+            assert clients is not None
+            from ..batch import transform_test
+
+            samples = suite.load_samples(samples_path, args.rows, cfg.model.target_column)
+            deploy_plan = prepare(cfg, clients, args.env, args.arn)
+            waiting = (
+                args.timeout if args.timeout is not None else TRANSFORM_TEST_TIMEOUT,
+                args.poll_interval,
+            )
+            target = f"the {args.env} transform test of {args.arn}"
+            run = lambda: transform_test.run_job(  # noqa: E731
+                cfg, clients, deploy_plan, samples, thresholds, waiting
+            )
         else:
             samples = suite.load_samples(samples_path, args.rows, cfg.model.target_column)
             run = lambda: suite.run_suite(invoker, samples, thresholds)  # noqa: E731
-    except DeployError as exc:  # a multi-model endpoint without a route for a segment
+    except DeployError as exc:  # another version served, or a segment without a route
         if not rolling_back:
             raise
-        problem = f"the routes cannot be used: {exc}"
-        report = suite.failed_report(target, "routes", problem, thresholds)
+        check, what = (
+            ("version", "not the version served")
+            if isinstance(exc, NotServed)
+            else ("routes", "the routes cannot be used")
+        )
+        problem = f"{what}: {exc}"
+        report = suite.failed_report(target, check, problem, thresholds)
     except (OSError, ValueError) as exc:
         if not rolling_back:
             raise cli_support.UsageError(str(exc)) from exc
@@ -176,6 +225,8 @@ def cmd_endpoint_test(args: argparse.Namespace, cfg: Config, clients: Clients | 
     if report.passed and not problem:
         return 0
     failed = problem or ", ".join(c.name for c in report.failures())
+    if rolling_back and batch_only:
+        return cli_support.fail(f"the {args.env} transform test failed ({failed}); no endpoint to roll back")
     if rolling_back:
         settings = cfg.environment(args.env).endpoint
         log(f"endpoint tests failed ({failed}); rolling back")
@@ -245,6 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--report", type=Path, metavar="PATH", help="write the report JSON here (input of `lock write`)"
     )
     cli_support.add_samples(sub, None, DEFAULT_ROWS)
+    sub.add_argument(
+        "--arn",
+        help="the version under test (comma list: a set): an endpoint must be serving it; a batch-only "
+        "environment (endpoint type none) tests the model its deploy created for it (required there)",
+    )
     sub.add_argument("--rollback-on-failure", action="store_true", help="needs --env")
     waiting(sub)
     sub = command(

@@ -156,7 +156,8 @@ def plan(cfg: Config, env: str, version: ModelVersion) -> DeployPlan:
     `<endpoint>-v<version>-<hash>`, hashed over the ARN, the execution role and the model's
     containers (model) or the variant settings (endpoint config), so the same ARN with the
     same settings always gives the same names. The model, its endpoint config and
-    a new endpoint carry the tags `model-package-arn` and `model-package-version`.
+    a new endpoint carry the tags `model-package-arn` and `model-package-version`. A batch-only
+    environment (endpoint type "none") plans the model alone: no config name or request.
     It raises DeployError when `check_deployable` refuses the package for this environment
     (wrong account, region or group, not Completed, not Approved for prod), when the package
     has no usable container. (The endpoint settings were validated when the config was parsed.)
@@ -188,9 +189,11 @@ def plan(cfg: Config, env: str, version: ModelVersion) -> DeployPlan:
         "EnableNetworkIsolation": True,
         "Tags": tags,
     }
-    config_request = production_config(cfg, env, model_name)
-    config_name = versioned_name(settings.endpoint_name, version.version, digest(config_request))
-    config_request = {"EndpointConfigName": config_name, **config_request, "Tags": tags}
+    config_name, config_request = "", {}
+    if not settings.batch_only:  # a batch-only environment has no endpoint config
+        config_request = production_config(cfg, env, model_name)
+        config_name = versioned_name(settings.endpoint_name, version.version, digest(config_request))
+        config_request = {"EndpointConfigName": config_name, **config_request, "Tags": tags}
     return DeployPlan(
         settings=settings,
         package=version,

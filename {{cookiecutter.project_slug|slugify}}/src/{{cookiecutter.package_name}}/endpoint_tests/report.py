@@ -25,6 +25,9 @@ class SuiteReport:
     target: str = ""
     thresholds: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    # What ran: the endpoint suite, or a batch-only project's transform test (no latency: a job
+    # has no per-request timing, so `latency` is empty and no burst table is shown).
+    title: str = "Endpoint tests"
 
     def failures(self) -> list[Check]:
         return [c for c in self.checks if not c.passed]
@@ -44,7 +47,7 @@ class SuiteReport:
         verdict = "PASSED" if self.passed else "FAILED"
         ok = sum(c.passed for c in self.checks)
         lines = [
-            f"### Endpoint tests {verdict}: {_cell(self.target)}",
+            f"### {self.title} {verdict}: {_cell(self.target)}",
             "",
             f"{ok} of {len(self.checks)} checks passed in {self.seconds:.1f} s.",
             "",
@@ -57,6 +60,8 @@ class SuiteReport:
         ]
         t = self.thresholds
         lat = self.latency
+        if not lat:
+            return "\n".join([*lines, ""])
         lines += [
             "",
             "| burst requests | p50 ms | p95 ms | error rate |",
@@ -79,7 +84,9 @@ def format_text(report: SuiteReport) -> str:
     lines = [f"  {c.name:<{width}}  {'pass' if c.passed else 'FAIL'}  {c.detail}" for c in report.checks]
     verdict = "PASSED" if report.passed else "FAILED"
     ok = sum(c.passed for c in report.checks)
-    lines.append(f"endpoint tests {verdict}: {ok}/{len(report.checks)} checks against {report.target}")
+    lines.append(
+        f"{report.title.lower()} {verdict}: {ok}/{len(report.checks)} checks against {report.target}"
+    )
     return "\n".join(lines)
 
 

@@ -49,6 +49,7 @@ class SegmentedReport:
     seconds: float = 0.0
     # {segment: {"package_arn": ..., "object": ...}}: what the segment's route served
     routed: dict[str, dict[str, str]] = field(default_factory=dict)
+    title: str = "Endpoint tests"
 
     @property
     def passed(self) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 from .. import access, config
 from ..config import Config
 from ..config.batch import ROLE_KEYS as BATCH_ROLE_KEYS
-from . import async_parameters, retraining_events
+from . import async_parameters, batch_test_parameters, retraining_events
 from .errors import BootstrapError
 
 INFRA_DIR = config.REPO_ROOT / "infra"
@@ -196,6 +196,8 @@ def plan(cfg: Config) -> list[StackSpec]:
                     **monitoring_parameters(cfg),
                     # Async environments hosted here: their topics and testers (async_parameters.py).
                     **async_parameters.workload_parameters(cfg, hosted),
+                    # Batch-only environments hosted here: their transform tests' prefix.
+                    **batch_test_parameters.workload_parameters(cfg, hosted),
                 },
                 dict(key_input),
             )
@@ -224,6 +226,7 @@ def plan(cfg: Config) -> list[StackSpec]:
                     # The shadow comparison's reads (prod only: capture prefix and variant metrics).
                     **capture_read_parameters(cfg, env),
                     **async_parameters.deploy_parameters(cfg, env),
+                    **batch_test_parameters.deploy_parameters(cfg, env),
                     **github,
                     "GitHubOidcProviderArn": "",
                 },

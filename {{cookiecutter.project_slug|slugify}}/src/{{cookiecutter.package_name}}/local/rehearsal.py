@@ -7,7 +7,8 @@ It runs the same step scripts the SageMaker pipeline runs, with SageMaker's cont
   -> gate (config pipeline.metric >= pipeline.metric_threshold, as the pipeline's ConditionStep;
      with --champion also >= the champion's score on the same rows - champion.tolerance: champion.py)
   -> serve (`python -m <package>.local.server` on 127.0.0.1: the handler packed in model.tar.gz)
-  -> endpoint tests (the suite the QA and prod deploys run, thresholds from environments.local.tests)
+  -> endpoint tests (the suite the QA and prod deploys run, thresholds from environments.local.tests;
+     a batch-only project: the transform test, split and joined as Batch Transform does)
   -> monitoring (a data-quality baseline on the train split; the endpoint tests' captured traffic,
      and with --shifted a deliberately shifted sample, checked as Model Monitor does; monitoring.py)
 
@@ -246,10 +247,20 @@ class Rehearsal:
             return async_invoker.local(self.url, self.work / "async")
         return HttpInvoker(self.url)
 
+    @property
+    def batch_only(self) -> bool:
+        """A batch-only project (endpoint type "none"): its tests are a transform job's."""
+        return self.cfg.environment("qa").endpoint.batch_only
+
     def endpoint_tests(self) -> str:
         thresholds = self.cfg.tests_for("local")
         samples = load_samples(self.work / "data" / "test" / "test.csv", self.n_samples, self.target)
-        self.suite = run_suite(capturing(self.invoker(), self.work), samples, thresholds)
+        if self.batch_only:
+            from ..batch import transform_test  # botocore-backed: only a batch-only project needs it
+
+            self.suite = transform_test.rehearse(self.cfg, self.url, samples, thresholds)
+        else:
+            self.suite = run_suite(capturing(self.invoker(), self.work), samples, thresholds)
         ok = sum(c.passed for c in self.suite.checks)
         detail = f"{ok}/{len(self.suite.checks)} checks passed"
         if not self.suite.passed:
@@ -259,6 +270,8 @@ class Rehearsal:
 
     def monitoring(self) -> str:
         """Data-quality baseline on the train split; the captured traffic (and --shifted) checked."""
+        if self.batch_only:
+            return "skipped: batch-only (no endpoint, no captured traffic; docs/inference-modes.md)"
         self.monitor = Monitor(self.cfg, self.work, self.url, self.n_samples, self.say, self.invoker())
         return self.monitor.run(self.shifted)
 

@@ -52,7 +52,9 @@ def summary(
     lines.append(f"  {'total':<15} {'':<8} {total:8.2f}")
     if metrics:
         lines += ["", "Metrics: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())]
-    if suite is not None:
+    if suite is not None and not suite.latency:  # a transform test: no per-request latency
+        lines += ["", f"{suite.title} checks:", format_text(suite)]
+    elif suite is not None:
         lat, t = suite.latency, suite.thresholds
         lines += [
             "",

@@ -131,7 +131,16 @@ def metric_json_path(cfg: Config) -> str:
 
 def endpoint_instance_types(cfg: Config) -> list[str]:
     """Instance types the deploy environments' endpoints name (sorted), recorded on the package
-    as its inference and transform instances."""
-    return sorted(
-        {env.endpoint.instance_type for env in cfg.environments.values() if env.endpoint.instance_type}
-    )
+    as its inference instances; a batch-only project (no endpoint) names its batch jobs' instead."""
+    types = {env.endpoint.instance_type for env in cfg.environments.values() if env.endpoint.instance_type}
+    return sorted(types or batch_instance_types(cfg))
+
+
+def batch_instance_types(cfg: Config) -> set[str]:
+    return {settings.instance_type for settings in cfg.batch.environments.values()}
+
+
+def transform_instance_types(cfg: Config) -> list[str]:
+    """Instance types a transform job of the package may run on (sorted): the endpoints' and the
+    batch jobs' (`batch.environments`)."""
+    return sorted(set(endpoint_instance_types(cfg)) | batch_instance_types(cfg))

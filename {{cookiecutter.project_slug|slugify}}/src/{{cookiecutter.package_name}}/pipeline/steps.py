@@ -41,6 +41,7 @@ from .parameters import (
     hyperparameters_metadata,
     metric_json_path,
     register_retry_policies,
+    transform_instance_types,
 )
 
 STEPS_DIR = Path(__file__).resolve().parents[1] / "steps"
@@ -301,7 +302,7 @@ def register_step(
         content_types=CONTENT_TYPES,
         response_types=RESPONSE_TYPES,
         inference_instances=endpoint_types,
-        transform_instances=endpoint_types,
+        transform_instances=transform_instance_types(cfg),
         # Fixed, not a parameter: an execution cannot register an approved version.
         approval_status=APPROVAL_STATUS,
         model_metrics=(baselines.model_metrics if baselines else _report_only)(

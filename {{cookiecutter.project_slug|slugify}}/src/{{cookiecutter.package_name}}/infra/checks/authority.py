@@ -252,6 +252,7 @@ def check_authority(
     other principal) allow although the limits above do not let that role make it."""
     from .async_io import async_probes
     from .batch import batch_probes
+    from .batch_tests import batch_test_probes
     from .capture import capture_probes
     from .monitoring import monitoring_probes
 
@@ -264,6 +265,7 @@ def check_authority(
         *capture_probes(cfg),
         *async_probes(cfg),
         *batch_probes(cfg),
+        *batch_test_probes(cfg),
     ):
         if role_key in probe.allowed:
             continue

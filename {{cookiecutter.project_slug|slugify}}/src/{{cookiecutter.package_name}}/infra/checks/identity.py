@@ -1,5 +1,6 @@
 """IAM identity policies: explicit actions, `Resource: "*"` only where needed and explained,
-and a role's statements on the table's resources exactly the access table's (Denies included).
+and a role's statements on the table's resources exactly the access table's (Denies included);
+the roles of a batch-only environment's transform test hold what it needs (`checks/batch_tests.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .base import (
     label,
     statements,
 )
+from .batch_tests import check_batch_test_grants
 
 
 def check_identity_policy(where: str, policy: Any) -> list[Finding]:
@@ -67,9 +69,11 @@ def check_role_grants(
     bucket's prefixes and key, pipelines, the roles it passes) are exactly the access table's for
     that role: every Allow one the table makes (with the same condition), and every Deny the
     table gives the role present. `key_arns` are the ARNs of the artifact key as this stack sees
-    it. Wildcard actions and `Resource: "*"` are the other checks' findings."""
+    it. Wildcard actions and `Resource: "*"` are the other checks' findings. A role a
+    batch-only environment's transform test needs must hold its grants (`checks/batch_tests.py`)."""
     if ctx.cfg is None:
         return []
+    policies = list(policies)
     table = access.grants_of_role(ctx.cfg, account, role_name)
     who = f"role {role_name}" + ("" if table is not None else " (a role the access table does not name)")
     findings = []
@@ -96,6 +100,9 @@ def check_role_grants(
                 f"lacks the access table's Deny of {_describe(missing)} for {who} (access/table.py)",
             )
         )
+    # A batch-only environment's transform test needs its deploy and endpoint roles' grants.
+    items = [s for policy in policies for s in statements((policy or {}).get("PolicyDocument"))]
+    findings += check_batch_test_grants(where, role_name, ctx.role_key(role_name), account, items, ctx.cfg)
     return findings
 
 
