@@ -692,6 +692,18 @@ def test_in_an_endpoint_config_nobody_gets_the_transform_test(endpoints: Deploye
         assert not d.writes(endpoint, env, d.output(env)), env
 
 
+def test_only_a_batch_only_prods_batch_role_lists_the_models(bo: Deployed, endpoints: Deployed) -> None:
+    """`batch run --env prod` of a batch-only prod finds the version released last among the
+    deploy's models (ListModels, no resource-level permissions); no other batch role lists them."""
+    for d, listing in ((bo, {"prod"}), (endpoints, set())):
+        for env in ("qa", "prod"):
+            world, _ = d.of(env)
+            role = d.role(f"github_batch_{env}", env)
+            anything = d.arn(env, "model", "any")  # ListModels is evaluated against "*"
+            assert world.allowed(role, "sagemaker:ListModels", anything) == (env in listing), (env, listing)
+            assert not world.allowed(d.deploy(env), "sagemaker:ListModels", anything), env
+
+
 # --- each attack succeeds once its control is loosened ---------------------------------------------
 
 
