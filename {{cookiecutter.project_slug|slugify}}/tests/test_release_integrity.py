@@ -10,6 +10,7 @@ deploy re-hashes what it is about to serve against the lock.
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 
@@ -283,3 +284,36 @@ def test_deploy_refuses_a_prod_version_promoted_from_another_source(world):
     value = version.resolve(world.cfg, world.clients, prod_arn, "prod")
     with pytest.raises(DeployError, match="but the lock names"):
         artifact_check.check_artifact(world.clients, value, world.lock(second))
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        {"passed": True, "checks": []},
+        {"passed": True},
+        {"passed": True, "checks": [{"name": "accuracy", "passed": False, "detail": "0.41"}]},
+        {"passed": True, "checks": [{"name": "accuracy", "passed": "yes"}]},
+    ],
+    ids=["no checks", "no check list", "a failed check", "a check not passed: true"],
+)
+def test_a_report_that_shows_no_passed_check_is_recorded_as_failed(
+    world, configure, tmp_path, capsys, report
+):
+    """A report claiming a pass over no checks, or over a failed one, tested nothing it can show:
+    record-qa records a failure (the version is Rejected) and lock write refuses it."""
+    configure(world.cfg)
+    arn = world.register()
+    value = version.resolve(world.cfg, world.clients, arn, "dev")
+    artifact = tmp_path / "artifact.json"
+    artifact.write_text(
+        json.dumps(evidence.digest(world.clients, evidence.model_artifact_uri(value)).to_dict())
+    )
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    cli = module("promotion.cli")
+    args = ["record-qa", "--arn", arn, "--report", str(path), "--artifact", str(artifact)]
+    code = cli.main(args, session=world.shared)
+    assert code == 1 and "qa_result=failed" in capsys.readouterr().out
+    assert world.describe(arn)["ModelApprovalStatus"] == "Rejected"
+    assert not lockfile.report_passed(report)
+    assert lockfile.report_passed({**report, "checks": [{"name": "ping", "passed": True}]})

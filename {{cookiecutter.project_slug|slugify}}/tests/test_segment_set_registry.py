@@ -138,9 +138,24 @@ def test_record_qa_rejects_exactly_the_segment_that_failed(segmented, capsys, tm
 def test_a_report_without_a_segment_fails_that_segment(segmented, capsys, tmp_path):
     arns = segmented.register_set()
     artifacts = digested(segmented, capsys, tmp_path, arns)
-    report = {"passed": True, "segments": {s: {"passed": True, "checks": []} for s in ("north", "south")}}
+    passed = {"passed": True, "checks": [{"name": "ping", "passed": True}]}
+    report = {"passed": True, "segments": {s: passed for s in ("north", "south")}}
     code, values, _ = record_qa(segmented, capsys, tmp_path, arns, report, artifacts)
     assert (code, values["qa_result"]) == (1, "passed,passed,failed")
+
+
+def test_a_segment_whose_part_shows_no_passed_check_fails(segmented, capsys, tmp_path):
+    """A part saying passed over no checks tested nothing it can show: that segment fails."""
+    arns = segmented.register_set()
+    artifacts = digested(segmented, capsys, tmp_path, arns)
+    passed = {"passed": True, "checks": [{"name": "ping", "passed": True}]}
+    report = {
+        "passed": True,
+        "segments": {s: passed for s in VALUES} | {"south": {"passed": True, "checks": []}},
+    }
+    code, values, _ = record_qa(segmented, capsys, tmp_path, arns, report, artifacts)
+    assert (code, values["qa_result"]) == (1, "passed,failed,passed")
+    assert segmented.describe(arns["south"])["ModelApprovalStatus"] == "Rejected"
 
 
 @pytest.mark.parametrize(

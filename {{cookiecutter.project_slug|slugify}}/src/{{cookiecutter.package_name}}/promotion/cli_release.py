@@ -130,7 +130,7 @@ def cmd_record_qa(args: argparse.Namespace, cfg: Config, clients: Clients) -> in
     if segments.is_set(cfg, args.arn):
         return cli_sets.record_qa(args, cfg, clients, report, _read_json(args.artifact, "artifact digest"))
     artifact = evidence.load_artifact(_read_json(args.artifact, "artifact digest"), args.artifact)
-    passed = isinstance(report, dict) and report.get("passed") is True
+    passed = lockfile.report_passed(report)
     summary = lockfile.summarise_report(report) if isinstance(report, dict) else "unreadable report"
     evidence.record_qa(cfg, clients, args.arn, passed, artifact, summary, args.run or "")
     cli_support.emit({"arn": args.arn, "qa_result": "passed" if passed else "failed"}, args.github_output)

@@ -85,12 +85,12 @@ def record_qa(args: argparse.Namespace, cfg: Config, clients: Clients, report: A
     tested = {s: lockset.segment_report(report, s) if readable else {} for s in found}
     # A report that failed while every segment's part passed failed for all of them.
     overall = readable and (
-        report.get("passed") is True or any(p.get("passed") is not True for p in tested.values())
+        report.get("passed") is True or any(not lockfile.report_passed(p) for p in tested.values())
     )
     for segment, value in found.items():
         artifact = loaded[segment]
         part = tested[segment]
-        passed = overall and part.get("passed") is True
+        passed = overall and lockfile.report_passed(part)
         summary = lockfile.summarise_report(part) if readable else "unreadable report"
         evidence.record_qa(cfg, clients, value.arn, passed, artifact, summary, args.run or "")
         results[segment] = "passed" if passed else "failed"

@@ -81,6 +81,18 @@ def lock_path(cfg: Config, root: Path | None = None) -> Path:
     return (root or repo_root()) / cfg.lock_file
 
 
+def report_passed(report: Any) -> bool:
+    """Whether a test report (SuiteReport.to_dict(), or one segment's part) is a pass: it says
+    passed, names at least one check and every check it names passed. A report that says passed
+    over no checks, or over a failed one, tested nothing it can show."""
+    if not isinstance(report, dict) or report.get("passed") is not True:
+        return False
+    checks = report.get("checks")
+    if not isinstance(checks, list) or not checks:
+        return False
+    return all(isinstance(c, dict) and c.get("passed") is True for c in checks)
+
+
 def summarise_report(report: dict[str, Any]) -> str:
     """One line from an endpoint test report (the suite's SuiteReport.to_dict())."""
     checks = report.get("checks", [])
@@ -114,7 +126,7 @@ def build_lock(
     the champion comparison says the candidate lost."""
     ref = arn if isinstance(arn, PackageRef) and arn.kind == "dev" else check_package(cfg, str(arn), "dev")
     arn = ref.arn
-    if qa_report.get("passed") is not True:
+    if not report_passed(qa_report):
         raise LockError(
             f"the QA endpoint tests did not pass ({summarise_report(qa_report)}); refusing to lock {arn}"
         )
