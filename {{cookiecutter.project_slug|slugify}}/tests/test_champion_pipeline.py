@@ -83,7 +83,13 @@ def test_the_definition_compares_with_the_served_version_not_the_newest_approved
     rejected = prod_version(
         moto_account, f"{PROD_PREFIX}7/model.tar.gz", {"released_at": "2025-04-01T00:00:00Z"}, "Rejected"
     )
-    assert len({served, newest, rejected}) == 3
+    # One segment's model of an earlier segmented project, released later: no whole model's champion.
+    segment = prod_version(
+        moto_account,
+        f"{PROD_PREFIX}8/model.tar.gz",
+        {"released_at": "2025-05-01T00:00:00Z", "segment": "north", "segment_column": "region"},
+    )
+    assert len({served, newest, rejected, segment}) == 4
     code, service, err = upsert(moto_account, capsys)
     assert code == 0, err
     assert f"pipeline: champion {served}" in err

@@ -213,20 +213,27 @@ def test_upsert_looks_up_each_segments_champion(configure, monkeypatch, aws_env,
         session = Accounts(SEG_CFG).session("shared_services")
         sagemaker = session.client("sagemaker")
         sagemaker.create_model_package_group(ModelPackageGroupName=SEG_CFG.group("prod"))
-        arn = sagemaker.create_model_package(
-            ModelPackageGroupName=SEG_CFG.group("prod"),
-            ModelApprovalStatus="Approved",
-            InferenceSpecification={
-                "Containers": [{"Image": IMAGE, "ModelDataUrl": served}],
-                "SupportedContentTypes": ["text/csv"],
-                "SupportedResponseMIMETypes": ["application/json"],
-            },
-            CustomerMetadataProperties={
-                "git_sha": GIT_SHA,
-                "segment": "south-2",
-                "released_at": "2025-03-01T00:00:00Z",
-            },
-        )["ModelPackageArn"]
+
+        def released(column: str, at: str) -> str:
+            return sagemaker.create_model_package(
+                ModelPackageGroupName=SEG_CFG.group("prod"),
+                ModelApprovalStatus="Approved",
+                InferenceSpecification={
+                    "Containers": [{"Image": IMAGE, "ModelDataUrl": served}],
+                    "SupportedContentTypes": ["text/csv"],
+                    "SupportedResponseMIMETypes": ["application/json"],
+                },
+                CustomerMetadataProperties={
+                    "git_sha": GIT_SHA,
+                    "segment": "south-2",
+                    "segment_column": column,
+                    "released_at": at,
+                },
+            )["ModelPackageArn"]
+
+        arn = released(SEG_CFG.model.segments.column, "2025-03-01T00:00:00Z")
+        # The same value under another column, released later: another segment's model.
+        released(SEG_CFG.model.segments.column + "_old", "2025-04-01T00:00:00Z")
         service = PipelineService()
         client = service.attach(sagemaker)
         args = ["upsert", "--kind", "dev", "--branch", SEG_CFG.branches.dev, "--git-sha", GIT_SHA]

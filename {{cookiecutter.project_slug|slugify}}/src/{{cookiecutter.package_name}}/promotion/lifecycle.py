@@ -15,7 +15,7 @@ from .. import config
 from ..config import Config
 from ..deploy.aws import Clients, DeployError, log
 from .metadata import check_customer_metadata, metadata_value
-from .segments import SEGMENT_KEY
+from .segments import SEGMENT_COLUMN_KEY, SEGMENT_KEY
 from .version import GIT_SHA_KEY, ModelVersion, check_package, describe_package, reference, resolve
 
 # SageMaker's predefined model life-cycle stages
@@ -252,17 +252,20 @@ def reject(cfg: Config, clients: Clients, arn: str, reason: str) -> bool:
 def champion_version(cfg: Config, clients: Clients, segment: str | None = None) -> ModelVersion | None:
     """The prod version the prod endpoint serves: the one released last, never a Rejected one.
 
-    With `segment`, only prod versions whose `segment` metadata equals it count: the champion of
-    that segment (None for a segment prod never served). Each prod version is described once
-    (the prod group holds one version per release).
+    With `segment`, only prod versions whose `segment` metadata equals it and whose
+    `segment_column` is the configured column count: the champion of that segment (None for a
+    segment prod never served; a value reused under another column is another segment). Without
+    it, only versions registered for no segment: a segment's model is no whole model's champion.
+    Each prod version is described once (the prod group holds one version per release).
     """
     best: ModelVersion | None = None
+    wanted = (None, None) if segment is None else (segment, cfg.model.segments.column)
     paginator = clients.sagemaker.get_paginator("list_model_packages")
     params = {"ModelPackageGroupName": cfg.group_arn("prod"), "ModelApprovalStatus": "Approved"}
     for page in paginator.paginate(**params, PaginationConfig={"PageSize": 50}):
         for summary in page.get("ModelPackageSummaryList", []):
             version = resolve(cfg, clients, summary["ModelPackageArn"], "prod")
-            if segment is not None and version.metadata.get(SEGMENT_KEY) != segment:
+            if (version.metadata.get(SEGMENT_KEY), version.metadata.get(SEGMENT_COLUMN_KEY)) != wanted:
                 continue
             released = version.metadata.get(RELEASED_AT_KEY)
             if released and (best is None or released > best.metadata[RELEASED_AT_KEY]):
