@@ -28,9 +28,11 @@ import pytest
 from moto import mock_aws
 
 import base_config
+import moto_shims
 import recording
 
 base_config.use_base()  # before any test module reads the config (base_config.py says why)
+moto_shims.keep_network_isolation()
 from deploy_helpers import (  # noqa: E402 (reads the config: after use_base)
     REGION,
     Accounts,

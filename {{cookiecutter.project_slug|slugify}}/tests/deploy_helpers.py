@@ -233,6 +233,19 @@ def plan_for(cfg: Config, env: str, arn: str, approval: str | None = None) -> An
     return module("deploy.endpoint").plan(cfg, env, model_version(arn, package_description(arn, approval)))
 
 
+def described_model(plan: Any) -> dict[str, Any]:
+    """DescribeModel of the model `plan` creates, as SageMaker answers once it exists."""
+    request = plan.model_request
+    return {
+        "ModelName": request["ModelName"],
+        "ModelArn": f"arn:aws:sagemaker:{REGION}:1:model/{request['ModelName']}",
+        "ExecutionRoleArn": request["ExecutionRoleArn"],
+        "Containers": copy.deepcopy(request["Containers"]),
+        "EnableNetworkIsolation": True,
+        "CreationTime": NOW,
+    }
+
+
 def create_bucket(s3: Any, name: str, region: str) -> None:
     """S3 wants the region named for every region but us-east-1."""
     where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}

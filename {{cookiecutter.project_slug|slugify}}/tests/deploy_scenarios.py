@@ -14,6 +14,7 @@ from deploy_helpers import (
     REAL_TIME_PROD,
     REGION,
     Recorder,
+    described_model,
     endpoint_response,
     make_config,
     module,
@@ -134,14 +135,7 @@ def stub_prepare(stubs, cfg, old, new, *, exists=False, previous_tag=None):
     sm, cloudwatch = stubs["sagemaker"], stubs["cloudwatch"]
     sm.add_response("describe_endpoint", endpoint_response(cfg, "prod", old.config_name))
     if exists:
-        sm.add_response(
-            "describe_model",
-            {
-                "ModelName": new.model_name,
-                "ModelArn": f"arn:aws:sagemaker:{REGION}:1:model/x",
-                "CreationTime": 0,
-            },
-        )
+        sm.add_response("describe_model", described_model(new))
         sm.add_response("describe_endpoint_config", config_response(new))
     else:
         not_found(sm, "describe_model", "model")

@@ -7,6 +7,8 @@
   ModelPackageGroupPolicy on moto's group object (moto has no group policy API).
 - `RegistryShim`: DeleteModelPackage / DeleteModelPackageGroup answered on moto's backend
   (refusing, as SageMaker does, a group that still has versions).
+- `keep_network_isolation`: CreateModel keeps `EnableNetworkIsolation`, which DescribeModel
+  answers (moto 5.2.5 drops it; a deploy checks that a model it finds is the planned one).
 """
 
 from __future__ import annotations
@@ -189,3 +191,21 @@ class RegistryShim:
 
         for operation in ("DeleteModelPackage", "DeleteModelPackageGroup"):
             session.events.register(f"before-call.sagemaker.{operation}", answer)
+
+
+def keep_network_isolation() -> None:
+    """Make moto's CreateModel keep EnableNetworkIsolation (once per process)."""
+    from moto.sagemaker.responses import SageMakerResponse
+
+    create = SageMakerResponse.create_model
+    if getattr(create, "keeps_isolation", False):
+        return
+
+    def create_model(self: Any) -> Any:
+        result = create(self)
+        model = self.sagemaker_backend.describe_model(self._get_param("ModelName"))
+        model.enable_network_isolation = self._get_param("EnableNetworkIsolation") is True
+        return result
+
+    create_model.keeps_isolation = True  # type: ignore[attr-defined]
+    SageMakerResponse.create_model = create_model  # type: ignore[method-assign]

@@ -8,7 +8,16 @@ import datetime as dt
 import json
 from typing import Any, NamedTuple
 
-from deploy_helpers import REGION, Recorder, config, endpoint_response, make_raw, module, not_found
+from deploy_helpers import (
+    REGION,
+    Recorder,
+    config,
+    described_model,
+    endpoint_response,
+    make_raw,
+    module,
+    not_found,
+)
 from deploy_scenarios import QA_SERVERLESS, REAL_TIME_PROD, config_response, plans, update_stubs
 
 shadow = module("deploy.shadow")
@@ -120,15 +129,7 @@ def stub_add_tags(w: World, **values: str) -> None:
 
 
 def stub_model_exists(w: World) -> None:
-    w.sm.add_response(
-        "describe_model",
-        {
-            "ModelName": w.new.model_name,
-            "ModelArn": f"arn:aws:sagemaker:{REGION}:1:model/x",
-            "CreationTime": 0,
-        },
-        {"ModelName": w.new.model_name},
-    )
+    w.sm.add_response("describe_model", described_model(w.new), {"ModelName": w.new.model_name})
 
 
 def stub_config(w: World, name: str, response: dict[str, Any] | None) -> None:

@@ -16,6 +16,7 @@ import pytest
 from deploy_helpers import (
     NOW,
     SAMPLE_CSV,
+    described_model,
     make_config,
     make_raw,
     module,
@@ -108,15 +109,7 @@ def test_a_batch_only_environment_plans_the_model_alone():
 
 def described(plan) -> dict:
     """DescribeModel of the model the deploy creates for `plan`."""
-    request = plan.model_request
-    return {
-        "ModelName": request["ModelName"],
-        "ModelArn": f"arn:aws:sagemaker:{CFG.region}:{CFG.environment(plan.settings.env).account}:model/x",
-        "ExecutionRoleArn": request["ExecutionRoleArn"],
-        "Containers": copy.deepcopy(request["Containers"]),
-        "EnableNetworkIsolation": True,
-        "CreationTime": NOW,
-    }
+    return described_model(plan)
 
 
 def deploy_session(recorder, *responses):
@@ -196,6 +189,8 @@ def job_response(name: str, status: str, plan, input_uri: str, reason: str | Non
         "TransformJobStatus": status,
         "ModelName": plan.model_name,
         "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": input_uri}}},
+        "TransformOutput": {"S3OutputPath": input_uri.replace("/tests/input/", "/tests/output/")},
+        "DataProcessing": {"InputFilter": "$", "JoinSource": "Input", "OutputFilter": "$"},
         "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
         "CreationTime": NOW,
     }
@@ -435,30 +430,39 @@ def test_single_feature_models_send_no_all_missing_record():
 # --- the version a batch-only prod batch runs ---------------------------------------------
 
 
-def prod_models(sm, versions: dict[int, str | None], approval: str = "Approved") -> None:
+def prod_models(
+    sm, versions: dict[int, str | None], approval: str = "Approved", others: bool = False
+) -> None:
     """ListModels of the prod deploy's models, each built from prod version N (released at the
-    given time, or never), then DescribeModel and DescribeModelPackage per model."""
+    given time, or never), then DescribeModel and DescribeModelPackage per model. With `others`,
+    the listing also holds names that merely contain the endpoint's (never described)."""
     endpoint = CFG.environment("prod").endpoint_name
+    foreign = [f"x-{endpoint}-v9-0a1b2c3d", f"{endpoint}-v9-shadow", f"{endpoint}-shadow-v9-0a1b2c3d"]
     sm.add_response(
         "list_models",
         {
             "Models": [
                 {
-                    "ModelName": f"{endpoint}-v{n}-abc",
+                    "ModelName": f"{endpoint}-v{n}-0a1b2c3d",
                     "ModelArn": f"arn:aws:sagemaker:r:1:model/{n}",
                     "CreationTime": NOW,
                 }
                 for n in versions
             ]
+            + [
+                {"ModelName": name, "ModelArn": "arn:aws:sagemaker:r:1:model/o", "CreationTime": NOW}
+                for name in foreign
+            ]
+            * others
         },
-        {"NameContains": f"{endpoint}-v"},
+        {"NameContains": endpoint[:40]},
     )
     for number, released in versions.items():
         arn = package_arn(CFG, "prod", number)
         sm.add_response(
             "describe_model",
             {
-                "ModelName": f"{endpoint}-v{number}-abc",
+                "ModelName": f"{endpoint}-v{number}-0a1b2c3d",
                 "ModelArn": "arn:aws:sagemaker:r:1:model/m",
                 "Containers": [{"ModelPackageName": arn}],
                 "CreationTime": NOW,
@@ -473,7 +477,9 @@ def prod_models(sm, versions: dict[int, str | None], approval: str = "Approved")
 
 def test_the_prod_batch_runs_the_version_released_last(recorder):
     session, stubs = stubbed("sagemaker", recorder=recorder)
-    prod_models(stubs["sagemaker"], {4: "2025-01-02T00:00:00Z", 5: "2025-01-09T00:00:00Z", 6: None})
+    prod_models(
+        stubs["sagemaker"], {4: "2025-01-02T00:00:00Z", 5: "2025-01-09T00:00:00Z", 6: None}, others=True
+    )
     assert source.released_package_arn(CFG, Clients(session, CFG.region)) == package_arn(CFG, "prod", 5)
     assert recorder.mutating == []
     assert_done(stubs)

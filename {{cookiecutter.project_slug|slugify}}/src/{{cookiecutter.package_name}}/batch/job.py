@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from ..config import Config
 from ..deploy.aws import Clients, DeployError, is_not_found, log
 from ..deploy.endpoint import DeployPlan, digest
+from ..deploy.model_check import refuse_other_model
 
 CONTENT_TYPE = "text/csv"
 ACCEPT = "text/csv"  # one answer line per input line (steps/inference.py)
@@ -111,34 +112,6 @@ def transform_request(
     }
 
 
-# What a model's containers are made of: any difference is another model under the same name.
-CONTAINER_KEYS = ("Image", "ModelDataUrl", "ModelPackageName", "Mode")
-
-
-def model_differences(expected: dict[str, Any], found: dict[str, Any]) -> list[str]:
-    """How the described model `found` differs from the deploy's CreateModel request."""
-    problems = []
-    if found.get("ExecutionRoleArn") != expected["ExecutionRoleArn"]:
-        problems.append(f"it runs as {found.get('ExecutionRoleArn')}, not {expected['ExecutionRoleArn']}")
-    if found.get("EnableNetworkIsolation") is not True:
-        problems.append("it is not network-isolated")
-    containers = found.get("Containers") or [found.get("PrimaryContainer") or {}]
-    wanted = expected["Containers"]
-    if len(containers) != len(wanted):
-        problems.append(f"it has {len(containers)} containers, not {len(wanted)}")
-    for index, (have, want) in enumerate(zip(containers, wanted, strict=False)):
-        for key in CONTAINER_KEYS:
-            if key in want and have.get(key) != want[key]:
-                problems.append(f"container {index + 1} {key} is {have.get(key)!r}, not {want[key]!r}")
-        # A container made from a package ARN (prod) is what SageMaker resolves from the
-        # immutable version, and only the reviewed prod deploy creates those models; what
-        # DescribeModel adds to it is not compared. Containers spelled out (QA) are, in full.
-        spelled_out = "ModelPackageName" not in want
-        if spelled_out and (have.get("Environment") or {}) != (want.get("Environment") or {}):
-            problems.append(f"container {index + 1} has another Environment")
-    return problems
-
-
 def require_model(clients: Clients, deploy: DeployPlan, env: str) -> None:
     """The job's model must exist and be the one the environment's deploy created for this
     version (same role, containers, image, data, package and environment: its name alone would not
@@ -155,18 +128,6 @@ def require_model(clients: Clients, deploy: DeployPlan, env: str) -> None:
             f"created for {arn}: deploy that version to {env} first (a batch run creates no model)"
         ) from None
     refuse_other_model(found, deploy, env)
-
-
-def refuse_other_model(found: dict[str, Any], deploy: DeployPlan, env: str) -> None:
-    """DeployError unless the described model `found` is the one `deploy` plans."""
-    name, arn = deploy.model_name, deploy.package.arn
-    problems = model_differences(deploy.model_request, found)
-    if problems:
-        raise DeployError(
-            f"model {name} is not the model the {env} deploy creates for {arn}: "
-            + "; ".join(problems)
-            + f"; refusing to run it (delete it, then deploy that version to {env} again)"
-        )
 
 
 def describe_job(clients: Clients, name: str) -> dict[str, Any] | None:

@@ -23,6 +23,7 @@ from typing import Any
 from ..config import Config
 from ..deploy.artifact import check_artifact, current_object
 from ..deploy.aws import Clients, DeployError, log
+from ..deploy.endpoint import is_versioned_name
 from ..deploy.state import describe_endpoint
 from ..promotion import lockfile
 from ..promotion.evidence import (
@@ -63,8 +64,10 @@ def released_package_arn(cfg: Config, clients: Clients) -> str:
     name = cfg.environment("prod").endpoint_name
     best: ModelVersion | None = None
     sm = clients.sagemaker
-    for page in sm.get_paginator("list_models").paginate(NameContains=f"{name}-v"):
+    for page in sm.get_paginator("list_models").paginate(NameContains=name[:40]):
         for summary in page.get("Models", []):
+            if not is_versioned_name(name, summary["ModelName"]):  # only the deploy's names
+                continue
             arn = model_package_arn(sm.describe_model(ModelName=summary["ModelName"]))
             if not arn:
                 raise DeployError(

@@ -238,12 +238,25 @@ TEST_TAGS = [{"Key": "batch-use", "Value": "test"}]
 
 
 def job_problem(job: dict[str, Any], request: dict[str, Any]) -> str:
-    """Why an existing job under the test's name is not this test ("" when it is): another
-    model or input (the name alone would not tell)."""
-    source = job.get("TransformInput", {}).get("DataSource", {}).get("S3DataSource", {}).get("S3Uri")
-    wanted = request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+    """Why an existing job under the test's name is not this test ("" when it is): another model,
+    input, output path, processing or container environment. The name alone would not tell, and
+    the test reads its own output prefix, which any job running as the endpoint role can write: a
+    job that wrote elsewhere, or ran otherwise, is not the job whose output it would read."""
+    name = request["TransformJobName"]
     if job.get("ModelName") != request["ModelName"]:
-        return f"{request['TransformJobName']} runs model {job.get('ModelName')}, not {request['ModelName']}"
-    if source != wanted:
-        return f"{request['TransformJobName']} reads {source}, not {wanted}"
+        return f"{name} runs model {job.get('ModelName')}, not {request['ModelName']}"
+    source = job.get("TransformInput", {}).get("DataSource", {}).get("S3DataSource", {})
+    wanted = request["TransformInput"]["DataSource"]["S3DataSource"]
+    if (source.get("S3DataType"), source.get("S3Uri")) != (wanted["S3DataType"], wanted["S3Uri"]):
+        return (
+            f"{name} reads {source.get('S3Uri')} ({source.get('S3DataType')}), "
+            f"not {wanted['S3Uri']} ({wanted['S3DataType']})"
+        )
+    output = job.get("TransformOutput", {}).get("S3OutputPath")
+    if output != request["TransformOutput"]["S3OutputPath"]:
+        return f"{name} writes {output}, not {request['TransformOutput']['S3OutputPath']}"
+    if job.get("Environment"):
+        return f"{name} sets Environment {', '.join(sorted(job['Environment']))}; the test sets none"
+    if job.get("DataProcessing") != request["DataProcessing"]:
+        return f"{name} has DataProcessing {job.get('DataProcessing')}, not {request['DataProcessing']}"
     return ""

@@ -144,7 +144,7 @@ def parse_monitoring(s: _Section, endpoints: Mapping[str, Any], artifact_bucket:
             )
         if not settings.on_instances:
             raise ConfigError(
-                f'{where} includes "{env}", but environments.{env}.endpoint is serverless, which has no '
+                f'{where} includes "{env}", but environments.{env}.endpoint is {settings.kind}, which has no '
                 f"data capture to monitor; expected {env} left out of {where}, or a real-time or async "
                 f"{env} endpoint with data_capture.enabled true"
             )

@@ -26,7 +26,7 @@ from .artifact import check_artifact
 from .aws import Clients, DeployError, log, require_account, run_guarded
 from .deploy import DEFAULT_POLL_SECONDS, Waiter, deploy, prepare
 from .endpoint import default_timeout
-from .model_only import deploy_model, tested_version_problem
+from .model_only import deploy_model, served_state, tested_version_problem
 from .monitoring import ensure_monitoring
 from .rollback import RollbackFailed, deploy_or_roll_back, rollback
 from .shadow_cli import add_parser as add_shadow_parser
@@ -165,8 +165,11 @@ def cmd_endpoint_test(args: argparse.Namespace, cfg: Config, clients: Clients | 
         target = args.url
     samples_path = args.samples or Path(config.config_path()).resolve().parent.parent / "data" / "sample.csv"
     problem = ""
+    # The version under test is served before the suite, and nothing changed until it ended.
+    watching = clients is not None and bool(args.arn) and not batch_only
+    before = served_state(cfg, clients, args.env) if watching and clients is not None else ()
     try:
-        if clients is not None and args.arn and not batch_only:
+        if watching and clients is not None:
             served = tested_version_problem(cfg, clients, args.env, args.arn)
             if served:
                 raise NotServed(served)
@@ -214,6 +217,13 @@ def cmd_endpoint_test(args: argparse.Namespace, cfg: Config, clients: Clients | 
                 raise
             problem = f"the suite stopped: {type(exc).__name__}: {exc}"
             report = suite.failed_report(target, "suite", problem, thresholds)
+        if watching and clients is not None and not problem:
+            after = served_state(cfg, clients, args.env)
+            if after != before:
+                problem = (
+                    f"the endpoint changed while the suite ran ({', '.join(before)} -> {', '.join(after)})"
+                )
+                report = suite.failed_report(target, "version", problem, thresholds)
     print(suite.format_text(report))
     try:
         suite.write_outputs(report, args.summary, args.report)
@@ -258,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
             "--timeout",
             type=cli_support.seconds,
             metavar="SECONDS",
-            help="seconds to wait for the endpoint (default from config; 0: check once)",
+            help="seconds to wait for the endpoint (default from config; a batch-only endpoint-test: "
+            f"{TRANSFORM_TEST_TIMEOUT:g} for its transform job; 0: check once)",
         )
         sub.add_argument(
             "--poll-interval",

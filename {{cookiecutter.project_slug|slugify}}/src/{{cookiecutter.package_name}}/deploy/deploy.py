@@ -28,7 +28,6 @@ previous-config tag in state.py. `rollback.deploy_or_roll_back` rolls a failed u
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +37,8 @@ from botocore.exceptions import ClientError
 from ..config import Config
 from ..promotion.version import resolve
 from .aws import Clients, DeployError, error_code, error_message, is_not_found, log
-from .endpoint import DeployPlan, plan
+from .endpoint import DeployPlan, is_versioned_name, plan
+from .model_check import refuse_other_model
 from .scaling import ensure_alarms, ensure_autoscaling, prepare_scaling_for_update
 from .state import (
     BROKEN,
@@ -117,12 +117,19 @@ def _create_unless_present(describe: Callable[[], Any], create: Callable[[], Any
 
 
 def ensure_model(clients: Clients, plan: DeployPlan) -> bool:
+    """Create the planned model unless it exists; one that exists must be the planned one
+    (`model_check.refuse_other_model`: DeployError, before anything serves it)."""
     sm = clients.sagemaker
-    return _create_unless_present(
-        lambda: sm.describe_model(ModelName=plan.model_name),
-        lambda: sm.create_model(**plan.model_request),
-        f"creating model {plan.model_name} from {plan.package.arn}",
-    )
+    try:
+        found = sm.describe_model(ModelName=plan.model_name)
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
+        log(f"creating model {plan.model_name} from {plan.package.arn}")
+        sm.create_model(**plan.model_request)
+        return True
+    refuse_other_model(found, plan, plan.settings.env)
+    return False
 
 
 def ensure_endpoint_config(clients: Clients, plan: DeployPlan) -> bool:
@@ -142,14 +149,9 @@ def cleanup(clients: Clients, plan: DeployPlan, keep: set[str]) -> list[str]:
     """
     sm = clients.sagemaker
     endpoint = plan.settings.endpoint_name
-    pattern = re.compile(r"^(?P<base>[A-Za-z0-9-]+)-v\d+-[0-9a-f]{8}$")
 
     def ours(name: str) -> bool:
-        match = pattern.match(name)
-        if not match:
-            return False
-        base = match["base"]
-        return base == endpoint or (len(name) == 63 and endpoint.startswith(base))
+        return is_versioned_name(endpoint, name)
 
     deleted: list[str] = []
     try:

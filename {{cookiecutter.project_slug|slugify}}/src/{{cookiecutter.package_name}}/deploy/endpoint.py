@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,7 @@ __all__ = [
     "alarm_names",
     "default_timeout",
     "digest",
+    "is_versioned_name",
     "model_containers",
     "plan",
     "rollback_deployment_config",
@@ -70,6 +72,18 @@ def versioned_name(base: str, version: int, hash_: str) -> str:
     """`<base>-v<version>-<hash>`, with base shortened so the name fits SageMaker's 63 characters."""
     suffix = f"-v{version}-{hash_}"
     return base[: NAME_LIMIT - len(suffix)].rstrip("-") + suffix
+
+
+VERSIONED = re.compile(r"^(?P<base>[A-Za-z0-9-]+)-v\d+-[0-9a-f]{8}$")
+
+
+def is_versioned_name(base: str, name: str) -> bool:
+    """Whether `name` is a `versioned_name` of `base` (its base shortened when the name is long)."""
+    match = VERSIONED.match(name)
+    if not match:
+        return False
+    found = match["base"]
+    return found == base or (len(name) == NAME_LIMIT and base.startswith(found))
 
 
 def data_capture_destination(cfg: Config, env: str) -> tuple[str, str]:

@@ -14,36 +14,31 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
+from typing import Any
 
 from ..config import Config
-from .aws import Clients, is_not_found, log
-from .deploy import DeployResult, prepare
+from .aws import Clients, DeployError, log
+from .deploy import DeployResult, ensure_model, prepare
 from .endpoint import DeployPlan
+from .model_check import refuse_other_model
 from .state import describe_endpoint
 
 
 def deploy_model(clients: Clients, plan: DeployPlan) -> DeployResult:
     """Create the planned model unless it exists; refuse (DeployError) one that differs."""
-    from ..batch.job import refuse_other_model  # batch builds on the deploy modules
-
-    try:
-        found = clients.sagemaker.describe_model(ModelName=plan.model_name)
-    except ClientError as exc:
-        if not is_not_found(exc):
-            raise
-        log(f"{plan.settings.env} is batch-only: creating model {plan.model_name} from {plan.package.arn}")
-        clients.sagemaker.create_model(**plan.model_request)
-        return DeployResult("", "", plan.model_name, None, True, "created")
-    refuse_other_model(found, plan, plan.settings.env)
-    log(f"model {plan.model_name} already exists for {plan.package.arn}; nothing to deploy")
-    return DeployResult("", "", plan.model_name, None, False, "unchanged")
+    created = ensure_model(clients, plan)
+    if created:
+        log(f"{plan.settings.env} is batch-only: model {plan.model_name} is its deploy (no endpoint)")
+    else:
+        log(f"model {plan.model_name} already exists for {plan.package.arn}; nothing to deploy")
+    return DeployResult("", "", plan.model_name, None, created, "created" if created else "unchanged")
 
 
 def tested_version_problem(cfg: Config, clients: Clients, env: str, arn: str) -> str:
-    """Why the environment's endpoint does not serve `arn` ("" when it does: its running config's
-    production variant runs the model the deploy plans for that version; a multi-model one
-    routes exactly the set `arn` lists). Read-only."""
+    """Why the environment's endpoint does not serve `arn` ("" when it does: it is InService with
+    no deployment pending, and its config's production variant runs the model the deploy plans
+    for that version, by name and by what it is made of; a multi-model one routes exactly the set
+    `arn` lists). Read-only."""
     if cfg.environment(env).endpoint.multi_model:
         from ..promotion.segments import split_arns
         from .set_cli import endpoint_routes
@@ -58,6 +53,14 @@ def tested_version_problem(cfg: Config, clients: Clients, env: str, arn: str) ->
     endpoint = describe_endpoint(clients, name)
     if endpoint is None:
         return f"endpoint {name} does not exist"
+    # An update in flight shifts traffic to another config while the endpoint still names this one.
+    status, pending = endpoint.get("EndpointStatus"), endpoint.get("PendingDeploymentSummary")
+    if status != "InService" or pending:
+        moving = f", deploying {pending.get('EndpointConfigName')}" if pending else ""
+        return (
+            f"endpoint {name} is {status}{moving}, not InService on one config (its traffic may "
+            "reach another model); test once it settles"
+        )
     config = clients.sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     models = [variant["ModelName"] for variant in config["ProductionVariants"]]
     if models != [plan.model_name]:
@@ -65,4 +68,19 @@ def tested_version_problem(cfg: Config, clients: Clients, env: str, arn: str) ->
             f"endpoint {name} runs {', '.join(models)} ({endpoint['EndpointConfigName']}), not "
             f"{plan.model_name}, the model of {arn}; deploy that version first"
         )
+    # The name alone would not tell a model created beforehand with another artifact, image or
+    # role (the deploy refuses one too; this checks what serves now).
+    try:
+        refuse_other_model(clients.sagemaker.describe_model(ModelName=plan.model_name), plan, env)
+    except DeployError as exc:
+        return str(exc)
     return ""
+
+
+def served_state(cfg: Config, clients: Clients, env: str) -> tuple[Any, ...]:
+    """What `endpoint-test --arn` compares before and after the suite: the endpoint's config,
+    status, pending deployment and last change (an update started and undone while the suite ran
+    changes the last)."""
+    endpoint = describe_endpoint(clients, cfg.environment(env).endpoint.endpoint_name) or {}
+    keys = ("EndpointConfigName", "EndpointStatus", "PendingDeploymentSummary", "LastModifiedTime")
+    return tuple(str(endpoint.get(key)) for key in keys)
