@@ -115,6 +115,14 @@ FRAMEWORK_IMAGE_REGIONS = frozenset(
     }
 )
 INSTANCE_FIELDS = ("processing_instance_type", "training_instance_type", "endpoint_instance_type")
+# The choice variables of cookiecutter.json and their values (a template test keeps them equal).
+# cookiecutter checks a choice given on its command line, but not one from a replay file or a
+# context it did not prompt for; the template would then render an unknown value as the default.
+CHOICES = {
+    "framework": ("sklearn", "xgboost"),
+    "serving": ("endpoints", "batch-only"),
+    "qa_endpoint_type": ("serverless", "real-time"),
+}
 
 
 def sagemaker_regions() -> list[str]:
@@ -199,6 +207,10 @@ def validate(answers: dict) -> list[str]:
     for field in ("dev_branch", "prod_branch"):
         if prefix and str(answers.get(field, "")).startswith(prefix):
             bad(field, f"a branch that does not start with the feature prefix {prefix!r}")
+
+    for field, values in CHOICES.items():
+        if answers.get(field) not in values:
+            bad(field, f"one of {', '.join(values)}")
 
     for field in INSTANCE_FIELDS:
         if not INSTANCE_TYPE.match(str(answers.get(field, ""))):

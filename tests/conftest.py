@@ -34,7 +34,8 @@ FOUR_ACCOUNTS = {
 }
 
 # Options that change what is generated. Every value of every choice is baked at least
-# once: the full product of the choice answers times both account layouts.
+# once: the full product of the choice answers times both account layouts (all with the
+# default `serving`, endpoints), plus one batch-only set.
 CHOICES = {
     "framework": ["sklearn", "xgboost"],
     "qa_endpoint_type": ["serverless", "real-time"],
@@ -50,6 +51,10 @@ def answers_for(framework: str, qa_endpoint_type: str, accounts: str) -> dict[st
 
 
 OPTION_SETS = {"-".join(combo): answers_for(*combo) for combo in itertools.product(*CHOICES.values())}
+# serving=batch-only renders endpoint type "none" in qa and prod, so qa_endpoint_type has no
+# effect there: one extra set (the non-default framework, four accounts), not another factor.
+BATCH_ONLY = {"serving": "batch-only", "framework": "xgboost", **FOUR_ACCOUNTS}
+OPTION_SETS["batch-only"] = BATCH_ONLY
 
 # A non-default answer set that also renames everything a user may rename.
 CUSTOM = {

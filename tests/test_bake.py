@@ -125,6 +125,20 @@ def test_config_reflects_custom_answers(baked):
     assert cfg["project"]["package"] == "fraud_detector"
 
 
+def test_serving_option_renders_both_endpoints_or_none(baked):
+    """serving=batch-only: qa and prod both have endpoint type "none" (and the config package
+    accepts that); the endpoints bakes have an endpoint in both."""
+    batch_only = baked_config(baked["batch-only"])
+    assert [batch_only.environment(env).endpoint.kind for env in ("qa", "prod")] == ["none", "none"]
+    assert all(batch_only.environment(env).endpoint.batch_only for env in ("qa", "prod"))
+    assert batch_only.model.framework == "xgboost"
+    for name in OPTION_SETS.keys() - {"batch-only"}:
+        cfg = baked_config(baked[name])
+        kinds = [cfg.environment(env).endpoint.kind for env in ("qa", "prod")]
+        assert kinds == [OPTION_SETS[name]["qa_endpoint_type"], "real-time"], (name, kinds)
+        assert not any(cfg.environment(env).endpoint.batch_only for env in ("qa", "prod")), name
+
+
 @pytest.mark.parametrize("name", ALL_SETS)
 def test_sagemaker_names_fit_the_pattern(baked, name):
     derived = baked_config(baked[name]).names

@@ -46,6 +46,9 @@ GOOD = {
     "processing_instance_type": "ml.m5.large",
     "training_instance_type": "ml.m5.xlarge",
     "endpoint_instance_type": "ml.c5.large",
+    "framework": "xgboost",
+    "serving": "batch-only",
+    "qa_endpoint_type": "real-time",
     "metric_threshold": "0.90",
 }
 
@@ -82,6 +85,10 @@ BAD = [
     ("dev_branch", "feature-dev", "does not start with the feature prefix"),
     ("feature_branch_prefix", "feat*", "letters, digits"),
     ("processing_instance_type", "m5.large", "SageMaker instance type"),
+    ("serving", "batch", "one of endpoints, batch-only"),
+    ("serving", "", "one of endpoints, batch-only"),
+    ("framework", "lightgbm", "one of sklearn, xgboost"),
+    ("qa_endpoint_type", "async", "one of serverless, real-time"),
     ("metric_threshold", "high", "greater than 0 and at most 1"),
     ("metric_threshold", "1.5", "greater than 0 and at most 1"),
     ("project_name", "  ", "non-empty"),
@@ -98,6 +105,33 @@ def test_each_bad_answer_is_named(field, value, words):
     assert len(errors) == 1, errors
     assert errors[0].startswith(f"{field}: {value!r} is not valid; expected ")
     assert words in errors[0]
+
+
+def test_each_choice_value_of_cookiecutter_json_passes_and_no_other():
+    """The hook's choices are cookiecutter.json's choice variables, value for value."""
+    options = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+    choices = {key: tuple(value) for key, value in options.items() if isinstance(value, list)}
+    assert choices == pre_gen.CHOICES
+    for field, values in choices.items():
+        for value in values:
+            assert pre_gen.validate({**GOOD, field: value}) == [], (field, value)
+
+
+def test_a_replayed_unknown_serving_value_stops_the_bake(tmp_path):
+    """A replay file skips cookiecutter's own choice check: the hook refuses the value, where
+    the template would have rendered endpoints."""
+    context = {**GOOD, "description": "d", "serving": "batch"}
+    replay = tmp_path / "replay" / "answers.json"
+    replay.parent.mkdir()
+    replay.write_text(json.dumps({"cookiecutter": context}))
+    out = tmp_path / "out"
+    cookiecutter = Path(sys.executable).parent / "cookiecutter"
+    cmd = [str(cookiecutter), "--replay-file", str(replay), "-o", str(out), str(TEMPLATE)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("ERROR: ")]
+    assert errors == ["ERROR: serving: 'batch' is not valid; expected one of endpoints, batch-only"], result.stderr
+    assert not out.exists() or list(out.iterdir()) == []
 
 
 def test_a_bad_owner_is_not_reported_again_through_the_derived_reviewers():

@@ -6,7 +6,8 @@ send), --set NAME=VALUE (a hyperparameter for this run only), --fresh-processes,
 (also check a deliberately shifted sample; monitoring.py), --champion PATH|latest (also
 compare with a champion model; champion.py), --async (the endpoint tests through the async
 contract; rehearsal.py), --segments (one model per segment served by one multi-model server;
-segmented.py). Exit status: see rehearsal.py.
+segmented.py). A batch-only project (endpoint type "none") refuses --async, --segments and
+--shifted: it has no endpoint. Exit status: see rehearsal.py.
 """
 
 from __future__ import annotations
@@ -108,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         champion_archive = champion.resolve(args.champion, args.work_dir.resolve()) if args.champion else None
     except (ConfigError, cli_support.UsageError) as exc:
         return cli_support.fail(exc, cli_support.EXIT_USAGE)
+    refused = _batch_only_problem(args, cfg)
+    if refused:
+        return cli_support.fail(refused, cli_support.EXIT_USAGE)
     options = {
         "work_dir": args.work_dir.resolve(),
         "data": args.data.resolve(),
@@ -123,6 +127,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg, **options, shifted=args.shifted, champion=champion_archive, async_mode=args.async_mode
     )
     return rehearsal.run()
+
+
+def _batch_only_problem(args: argparse.Namespace, cfg) -> str:
+    """Why the options given make no sense in a batch-only project ("" when they do): with no
+    endpoint there is no asynchronous contract, no multi-model server per segment and no
+    captured traffic for --shifted to check."""
+    if not cfg.environment("qa").endpoint.batch_only:
+        return ""
+    given = [
+        option
+        for option, on in (
+            ("--async (ASYNC=1)", args.async_mode),
+            ("--segments (SEGMENTS=1)", args.segments),
+            ("--shifted (SHIFTED=1)", args.shifted),
+        )
+        if on
+    ]
+    if not given:
+        return ""
+    return (
+        f'{", ".join(given)} in a batch-only project (environments.qa.endpoint.type is "none"); '
+        "expected none of them: the rehearsal's test is the transform test, with no asynchronous "
+        "contract, no per-segment multi-model server and no captured traffic to monitor "
+        "(docs/inference-modes.md)"
+    )
 
 
 def _segmented(args: argparse.Namespace, cfg, options: dict[str, Any]) -> int:
