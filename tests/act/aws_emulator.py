@@ -36,6 +36,9 @@ the workflows from running end to end against it. Each gap-filler is a test doub
    exercise the model that was actually deployed. Bad input gives SageMaker's ModelError.
    A test may set `serve_only` to the model data URLs that work; any other model answers every
    request with a 500 ModelError (a broken model, to exercise test failure and rollback).
+   A test may set `flip_unless` to the model data URLs that answer honestly; any other model
+   answers every row with the opposite label and probability 1 - p (a model that runs and
+   answers well-formed but wrong predictions, to exercise an accuracy check).
    A multi-model endpoint answers by the request's TargetModel (segmented_pipeline.py).
    moto's `InvokeEndpointAsync` returns canned locations and writes nothing. Here an async
    endpoint (its config has an AsyncInferenceConfig) reads the input object, answers through the
@@ -50,6 +53,9 @@ the workflows from running end to end against it. Each gap-filler is a test doub
    under S3OutputPath holds the input lines joined with their answers; a request the model
    refuses, or a MultiRecord answer without one line per record, marks the job Failed with a
    reason. Runs (with their request counts) are logged in `transform_log`.
+   moto's `ListModels` ignores `NameContains` (it lists every model of the account); here it
+   lists only the models whose name contains it, as SageMaker does (case-insensitively: the API
+   reference does not say, and listing more is the stricter test of what the caller filters).
 
 Nothing here talks to anything but 127.0.0.1.
 """
@@ -101,6 +107,7 @@ class AwsEmulator:
         self.execution_log: list[dict[str, Any]] = []
         self._models: dict[str, Any] = {}
         self.serve_only: set[str] | None = None
+        self.flip_unless: set[str] | None = None
         self.async_log: list[dict[str, Any]] = []
         self.transform_log: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -288,6 +295,11 @@ class AwsEmulator:
             body["EnableNetworkIsolation"] = isolated.get((self.current_account, self.region, name), False)
             return sm_responses.ActionResult(body)
 
+        def list_models(self: Any) -> Any:
+            contains = str(self._get_param("NameContains") or "").lower()
+            models = [m for m in self.sagemaker_backend.list_models() if contains in m.model_name.lower()]
+            return sm_responses.ActionResult({"Models": [m.response_object for m in models]})
+
         def describe_model_package(self: Any) -> Any:
             package = self.sagemaker_backend.describe_model_package(self._get_param("ModelPackageName"))
             body = package.gen_response_object()
@@ -308,6 +320,7 @@ class AwsEmulator:
             (response_cls, "describe_model_package", describe_model_package),
             (response_cls, "create_model", create_model),
             (response_cls, "describe_model", describe_model),
+            (response_cls, "list_models", list_models),
             (response_cls, "update_endpoint", update_endpoint),
             (rt_responses.SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint),
             (rt_responses.SageMakerRuntimeResponse, "invoke_endpoint_async", invoke_endpoint_async),
@@ -488,6 +501,10 @@ class AwsEmulator:
         handler, loaded = self._load_model(data_url)
         try:
             prediction = handler.predict_fn(handler.input_fn(body, content_type), loaded)
+            if self.flip_unless is not None and data_url not in self.flip_unless:
+                prediction = [
+                    {**p, "label": 1 - p["label"], "probability": round(1 - p["probability"], 6)} for p in prediction
+                ]
             answer, answer_type = handler.output_fn(prediction, accept)
         except handler.InputError as exc:
             return getattr(exc, "status_code", 400), str(exc), "text/plain"

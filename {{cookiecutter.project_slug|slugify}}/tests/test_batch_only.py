@@ -8,6 +8,7 @@ mutating call; every refusal comes before the first mutating call."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import io
 import json
 
@@ -182,6 +183,12 @@ def answer(data, flip: bool = False) -> str:
     return "".join(f"{line},{(1 - y) if flip else y},0.75\n" for line, y in zip(records, labels, strict=True))
 
 
+# The job's run, and when its output was written within it.
+START = NOW + dt.timedelta(minutes=3)
+END = START + dt.timedelta(minutes=4)
+WRITTEN = START + dt.timedelta(minutes=3)
+
+
 def job_response(name: str, status: str, plan, input_uri: str, reason: str | None = None) -> dict:
     job = {
         "TransformJobName": name,
@@ -193,6 +200,8 @@ def job_response(name: str, status: str, plan, input_uri: str, reason: str | Non
         "DataProcessing": {"InputFilter": "$", "JoinSource": "Input", "OutputFilter": "$"},
         "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
         "CreationTime": NOW,
+        "TransformStartTime": START,
+        "TransformEndTime": END,
     }
     if reason:
         job["FailureReason"] = reason
@@ -235,14 +244,28 @@ class TestWorld:
             "describe_transform_job", job_response(self.name, status, self.plan, self.input_uri, reason)
         )
 
-    def output(self, text: str | None) -> None:
-        if text is None:
-            self.s3.add_client_error("get_object", "NoSuchKey", "no such key", 404)
-        else:
+    def output(self, text: str | None, versions: list[dt.datetime] | None = None, deleted: int = 0) -> None:
+        """The output object: ListObjectVersions (one version written while the job ran, or
+        `versions`' times, and `deleted` delete markers), then GetObject of the version read."""
+        written = [WRITTEN] if versions is None else versions
+        listing: dict = {"Versions": [], "DeleteMarkers": []}
+        if text is not None:
+            listing["Versions"] = [
+                {"Key": self.output_key, "VersionId": f"v{i}", "LastModified": at, "IsLatest": i == 0}
+                for i, at in enumerate(written)
+            ]
+            listing["DeleteMarkers"] = [
+                {"Key": self.output_key, "VersionId": f"d{i}", "LastModified": WRITTEN}
+                for i in range(deleted)
+            ]
+        self.s3.add_response(
+            "list_object_versions", listing, {"Bucket": self.bucket, "Prefix": self.output_key}
+        )
+        if text is not None and len(written) == 1 and not deleted and START <= written[0] <= END:
             self.s3.add_response(
                 "get_object",
                 {"Body": io.BytesIO(text.encode())},
-                {"Bucket": self.bucket, "Key": self.output_key},
+                {"Bucket": self.bucket, "Key": self.output_key, "VersionId": "v0"},
             )
 
     def run(self, run_cli, tmp_path, *extra):
@@ -272,6 +295,7 @@ def test_the_transform_test_writes_the_samples_runs_one_job_and_passes(
         "PutObject",
         "CreateTransformJob",
         "DescribeTransformJob",
+        "ListObjectVersions",
         "GetObject",
     ]
     assert recorder.invalid == []
@@ -347,6 +371,34 @@ def test_a_failing_transform_test_is_a_failed_report(
     assert_done(world.stubs)
 
 
+@pytest.mark.parametrize(
+    ("versions", "deleted", "detail"),
+    [
+        ([WRITTEN, END + dt.timedelta(minutes=1)], 0, "written 2 time(s) and deleted 0 time(s)"),
+        ([WRITTEN], 1, "written 1 time(s) and deleted 1 time(s)"),
+        ([END + dt.timedelta(minutes=2)], 0, "outside the job's run"),
+        ([START - dt.timedelta(minutes=2)], 0, "outside the job's run"),
+    ],
+    ids=["overwritten", "deleted and written again", "written after the job", "written before the job"],
+)
+def test_an_output_the_job_did_not_write_alone_is_not_read(
+    configure, run_cli, recorder, tmp_path, versions, deleted, detail
+):
+    """Any test job of the environment writes as the endpoint role, so another one can write into
+    this test's output folder: the capture bucket keeps versions, and only the one version written
+    while this job ran, and nothing after it, is read (a passing answer written over a failing
+    one fails the test)."""
+    configure(CFG)
+    world = TestWorld(recorder)
+    world.new_job()
+    world.output(answer(world.data), versions, deleted)
+    code, _, _, report = world.run(run_cli, tmp_path)
+    outputs = next(c for c in report["checks"] if c["name"] == "outputs")
+    assert code == 1 and not outputs["passed"] and detail in outputs["detail"], outputs
+    assert "GetObject" not in recorder.operations
+    assert_done(world.stubs)
+
+
 def test_a_repeat_reads_the_finished_job_and_makes_no_mutating_call(configure, run_cli, recorder, tmp_path):
     configure(CFG)
     world = TestWorld(recorder)
@@ -414,7 +466,7 @@ def test_with_rollback_on_failure_a_failed_transform_test_says_there_is_nothing_
     world.output(answer(world.data, flip=True))
     code, _, err, _ = world.run(run_cli, tmp_path, "--rollback-on-failure")
     assert code == 1 and "the qa transform test failed (accuracy); no endpoint to roll back" in err
-    assert recorder.operations[-1] == "GetObject"  # no UpdateEndpoint or any other call after
+    assert recorder.operations[-2:] == ["ListObjectVersions", "GetObject"]  # no UpdateEndpoint after
 
 
 def test_single_feature_models_send_no_all_missing_record():
@@ -455,7 +507,7 @@ def prod_models(
             ]
             * others
         },
-        {"NameContains": endpoint[:40]},
+        {"NameContains": endpoint[:40], "MaxResults": 100},
     )
     for number, released in versions.items():
         arn = package_arn(CFG, "prod", number)

@@ -291,7 +291,10 @@ FIXTURES = [
         "workload-deploy.yaml",
         "deploy-qa",
         deploy("ListTransformTestOutputs", add_prefix("batch/prod/tests/output/*")),
-        [("github_deploy_qa", "list transform test outputs of prod")],
+        [
+            ("github_deploy_qa", "list transform test outputs of prod"),
+            ("github_deploy_qa", "list the versions of transform test outputs of prod"),
+        ],
         "may",
     ),
     (
@@ -434,7 +437,7 @@ FIXTURES = [
         "workload-deploy.yaml",
         "deploy-qa",
         drop(*DEPLOY[:1], "ListTransformTestOutputs", DEPLOY[1]),
-        [("github_deploy_qa", "list the transform test output")],
+        [("github_deploy_qa", "list the transform test output and its versions")],
         "cannot",
     ),
     (
@@ -633,6 +636,11 @@ def test_each_batch_only_deploy_role_runs_its_transform_test(bo: Deployed) -> No
         assert d.put(role, env, d.rows(env)), env
         assert d.lists(role, env, f"batch/{env}/tests/output/{job}/"), env
         assert d.read(role, env, d.output(env)), env
+        # The one object version its job wrote: listed, then read by version.
+        prefix = {"s3:prefix": f"batch/{env}/tests/output/{job}/"}
+        assert world.allowed(role, "s3:ListBucketVersions", f"arn:aws:s3:::{world.bucket}", prefix), env
+        assert world.allowed(role, "s3:GetObjectVersion", f"arn:aws:s3:::{world.bucket}/{d.output(env)}"), env
+        assert not world.allowed(role, "s3:ListBucketVersions", f"arn:aws:s3:::{world.bucket}"), env
 
 
 def test_the_qa_deploy_role_runs_no_other_job_and_no_other_model(bo: Deployed) -> None:

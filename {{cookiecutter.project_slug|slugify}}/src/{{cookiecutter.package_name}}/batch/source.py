@@ -64,7 +64,10 @@ def released_package_arn(cfg: Config, clients: Clients) -> str:
     name = cfg.environment("prod").endpoint_name
     best: ModelVersion | None = None
     sm = clients.sagemaker
-    for page in sm.get_paginator("list_models").paginate(NameContains=name[:40]):
+    pages = sm.get_paginator("list_models").paginate(
+        NameContains=name[:40], PaginationConfig={"PageSize": 100}
+    )
+    for page in pages:
         for summary in page.get("Models", []):
             if not is_versioned_name(name, summary["ModelName"]):  # only the deploy's names
                 continue

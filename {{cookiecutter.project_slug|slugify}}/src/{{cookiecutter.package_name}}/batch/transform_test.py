@@ -29,6 +29,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Any
 
 from ..config import Config
@@ -38,7 +39,7 @@ from ..endpoint_tests.checks import Thresholds, csv_body
 from ..endpoint_tests.report import Check, SuiteReport
 from ..endpoint_tests.samples import Sample
 from .job import RUNNING, describe_job, require_model, transform_request, wait_for
-from .outputs import Summary, check_file, prediction, read_text, records
+from .outputs import Summary, check_file, prediction, records
 
 TEST_FILE = "test.csv"
 TITLE = "Transform test"
@@ -164,10 +165,12 @@ def rehearse(cfg: Config, url: str, samples: list[Sample], thresholds: Threshold
     return run_local(http_sender(url), test_input(samples), max_bytes, thresholds, url)
 
 
-def failed_job_checks(status: str, reason: str) -> list[Check]:
+def failed_job_checks(outputs: str, job: str = "") -> list[Check]:
+    """The checks of a job that ended otherwise than Completed (`job`: its status and reason),
+    or of outputs that cannot be used (`outputs`: why; the first check is then left out)."""
     return [
-        Check("transform job", False, f"{status}: {reason}"),
-        Check("outputs", False, f"the job ended {status}"),
+        Check("transform job", False, job),
+        Check("outputs", False, outputs),
         Check("accuracy", False, "no valid predictions to score"),
         Check("missing values", False, "no valid predictions to read"),
     ]
@@ -226,11 +229,40 @@ def run_job(
         job = wait_for(clients, name, *waiting)
     status = job["TransformJobStatus"]
     if status != "Completed":
-        checks += failed_job_checks(status, describe_reason(job))
+        checks += failed_job_checks(f"the job ended {status}", f"{status}: {describe_reason(job)}")
     else:
         checks.append(Check("transform job", True, f"{name} Completed"))
-        checks += result_checks(data, read_text(clients, bucket, f"{output_key}{TEST_FILE}.out"), thresholds)
+        output, problem = job_output(clients, bucket, f"{output_key}{TEST_FILE}.out", job)
+        checks += failed_job_checks(problem)[1:] if problem else result_checks(data, output, thresholds)
     return report(target, checks, data, thresholds, time.perf_counter() - started)
+
+
+# S3 keeps LastModified to the second; a job's times are finer.
+CLOCK_SLACK = timedelta(seconds=1)
+
+
+def job_output(clients: Clients, bucket: str, key: str, job: dict[str, Any]) -> tuple[str | None, str]:
+    """The output object the job wrote: (its text, "") or (None, "") when there is none. The
+    capture bucket keeps versions, so any other writer shows: (None, why) unless the key has
+    exactly one version, no deletion, written while the job ran (its start to its end). That
+    version, and no later one, is read."""
+    listing = clients("s3").list_object_versions(Bucket=bucket, Prefix=key)
+    versions = [v for v in listing.get("Versions", []) if v["Key"] == key]
+    deleted = [m for m in listing.get("DeleteMarkers", []) if m["Key"] == key]
+    if not versions and not deleted:
+        return None, ""
+    if len(versions) != 1 or deleted:
+        return None, (
+            f"{key} was written {len(versions)} time(s) and deleted {len(deleted)} time(s); expected "
+            "the one object its job wrote (someone else wrote or replaced it)"
+        )
+    written = versions[0]["LastModified"]
+    start = job.get("TransformStartTime") or job.get("CreationTime")
+    end = job.get("TransformEndTime")
+    if (start and written < start - CLOCK_SLACK) or (end and written > end + CLOCK_SLACK):
+        return None, f"{key} was written at {written}, outside the job's run ({start} to {end or 'now'})"
+    body = clients("s3").get_object(Bucket=bucket, Key=key, VersionId=versions[0]["VersionId"])["Body"]
+    return body.read().decode("utf-8"), ""
 
 
 # Tells a test job from a scheduled run's in the console and in cost reports.

@@ -11,7 +11,8 @@ capture buckets and workload accounts, for every environment:
   rows; in an environment with an endpoint no role does either;
 - only the endpoint role (the job) writes the test output, only in a batch-only environment;
 - the test rows are read and listed by the endpoint role (the job) only in a batch-only
-  environment, the output by the deploy role only there; the environment's batch role lists and
+  environment, the output (and the versions of its objects: the test reads the one object
+  version its job wrote) by the deploy role only there; the environment's batch role lists and
   reads all of `batch/<env>/` (its own checks), the monitoring role lists every key.
 
 `check_batch_test_grants` (asked by `checks/identity.py` for every IAM role) is the other half:
@@ -101,6 +102,13 @@ def batch_test_probes(cfg: Config) -> tuple[Probe, ...]:
                 batch | deploy | WHOLE_BUCKET_LISTERS,
                 {"s3:prefix": n["outputs"]},
             ),
+            Probe(
+                f"list the versions of transform test outputs of {env}",
+                ("s3:ListBucketVersions",),
+                (n["bucket"],),
+                deploy,
+                {"s3:prefix": n["outputs"]},
+            ),
         ]
     return tuple(result)
 
@@ -129,10 +137,10 @@ def transform_test_needs(cfg: Config, env: str) -> dict[str, tuple[Probe, ...]]:
                 "pass the endpoint role to SageMaker", ("iam:PassRole",), (n["role"],), deploy, TO_SAGEMAKER
             ),
             Probe("put the transform test rows", ("s3:PutObject",), (n["input"],), deploy),
-            Probe("read the transform test output", ("s3:GetObject",), (n["output"],), deploy),
+            Probe("read the transform test output", READS, (n["output"],), deploy),
             Probe(
-                "list the transform test output",
-                ("s3:ListBucket",),
+                "list the transform test output and its versions",
+                ("s3:ListBucket", "s3:ListBucketVersions"),
                 (n["bucket"],),
                 deploy,
                 {"s3:prefix": n["outputs"]},
