@@ -94,6 +94,59 @@ def test_a_batch_only_config_is_refused_naming_the_setting(change, message):
     assert message in str(caught.value)
 
 
+def test_a_half_switched_project_is_told_both_or_neither_first():
+    """Only prod switched to "none" in an endpoints config (its other keys still an endpoint's),
+    or only QA switched back to an incomplete endpoint in a batch-only one: the first error is the
+    rule that matters, not one about the keys of the half that changed."""
+    raw = make_raw("four")
+    raw["environments"]["prod"]["endpoint"]["type"] = "none"  # autoscaling and capture still on
+    with pytest.raises(config.ConfigError, match='expected "none" in both qa and prod'):
+        config.parse(raw)
+    raw = batch_only_raw()
+    raw["environments"]["qa"]["endpoint"] = {"type": "real-time"}
+    with pytest.raises(config.ConfigError, match='expected "none" in both qa and prod'):
+        config.parse(raw)
+
+
+@pytest.mark.parametrize(
+    ("drop", "message"),
+    [
+        (
+            "instance_type",
+            "environments.qa.endpoint.instance_type is missing; expected an ml.* instance type",
+        ),
+        (
+            "alarms",
+            "environments.qa.endpoint.alarms.error_5xx_threshold is missing; expected a positive number",
+        ),
+    ],
+)
+def test_switching_back_to_endpoints_names_each_missing_key(drop, message):
+    raw = make_raw("four")
+    raw["environments"]["qa"]["endpoint"]["type"] = "real-time"
+    del raw["environments"]["qa"]["endpoint"][drop]
+    with pytest.raises(config.ConfigError) as caught:
+        config.parse(raw)
+    assert str(caught.value).startswith(message)
+
+
+def test_make_config_shows_where_batch_files_and_test_rows_go():
+    """`make config` of a batch-only project names the batch input and output (where the
+    customer files go) and the transform tests' prefixes, and no data capture it never uses."""
+    described = config.describe(CFG)["environments"]
+    bucket = f"s3://{CFG.environment('prod').capture_bucket}/"
+    prod = described["prod"]
+    assert prod["batch"]["input"] == bucket + "batch/prod/input/"
+    assert prod["batch"]["role"].endswith(f":role/{CFG.role_name('github_batch_prod')}")
+    assert prod["transform_tests"] == {
+        "input": bucket + "batch/prod/tests/input/",
+        "output": bucket + "batch/prod/tests/output/",
+    }
+    assert "data_capture" not in prod
+    endpoints = config.describe(make_config("four"))["environments"]["prod"]
+    assert "transform_tests" not in endpoints and endpoints["data_capture"].endswith("/data-capture/prod")
+
+
 def test_a_batch_only_environment_plans_the_model_alone():
     plan = plan_for(CFG, "qa", QA_ARN)
     assert CFG.environment("qa").endpoint.batch_only and CFG.environment("prod").endpoint.batch_only

@@ -92,6 +92,13 @@ def test_a_batch_only_config_gets_the_tests_prefix_for_each_environment(layout: 
     assert len(workloads) == (2 if layout == "four" else 1)
 
 
+def test_a_batch_only_prod_deploy_role_reads_no_capture() -> None:
+    """No endpoint, no shadow phase, nothing captured: a batch-only prod's deploy role gets no
+    shadow-comparison reads (an endpoints prod's does)."""
+    assert specs_of(batch_only("four"))["deploy-prod"]["CaptureReadPrefix"] == ""
+    assert specs_of(with_endpoints("four"))["deploy-prod"]["CaptureReadPrefix"] == "data-capture/prod/"
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_an_endpoint_config_gets_no_tests_prefix(layout: str) -> None:
     for spec in plan_module.plan(with_endpoints(layout)):

@@ -248,6 +248,10 @@ def test_register_step_targets_the_kinds_group_pending_manual_approval(definitio
     assert register["ModelPackageGroupName"] == CFG.group_arn(kind)
     assert register["ModelApprovalStatus"] == "PendingManualApproval"
     [container] = register["InferenceSpecification"]["Containers"]
+    # What the handler answers: JSON to endpoint requests, CSV lines to Batch Transform's Accept.
+    specification = register["InferenceSpecification"]
+    assert specification["SupportedResponseMIMETypes"] == ["application/json", "text/csv"]
+    assert specification["SupportedContentTypes"] == ["text/csv", "application/json"]
     assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
     assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"

@@ -192,6 +192,10 @@ def _check_endpoint(settings: EndpointSettings, where: str) -> None:
     if settings.is_async:
         _check_async(settings, where)
     if settings.on_instances:
+        if not settings.instance_type:
+            raise ConfigError(
+                f"{where}.instance_type is missing; expected an ml.* instance type such as ml.m5.large"
+            )
         if not INSTANCE_TYPE.match(settings.instance_type):
             raise ConfigError(
                 f"{where}.instance_type {settings.instance_type!r} is not an ml.* instance type"
@@ -207,6 +211,8 @@ def _check_endpoint(settings: EndpointSettings, where: str) -> None:
                 f"{where}.traffic_shifting.linear_step_percent must be 10-50 (percent of capacity)"
             )
         for key in ("error_5xx_threshold", "model_latency_p99_ms"):
+            if key not in settings.alarms:
+                raise ConfigError(f"{where}.alarms.{key} is missing; expected a positive number")
             if settings.alarms.get(key, 0) <= 0:
                 raise ConfigError(f"{where}.alarms.{key} must be a positive number")
         scaling = settings.autoscaling
@@ -259,21 +265,38 @@ def check_segmented_endpoints(
         )
 
 
-def check_batch_only(endpoints: Mapping[str, EndpointSettings], batch_environments: Iterable[str]) -> None:
+def check_both_or_neither(kinds: Mapping[str, Any]) -> None:
     """A batch-only project (endpoint type "none") has no endpoint in QA or in prod: both or
-    neither, and batch settings for both (their transform jobs run the tests). One ConfigError
-    naming the setting to change. (Its shadow phase is refused with the other non-real-time prods.)"""
-    kinds = {env: settings.kind for env, settings in endpoints.items()}
+    neither. Asked with the types as written (`raw_kinds`), before either endpoint is read, so
+    this is the first error a half-switched project gets, not one about the other keys."""
     none = [env for env, kind in kinds.items() if kind == NO_ENDPOINT]
-    if not none:
-        return
     others = [env for env in kinds if env not in none]
-    if others:
+    if none and others:
         shown = ", ".join(f'environments.{env}.endpoint.type is "{kinds[env]}"' for env in others)
         raise ConfigError(
             f'environments.{none[0]}.endpoint.type is "{NO_ENDPOINT}" but {shown}; expected '
             f'"{NO_ENDPOINT}" in both qa and prod (a batch-only project) or an endpoint in both'
         )
+
+
+def raw_kinds(environments: Any, envs: Iterable[str]) -> dict[str, Any]:
+    """The endpoint type each environment's document names (its default when absent)."""
+    kinds = {}
+    for env in envs:
+        section = environments.get(env) if isinstance(environments, Mapping) else None
+        endpoint = section.get("endpoint") if isinstance(section, Mapping) else None
+        kinds[env] = endpoint.get("type", REAL_TIME) if isinstance(endpoint, Mapping) else REAL_TIME
+    return kinds
+
+
+def check_batch_only(endpoints: Mapping[str, EndpointSettings], batch_environments: Iterable[str]) -> None:
+    """A batch-only project needs batch settings for both environments (their transform jobs run
+    the tests): one ConfigError naming the missing one. (Its shadow phase is refused with the
+    other non-real-time prods; both-or-neither by `check_both_or_neither`.)"""
+    kinds = {env: settings.kind for env, settings in endpoints.items()}
+    check_both_or_neither(kinds)
+    if NO_ENDPOINT not in kinds.values():
+        return
     missing = [env for env in kinds if env not in set(batch_environments)]
     if missing:
         raise ConfigError(

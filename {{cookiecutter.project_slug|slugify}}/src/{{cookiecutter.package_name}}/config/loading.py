@@ -15,7 +15,14 @@ from typing import Any
 
 from .batch import parse_batch
 from .champion import parse_champion
-from .environments import _parse_environment, _parse_tests, check_batch_only, check_segmented_endpoints
+from .environments import (
+    _parse_environment,
+    _parse_tests,
+    check_batch_only,
+    check_both_or_neither,
+    check_segmented_endpoints,
+    raw_kinds,
+)
 from .fields import (
     ACCOUNT_ID,
     DURATION,
@@ -94,6 +101,7 @@ def parse(raw: Any, source: str = "config/project.json") -> Config:
     model = parse_model(top.required_section("model"))
     pipeline = _parse_pipeline(top.required_section("pipeline"), names, model.framework)
     envs = top.required_section("environments")
+    check_both_or_neither(raw_kinds(envs.data, ENVIRONMENTS))
     environments = MappingProxyType(
         {
             env: _parse_environment(envs.required_section(env), env, names, accounts, github, region)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .batch import Batch
+from .batch import ROLE_KEYS, Batch
 from .champion import ChampionSettings
 from .fields import ConfigError, _plain
 from .monitoring import Monitoring
@@ -162,15 +162,31 @@ def describe(cfg: Config) -> dict[str, Any]:
             else {}
         )
         | {f"sagemaker_endpoint_{env}": cfg.role_arn(env, "sagemaker_endpoint") for env in ENVIRONMENTS},
-        "environments": {
-            env.name: {
-                "account": env.account,
-                "deploys_from": env.group,
-                "endpoint": env.endpoint_name,
-                "endpoint_type": env.endpoint.kind,
-                "data_capture": env.capture_uri,
-                "data_capture_kms_key": env.capture_key_arn,
-            }
-            for env in cfg.environments.values()
-        },
+        "environments": {env.name: _environment(cfg, env) for env in cfg.environments.values()},
     }
+
+
+def _environment(cfg: Config, env: Environment) -> dict[str, Any]:
+    """One environment: its endpoint and data capture, or (batch-only) where its transform tests
+    write; where its batch jobs read and write, when it has batch settings."""
+    described: dict[str, Any] = {
+        "account": env.account,
+        "deploys_from": env.group,
+        "endpoint": env.endpoint_name,
+        "endpoint_type": env.endpoint.kind,
+    }
+    bucket = f"s3://{env.capture_bucket}/"
+    if env.endpoint.batch_only:
+        tests = cfg.names.batch_test_prefixes[env.name]
+        described["transform_tests"] = {use: bucket + prefix for use, prefix in tests.items()}
+    else:
+        described |= {"data_capture": env.capture_uri, "data_capture_kms_key": env.capture_key_arn}
+    if env.name in cfg.batch.environments:
+        batch = cfg.batch.environment(env.name)
+        described["batch"] = {
+            "input": batch.input_uri,
+            "output": batch.output_uri,
+            "schedule": batch.schedule,
+            "role": cfg.role_arn(env.name, ROLE_KEYS[env.name]),
+        }
+    return described

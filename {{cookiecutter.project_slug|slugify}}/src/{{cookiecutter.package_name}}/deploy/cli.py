@@ -263,13 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
         cli_support.add_github_output(sub)
         return sub
 
-    def waiting(sub: argparse.ArgumentParser) -> None:
+    def waiting(sub: argparse.ArgumentParser, what: str = "seconds to wait for the endpoint") -> None:
         sub.add_argument(
             "--timeout",
             type=cli_support.seconds,
             metavar="SECONDS",
-            help="seconds to wait for the endpoint (default from config; a batch-only endpoint-test: "
-            f"{TRANSFORM_TEST_TIMEOUT:g} for its transform job; 0: check once)",
+            help=f"{what} (default from config; 0: check once)",
         )
         sub.add_argument(
             "--poll-interval",
@@ -279,9 +278,13 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"seconds between status checks (default {DEFAULT_POLL_SECONDS:g})",
         )
 
-    sub = command("deploy", cmd_deploy, "Create or update an environment's endpoint to serve a version.")
+    sub = command(
+        "deploy",
+        cmd_deploy,
+        "Create or update an environment's endpoint to serve a version (batch-only: its model alone).",
+    )
     sub.add_argument("--env", required=True, choices=config.ENVIRONMENTS)
-    sub.add_argument("--arn", required=True)
+    sub.add_argument("--arn", required=True, help="the model package version (a set: a comma list)")
     sub.add_argument(
         "--lock-file", help="prod: the lock whose artifact checksum must match (default: the repo's lock)"
     )
@@ -313,7 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
         "environment (endpoint type none) tests the model its deploy created for it (required there)",
     )
     sub.add_argument("--rollback-on-failure", action="store_true", help="needs --env")
-    waiting(sub)
+    waiting(
+        sub,
+        "seconds to wait for the endpoint, or a batch-only environment's transform job "
+        f"({TRANSFORM_TEST_TIMEOUT:g} by default)",
+    )
     sub = command(
         "routes",
         set_cli.cmd_routes,
@@ -343,6 +350,8 @@ def main(argv: list[str] | None = None, *, session: Any = None, registry_session
     args = parser.parse_args(argv)
     if args.handler is cmd_endpoint_test and args.url and args.rollback_on_failure:
         parser.error("endpoint-test: --rollback-on-failure needs --env (an AWS endpoint), not --url")
+    if args.handler is cmd_endpoint_test and args.url and args.arn:
+        parser.error("endpoint-test: --arn needs --env (the version an AWS endpoint serves), not --url")
 
     def run() -> int:
         cfg = config.load_config()

@@ -241,12 +241,14 @@ def plan(cfg: Config) -> list[StackSpec]:
 def capture_read_parameters(cfg: Config, env: str) -> dict[str, str]:
     """What a deploy-role stack reads of its account's capture bucket: prod's deploy role lists
     and reads the prod capture prefix (where `shadow compare` pairs the variants' answers) and
-    reads the variants' metrics; QA's reads neither ("" prefix: the template grants nothing)."""
+    reads the variants' metrics; QA's reads neither ("" prefix: the template grants nothing), nor
+    does a batch-only prod's (no endpoint, no shadow phase, nothing captured)."""
     settings = cfg.environment(env)
     prefix = settings.capture_uri.removeprefix(f"s3://{settings.capture_bucket}/").rstrip("/") + "/"
+    compares = env in SHADOW_ENVIRONMENTS and not settings.endpoint.batch_only
     return {
         "CaptureBucketName": settings.capture_bucket,
-        "CaptureReadPrefix": prefix if env in SHADOW_ENVIRONMENTS else "",
+        "CaptureReadPrefix": prefix if compares else "",
     }
 
 

@@ -46,9 +46,10 @@ from .parameters import (
 
 STEPS_DIR = Path(__file__).resolve().parents[1] / "steps"
 PROCESSING_BASE = "/opt/ml/processing"
-# Request and response types the inference handler (steps/inference.py) accepts.
+# Request and response types the inference handler (steps/inference.py) accepts and answers:
+# JSON for endpoint requests, CSV lines for Batch Transform's `Accept text/csv`.
 CONTENT_TYPES = ["text/csv", "application/json"]
-RESPONSE_TYPES = ["application/json"]
+RESPONSE_TYPES = ["application/json", "text/csv"]
 
 # Step names: the CLI's progress lines, the tests and the workflows refer to them.
 PREPROCESS, TRAIN, EVALUATE, GATE, REGISTER, FAIL = (
