@@ -23,12 +23,13 @@ from .. import cli_support, config
 from ..config import Config
 from . import set_cli
 from .artifact import check_artifact
-from .aws import Clients, DeployError, log, require_account, run_guarded
-from .deploy import DEFAULT_POLL_SECONDS, Waiter, deploy, prepare
+from .aws import Clients, log, require_account, run_guarded
+from .deploy import DEFAULT_POLL_SECONDS, deploy, prepare
 from .endpoint import default_timeout
-from .model_only import deploy_model, served_state, tested_version_problem
+from .endpoint_test_cli import DEFAULT_ROWS, TRANSFORM_TEST_TIMEOUT, cmd_endpoint_test, lowercase, waiter
+from .model_only import deploy_model
 from .monitoring import ensure_monitoring
-from .rollback import RollbackFailed, deploy_or_roll_back, rollback
+from .rollback import deploy_or_roll_back, rollback
 from .shadow_cli import add_parser as add_shadow_parser
 
 # Forwarded to promotion.cli (kept here so `deploy.cli --help` lists them too).
@@ -45,19 +46,6 @@ FORWARDED = {
     "lock": "Write, show or verify model.lock.json.",
     "compare": "Markdown: locked candidate vs prod champion and QA report.",
 }
-DEFAULT_ROWS = 50
-# Seconds a batch-only environment's transform test may take (instances start, then ~50 rows).
-TRANSFORM_TEST_TIMEOUT = 3600.0
-
-
-def _lowercase(value: object) -> str:
-    return str(value).lower()
-
-
-def _waiter(args: argparse.Namespace, timeout: float) -> Waiter:
-    return Waiter(
-        timeout=args.timeout if args.timeout is not None else timeout, poll_seconds=args.poll_interval
-    )
 
 
 def cmd_deploy(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
@@ -70,7 +58,7 @@ def cmd_deploy(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
     require_account(clients, cfg, cfg.environment(args.env).account_role, f"deploy --env {args.env}")
     if cfg.environment(args.env).endpoint.multi_model:
         return set_cli.cmd_deploy_set(
-            args, cfg, clients, _waiter(args, default_timeout(cfg.environment(args.env).endpoint))
+            args, cfg, clients, waiter(args, default_timeout(cfg.environment(args.env).endpoint))
         )
     if "," in args.arn:  # a list of versions: refused unless model.segments is on (then multi-model)
         from ..promotion.segments import split_arns
@@ -86,11 +74,11 @@ def cmd_deploy(args: argparse.Namespace, cfg: Config, clients: Clients) -> int:
         result = deploy_model(clients, deploy_plan)
         cli_support.emit(set_cli.result_outputs(result), args.github_output)
         return 0
-    waiter = _waiter(args, deploy_plan.timeout)
+    wait = waiter(args, deploy_plan.timeout)
     if args.rollback_on_failure:
-        result = deploy_or_roll_back(clients, deploy_plan, waiter)
+        result = deploy_or_roll_back(clients, deploy_plan, wait)
     else:
-        result = deploy(clients, deploy_plan, waiter)
+        result = deploy(clients, deploy_plan, wait)
     # Only after a successful deploy: a failed one (rolled back or not) raised above.
     ensure_monitoring(cfg, clients, deploy_plan)
     cli_support.emit(set_cli.result_outputs(result), args.github_output)
@@ -108,146 +96,17 @@ def cmd_rollback(args: argparse.Namespace, cfg: Config, clients: Clients) -> int
             args.github_output,
         )
         return 0
-    result = rollback(clients, settings, _waiter(args, default_timeout(settings)))
+    result = rollback(clients, settings, waiter(args, default_timeout(settings)))
     cli_support.emit(
         {
             "endpoint_name": result.endpoint_name,
             "endpoint_config": result.to_config,
             "rolled_back_from": result.from_config,
-            "changed": _lowercase(result.changed),
+            "changed": lowercase(result.changed),
         },
         args.github_output,
     )
     return 0
-
-
-class NotServed(DeployError):
-    """`endpoint-test --arn`: the endpoint does not serve that version."""
-
-
-def cmd_endpoint_test(args: argparse.Namespace, cfg: Config, clients: Clients | None) -> int:
-    """Run the endpoint test suite against the environment's endpoint (or a local --url).
-
-    It exits 1 when a check fails; with --rollback-on-failure it first rolls the endpoint back
-    to its previous config (and still exits 1, so the job fails). With --rollback-on-failure,
-    every failure takes that branch: samples that cannot be used (unreadable, wrong columns, a
-    label other than 0/1; without the flag a usage error, exit 2), a multi-model endpoint without
-    a route for a segment, an error inside the suite, a report that cannot be written. The
-    report then holds the one failed check that says why.
-    """
-    from ..endpoint_tests import suite
-
-    batch_only = clients is not None and cfg.environment(args.env).endpoint.batch_only
-    if batch_only and not args.arn:
-        raise cli_support.UsageError(
-            f'environments.{args.env}.endpoint.type is "none" (batch-only): give --arn, the version '
-            f"whose model the {args.env} deploy created (its transform test runs that model)"
-        )
-    rolling_back = bool(args.rollback_on_failure and clients is not None)
-    segmented = (
-        cfg.model.segments.enabled if clients is None else cfg.environment(args.env).endpoint.multi_model
-    )
-    if clients is not None:
-        environment = cfg.environment(args.env)
-        require_account(clients, cfg, environment.account_role, f"endpoint-test --env {args.env}")
-        thresholds = cfg.tests_for(args.env)
-        target = environment.endpoint.endpoint_name
-        invoker: Any = None
-        if not batch_only:
-            invoker = suite.SageMakerInvoker(target, clients("sagemaker-runtime"), clients.sagemaker)
-        if environment.endpoint.is_async:
-            from ..endpoint_tests import async_invoker
-
-            invoker = async_invoker.for_endpoint(cfg, args.env, clients)
-    else:
-        thresholds = cfg.tests_for("local")
-        invoker = suite.HttpInvoker(args.url)
-        target = args.url
-    samples_path = args.samples or Path(config.config_path()).resolve().parent.parent / "data" / "sample.csv"
-    problem = ""
-    # The version under test is served before the suite, and nothing changed until it ended.
-    watching = clients is not None and bool(args.arn) and not batch_only
-    before = served_state(cfg, clients, args.env) if watching and clients is not None else ()
-    try:
-        if watching and clients is not None:
-            served = tested_version_problem(cfg, clients, args.env, args.arn)
-            if served:
-                raise NotServed(served)
-        if segmented:
-            env = args.env or "local"
-            run = set_cli.segment_suite(cfg, env, clients, args.url, samples_path, args.rows, thresholds)
-        elif batch_only:
-            assert clients is not None
-            from ..batch import transform_test
-
-            samples = suite.load_samples(samples_path, args.rows, cfg.model.target_column)
-            deploy_plan = prepare(cfg, clients, args.env, args.arn)
-            waiting = (
-                args.timeout if args.timeout is not None else TRANSFORM_TEST_TIMEOUT,
-                args.poll_interval,
-            )
-            target = f"the {args.env} transform test of {args.arn}"
-            run = lambda: transform_test.run_job(  # noqa: E731
-                cfg, clients, deploy_plan, samples, thresholds, waiting
-            )
-        else:
-            samples = suite.load_samples(samples_path, args.rows, cfg.model.target_column)
-            run = lambda: suite.run_suite(invoker, samples, thresholds)  # noqa: E731
-    except DeployError as exc:  # another version served, or a segment without a route
-        if not rolling_back:
-            raise
-        check, what = (
-            ("version", "not the version served")
-            if isinstance(exc, NotServed)
-            else ("routes", "the routes cannot be used")
-        )
-        problem = f"{what}: {exc}"
-        report = suite.failed_report(target, check, problem, thresholds)
-    except (OSError, ValueError) as exc:
-        if not rolling_back:
-            raise cli_support.UsageError(str(exc)) from exc
-        problem = f"the samples cannot be used: {exc}"
-        report = suite.failed_report(target, "samples", problem, thresholds)
-    else:
-        log(f"endpoint tests against {target} ({thresholds.burst_requests} burst requests)")
-        try:
-            report = run()
-        except Exception as exc:
-            if not rolling_back:
-                raise
-            problem = f"the suite stopped: {type(exc).__name__}: {exc}"
-            report = suite.failed_report(target, "suite", problem, thresholds)
-        if watching and clients is not None and not problem:
-            after = served_state(cfg, clients, args.env)
-            if after != before:
-                problem = (
-                    f"the endpoint changed while the suite ran ({', '.join(before)} -> {', '.join(after)})"
-                )
-                report = suite.failed_report(target, "version", problem, thresholds)
-    print(suite.format_text(report))
-    try:
-        suite.write_outputs(report, args.summary, args.report)
-    except OSError as exc:
-        if not rolling_back:
-            raise
-        problem = problem or f"the report cannot be written: {exc}"
-    cli_support.emit({"passed": _lowercase(report.passed and not problem)}, args.github_output)
-    if report.passed and not problem:
-        return 0
-    failed = problem or ", ".join(c.name for c in report.failures())
-    if rolling_back and batch_only:
-        return cli_support.fail(f"the {args.env} transform test failed ({failed}); no endpoint to roll back")
-    if rolling_back:
-        settings = cfg.environment(args.env).endpoint
-        log(f"endpoint tests failed ({failed}); rolling back")
-        try:
-            result = rollback(clients, settings, _waiter(args, default_timeout(settings)))
-        except RollbackFailed as exc:
-            return cli_support.fail(f"endpoint tests failed ({failed}) and {exc}")
-        return cli_support.fail(
-            f"endpoint tests failed ({failed}); {settings.endpoint_name} is back on {result.to_config}"
-        )
-    return cli_support.fail(f"endpoint tests failed against {target}: {failed}")
 
 
 def build_parser() -> argparse.ArgumentParser:
