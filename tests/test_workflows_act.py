@@ -207,11 +207,14 @@ def github_settings(baked: Path, cfg, token: str) -> tuple[Any, str]:
 
 
 @contextlib.contextmanager
-def bootstrapped_world(root: Path, before_aws: Callable[[Path, Any], None] | None = None) -> Iterator[World]:
-    """The custom answer set baked into `root`, pushed to a bare repository, and bootstrapped into
-    a fresh AWS emulator with the artifact key's ARN configured (four accounts: the pipeline's jobs
-    need the ARN, not the alias). `before_aws(baked, cfg)` runs once the repo is baked."""
-    baked = bake(root / "baked", **CUSTOM)
+def bootstrapped_world(
+    root: Path, before_aws: Callable[[Path, Any], None] | None = None, answers: dict[str, str] | None = None
+) -> Iterator[World]:
+    """The custom answer set (updated with `answers`) baked into `root`, pushed to a bare
+    repository, and bootstrapped into a fresh AWS emulator with the artifact key's ARN configured
+    (four accounts: the pipeline's jobs need the ARN, not the alias). `before_aws(baked, cfg)`
+    runs once the repo is baked."""
+    baked = bake(root / "baked", **{**CUSTOM, **(answers or {})})
     cfg = baked_config(baked)
     repo = make_repo(baked, root, cfg.github.owner, cfg.github.repo, cfg.branches.dev)
     if before_aws:

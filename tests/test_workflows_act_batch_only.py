@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,16 +38,13 @@ sys.path.insert(0, str(Path(__file__).parent / "act"))
 from test_workflows_act import (
     World,
     assert_success,
-    bootstrap,
-    deploy_only_site_packages,
+    bootstrapped_world,
     github_settings,
     roles_assumed,
 )
 from test_workflows_act_inference import dispatch, put_inputs, release
 
-from aws_emulator import AwsEmulator
-from conftest import CUSTOM, bake, baked_config
-from harness import find_tool, git, make_repo, push_event
+from harness import find_tool, git, push_event
 
 pytestmark = [pytest.mark.slow]
 
@@ -63,41 +59,29 @@ def act_installed():
 
 @contextlib.contextmanager
 def batch_only_world(root: Path) -> Iterator[World]:
-    """The custom answer set baked batch-only, pushed to a bare origin, with the GitHub settings
-    applied and the AWS emulator bootstrapped (test_workflows_act.bootstrapped_world's steps)."""
-    baked = bake(root / "baked", **CUSTOM, serving="batch-only")
-    cfg = baked_config(baked)
-    assert cfg.environment("qa").endpoint.batch_only and cfg.environment("prod").endpoint.batch_only
-    repo = make_repo(baked, root, cfg.github.owner, cfg.github.repo, cfg.branches.dev)
-    github, url = github_settings(baked, cfg, "act-fake-token")
+    """The custom answer set baked batch-only (test_workflows_act.bootstrapped_world), with the
+    GitHub settings applied and the workload accounts' capture buckets created."""
+    started: dict[str, Any] = {}
+
+    def start_github(baked: Path, cfg: Any) -> None:
+        assert cfg.environment("qa").endpoint.batch_only and cfg.environment("prod").endpoint.batch_only
+        started["github"], started["url"] = github_settings(baked, cfg, "act-fake-token")
+
     try:
-        with AwsEmulator(repo.path, cfg.region) as aws:
-            key_arn = bootstrap(aws, cfg, baked)
-            config_file = repo.path / "config" / "project.json"
-            raw = json.loads(config_file.read_text())
-            raw["registry"]["kms_key_arn"] = key_arn
-            config_file.write_text(json.dumps(raw, indent=2) + "\n")
-            repo.commit_all("Configure the artifact key")
-            repo.push(cfg.branches.dev)
-            repo.push(cfg.branches.prod)
-            env = {
-                "ACT_STUB_MOTO_URL": aws.url,
-                "ACT_STUB_DEV_SITE_PACKAGES": sysconfig.get_paths()["purelib"],
-                "ACT_STUB_DEPLOY_SITE_PACKAGES": deploy_only_site_packages(root, baked),
-            }
-            world = World(root, aws, repo, cfg, env)
-            world.baked = baked
-            world.github = github
-            world.job_env = {"GITHUB_API_URL": url}
+        with bootstrapped_world(root, start_github, answers={"serving": "batch-only"}) as world:
+            world.github = started["github"]
+            world.job_env = {"GITHUB_API_URL": started["url"]}
             # The workload stacks' capture buckets: the transform tests' and the batch's files.
             for name in ("qa", "prod"):
-                environment = cfg.environment(name)
-                aws.client("s3", environment.account).create_bucket(
-                    Bucket=environment.capture_bucket, CreateBucketConfiguration={"LocationConstraint": cfg.region}
+                environment = world.cfg.environment(name)
+                world.aws.client("s3", environment.account).create_bucket(
+                    Bucket=environment.capture_bucket,
+                    CreateBucketConfiguration={"LocationConstraint": world.cfg.region},
                 )
             yield world
     finally:
-        github.stop()
+        if "github" in started:
+            started["github"].stop()
 
 
 @pytest.fixture(scope="module")
