@@ -126,6 +126,16 @@ ENDPOINTS = make_config("four", qa=copy.deepcopy(REAL_TIME_PROD))
 QA_ARN = package_arn(ENDPOINTS, "dev", 3)
 
 
+def config_answer(plan) -> dict:
+    """DescribeEndpointConfig of the config the deploy plans: one variant on the planned model."""
+    return {
+        "EndpointConfigName": plan.config_name,
+        "EndpointConfigArn": "arn:aws:sagemaker:r:1:endpoint-config/x",
+        "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": plan.model_name}],
+        "CreationTime": bo.NOW,
+    }
+
+
 def served(recorder, status: str, pending: bool, model_data: str | None = None) -> str:
     """tested_version_problem while the endpoint names the config of QA_ARN's model (the model
     under its name the deploy's, or one loading `model_data`)."""
@@ -137,15 +147,7 @@ def served(recorder, status: str, pending: bool, model_data: str | None = None) 
     if pending:
         endpoint["PendingDeploymentSummary"] = {"EndpointConfigName": "qa-config-of-another-model"}
     sm.add_response("describe_endpoint", endpoint)
-    sm.add_response(
-        "describe_endpoint_config",
-        {
-            "EndpointConfigName": plan.config_name,
-            "EndpointConfigArn": "arn:aws:sagemaker:r:1:endpoint-config/x",
-            "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": plan.model_name}],
-            "CreationTime": bo.NOW,
-        },
-    )
+    sm.add_response("describe_endpoint_config", config_answer(plan))
     model = bo.described(plan)
     if model_data:
         model["Containers"][0]["ModelDataUrl"] = model_data
@@ -196,15 +198,7 @@ def test_an_endpoint_changed_while_the_suite_ran_fails_the_test(
     sm.add_response("describe_endpoint", endpoint)  # before
     sm.add_response("describe_model_package", package_description(QA_ARN, "PendingManualApproval"))
     sm.add_response("describe_endpoint", endpoint)
-    sm.add_response(
-        "describe_endpoint_config",
-        {
-            "EndpointConfigName": plan.config_name,
-            "EndpointConfigArn": "arn:aws:sagemaker:r:1:endpoint-config/x",
-            "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": plan.model_name}],
-            "CreationTime": bo.NOW,
-        },
-    )
+    sm.add_response("describe_endpoint_config", config_answer(plan))
     sm.add_response("describe_model", bo.described(plan))
     later = dict(endpoint, LastModifiedTime=bo.NOW.replace(hour=13)) if changed else endpoint
     sm.add_response("describe_endpoint", later)  # after
