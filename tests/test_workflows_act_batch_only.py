@@ -74,9 +74,14 @@ def batch_only_world(root: Path) -> Iterator[World]:
             # The workload stacks' capture buckets: the transform tests' and the batch's files.
             for name in ("qa", "prod"):
                 environment = world.cfg.environment(name)
-                world.aws.client("s3", environment.account).create_bucket(
+                s3 = world.aws.client("s3", environment.account)
+                s3.create_bucket(
                     Bucket=environment.capture_bucket,
                     CreateBucketConfiguration={"LocationConstraint": world.cfg.region},
+                )
+                # Versioned, as workload.yaml creates it (the transform test reads one version).
+                s3.put_bucket_versioning(
+                    Bucket=environment.capture_bucket, VersioningConfiguration={"Status": "Enabled"}
                 )
             yield world
     finally:

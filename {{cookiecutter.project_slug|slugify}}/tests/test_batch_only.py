@@ -296,6 +296,12 @@ class TestWorld:
         self.sm.add_response(
             "describe_transform_job", job_response(self.name, status, self.plan, self.input_uri, reason)
         )
+        if status == "Completed":
+            self.model_again()
+
+    def model_again(self, model: dict | None = None) -> None:
+        """DescribeModel once the job ended: the planned model, created before the job."""
+        self.sm.add_response("describe_model", model or described(self.plan))
 
     def output(self, text: str | None, versions: list[dt.datetime] | None = None, deleted: int = 0) -> None:
         """The output object: ListObjectVersions (one version written while the job ran, or
@@ -348,6 +354,7 @@ def test_the_transform_test_writes_the_samples_runs_one_job_and_passes(
         "PutObject",
         "CreateTransformJob",
         "DescribeTransformJob",
+        "DescribeModel",
         "ListObjectVersions",
         "GetObject",
     ]
@@ -458,6 +465,7 @@ def test_a_repeat_reads_the_finished_job_and_makes_no_mutating_call(configure, r
     world.sm.add_response(
         "describe_transform_job", job_response(world.name, "Completed", world.plan, world.input_uri)
     )
+    world.model_again()
     world.output(answer(world.data))
     code, _, err, report = world.run(run_cli, tmp_path)
     assert code == 0 and report["passed"], err

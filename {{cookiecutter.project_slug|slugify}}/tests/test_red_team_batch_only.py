@@ -26,6 +26,7 @@ from deploy_helpers import (
     endpoint_response,
     make_config,
     module,
+    not_found,
     package_arn,
     package_description,
     plan_for,
@@ -114,9 +115,42 @@ def test_an_existing_job_that_is_the_tests_request_is_read(configure, run_cli, r
     configure(bo.CFG)
     world = bo.TestWorld(recorder)
     world.sm.add_response("describe_transform_job", attached(world, lambda job: None))
+    world.model_again()
     world.output(bo.answer(world.data))
     code, _, err, report = world.run(run_cli, tmp_path)
     assert code == 0 and report["passed"], err
+    assert recorder.mutating == []
+
+
+@pytest.mark.parametrize("swap", ["re-created during the job", "another artifact", "deleted"])
+def test_a_model_swapped_under_its_name_while_the_job_ran_fails_the_test(
+    configure, run_cli, recorder, tmp_path, swap
+):
+    """The deploy role may delete and create models under `<endpoint>-v*`: a model re-created
+    under the planned name while the test job ran (even identical), changed, or deleted is not
+    shown to be what the job ran, so the test fails before its output is read."""
+    configure(bo.CFG)
+    world = bo.TestWorld(recorder)
+    world.sm.add_response("describe_transform_job", attached(world, lambda job: None))
+    model = bo.described(world.plan)
+    if swap == "deleted":
+        not_found(world.sm, "describe_model")
+    else:
+        if swap == "another artifact":
+            model["Containers"][0]["ModelDataUrl"] = "s3://elsewhere/older-good-model.tar.gz"
+        else:
+            model["CreationTime"] = bo.START  # after the job's CreationTime (bo.NOW)
+        world.model_again(model)
+    world.output(bo.answer(world.data))
+    code, _, _, report = world.run(run_cli, tmp_path)
+    job = next(c for c in report["checks"] if c["name"] == "transform job")
+    assert code == 1 and not job["passed"], report["checks"]
+    expected = {
+        "deleted": "was deleted",
+        "another artifact": "older-good-model",
+        "re-created during the job": "after the job",
+    }
+    assert expected[swap] in job["detail"], job["detail"]
     assert recorder.mutating == []
 
 

@@ -29,7 +29,6 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import timedelta
 from typing import Any
 
 from ..config import Config
@@ -39,6 +38,7 @@ from ..endpoint_tests.checks import Thresholds, csv_body
 from ..endpoint_tests.report import Check, SuiteReport
 from ..endpoint_tests.samples import Sample
 from .job import RUNNING, describe_job, require_model, transform_request, wait_for
+from .job_evidence import job_output, job_problem, model_problem
 from .outputs import Summary, check_file, prediction, records
 
 TEST_FILE = "test.csv"
@@ -231,64 +231,12 @@ def run_job(
     if status != "Completed":
         checks += failed_job_checks(f"the job ended {status}", f"{status}: {describe_reason(job)}")
     else:
-        checks.append(Check("transform job", True, f"{name} Completed"))
+        swapped = model_problem(clients, deploy, job)
+        checks.append(Check("transform job", not swapped, swapped or f"{name} Completed"))
         output, problem = job_output(clients, bucket, f"{output_key}{TEST_FILE}.out", job)
         checks += failed_job_checks(problem)[1:] if problem else result_checks(data, output, thresholds)
     return report(target, checks, data, thresholds, time.perf_counter() - started)
 
 
-# S3 keeps LastModified to the second; a job's times are finer.
-CLOCK_SLACK = timedelta(seconds=1)
-
-
-def job_output(clients: Clients, bucket: str, key: str, job: dict[str, Any]) -> tuple[str | None, str]:
-    """The output object the job wrote: (its text, "") or (None, "") when there is none. The
-    capture bucket keeps versions, so any other writer shows: (None, why) unless the key has
-    exactly one version, no deletion, written while the job ran (its start to its end). That
-    version, and no later one, is read."""
-    listing = clients("s3").list_object_versions(Bucket=bucket, Prefix=key)
-    versions = [v for v in listing.get("Versions", []) if v["Key"] == key]
-    deleted = [m for m in listing.get("DeleteMarkers", []) if m["Key"] == key]
-    if not versions and not deleted:
-        return None, ""
-    if len(versions) != 1 or deleted:
-        return None, (
-            f"{key} was written {len(versions)} time(s) and deleted {len(deleted)} time(s); expected "
-            "the one object its job wrote (someone else wrote or replaced it)"
-        )
-    written = versions[0]["LastModified"]
-    start = job.get("TransformStartTime") or job.get("CreationTime")
-    end = job.get("TransformEndTime")
-    if (start and written < start - CLOCK_SLACK) or (end and written > end + CLOCK_SLACK):
-        return None, f"{key} was written at {written}, outside the job's run ({start} to {end or 'now'})"
-    body = clients("s3").get_object(Bucket=bucket, Key=key, VersionId=versions[0]["VersionId"])["Body"]
-    return body.read().decode("utf-8"), ""
-
-
 # Tells a test job from a scheduled run's in the console and in cost reports.
 TEST_TAGS = [{"Key": "batch-use", "Value": "test"}]
-
-
-def job_problem(job: dict[str, Any], request: dict[str, Any]) -> str:
-    """Why an existing job under the test's name is not this test ("" when it is): another model,
-    input, output path, processing or container environment. The name alone would not tell, and
-    the test reads its own output prefix, which any job running as the endpoint role can write: a
-    job that wrote elsewhere, or ran otherwise, is not the job whose output it would read."""
-    name = request["TransformJobName"]
-    if job.get("ModelName") != request["ModelName"]:
-        return f"{name} runs model {job.get('ModelName')}, not {request['ModelName']}"
-    source = job.get("TransformInput", {}).get("DataSource", {}).get("S3DataSource", {})
-    wanted = request["TransformInput"]["DataSource"]["S3DataSource"]
-    if (source.get("S3DataType"), source.get("S3Uri")) != (wanted["S3DataType"], wanted["S3Uri"]):
-        return (
-            f"{name} reads {source.get('S3Uri')} ({source.get('S3DataType')}), "
-            f"not {wanted['S3Uri']} ({wanted['S3DataType']})"
-        )
-    output = job.get("TransformOutput", {}).get("S3OutputPath")
-    if output != request["TransformOutput"]["S3OutputPath"]:
-        return f"{name} writes {output}, not {request['TransformOutput']['S3OutputPath']}"
-    if job.get("Environment"):
-        return f"{name} sets Environment {', '.join(sorted(job['Environment']))}; the test sets none"
-    if job.get("DataProcessing") != request["DataProcessing"]:
-        return f"{name} has DataProcessing {job.get('DataProcessing')}, not {request['DataProcessing']}"
-    return ""
