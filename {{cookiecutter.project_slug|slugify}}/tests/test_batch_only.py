@@ -243,15 +243,14 @@ WRITTEN = START + dt.timedelta(minutes=3)
 
 
 def job_response(name: str, status: str, plan, input_uri: str, reason: str | None = None) -> dict:
+    """DescribeTransformJob of the test's own job: its request as sent, with status and times."""
+    output = input_uri.replace("/tests/input/", "/tests/output/")
+    request = module("batch.job").transform_request(CFG, "qa", plan, name, input_uri, output, [])
+    del request["Tags"]
     job = {
-        "TransformJobName": name,
+        **request,
         "TransformJobArn": f"arn:aws:sagemaker:{CFG.region}:1:transform-job/{name}",
         "TransformJobStatus": status,
-        "ModelName": plan.model_name,
-        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": input_uri}}},
-        "TransformOutput": {"S3OutputPath": input_uri.replace("/tests/input/", "/tests/output/")},
-        "DataProcessing": {"InputFilter": "$", "JoinSource": "Input", "OutputFilter": "$"},
-        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
         "CreationTime": NOW,
         "TransformStartTime": START,
         "TransformEndTime": END,

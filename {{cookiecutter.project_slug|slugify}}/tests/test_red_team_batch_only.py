@@ -58,7 +58,7 @@ def attached(world: bo.TestWorld, change) -> dict:
         module("batch.transform_test").TEST_TAGS,
     )
     job = bo.job_response(world.name, "Completed", world.plan, world.input_uri)
-    for key in ("TransformInput", "TransformOutput", "DataProcessing", "BatchStrategy"):
+    for key in request.keys() - {"TransformJobName", "Tags"}:
         job[key] = copy.deepcopy(request[key])
     change(job)
     return job
@@ -82,6 +82,14 @@ def no_join(job: dict) -> None:
     job["DataProcessing"]["InputFilter"] = "$[1:]"
 
 
+def whole_file(job: dict) -> None:
+    job["TransformInput"]["SplitType"] = "None"
+
+
+def json_answers(job: dict) -> None:
+    job["TransformOutput"]["Accept"] = "application/json"
+
+
 @pytest.mark.parametrize(
     ("change", "detail"),
     [
@@ -89,6 +97,8 @@ def no_join(job: dict) -> None:
         (manifest, "reads "),
         (environment, "sets Environment"),
         (no_join, "DataProcessing"),
+        (whole_file, "TransformInput.SplitType is 'None', not 'Line'"),
+        (json_answers, "TransformOutput.Accept is 'application/json', not 'text/csv'"),
     ],
 )
 def test_an_existing_job_that_is_not_the_tests_request_fails_without_reading_an_output(
@@ -110,11 +120,20 @@ def test_an_existing_job_that_is_not_the_tests_request_fails_without_reading_an_
     assert "GetObject" not in recorder.operations and recorder.mutating == []
 
 
-def test_an_existing_job_that_is_the_tests_request_is_read(configure, run_cli, recorder, tmp_path):
-    """The control of the attacks above: the same job, unchanged, is read and passes."""
+def described_more(job: dict) -> None:
+    """What SageMaker may describe beyond the request: the key resolved, more fields."""
+    job["TransformOutput"]["KmsKeyId"] = "arn:aws:kms:us-east-1:333333333333:key/1234abcd-12ab"
+    job["TransformResources"]["VolumeKmsKeyId"] = "arn:aws:kms:us-east-1:333333333333:key/1234abcd-12ab"
+    job["ModelClientConfig"] = {"InvocationsTimeoutInSeconds": 600, "InvocationsMaxRetries": 3}
+
+
+@pytest.mark.parametrize("change", [lambda job: None, described_more], ids=["as sent", "described with more"])
+def test_an_existing_job_that_is_the_tests_request_is_read(configure, run_cli, recorder, tmp_path, change):
+    """The control of the attacks above: the same job, unchanged (or described with what SageMaker
+    adds or resolves), is read and passes."""
     configure(bo.CFG)
     world = bo.TestWorld(recorder)
-    world.sm.add_response("describe_transform_job", attached(world, lambda job: None))
+    world.sm.add_response("describe_transform_job", attached(world, change))
     world.model_again()
     world.output(bo.answer(world.data))
     code, _, err, report = world.run(run_cli, tmp_path)

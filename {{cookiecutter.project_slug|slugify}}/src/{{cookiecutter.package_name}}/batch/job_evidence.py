@@ -106,4 +106,25 @@ def job_problem(job: dict[str, Any], request: dict[str, Any]) -> str:
         return f"{name} sets Environment {', '.join(sorted(job['Environment']))}; the test sets none"
     if job.get("DataProcessing") != request["DataProcessing"]:
         return f"{name} has DataProcessing {job.get('DataProcessing')}, not {request['DataProcessing']}"
-    return ""
+    # The rest of the request (strategy, payload size, split, accept, assembly, instances): each
+    # value sent must be the one described (SageMaker may describe more, never other values).
+    others = [key for key in request if key not in ("TransformJobName", "Tags")]
+    found = [d for key in others for d in differences(request[key], job.get(key), key)]
+    return f"{name} is not the test's request: {'; '.join(found[:3])}" if found else ""
+
+
+# How SageMaker describes the output key (the alias ARN sent, or the key it resolves to) is not
+# documented; the key decides how the output is encrypted, not what the job answers.
+UNCOMPARED = frozenset({"TransformOutput.KmsKeyId"})
+
+
+def differences(want: Any, have: Any, where: str) -> list[str]:
+    """Where `have` (a described value) differs from `want` (what was sent): every key sent must
+    be there with the same value; keys only `have` holds, and UNCOMPARED paths, are not compared."""
+    if where in UNCOMPARED:
+        return []
+    if isinstance(want, dict):
+        if not isinstance(have, dict):
+            return [f"{where} is {have!r}, not {want!r}"]
+        return [d for key, value in want.items() for d in differences(value, have.get(key), f"{where}.{key}")]
+    return [] if want == have else [f"{where} is {have!r}, not {want!r}"]
