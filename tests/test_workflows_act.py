@@ -125,6 +125,12 @@ class World:
     def head(self) -> str:
         return git(self.repo.path, "rev-parse", "HEAD")
 
+    def on_dev_head(self) -> None:
+        """Check out the dev branch at its head on the origin (the lock commits included)."""
+        git(self.repo.path, "checkout", "--quiet", self.dev_branch)
+        git(self.repo.path, "fetch", "--quiet", "origin", self.dev_branch)
+        git(self.repo.path, "reset", "--quiet", "--hard", "FETCH_HEAD")
+
 
 def deploy_only_site_packages(root: Path, repo: Path) -> str:
     """A virtual environment with requirements/deploy.txt alone (and pip): the deploy jobs' base."""
@@ -472,9 +478,7 @@ def test_dev_push_with_a_broken_model_rolls_qa_back_and_locks_nothing(world):
     [good] = world.packages("dev")
     world.aws.serve_only = {good["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]}
     lock_before = world.repo.remote_file(world.dev_branch, world.cfg.lock_file)
-    git(world.repo.path, "checkout", "--quiet", world.dev_branch)
-    git(world.repo.path, "fetch", "--quiet", "origin", world.dev_branch)
-    git(world.repo.path, "reset", "--quiet", "--hard", "FETCH_HEAD")
+    world.on_dev_head()
     sha = world.repo.commit_all("A change that breaks the model")
     world.repo.push(world.dev_branch)
     try:
@@ -613,9 +617,7 @@ def test_a_worse_candidate_on_dev_produces_no_lock(world):
     qa_before = qa.describe_endpoint(EndpointName=name)["EndpointConfigName"]
     dev_before = [p["ModelPackageArn"] for p in world.packages("dev")]
     lock_before = world.repo.remote_file(world.dev_branch, world.cfg.lock_file)
-    git(world.repo.path, "checkout", "--quiet", world.dev_branch)
-    git(world.repo.path, "fetch", "--quiet", "origin", world.dev_branch)
-    git(world.repo.path, "reset", "--quiet", "--hard", "FETCH_HEAD")
+    world.on_dev_head()
     config_file = world.repo.path / "config" / "project.json"
     raw = json.loads(config_file.read_text())
     weak = {"xgboost": {"num_round": 1, "max_depth": 1, "eta": 0.1}, "sklearn": {"n_estimators": 1, "max_depth": 1}}

@@ -44,7 +44,7 @@ from test_workflows_act import (
 )
 from test_workflows_act_inference import dispatch, put_inputs, release
 
-from harness import find_tool, git, push_event
+from harness import find_tool, push_event
 
 pytestmark = [pytest.mark.slow]
 
@@ -249,9 +249,7 @@ def test_a_model_answering_wrong_labels_fails_the_qa_transform_test_and_locks_no
     world.aws.flip_unless = {good["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]}
     lock_before = world.repo.remote_file(world.dev_branch, world.cfg.lock_file)
     runs_before = len(world.aws.transform_log)
-    git(world.repo.path, "checkout", "--quiet", world.dev_branch)
-    git(world.repo.path, "fetch", "--quiet", "origin", world.dev_branch)
-    git(world.repo.path, "reset", "--quiet", "--hard", "FETCH_HEAD")
+    world.on_dev_head()
     sha = world.repo.commit_all("A change that makes the model answer wrong")
     world.repo.push(world.dev_branch)
     try:

@@ -115,9 +115,7 @@ def result_checks(data: TestInput, output_text: str | None, thresholds: Threshol
     return checks
 
 
-def report(
-    target: str, checks: list[Check], data: TestInput, thresholds: Thresholds, seconds: float
-) -> SuiteReport:
+def report(target: str, checks: list[Check], thresholds: Thresholds, seconds: float) -> SuiteReport:
     return SuiteReport(
         passed=all(c.passed for c in checks),
         checks=checks,
@@ -153,7 +151,7 @@ def run_local(
         )
         output = "".join(line + "\n" for line in joined)
     checks += result_checks(data, output, thresholds)
-    return report(target, checks, data, thresholds, time.perf_counter() - started)
+    return report(target, checks, thresholds, time.perf_counter() - started)
 
 
 def rehearse(cfg: Config, url: str, samples: list[Sample], thresholds: Thresholds) -> SuiteReport:
@@ -199,7 +197,7 @@ def run_job(
     try:
         require_model(clients, deploy, env)
     except DeployError as exc:
-        return report(target, [Check("model", False, str(exc))], data, thresholds, 0.0)
+        return report(target, [Check("model", False, str(exc))], thresholds, 0.0)
     checks = [Check("model", True, f"created by the {env} deploy for {deploy.package.arn}")]
     name = test_job_name(environment.endpoint_name, deploy.model_name, data)
     bucket, prefixes = environment.capture_bucket, cfg.names.batch_test_prefixes[env]
@@ -224,7 +222,7 @@ def run_job(
         problem = job_problem(job, request)
         if problem:
             checks.append(Check("transform job", False, problem))
-            return report(target, checks, data, thresholds, time.perf_counter() - started)
+            return report(target, checks, thresholds, time.perf_counter() - started)
     if job["TransformJobStatus"] in RUNNING:
         job = wait_for(clients, name, *waiting)
     status = job["TransformJobStatus"]
@@ -235,7 +233,7 @@ def run_job(
         checks.append(Check("transform job", not swapped, swapped or f"{name} Completed"))
         output, problem = job_output(clients, bucket, f"{output_key}{TEST_FILE}.out", job)
         checks += failed_job_checks(problem)[1:] if problem else result_checks(data, output, thresholds)
-    return report(target, checks, data, thresholds, time.perf_counter() - started)
+    return report(target, checks, thresholds, time.perf_counter() - started)
 
 
 # Tells a test job from a scheduled run's in the console and in cost reports.
